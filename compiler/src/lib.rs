@@ -1,0 +1,3 @@
+//! The Noether compiler: `.noe` source -> checked model -> Kernel IR.
+pub mod diag;
+pub mod syntax;
