@@ -1,0 +1,26 @@
+//! The standard library's Noether sources, embedded at build time (see `stdlib/README.md`).
+
+/// One standard-library module.
+#[derive(Clone, Copy, Debug)]
+pub struct StdModule {
+    /// The name after `std.` in `use std.NAME`; the prelude is always loaded.
+    pub name: &'static str,
+    pub text: &'static str,
+}
+
+pub const PRELUDE: StdModule =
+    StdModule { name: "prelude", text: include_str!("../../stdlib/prelude.noe") };
+
+/// Every module, the prelude first.
+pub const MODULES: [StdModule; 2] =
+    [PRELUDE, StdModule { name: "fd4", text: include_str!("../../stdlib/fd4.noe") }];
+
+/// The module `use std.NAME` refers to.
+pub fn find(name: &str) -> Option<StdModule> {
+    MODULES.into_iter().find(|m| m.name == name && m.name != PRELUDE.name)
+}
+
+/// Names of the modules a script can `use`.
+pub fn importable() -> impl Iterator<Item = &'static str> {
+    MODULES.into_iter().map(|m| m.name).filter(|n| *n != PRELUDE.name)
+}
