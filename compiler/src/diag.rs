@@ -83,6 +83,25 @@ impl Sink {
     }
 }
 
+impl Sink {
+    /// The collected errors as a failure. A stage that gives up must have reported why; if it
+    /// did not, that is a compiler bug, reported as such rather than hidden.
+    pub fn fail(mut self, source: &Source) -> Failure {
+        if self.errors.is_empty() {
+            self.push(Internal { message: "a compiler stage failed without a diagnostic".into() });
+        }
+        Failure::new(source, self.errors)
+    }
+}
+
+/// A compiler bug surfaced as a diagnostic instead of a panic.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("internal compiler error: {message}")]
+#[diagnostic(code(noether::internal), help("this is a bug in Noether; please report it with the script"))]
+pub struct Internal {
+    pub message: String,
+}
+
 impl fmt::Debug for Sink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sink").field("errors", &self.errors.len()).finish()

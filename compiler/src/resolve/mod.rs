@@ -109,9 +109,9 @@ impl Decl<'_> {
                 StmtKind::Data { .. } => "a data field",
                 StmtKind::Let { .. } => "a let field",
                 StmtKind::Named { kind, .. } => match kind {
-                    ast::NamedKind::Energy => "an energy",
-                    ast::NamedKind::Loss => "a loss",
-                    ast::NamedKind::Observe => "an observable",
+                    NamedKind::Energy => "an energy",
+                    NamedKind::Loss => "a loss",
+                    NamedKind::Observe => "an observable",
                 },
                 _ => "a statement",
             },
@@ -477,7 +477,7 @@ impl<'a, 's> Resolver<'a, 's> {
             .filter_map(|p| self.expect_user_item(p, "a param", |k| matches!(k, StmtKind::Param { .. })).map(|id| (id, p.span)))
             .collect();
         let loss_id = self.expect_user_item(loss, "a loss", |k| {
-            matches!(k, StmtKind::Named { kind: ast::NamedKind::Loss, .. })
+            matches!(k, StmtKind::Named { kind: NamedKind::Loss, .. })
         })?;
         Some(Fit { params, loss: (loss_id, loss.span), optimizer: self.directive(optimizer) })
     }

@@ -3,7 +3,8 @@
 
 use crate::builtins::{Builtin, ReduceOp};
 use crate::diag::Span;
-use crate::syntax::ast::{BinOp, CmpOp, Ident, NamedKind};
+pub use crate::syntax::ast::NamedKind;
+use crate::syntax::ast::{BinOp, CmpOp, Ident};
 
 /// A global declaration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

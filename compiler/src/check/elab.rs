@@ -1,0 +1,498 @@
+//! Elaboration: a resolved expression in an environment -> a scalar [`Expr`] of the model.
+//!
+//! Functions are inlined call-by-name: a parameter is bound to the caller's argument expression
+//! and environment, and each use elaborates that argument where it is used. Field-valued
+//! expressions written without indices (point-free, `D * laplacian(u)`) are elaborated under
+//! *implicit indices*: the indices the surrounding context supplies (the equation's domain, an
+//! explicit `[...]`, a field function's own indices). Without implicit indices a field-valued
+//! expression stays a [`FieldVal`]: a promise to elaborate it once indices are known.
+
+use std::rc::Rc;
+
+use crate::builtins::ReduceOp;
+use crate::diag::Span;
+use crate::model::{Affine, Expr, FieldId, FieldKind, Node, Read, ReadId, Reduce, VarId};
+use crate::ops::{Binary, Compare, Unary};
+use crate::resolve::{ItemKind, Local, LocalId, RExpr, RKind};
+use crate::syntax::ast::BinOp;
+
+use super::error::CheckError;
+use super::{Checker, Reported, shape_text};
+
+pub(super) type R<T> = Result<T, Reported>;
+
+/// What the names of one body are bound to.
+#[derive(Clone)]
+pub(super) struct Env<'r> {
+    pub locals: &'r [Local],
+    bindings: Rc<Vec<Binding<'r>>>,
+    pub implicit: Option<Rc<Implicit>>,
+    /// Inside a library function: where it was called, so errors point at user code.
+    pub site: Option<Span>,
+}
+
+#[derive(Clone)]
+pub(super) enum Binding<'r> {
+    Unset,
+    /// An index name: stands for this affine expression of the definition's variables.
+    Index(Affine),
+    /// A function parameter: the caller's argument, elaborated where it is used.
+    Arg(&'r RExpr, Env<'r>),
+}
+
+/// Indices supplied by the context to a field-valued expression written without them.
+pub(super) struct Implicit {
+    pub indices: Vec<Affine>,
+    /// Point-free use (`d/dt u = laplacian(u)`): fields must have the context's shape exactly.
+    pub point_free: bool,
+}
+
+impl<'r> Env<'r> {
+    pub fn new(locals: &'r [Local]) -> Self {
+        Env { locals, bindings: Rc::new(vec![Binding::Unset; locals.len()]), implicit: None, site: None }
+    }
+
+    pub fn bind(&self, id: LocalId, binding: Binding<'r>) -> Self {
+        let mut bindings = (*self.bindings).clone();
+        bindings[id.index()] = binding;
+        Env { bindings: Rc::new(bindings), ..self.clone() }
+    }
+
+    pub fn with_implicit(&self, implicit: Option<Rc<Implicit>>) -> Self {
+        Env { implicit, ..self.clone() }
+    }
+
+    pub fn binding(&self, id: LocalId) -> &Binding<'r> {
+        &self.bindings[id.index()]
+    }
+
+    /// Where to report a problem with `e`.
+    pub fn span(&self, e: &RExpr) -> Span {
+        self.site.unwrap_or(e.span)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Num,
+    Bool,
+}
+
+impl Kind {
+    fn describe(self) -> &'static str {
+        match self {
+            Kind::Num => "a number",
+            Kind::Bool => "a condition",
+        }
+    }
+}
+
+pub(super) enum Value<'r> {
+    Scalar(Expr, Kind),
+    Field(FieldVal<'r>),
+}
+
+/// A field-valued expression awaiting indices.
+pub(super) struct FieldVal<'r> {
+    pub extents: Vec<usize>,
+    pub kind: Kind,
+    pub expr: &'r RExpr,
+    pub env: Env<'r>,
+}
+
+#[derive(Clone)]
+pub(super) struct VarInfo {
+    pub name: String,
+    pub extent: Option<usize>,
+    /// Where the extent was learnt from a read, if it was not written.
+    pub inferred_at: Option<Span>,
+    pub span: Span,
+}
+
+pub(super) struct ReadInfo {
+    pub field: FieldId,
+    pub span: Span,
+}
+
+/// Elaborates the expressions of one definition, owning its index variables and reads.
+pub(super) struct Elab<'c, 'r, 's> {
+    pub ck: &'c mut Checker<'r, 's>,
+    pub vars: Vec<VarInfo>,
+    pub reads: Vec<ReadInfo>,
+}
+
+impl<'c, 'r, 's> Elab<'c, 'r, 's> {
+    pub fn new(ck: &'c mut Checker<'r, 's>) -> Self {
+        Elab { ck, vars: Vec::new(), reads: Vec::new() }
+    }
+
+    pub fn new_var(&mut self, name: &str, extent: Option<usize>, span: Span) -> VarId {
+        self.vars.push(VarInfo { name: name.into(), extent, inferred_at: None, span });
+        VarId(self.vars.len() as u32 - 1)
+    }
+
+    pub fn report(&mut self, error: CheckError) -> Reported {
+        self.ck.report(error)
+    }
+
+    pub fn elab(&mut self, e: &'r RExpr, env: &Env<'r>) -> R<Value<'r>> {
+        match &e.kind {
+            RKind::Num(value) => Ok(num(*value)),
+            RKind::Pi => Ok(num(std::f64::consts::PI)),
+            RKind::Time => Ok(Value::Scalar(Rc::new(Node::Time), Kind::Num)),
+            RKind::Dt => Ok(Value::Scalar(Rc::new(Node::Dt), Kind::Num)),
+            RKind::Dw(item) => {
+                let field = self.ck.field_of(*item).ok_or(Reported)?;
+                self.field(field, true, e, env)
+            }
+            RKind::Item(item) => self.item(*item, e, env),
+            RKind::Local(id) => match env.binding(*id).clone() {
+                Binding::Index(affine) => Ok(Value::Scalar(affine_expr(&affine), Kind::Num)),
+                Binding::Arg(arg, arg_env) => self.elab(arg, &arg_env.with_implicit(env.implicit.clone())),
+                Binding::Unset => Err(Reported),
+            },
+            RKind::Neg(a) => self.operator(e, env, &[a], Kind::Num, |xs| unary(Unary::Neg, xs[0].clone())),
+            RKind::Binary(op, a, b) => {
+                let op = *op;
+                self.operator(e, env, &[a, b], Kind::Num, |xs| binary_ast(op, xs[0].clone(), xs[1].clone()))
+            }
+            RKind::Compare(op, a, b) => {
+                let op = Compare::from(*op);
+                self.typed_operator(e, env, &[a, b], [Kind::Num, Kind::Num], Kind::Bool, |xs| {
+                    compare(op, xs[0].clone(), xs[1].clone())
+                })
+            }
+            RKind::And(a, b) => self.typed_operator(e, env, &[a, b], [Kind::Bool; 2], Kind::Bool, |xs| {
+                Rc::new(Node::And(xs[0].clone(), xs[1].clone()))
+            }),
+            RKind::Or(a, b) => self.typed_operator(e, env, &[a, b], [Kind::Bool; 2], Kind::Bool, |xs| {
+                Rc::new(Node::Or(xs[0].clone(), xs[1].clone()))
+            }),
+            RKind::Not(a) => {
+                self.typed_operator(e, env, &[a], [Kind::Bool], Kind::Bool, |xs| Rc::new(Node::Not(xs[0].clone())))
+            }
+            RKind::If(c, a, b) => self.conditional(e, env, c, a, b),
+            RKind::Call { callee, args } => self.call(*callee, args, e, env),
+            RKind::Reduce { op, vars, filter, body } => self.reduce(*op, vars, filter.as_deref(), body, e, env),
+            RKind::Index { base, indices } => self.index(base, indices, e, env),
+        }
+    }
+
+    /// Elaborates `e` and insists on a number.
+    pub fn scalar(&mut self, e: &'r RExpr, env: &Env<'r>, what: &str) -> R<Expr> {
+        let value = self.elab(e, env)?;
+        self.expect(value, Kind::Num, env.span(e), what)
+    }
+
+    pub fn expect(&mut self, value: Value<'r>, kind: Kind, span: Span, what: &str) -> R<Expr> {
+        match value {
+            Value::Scalar(expr, found) if found == kind => Ok(expr),
+            Value::Scalar(_, found) => Err(self.report(CheckError::TypeMismatch {
+                expected: kind.describe(),
+                found: found.describe(),
+                span,
+                help: match kind {
+                    Kind::Num => "a comparison gives a condition; choose a number with `if c then a else b`".into(),
+                    Kind::Bool => "compare it to get a condition, e.g. `x > 0`".into(),
+                },
+            })),
+            Value::Field(field) => Err(self.report(CheckError::NotScalar {
+                what: what.into(),
+                shape: shape_text(&field.extents),
+                span,
+                help: "index it (`u[i, j]`) or reduce it (`sum(i, j) u[i, j]`)".into(),
+            })),
+        }
+    }
+
+    fn item(&mut self, item: crate::resolve::ItemId, e: &'r RExpr, env: &Env<'r>) -> R<Value<'r>> {
+        let resolved = self.ck.resolved;
+        match &resolved.item(item).kind {
+            ItemKind::Const { value } => Ok(num(*value)),
+            ItemKind::Named { value, .. } => {
+                let name = resolved.item(item).name.clone();
+                if self.ck.inlining.contains(&item) {
+                    return Err(self.report(CheckError::Cycle { name, span: env.span(e) }));
+                }
+                self.ck.inlining.push(item);
+                let inner = Env::new(&value.locals);
+                let result = self.scalar(&value.expr, &inner, &format!("`{name}`"));
+                self.ck.inlining.pop();
+                Ok(Value::Scalar(result?, Kind::Num))
+            }
+            ItemKind::Param { .. }
+            | ItemKind::State { .. }
+            | ItemKind::Noise { .. }
+            | ItemKind::Data { .. }
+            | ItemKind::Let { .. } => {
+                let field = self.ck.field_of(item).ok_or(Reported)?;
+                self.field(field, false, e, env)
+            }
+            ItemKind::Shape(_) | ItemKind::Fn { .. } => Err(Reported),
+        }
+    }
+
+    /// A reference to a field: read it at the implicit indices, or keep it as a field value.
+    fn field(&mut self, field: FieldId, differential: bool, e: &'r RExpr, env: &Env<'r>) -> R<Value<'r>> {
+        let span = env.span(e);
+        let info = self.ck.fields[field.index()].kind.clone();
+        if info == FieldKind::Noise && !differential {
+            let name = self.ck.fields[field.index()].name.clone();
+            return Err(self.report(CheckError::NoiseUse { name, span }));
+        }
+        let extents = self.ck.field_extents(field, span)?;
+        let indices = match (&env.implicit, extents.is_empty()) {
+            (_, true) => Vec::new(),
+            (None, false) => {
+                return Ok(Value::Field(FieldVal { extents, kind: Kind::Num, expr: e, env: env.clone() }));
+            }
+            (Some(implicit), false) => {
+                self.fit_indices(field, &extents, implicit, span)?;
+                implicit.indices.clone()
+            }
+        };
+        let node = if differential {
+            Node::Dw { noise: field, index: indices }
+        } else {
+            let id = ReadId(self.reads.len() as u32);
+            self.reads.push(ReadInfo { field, span });
+            Node::Read(Read { id, field, index: indices })
+        };
+        Ok(Value::Scalar(Rc::new(node), Kind::Num))
+    }
+
+    /// Applies the operator `build` to scalar operands, or makes a field value if any operand
+    /// is a field. Every operand must be `operand_kind`.
+    fn operator(
+        &mut self,
+        e: &'r RExpr,
+        env: &Env<'r>,
+        operands: &[&'r RExpr],
+        kind: Kind,
+        build: impl FnOnce(&[Expr]) -> Expr,
+    ) -> R<Value<'r>> {
+        let kinds = vec![kind; operands.len()];
+        self.operator_with(e, env, operands, &kinds, kind, build)
+    }
+
+    fn typed_operator<const N: usize>(
+        &mut self,
+        e: &'r RExpr,
+        env: &Env<'r>,
+        operands: &[&'r RExpr],
+        kinds: [Kind; N],
+        result: Kind,
+        build: impl FnOnce(&[Expr]) -> Expr,
+    ) -> R<Value<'r>> {
+        self.operator_with(e, env, operands, &kinds, result, build)
+    }
+
+    pub fn operator_with(
+        &mut self,
+        e: &'r RExpr,
+        env: &Env<'r>,
+        operands: &[&'r RExpr],
+        kinds: &[Kind],
+        result: Kind,
+        build: impl FnOnce(&[Expr]) -> Expr,
+    ) -> R<Value<'r>> {
+        let values = self.elab_all(env, operands)?;
+        self.combine(e, env, values, kinds, result, build)
+    }
+
+    fn elab_all(&mut self, env: &Env<'r>, operands: &[&'r RExpr]) -> R<Vec<(Value<'r>, Span)>> {
+        operands.iter().map(|operand| Ok((self.elab(operand, env)?, env.span(operand)))).collect()
+    }
+
+    /// Builds `e` from its elaborated operands: a field value if any operand is a field (all
+    /// fields must share one shape), else the scalar `build` makes from operands of `kinds`.
+    fn combine(
+        &mut self,
+        e: &'r RExpr,
+        env: &Env<'r>,
+        values: Vec<(Value<'r>, Span)>,
+        kinds: &[Kind],
+        result: Kind,
+        build: impl FnOnce(&[Expr]) -> Expr,
+    ) -> R<Value<'r>> {
+        let mut field_extents: Option<&Vec<usize>> = None;
+        for (value, span) in &values {
+            let Value::Field(field) = value else { continue };
+            match field_extents {
+                Some(extents) if *extents != field.extents => {
+                    return Err(self.report(CheckError::ShapeMismatch {
+                        message: format!(
+                            "combining fields of shapes {} and {}",
+                            shape_text(extents),
+                            shape_text(&field.extents)
+                        ),
+                        span: *span,
+                        label: format!("shape {}", shape_text(&field.extents)),
+                        help: "point-free arithmetic needs fields of one shape; index them explicitly to combine different shapes".into(),
+                    }));
+                }
+                Some(_) => {}
+                None => field_extents = Some(&field.extents),
+            }
+        }
+        if let Some(extents) = field_extents {
+            let extents = extents.clone();
+            return Ok(Value::Field(FieldVal { extents, kind: result, expr: e, env: env.clone() }));
+        }
+        let mut scalars = Vec::with_capacity(values.len());
+        for ((value, span), kind) in values.into_iter().zip(kinds) {
+            scalars.push(self.expect(value, *kind, span, "an operand")?);
+        }
+        Ok(Value::Scalar(build(&scalars), result))
+    }
+
+    fn conditional(&mut self, e: &'r RExpr, env: &Env<'r>, c: &'r RExpr, a: &'r RExpr, b: &'r RExpr) -> R<Value<'r>> {
+        let values = self.elab_all(env, &[c, a, b])?;
+        // The `then` branch decides the result kind.
+        let kind = match &values[1].0 {
+            Value::Scalar(_, kind) => *kind,
+            Value::Field(field) => field.kind,
+        };
+        self.combine(e, env, values, &[Kind::Bool, kind, kind], kind, |xs| {
+            select(xs[0].clone(), xs[1].clone(), xs[2].clone())
+        })
+    }
+
+    fn reduce(
+        &mut self,
+        op: ReduceOp,
+        locals: &[LocalId],
+        filter: Option<&'r RExpr>,
+        body: &'r RExpr,
+        e: &'r RExpr,
+        env: &Env<'r>,
+    ) -> R<Value<'r>> {
+        let mut inner = env.clone();
+        let mut vars = Vec::with_capacity(locals.len());
+        for &local in locals {
+            let decl = &env.locals[local.index()];
+            let span = env.site.unwrap_or(decl.span);
+            let var = self.new_var(&decl.name, decl.extent, span);
+            vars.push(var);
+            inner = inner.bind(local, Binding::Index(Affine::var(var)));
+        }
+        let filter = match filter {
+            Some(f) => {
+                let value = self.elab(f, &inner)?;
+                Some(self.expect(value, Kind::Bool, inner.span(f), "a reduction filter")?)
+            }
+            None => None,
+        };
+        let value = self.elab(body, &inner)?;
+        let body = self.expect(value, Kind::Num, inner.span(body), &format!("the body of `{}`", op.name()))?;
+        let _ = e;
+        Ok(Value::Scalar(Rc::new(Node::Reduce(Reduce { op, vars, filter, body })), Kind::Num))
+    }
+
+    /// `base[indices]`: elaborates `base` with the indices as its implicit indices.
+    fn index(&mut self, base: &'r RExpr, indices: &'r [RExpr], e: &'r RExpr, env: &Env<'r>) -> R<Value<'r>> {
+        let span = env.span(e);
+        let affines = indices.iter().map(|i| self.affine(i, env)).collect::<Vec<R<Affine>>>();
+        let affines: Vec<Affine> = affines.into_iter().collect::<R<_>>()?;
+        match self.elab(base, &env.with_implicit(None))? {
+            Value::Scalar(..) => {
+                return Err(self.report(CheckError::NotIndexable { what: describe_expr(base, env), span }));
+            }
+            Value::Field(field) if field.extents.len() != affines.len() => {
+                let rank = field.extents.len();
+                return Err(self.report(CheckError::IndexCount {
+                    name: describe_expr(base, env),
+                    rank,
+                    axes: if rank == 1 { "axis" } else { "axes" },
+                    count: affines.len(),
+                    indices: if affines.len() == 1 { "index is" } else { "indices are" },
+                    span,
+                    help: format!("its shape is {}", shape_text(&field.extents)),
+                }));
+            }
+            Value::Field(_) => {}
+        }
+        let implicit = Rc::new(Implicit { indices: affines, point_free: false });
+        self.elab(base, &env.with_implicit(Some(implicit)))
+    }
+}
+
+/// A short description of an expression for messages: its name when it is one.
+pub(super) fn describe_expr(e: &RExpr, env: &Env<'_>) -> String {
+    match &e.kind {
+        RKind::Local(id) => format!("`{}`", env.locals[id.index()].name),
+        _ => "this expression".into(),
+    }
+}
+
+pub(super) fn num<'r>(value: f64) -> Value<'r> {
+    Value::Scalar(Rc::new(Node::Num(value)), Kind::Num)
+}
+
+fn constant(e: &Expr) -> Option<f64> {
+    match **e {
+        Node::Num(v) => Some(v),
+        _ => None,
+    }
+}
+
+/// `op a`, folded when `a` is a number.
+pub(super) fn unary(op: Unary, a: Expr) -> Expr {
+    match constant(&a) {
+        Some(x) => Rc::new(Node::Num(op.eval(x))),
+        None => Rc::new(Node::Unary(op, a)),
+    }
+}
+
+/// `a op b`, folded when both are numbers.
+pub(super) fn binary(op: Binary, a: Expr, b: Expr) -> Expr {
+    match (constant(&a), constant(&b)) {
+        (Some(x), Some(y)) => Rc::new(Node::Num(op.eval(x, y))),
+        _ => Rc::new(Node::Binary(op, a, b)),
+    }
+}
+
+/// A source-level binary operator; `x^n` with a small integer constant `n` becomes `powi`.
+fn binary_ast(op: BinOp, a: Expr, b: Expr) -> Expr {
+    let op = match op {
+        BinOp::Add => Binary::Add,
+        BinOp::Sub => Binary::Sub,
+        BinOp::Mul => Binary::Mul,
+        BinOp::Div => Binary::Div,
+        BinOp::FloorDiv => Binary::FloorDiv,
+        BinOp::Mod => Binary::Mod,
+        BinOp::Pow => match constant(&b) {
+            Some(n) if constant(&a).is_none() && n.fract() == 0.0 && n.abs() <= 64.0 => {
+                return unary(Unary::Powi(n as i32), a);
+            }
+            _ => Binary::Pow,
+        },
+    };
+    binary(op, a, b)
+}
+
+fn compare(op: Compare, a: Expr, b: Expr) -> Expr {
+    Rc::new(Node::Compare(op, a, b))
+}
+
+fn select(c: Expr, a: Expr, b: Expr) -> Expr {
+    Rc::new(Node::Select(c, a, b))
+}
+
+/// The numeric value of an affine index expression.
+pub(super) fn affine_expr(affine: &Affine) -> Expr {
+    let mut total: Option<Expr> = None;
+    for &(var, coeff) in &affine.terms {
+        let var = Rc::new(Node::Var(var));
+        let term = if coeff == 1 { var } else { binary(Binary::Mul, Rc::new(Node::Num(coeff as f64)), var) };
+        total = Some(match total {
+            Some(sum) => binary(Binary::Add, sum, term),
+            None => term,
+        });
+    }
+    match total {
+        None => Rc::new(Node::Num(affine.offset as f64)),
+        Some(sum) if affine.offset == 0 => sum,
+        Some(sum) => binary(Binary::Add, sum, Rc::new(Node::Num(affine.offset as f64))),
+    }
+}

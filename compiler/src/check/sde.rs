@@ -1,0 +1,100 @@
+//! Splitting an SDE's right side `a * dt + b * dW[p] + ...` into drift and diffusion terms.
+//!
+//! The right side must be linear in the differentials: every term is a differential-free
+//! coefficient times `dt` or one `dW[...]`. Coefficients are kept as expressions.
+
+use std::rc::Rc;
+
+use crate::model::{Affine, Expr, FieldId, Node};
+use crate::ops::{Binary, Unary};
+
+/// The linear decomposition of an SDE right side.
+pub(super) struct Terms {
+    pub dt: Option<Expr>,
+    pub dw: Vec<(FieldId, Vec<Affine>, Expr)>,
+}
+
+/// Why a right side is not of the form `a dt + b dW`.
+pub(super) struct NotLinear(pub String);
+
+pub(super) fn split(rhs: &Expr) -> Result<Terms, NotLinear> {
+    let parts = terms(rhs)?;
+    match parts.rest {
+        Some(rest) if !matches!(*rest, Node::Num(v) if v == 0.0) => {
+            Err(NotLinear("this has a term without `dt` or `dW`".into()))
+        }
+        _ => Ok(Terms { dt: parts.dt, dw: parts.dw }),
+    }
+}
+
+struct Parts {
+    dt: Option<Expr>,
+    dw: Vec<(FieldId, Vec<Affine>, Expr)>,
+    rest: Option<Expr>,
+}
+
+fn terms(e: &Expr) -> Result<Parts, NotLinear> {
+    if !has_differential(e) {
+        return Ok(Parts { dt: None, dw: Vec::new(), rest: Some(e.clone()) });
+    }
+    match &**e {
+        Node::Dt => Ok(Parts { dt: Some(one()), dw: Vec::new(), rest: None }),
+        Node::Dw { noise, index } => {
+            Ok(Parts { dt: None, dw: vec![(*noise, index.clone(), one())], rest: None })
+        }
+        Node::Binary(Binary::Add, a, b) => Ok(merge(terms(a)?, terms(b)?)),
+        Node::Binary(Binary::Sub, a, b) => Ok(merge(terms(a)?, scale(terms(b)?, &Rc::new(Node::Num(-1.0))))),
+        Node::Unary(Unary::Neg, a) => Ok(scale(terms(a)?, &Rc::new(Node::Num(-1.0)))),
+        Node::Binary(Binary::Mul, a, b) => match (has_differential(a), has_differential(b)) {
+            (false, _) => Ok(scale(terms(b)?, a)),
+            (_, false) => Ok(scale(terms(a)?, b)),
+            _ => Err(NotLinear("a product of two differentials".into())),
+        },
+        Node::Binary(Binary::Div, a, b) if !has_differential(b) => {
+            let reciprocal = Rc::new(Node::Binary(Binary::Div, one(), b.clone()));
+            Ok(scale(terms(a)?, &reciprocal))
+        }
+        Node::Binary(Binary::Div, ..) => Err(NotLinear("a division by a differential".into())),
+        _ => Err(NotLinear("`dt` or `dW` inside a nonlinear operation".into())),
+    }
+}
+
+fn one() -> Expr {
+    Rc::new(Node::Num(1.0))
+}
+
+fn has_differential(e: &Expr) -> bool {
+    let mut found = false;
+    crate::model::walk(e, &mut |n| found |= matches!(n, Node::Dt | Node::Dw { .. }));
+    found
+}
+
+fn add(a: Option<Expr>, b: Option<Expr>) -> Option<Expr> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(Rc::new(Node::Binary(Binary::Add, a, b))),
+        (a, b) => a.or(b),
+    }
+}
+
+fn merge(a: Parts, b: Parts) -> Parts {
+    let mut dw = a.dw;
+    for (noise, index, coeff) in b.dw {
+        match dw.iter_mut().find(|(n, i, _)| *n == noise && *i == index) {
+            Some(term) => term.2 = Rc::new(Node::Binary(Binary::Add, term.2.clone(), coeff)),
+            None => dw.push((noise, index, coeff)),
+        }
+    }
+    Parts { dt: add(a.dt, b.dt), dw, rest: add(a.rest, b.rest) }
+}
+
+fn scale(parts: Parts, factor: &Expr) -> Parts {
+    let times = |e: Expr| match *e {
+        Node::Num(v) if v == 1.0 => factor.clone(),
+        _ => Rc::new(Node::Binary(Binary::Mul, factor.clone(), e)),
+    };
+    Parts {
+        dt: parts.dt.map(times),
+        dw: parts.dw.into_iter().map(|(n, i, c)| (n, i, times(c))).collect(),
+        rest: parts.rest.map(times),
+    }
+}

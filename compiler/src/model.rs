@@ -1,0 +1,457 @@
+//! The checked model: what `check` hands to `lower`.
+//!
+//! Every expression here is a scalar in explicit index notation: functions are inlined,
+//! point-free field arithmetic has been given its indices, every read names a field and an
+//! affine index per axis, and every index variable has an extent. Each read has been classified
+//! against its field's extents and boundary rule ([`Access`]), so lowering never has to ask
+//! whether a read can leave the grid.
+//!
+//! Example: `d/dt u = D * laplacian(u)` over `[i < 4] periodic` becomes the definition
+//! `vars [i < 4]`, `D[] * (u[i - 1] - 2 * u[i] + u[i + 1])` with the reads at `i - 1` and `i + 1`
+//! marked periodic and the one at `i` direct.
+
+use std::fmt;
+use std::rc::Rc;
+
+use crate::builtins::ReduceOp;
+use crate::diag::Span;
+use crate::ops::{Binary, Compare, Unary};
+use crate::resolve::{NamedKind, Rule};
+
+pub use crate::resolve::Shape;
+
+/// A field of the model: a param, state, data, noise or let.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FieldId(pub u32);
+
+impl FieldId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// An index variable of one definition: the first `rank` are its domain, the rest belong to
+/// reductions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VarId(pub u32);
+
+impl VarId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Identifies a read within one definition, for its [`Access`] in the side table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ReadId(pub u32);
+
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub name: String,
+    pub fields: Vec<Field>,
+    pub equations: Vec<Equation>,
+    pub scalars: Vec<NamedScalar>,
+    pub run: Option<Run>,
+    pub sample: Option<SampleSpec>,
+    pub fit: Option<FitSpec>,
+}
+
+impl Model {
+    pub fn field(&self, id: FieldId) -> &Field {
+        &self.fields[id.index()]
+    }
+
+    pub fn field_named(&self, name: &str) -> Option<FieldId> {
+        self.fields.iter().position(|f| f.name == name).map(|i| FieldId(i as u32))
+    }
+
+    pub fn field_ids(&self) -> impl Iterator<Item = FieldId> + '_ {
+        (0..self.fields.len()).map(|i| FieldId(i as u32))
+    }
+
+    pub fn states(&self) -> impl Iterator<Item = FieldId> + '_ {
+        self.field_ids().filter(|id| matches!(self.field(*id).kind, FieldKind::State { .. }))
+    }
+
+    pub fn scalar_named(&self, name: &str) -> Option<&NamedScalar> {
+        self.scalars.iter().find(|s| s.name == name)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Field {
+    pub name: String,
+    pub kind: FieldKind,
+    pub shape: Shape,
+    pub span: Span,
+    /// The initial value (params, states) or the value (lets); `None` for data and noise.
+    pub def: Option<Def>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FieldKind {
+    Param,
+    State { spin: bool },
+    Data { path: String, path_span: Span },
+    Noise,
+    Let,
+}
+
+impl FieldKind {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            FieldKind::Param => "param",
+            FieldKind::State { .. } => "state",
+            FieldKind::Data { .. } => "data",
+            FieldKind::Noise => "noise",
+            FieldKind::Let => "let",
+        }
+    }
+}
+
+/// A scalar expression over a domain: evaluate `expr` at every point of `vars[..rank]`.
+#[derive(Clone, Debug)]
+pub struct Def {
+    pub rank: usize,
+    pub vars: Vec<Var>,
+    pub expr: Expr,
+    /// How each read is performed, by [`ReadId`].
+    pub accesses: Vec<ReadAccess>,
+}
+
+impl Def {
+    pub fn domain(&self) -> Vec<usize> {
+        self.vars[..self.rank].iter().map(|v| v.extent).collect()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Var {
+    pub name: String,
+    pub extent: usize,
+}
+
+pub type Expr = Rc<Node>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Node {
+    Num(f64),
+    /// The value of an index variable, as a number.
+    Var(VarId),
+    /// The current time.
+    Time,
+    Read(Read),
+    Unary(Unary, Expr),
+    Binary(Binary, Expr, Expr),
+    Compare(Compare, Expr, Expr),
+    And(Expr, Expr),
+    Or(Expr, Expr),
+    Not(Expr),
+    /// `if c then a else b`; both sides are evaluated, so neither may fail.
+    Select(Expr, Expr, Expr),
+    Reduce(Reduce),
+    /// `dt` in an SDE, before the right side is split into drift and diffusion.
+    Dt,
+    /// `dW[idx]` in an SDE, before splitting.
+    Dw { noise: FieldId, index: Vec<Affine> },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Read {
+    pub id: ReadId,
+    pub field: FieldId,
+    pub index: Vec<Affine>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reduce {
+    pub op: ReduceOp,
+    pub vars: Vec<VarId>,
+    pub filter: Option<Expr>,
+    pub body: Expr,
+}
+
+/// `sum(coeff * var) + offset` with integer coefficients: an index expression.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Affine {
+    /// Sorted by variable, no zero coefficients.
+    pub terms: Vec<(VarId, i64)>,
+    pub offset: i64,
+}
+
+impl Affine {
+    pub fn constant(offset: i64) -> Affine {
+        Affine { terms: Vec::new(), offset }
+    }
+
+    pub fn var(var: VarId) -> Affine {
+        Affine { terms: vec![(var, 1)], offset: 0 }
+    }
+
+    pub fn is_constant(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// `Some(v)` when this is exactly `v + offset`.
+    pub fn single_var(&self) -> Option<VarId> {
+        match self.terms.as_slice() {
+            [(v, 1)] => Some(*v),
+            _ => None,
+        }
+    }
+
+    pub fn add(&self, other: &Affine) -> Affine {
+        let mut terms = self.terms.clone();
+        for &(var, coeff) in &other.terms {
+            match terms.iter_mut().find(|(v, _)| *v == var) {
+                Some(term) => term.1 += coeff,
+                None => terms.push((var, coeff)),
+            }
+        }
+        terms.retain(|(_, c)| *c != 0);
+        terms.sort_by_key(|(v, _)| *v);
+        Affine { terms, offset: self.offset + other.offset }
+    }
+
+    pub fn scale(&self, factor: i64) -> Affine {
+        if factor == 0 {
+            return Affine::constant(0);
+        }
+        Affine {
+            terms: self.terms.iter().map(|(v, c)| (*v, c * factor)).collect(),
+            offset: self.offset * factor,
+        }
+    }
+
+    /// Renders with variable names: `i + 1`, `2*j - k`.
+    pub fn display<'a>(&'a self, names: &'a [Var]) -> impl fmt::Display + 'a {
+        AffineDisplay { affine: self, names }
+    }
+}
+
+struct AffineDisplay<'a> {
+    affine: &'a Affine,
+    names: &'a [Var],
+}
+
+impl fmt::Display for AffineDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for (var, coeff) in &self.affine.terms {
+            let name = self.names.get(var.index()).map_or("?", |v| v.name.as_str());
+            let magnitude = coeff.unsigned_abs();
+            match (first, *coeff < 0) {
+                (true, true) => f.write_str("-")?,
+                (false, true) => f.write_str(" - ")?,
+                (false, false) => f.write_str(" + ")?,
+                (true, false) => {}
+            }
+            if magnitude == 1 {
+                f.write_str(name)?;
+            } else {
+                write!(f, "{magnitude}*{name}")?;
+            }
+            first = false;
+        }
+        let offset = self.affine.offset;
+        match (first, offset) {
+            (true, _) => write!(f, "{offset}"),
+            (false, 0) => Ok(()),
+            (false, o) if o < 0 => write!(f, " - {}", -o),
+            (false, o) => write!(f, " + {o}"),
+        }
+    }
+}
+
+/// How one axis of a read is performed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Proven inside the axis: no check.
+    Direct,
+    Periodic,
+    /// Mirror about the edge point (`neumann`).
+    Reflect,
+    /// Nearest edge (`clamp`).
+    Clamp,
+    /// Outside the axis the whole read yields the read's fill value (`dirichlet`, or NaN for a
+    /// read that is only in range where an `if` guard selects it).
+    Fill,
+}
+
+impl Access {
+    pub fn for_rule(rule: Rule) -> Option<Access> {
+        match rule {
+            Rule::None => None,
+            Rule::Periodic => Some(Access::Periodic),
+            Rule::Neumann => Some(Access::Reflect),
+            Rule::Clamp => Some(Access::Clamp),
+            Rule::Dirichlet(_) => Some(Access::Fill),
+        }
+    }
+}
+
+/// How a whole read is performed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadAccess {
+    pub axes: Vec<Access>,
+    /// The value of a read outside an axis marked [`Access::Fill`].
+    pub fill: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Equation {
+    pub state: FieldId,
+    pub kind: EquationKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum EquationKind {
+    /// `d/dt u = rhs`
+    Ode { rhs: Def },
+    /// `d X = drift dt + sum_k diffusion_k dW_k`
+    Sde { drift: Def, diffusion: Vec<Diffusion> },
+}
+
+/// One `b * dW[idx]` term of an SDE; `coeff` shares the equation's variables.
+#[derive(Clone, Debug)]
+pub struct Diffusion {
+    pub noise: FieldId,
+    pub index: Vec<Affine>,
+    pub coeff: Def,
+}
+
+/// An `energy`, `loss` or `observe`: a scalar of the current state.
+#[derive(Clone, Debug)]
+pub struct NamedScalar {
+    pub name: String,
+    pub kind: NamedKind,
+    pub def: Def,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Integrator {
+    Euler,
+    Heun,
+    Rk4,
+    EulerMaruyama,
+    Milstein,
+    Verlet,
+}
+
+impl Integrator {
+    pub const ALL: [Integrator; 6] = [
+        Integrator::Euler,
+        Integrator::Heun,
+        Integrator::Rk4,
+        Integrator::EulerMaruyama,
+        Integrator::Milstein,
+        Integrator::Verlet,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Integrator::Euler => "euler",
+            Integrator::Heun => "heun",
+            Integrator::Rk4 => "rk4",
+            Integrator::EulerMaruyama => "euler_maruyama",
+            Integrator::Milstein => "milstein",
+            Integrator::Verlet => "verlet",
+        }
+    }
+
+    pub fn is_stochastic(self) -> bool {
+        matches!(self, Integrator::EulerMaruyama | Integrator::Milstein)
+    }
+}
+
+/// The `run` directive, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    pub integrator: Integrator,
+    pub dt: f64,
+    pub steps: u64,
+    pub t0: f64,
+    pub seed: u64,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct SampleSpec {
+    pub var: FieldId,
+    pub sampler: String,
+    pub options: Vec<(String, OptionValue)>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct FitSpec {
+    pub params: Vec<FieldId>,
+    pub loss: String,
+    pub optimizer: String,
+    pub options: Vec<(String, OptionValue)>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum OptionValue {
+    Number(f64),
+    Word(String),
+}
+
+/// Visits `e` and every subexpression once per occurrence (shared nodes more than once).
+pub fn walk(e: &Expr, visit: &mut impl FnMut(&Node)) {
+    visit(e);
+    for child in children(e) {
+        walk(child, visit);
+    }
+}
+
+/// The direct subexpressions of a node.
+pub fn children(e: &Node) -> Vec<&Expr> {
+    match e {
+        Node::Num(_) | Node::Var(_) | Node::Time | Node::Read(_) | Node::Dt | Node::Dw { .. } => Vec::new(),
+        Node::Unary(_, a) | Node::Not(a) => vec![a],
+        Node::Binary(_, a, b) | Node::Compare(_, a, b) | Node::And(a, b) | Node::Or(a, b) => vec![a, b],
+        Node::Select(c, a, b) => vec![c, a, b],
+        Node::Reduce(r) => r.filter.iter().chain([&r.body]).collect(),
+    }
+}
+
+/// Renders a definition compactly, for tests and debugging: `[i < 4] (D[] * u[i + 1])`.
+pub fn display_def(model: &Model, def: &Def) -> String {
+    let domain: Vec<String> = def.vars[..def.rank].iter().map(|v| format!("{} < {}", v.name, v.extent)).collect();
+    format!("[{}] {}", domain.join(", "), display_expr(model, def, &def.expr))
+}
+
+fn display_expr(model: &Model, def: &Def, e: &Expr) -> String {
+    let show = |e: &Expr| display_expr(model, def, e);
+    match &**e {
+        Node::Num(v) => format!("{v}"),
+        Node::Var(v) => def.vars[v.index()].name.clone(),
+        Node::Time => "t".into(),
+        Node::Read(read) => {
+            let index: Vec<String> = read.index.iter().map(|a| a.display(&def.vars).to_string()).collect();
+            format!("{}[{}]", model.field(read.field).name, index.join(", "))
+        }
+        Node::Unary(op, a) => format!("{op}({})", show(a)),
+        Node::Binary(op, a, b) => format!("{}({}, {})", op.name(), show(a), show(b)),
+        Node::Compare(op, a, b) => format!("{}({}, {})", op.name(), show(a), show(b)),
+        Node::And(a, b) => format!("and({}, {})", show(a), show(b)),
+        Node::Or(a, b) => format!("or({}, {})", show(a), show(b)),
+        Node::Not(a) => format!("not({})", show(a)),
+        Node::Select(c, a, b) => format!("select({}, {}, {})", show(c), show(a), show(b)),
+        Node::Reduce(r) => {
+            let vars: Vec<String> =
+                r.vars.iter().map(|v| format!("{} < {}", def.vars[v.index()].name, def.vars[v.index()].extent)).collect();
+            let filter = r.filter.as_ref().map(|f| format!(" | {}", show(f))).unwrap_or_default();
+            format!("{}({}{}) {}", r.op.name(), vars.join(", "), filter, show(&r.body))
+        }
+        Node::Dt => "dt".into(),
+        Node::Dw { noise, index } => {
+            let index: Vec<String> = index.iter().map(|a| a.display(&def.vars).to_string()).collect();
+            format!("d{}[{}]", model.field(*noise).name, index.join(", "))
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! Scalar operations and their exact semantics, shared by constant folding, the checked model,
+//! the Kernel IR and every engine. An engine that disagrees with [`Unary::eval`] /
+//! [`Binary::eval`] is wrong.
+
+use std::fmt;
+
+use crate::builtins::Builtin;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Unary {
+    Neg,
+    Exp,
+    Log,
+    Sqrt,
+    Sin,
+    Cos,
+    Tan,
+    Tanh,
+    Sinh,
+    Cosh,
+    Asin,
+    Acos,
+    Atan,
+    Abs,
+    Floor,
+    Ceil,
+    /// Half away from zero.
+    Round,
+    /// -1, 0 or 1; NaN stays NaN.
+    Sign,
+    /// `x^n` for a constant integer `n`, by [`powi`].
+    Powi(i32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Binary {
+    Add,
+    Sub,
+    Mul,
+    /// Real division.
+    Div,
+    /// `floor(a / b)`.
+    FloorDiv,
+    /// `a - b * floor(a / b)`: the sign of `b`.
+    Mod,
+    /// `a^b` for a non-constant or non-integer exponent (`f64::powf`).
+    Pow,
+    /// NaN if either is NaN, else the smaller; `min(-0, 0) = -0`.
+    Min,
+    /// NaN if either is NaN, else the larger; `max(-0, 0) = 0`.
+    Max,
+    Atan2,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Compare {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl Unary {
+    pub fn eval(self, x: f64) -> f64 {
+        match self {
+            Unary::Neg => -x,
+            Unary::Exp => x.exp(),
+            Unary::Log => x.ln(),
+            Unary::Sqrt => x.sqrt(),
+            Unary::Sin => x.sin(),
+            Unary::Cos => x.cos(),
+            Unary::Tan => x.tan(),
+            Unary::Tanh => x.tanh(),
+            Unary::Sinh => x.sinh(),
+            Unary::Cosh => x.cosh(),
+            Unary::Asin => x.asin(),
+            Unary::Acos => x.acos(),
+            Unary::Atan => x.atan(),
+            Unary::Abs => x.abs(),
+            Unary::Floor => x.floor(),
+            Unary::Ceil => x.ceil(),
+            Unary::Round => x.round(),
+            Unary::Sign => crate::builtins::sign(x),
+            Unary::Powi(n) => powi(x, n),
+        }
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            Unary::Powi(n) => format!("powi.{n}"),
+            other => format!("{other:?}").to_lowercase(),
+        }
+    }
+}
+
+impl Binary {
+    pub fn eval(self, a: f64, b: f64) -> f64 {
+        match self {
+            Binary::Add => a + b,
+            Binary::Sub => a - b,
+            Binary::Mul => a * b,
+            Binary::Div => a / b,
+            Binary::FloorDiv => (a / b).floor(),
+            Binary::Mod => a - b * (a / b).floor(),
+            Binary::Pow => a.powf(b),
+            Binary::Min => minimum(a, b),
+            Binary::Max => maximum(a, b),
+            Binary::Atan2 => a.atan2(b),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Binary::Add => "add",
+            Binary::Sub => "sub",
+            Binary::Mul => "mul",
+            Binary::Div => "div",
+            Binary::FloorDiv => "floordiv",
+            Binary::Mod => "mod",
+            Binary::Pow => "pow",
+            Binary::Min => "min",
+            Binary::Max => "max",
+            Binary::Atan2 => "atan2",
+        }
+    }
+}
+
+impl Compare {
+    pub fn eval(self, a: f64, b: f64) -> bool {
+        match self {
+            Compare::Lt => a < b,
+            Compare::Le => a <= b,
+            Compare::Gt => a > b,
+            Compare::Ge => a >= b,
+            Compare::Eq => a == b,
+            Compare::Ne => a != b,
+        }
+    }
+
+    /// The comparison that holds exactly when this one does not (for numbers that are not NaN).
+    pub fn negated(self) -> Compare {
+        match self {
+            Compare::Lt => Compare::Ge,
+            Compare::Le => Compare::Gt,
+            Compare::Gt => Compare::Le,
+            Compare::Ge => Compare::Lt,
+            Compare::Eq => Compare::Ne,
+            Compare::Ne => Compare::Eq,
+        }
+    }
+
+    /// `a op b` == `b op.swapped() a`.
+    pub fn swapped(self) -> Compare {
+        match self {
+            Compare::Lt => Compare::Gt,
+            Compare::Le => Compare::Ge,
+            Compare::Gt => Compare::Lt,
+            Compare::Ge => Compare::Le,
+            other => other,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Compare::Lt => "lt",
+            Compare::Le => "le",
+            Compare::Gt => "gt",
+            Compare::Ge => "ge",
+            Compare::Eq => "eq",
+            Compare::Ne => "ne",
+        }
+    }
+}
+
+impl From<crate::syntax::ast::CmpOp> for Compare {
+    fn from(op: crate::syntax::ast::CmpOp) -> Self {
+        use crate::syntax::ast::CmpOp;
+        match op {
+            CmpOp::Lt => Compare::Lt,
+            CmpOp::Le => Compare::Le,
+            CmpOp::Gt => Compare::Gt,
+            CmpOp::Ge => Compare::Ge,
+            CmpOp::Eq => Compare::Eq,
+            CmpOp::Ne => Compare::Ne,
+        }
+    }
+}
+
+impl fmt::Display for Unary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// The operation a math builtin stands for, if it is a plain scalar operation.
+pub enum BuiltinOp {
+    Unary(Unary),
+    Binary(Binary),
+}
+
+pub fn builtin_op(builtin: Builtin) -> Option<BuiltinOp> {
+    use BuiltinOp::{Binary as B, Unary as U};
+    Some(match builtin {
+        Builtin::Exp => U(Unary::Exp),
+        Builtin::Log => U(Unary::Log),
+        Builtin::Sqrt => U(Unary::Sqrt),
+        Builtin::Sin => U(Unary::Sin),
+        Builtin::Cos => U(Unary::Cos),
+        Builtin::Tan => U(Unary::Tan),
+        Builtin::Tanh => U(Unary::Tanh),
+        Builtin::Sinh => U(Unary::Sinh),
+        Builtin::Cosh => U(Unary::Cosh),
+        Builtin::Asin => U(Unary::Asin),
+        Builtin::Acos => U(Unary::Acos),
+        Builtin::Atan => U(Unary::Atan),
+        Builtin::Abs => U(Unary::Abs),
+        Builtin::Floor => U(Unary::Floor),
+        Builtin::Ceil => U(Unary::Ceil),
+        Builtin::Round => U(Unary::Round),
+        Builtin::Sign => U(Unary::Sign),
+        Builtin::Atan2 => B(Binary::Atan2),
+        Builtin::Min => B(Binary::Min),
+        Builtin::Max => B(Binary::Max),
+        Builtin::Normal | Builtin::Uniform | Builtin::Grad | Builtin::Diff => return None,
+    })
+}
+
+/// `x^n` by binary exponentiation over the bits of |n| from the lowest, then a reciprocal for
+/// negative `n`. Spelled out (not `f64::powi`) so every engine can repeat it bit for bit.
+pub fn powi(x: f64, n: i32) -> f64 {
+    let mut result = 1.0;
+    let mut base = x;
+    let mut bits = n.unsigned_abs();
+    while bits > 0 {
+        if bits & 1 == 1 {
+            result *= base;
+        }
+        bits >>= 1;
+        if bits > 0 {
+            base *= base;
+        }
+    }
+    if n < 0 { 1.0 / result } else { result }
+}
+
+fn minimum(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a < b || (a == b && a.is_sign_negative()) {
+        a
+    } else {
+        b
+    }
+}
+
+fn maximum(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a > b || (a == b && a.is_sign_positive()) {
+        a
+    } else {
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn powi_matches_repeated_multiplication() {
+        assert_eq!(powi(3.0, 0), 1.0);
+        assert_eq!(powi(3.0, 5), 243.0);
+        assert_eq!(powi(2.0, -3), 0.125);
+        assert_eq!(powi(1.1, 2), 1.1 * 1.1);
+    }
+
+    #[test]
+    fn floor_semantics_of_div_and_mod() {
+        assert_eq!(Binary::FloorDiv.eval(-7.0, 2.0), -4.0);
+        assert_eq!(Binary::Mod.eval(-7.0, 2.0), 1.0);
+        assert_eq!(Binary::Mod.eval(7.0, -2.0), -1.0);
+    }
+
+    #[test]
+    fn min_max_propagate_nan_and_order_zeros() {
+        assert!(Binary::Min.eval(f64::NAN, 1.0).is_nan());
+        assert!(Binary::Max.eval(1.0, f64::NAN).is_nan());
+        assert!(Binary::Min.eval(0.0, -0.0).is_sign_negative());
+        assert!(Binary::Max.eval(-0.0, 0.0).is_sign_positive());
+    }
+}
