@@ -2,13 +2,29 @@
 pub mod builtins;
 pub mod check;
 pub mod diag;
+pub mod ir;
+pub mod lower;
 pub mod model;
 pub mod ops;
 pub mod resolve;
 pub mod stdlib;
 pub mod syntax;
 
-use diag::{Failure, Sink, Source};
+use diag::{Failure, Internal, Sink, Source};
+
+pub use lower::Compiled;
+
+/// The whole pipeline of DESIGN.md: parse, resolve, check, lower, verify.
+pub fn compile(source: &Source, overrides: &[resolve::Override]) -> Result<Compiled, Failure> {
+    let model = check_source(source, overrides)?;
+    let mut sink = Sink::default();
+    let Some(compiled) = lower::lower(model, &mut sink) else { return Err(sink.fail(source)) };
+    if let Err(error) = ir::verify(&compiled.program) {
+        sink.push(Internal { message: error.to_string() });
+        return Err(sink.fail(source));
+    }
+    Ok(compiled)
+}
 
 /// Parses, resolves and checks a script: the front end in one call.
 pub fn check_source(source: &Source, overrides: &[resolve::Override]) -> Result<model::Model, Failure> {

@@ -10,13 +10,14 @@
 //! `vars [i < 4]`, `D[] * (u[i - 1] - 2 * u[i] + u[i + 1])` with the reads at `i - 1` and `i + 1`
 //! marked periodic and the one at `i` direct.
 
-use std::fmt;
 use std::rc::Rc;
 
 use crate::builtins::ReduceOp;
 use crate::diag::Span;
 use crate::ops::{Binary, Compare, Unary};
-use crate::resolve::{NamedKind, Rule};
+use crate::resolve::NamedKind;
+
+pub use crate::ir::{Access, Affine, VarId};
 
 pub use crate::resolve::Shape;
 
@@ -25,17 +26,6 @@ pub use crate::resolve::Shape;
 pub struct FieldId(pub u32);
 
 impl FieldId {
-    pub fn index(self) -> usize {
-        self.0 as usize
-    }
-}
-
-/// An index variable of one definition: the first `rank` are its domain, the rest belong to
-/// reductions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct VarId(pub u32);
-
-impl VarId {
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -171,122 +161,15 @@ pub struct Reduce {
     pub body: Expr,
 }
 
-/// `sum(coeff * var) + offset` with integer coefficients: an index expression.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Affine {
-    /// Sorted by variable, no zero coefficients.
-    pub terms: Vec<(VarId, i64)>,
-    pub offset: i64,
-}
-
-impl Affine {
-    pub fn constant(offset: i64) -> Affine {
-        Affine { terms: Vec::new(), offset }
-    }
-
-    pub fn var(var: VarId) -> Affine {
-        Affine { terms: vec![(var, 1)], offset: 0 }
-    }
-
-    pub fn is_constant(&self) -> bool {
-        self.terms.is_empty()
-    }
-
-    /// `Some(v)` when this is exactly `v + offset`.
-    pub fn single_var(&self) -> Option<VarId> {
-        match self.terms.as_slice() {
-            [(v, 1)] => Some(*v),
-            _ => None,
-        }
-    }
-
-    pub fn add(&self, other: &Affine) -> Affine {
-        let mut terms = self.terms.clone();
-        for &(var, coeff) in &other.terms {
-            match terms.iter_mut().find(|(v, _)| *v == var) {
-                Some(term) => term.1 += coeff,
-                None => terms.push((var, coeff)),
-            }
-        }
-        terms.retain(|(_, c)| *c != 0);
-        terms.sort_by_key(|(v, _)| *v);
-        Affine { terms, offset: self.offset + other.offset }
-    }
-
-    pub fn scale(&self, factor: i64) -> Affine {
-        if factor == 0 {
-            return Affine::constant(0);
-        }
-        Affine {
-            terms: self.terms.iter().map(|(v, c)| (*v, c * factor)).collect(),
-            offset: self.offset * factor,
-        }
-    }
-
-    /// Renders with variable names: `i + 1`, `2*j - k`.
-    pub fn display<'a>(&'a self, names: &'a [Var]) -> impl fmt::Display + 'a {
-        AffineDisplay { affine: self, names }
-    }
-}
-
-struct AffineDisplay<'a> {
-    affine: &'a Affine,
-    names: &'a [Var],
-}
-
-impl fmt::Display for AffineDisplay<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut first = true;
-        for (var, coeff) in &self.affine.terms {
-            let name = self.names.get(var.index()).map_or("?", |v| v.name.as_str());
-            let magnitude = coeff.unsigned_abs();
-            match (first, *coeff < 0) {
-                (true, true) => f.write_str("-")?,
-                (false, true) => f.write_str(" - ")?,
-                (false, false) => f.write_str(" + ")?,
-                (true, false) => {}
-            }
-            if magnitude == 1 {
-                f.write_str(name)?;
-            } else {
-                write!(f, "{magnitude}*{name}")?;
-            }
-            first = false;
-        }
-        let offset = self.affine.offset;
-        match (first, offset) {
-            (true, _) => write!(f, "{offset}"),
-            (false, 0) => Ok(()),
-            (false, o) if o < 0 => write!(f, " - {}", -o),
-            (false, o) => write!(f, " + {o}"),
-        }
-    }
-}
-
-/// How one axis of a read is performed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Access {
-    /// Proven inside the axis: no check.
-    Direct,
-    Periodic,
-    /// Mirror about the edge point (`neumann`).
-    Reflect,
-    /// Nearest edge (`clamp`).
-    Clamp,
-    /// Outside the axis the whole read yields the read's fill value (`dirichlet`, or NaN for a
-    /// read that is only in range where an `if` guard selects it).
-    Fill,
-}
-
-impl Access {
-    pub fn for_rule(rule: Rule) -> Option<Access> {
-        match rule {
-            Rule::None => None,
-            Rule::Periodic => Some(Access::Periodic),
-            Rule::Neumann => Some(Access::Reflect),
-            Rule::Clamp => Some(Access::Clamp),
-            Rule::Dirichlet(_) => Some(Access::Fill),
-        }
+/// The access an axis with boundary rule `rule` needs when a read may leave it.
+pub fn access_for_rule(rule: crate::resolve::Rule) -> Option<Access> {
+    use crate::resolve::Rule;
+    match rule {
+        Rule::None => None,
+        Rule::Periodic => Some(Access::Periodic),
+        Rule::Neumann => Some(Access::Reflect),
+        Rule::Clamp => Some(Access::Clamp),
+        Rule::Dirichlet(_) => Some(Access::Fill),
     }
 }
 
@@ -432,7 +315,7 @@ fn display_expr(model: &Model, def: &Def, e: &Expr) -> String {
         Node::Var(v) => def.vars[v.index()].name.clone(),
         Node::Time => "t".into(),
         Node::Read(read) => {
-            let index: Vec<String> = read.index.iter().map(|a| a.display(&def.vars).to_string()).collect();
+            let index: Vec<String> = read.index.iter().map(|a| a.display(&|v| def.vars[v.index()].name.clone())).collect();
             format!("{}[{}]", model.field(read.field).name, index.join(", "))
         }
         Node::Unary(op, a) => format!("{op}({})", show(a)),
@@ -450,7 +333,7 @@ fn display_expr(model: &Model, def: &Def, e: &Expr) -> String {
         }
         Node::Dt => "dt".into(),
         Node::Dw { noise, index } => {
-            let index: Vec<String> = index.iter().map(|a| a.display(&def.vars).to_string()).collect();
+            let index: Vec<String> = index.iter().map(|a| a.display(&|v| def.vars[v.index()].name.clone())).collect();
             format!("d{}[{}]", model.field(*noise).name, index.join(", "))
         }
     }

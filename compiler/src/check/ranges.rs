@@ -125,7 +125,7 @@ impl Classifier<'_, '_, '_, '_> {
                 continue;
             }
             let slot = &mut self.accesses[id.0 as usize];
-            if let Some(access) = Access::for_rule(dim.rule) {
+            if let Some(access) = crate::model::access_for_rule(dim.rule) {
                 slot.axes[axis] = access;
                 if let Rule::Dirichlet(value) = dim.rule {
                     slot.fill = value;
@@ -153,13 +153,8 @@ impl Classifier<'_, '_, '_, '_> {
         let info = &self.elab.ck.fields[field.index()];
         let name = info.name.clone();
         let extents = info.shape.extents();
-        let vars: Vec<crate::model::Var> = self
-            .elab
-            .vars
-            .iter()
-            .map(|v| crate::model::Var { name: v.name.clone(), extent: v.extent.unwrap_or(0) })
-            .collect();
-        let indices: Vec<String> = index.iter().map(|a| a.display(&vars).to_string()).collect();
+        let names: Vec<String> = self.elab.vars.iter().map(|v| v.name.clone()).collect();
+        let indices: Vec<String> = index.iter().map(|a| a.display(&|v| names[v.index()].clone())).collect();
         let extent = extents[axis] as i64;
         let reach = if lo < 0 { lo } else { hi };
         let detail = format!(

@@ -1,0 +1,395 @@
+//! The Kernel IR: buffers plus kernels, the contract between the compiler and every engine.
+//!
+//! **Buffers** are dense row-major `f64` arrays with a fixed shape; a buffer of shape `[]` holds
+//! one number (params, the time `t`, the step `dt`, scalar outputs).
+//!
+//! **A kernel** computes one value per point of its *domain* (a box `[0, e0) x [0, e1) ...`,
+//! possibly of rank 0) and stores it into each of its outputs at that point; every output buffer
+//! has the domain's shape. Its scalar code is SSA in an arena of [`Node`]s, organised in
+//! [`Region`]s that say what is evaluated when:
+//! - the *prelude* runs once per launch; it may not use the domain's index variables;
+//! - the *body* runs once per domain point, after the prelude;
+//! - a reduction's region runs once per point of the reduction's own index box.
+//!
+//! A node may use nodes of its own region that come before it, and nodes of enclosing regions
+//! (the prelude encloses the body, which encloses reductions). Index variables are numbered per
+//! kernel: `0..rank` are the domain's, the rest are bound by reductions.
+//!
+//! **Loads** read a buffer at an [`Affine`] index per axis; each axis says what a position
+//! outside `[0, extent)` means ([`Access`]). A load outside an axis marked `Fill` yields the
+//! load's `fill` value. Loads are pure: a kernel never reads a buffer it writes, so they may be
+//! evaluated in any order, hoisted or repeated.
+//!
+//! **Reductions** visit their box in row-major order, evaluate the region, and fold the value
+//! of every point whose filter holds: sum (from 0, in visiting order), mean (the sum divided by
+//! the number of points folded; NaN for none), max/min (by [`crate::ops::Binary::Max`], from -inf /
+//! +inf). Engines must visit in this order so sums agree bit for bit.
+//!
+//! Values are `f64` or booleans (comparisons, `and`, `or`, `not`); `select` takes a boolean and
+//! evaluates both of its other operands. Arithmetic follows [`crate::ops`] exactly.
+//!
+//! **Procedures** are named lists of kernels run in order; the runtime runs them (initialise,
+//! step, observe) and owns the time loop.
+//!
+//! Example (`d/dt u = D * (u[i-1] - 2u[i] + u[i+1])`, explicit Euler, periodic):
+//! ```text
+//! kernel euler_u [i0 < 64]
+//!   prelude:
+//!     v0 = load D[]
+//!     v1 = load dt[]
+//!   body:
+//!     v2 = load u[i0 - 1] (periodic)
+//!     ...
+//!     v9 = add v8 ...
+//!   store u_next = v9
+//! ```
+
+mod print;
+mod verify;
+
+use std::fmt;
+
+pub use print::print;
+pub use verify::{VerifyError, verify};
+
+use crate::builtins::ReduceOp;
+use crate::ops::{Binary, Compare, Unary};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BufferId(pub u32);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KernelId(pub u32);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProcId(pub u32);
+
+/// A value in a kernel's node arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub u32);
+
+/// An index variable of a kernel (or of a definition in the checked model).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VarId(pub u32);
+
+macro_rules! index_methods {
+    ($($t:ty),*) => {$(
+        impl $t {
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+    )*};
+}
+index_methods!(BufferId, KernelId, ProcId, NodeId, VarId);
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Program {
+    pub buffers: Vec<Buffer>,
+    pub kernels: Vec<Kernel>,
+    pub procedures: Vec<Procedure>,
+}
+
+impl Program {
+    pub fn buffer(&self, id: BufferId) -> &Buffer {
+        &self.buffers[id.index()]
+    }
+
+    pub fn kernel(&self, id: KernelId) -> &Kernel {
+        &self.kernels[id.index()]
+    }
+
+    pub fn procedure(&self, id: ProcId) -> &Procedure {
+        &self.procedures[id.index()]
+    }
+
+    pub fn add_buffer(&mut self, name: impl Into<String>, shape: Vec<usize>) -> BufferId {
+        self.buffers.push(Buffer { name: name.into(), shape });
+        BufferId(self.buffers.len() as u32 - 1)
+    }
+
+    pub fn add_kernel(&mut self, kernel: Kernel) -> KernelId {
+        self.kernels.push(kernel);
+        KernelId(self.kernels.len() as u32 - 1)
+    }
+
+    pub fn add_procedure(&mut self, name: impl Into<String>, kernels: Vec<KernelId>) -> ProcId {
+        self.procedures.push(Procedure { name: name.into(), kernels });
+        ProcId(self.procedures.len() as u32 - 1)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Buffer {
+    pub name: String,
+    pub shape: Vec<usize>,
+}
+
+impl Buffer {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Procedure {
+    pub name: String,
+    pub kernels: Vec<KernelId>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kernel {
+    pub name: String,
+    /// Extents of every index variable: the domain's first, then the reductions'.
+    pub vars: Vec<usize>,
+    /// How many of `vars` are the domain.
+    pub rank: usize,
+    pub nodes: Vec<Node>,
+    pub prelude: Region,
+    pub body: Region,
+    pub outputs: Vec<Output>,
+}
+
+impl Kernel {
+    pub fn domain(&self) -> &[usize] {
+        &self.vars[..self.rank]
+    }
+
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.index()]
+    }
+
+    /// The number of points in the domain.
+    pub fn points(&self) -> usize {
+        self.domain().iter().product()
+    }
+}
+
+/// Nodes evaluated in order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Region {
+    pub items: Vec<NodeId>,
+}
+
+/// `buffer[point] = value` for every domain point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output {
+    pub buffer: BufferId,
+    pub value: NodeId,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Node {
+    Const(f64),
+    /// The value of an index variable, as a number.
+    Index(VarId),
+    Load(Load),
+    Unary(Unary, NodeId),
+    Binary(Binary, NodeId, NodeId),
+    Compare(Compare, NodeId, NodeId),
+    And(NodeId, NodeId),
+    Or(NodeId, NodeId),
+    Not(NodeId),
+    Select(NodeId, NodeId, NodeId),
+    Reduce(Reduction),
+}
+
+impl Node {
+    /// The values this node uses directly (not those inside a reduction's region).
+    pub fn operands(&self) -> Vec<NodeId> {
+        match self {
+            Node::Const(_) | Node::Index(_) | Node::Load(_) => Vec::new(),
+            Node::Unary(_, a) | Node::Not(a) => vec![*a],
+            Node::Binary(_, a, b) | Node::Compare(_, a, b) | Node::And(a, b) | Node::Or(a, b) => vec![*a, *b],
+            Node::Select(c, a, b) => vec![*c, *a, *b],
+            Node::Reduce(r) => r.filter.iter().copied().chain([r.value]).collect(),
+        }
+    }
+
+    pub fn is_boolean(&self) -> bool {
+        matches!(self, Node::Compare(..) | Node::And(..) | Node::Or(..) | Node::Not(_))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Load {
+    pub buffer: BufferId,
+    pub index: Vec<Affine>,
+    pub axes: Vec<Access>,
+    pub fill: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reduction {
+    pub op: ReduceOp,
+    pub vars: Vec<VarId>,
+    pub region: Region,
+    /// A boolean of the region (or an enclosing one); points where it is false are skipped.
+    pub filter: Option<NodeId>,
+    pub value: NodeId,
+}
+
+/// `sum(coeff * var) + offset` with integer coefficients: an index expression.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Affine {
+    /// Sorted by variable, no zero coefficients.
+    pub terms: Vec<(VarId, i64)>,
+    pub offset: i64,
+}
+
+impl Affine {
+    pub fn constant(offset: i64) -> Affine {
+        Affine { terms: Vec::new(), offset }
+    }
+
+    pub fn var(var: VarId) -> Affine {
+        Affine { terms: vec![(var, 1)], offset: 0 }
+    }
+
+    pub fn is_constant(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// `Some(v)` when this is `v + offset`.
+    pub fn single_var(&self) -> Option<VarId> {
+        match self.terms.as_slice() {
+            [(v, 1)] => Some(*v),
+            _ => None,
+        }
+    }
+
+    pub fn add(&self, other: &Affine) -> Affine {
+        let mut terms = self.terms.clone();
+        for &(var, coeff) in &other.terms {
+            match terms.iter_mut().find(|(v, _)| *v == var) {
+                Some(term) => term.1 += coeff,
+                None => terms.push((var, coeff)),
+            }
+        }
+        terms.retain(|(_, c)| *c != 0);
+        terms.sort_by_key(|(v, _)| *v);
+        Affine { terms, offset: self.offset + other.offset }
+    }
+
+    pub fn scale(&self, factor: i64) -> Affine {
+        if factor == 0 {
+            return Affine::constant(0);
+        }
+        Affine { terms: self.terms.iter().map(|(v, c)| (*v, c * factor)).collect(), offset: self.offset * factor }
+    }
+
+    /// The value at the given variable values.
+    pub fn eval(&self, vars: &[i64]) -> i64 {
+        self.terms.iter().fold(self.offset, |acc, (v, c)| acc + c * vars[v.index()])
+    }
+
+    /// Renders with variable names: `i + 1`, `2*j - k`.
+    pub fn display(&self, name: &dyn Fn(VarId) -> String) -> String {
+        let mut out = String::new();
+        for (var, coeff) in &self.terms {
+            let magnitude = coeff.unsigned_abs();
+            out.push_str(match (out.is_empty(), *coeff < 0) {
+                (true, true) => "-",
+                (false, true) => " - ",
+                (false, false) => " + ",
+                (true, false) => "",
+            });
+            if magnitude != 1 {
+                out.push_str(&format!("{magnitude}*"));
+            }
+            out.push_str(&name(*var));
+        }
+        match (out.is_empty(), self.offset) {
+            (true, o) => out = o.to_string(),
+            (false, 0) => {}
+            (false, o) if o < 0 => out.push_str(&format!(" - {}", -o)),
+            (false, o) => out.push_str(&format!(" + {o}")),
+        }
+        out
+    }
+}
+
+/// How one axis of a load treats a position outside `[0, extent)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Known to be inside: no check.
+    Direct,
+    /// Wrap around: `-1 -> extent - 1`.
+    Periodic,
+    /// Mirror about the edge point: `-k -> k`, `extent - 1 + k -> extent - 1 - k`.
+    Reflect,
+    /// The nearest edge: `-k -> 0`.
+    Clamp,
+    /// Outside, the whole load yields its fill value.
+    Fill,
+}
+
+impl Access {
+    /// The in-range position a position `x` on an axis of `extent` reads, or `None` when the
+    /// load yields its fill value.
+    pub fn resolve(self, x: i64, extent: usize) -> Option<usize> {
+        let n = extent as i64;
+        if (0..n).contains(&x) {
+            return Some(x as usize);
+        }
+        match self {
+            Access::Direct | Access::Fill => None,
+            Access::Periodic => Some(x.rem_euclid(n) as usize),
+            Access::Clamp => Some(x.clamp(0, n - 1) as usize),
+            Access::Reflect if n == 1 => Some(0),
+            Access::Reflect => {
+                let period = 2 * (n - 1);
+                let m = x.rem_euclid(period);
+                Some(if m < n { m } else { period - m } as usize)
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::Direct => "direct",
+            Access::Periodic => "periodic",
+            Access::Reflect => "reflect",
+            Access::Clamp => "clamp",
+            Access::Fill => "fill",
+        }
+    }
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boundary_positions() {
+        assert_eq!(Access::Periodic.resolve(-1, 5), Some(4));
+        assert_eq!(Access::Periodic.resolve(7, 5), Some(2));
+        assert_eq!(Access::Clamp.resolve(-3, 5), Some(0));
+        assert_eq!(Access::Reflect.resolve(-1, 5), Some(1));
+        assert_eq!(Access::Reflect.resolve(5, 5), Some(3));
+        assert_eq!(Access::Reflect.resolve(-2, 1), Some(0));
+        assert_eq!(Access::Fill.resolve(5, 5), None);
+        assert_eq!(Access::Direct.resolve(4, 5), Some(4));
+    }
+
+    #[test]
+    fn affine_arithmetic_and_display() {
+        let i = Affine::var(VarId(0));
+        let j = Affine::var(VarId(1));
+        let e = i.scale(2).add(&j.scale(-1)).add(&Affine::constant(-3));
+        let names = |v: VarId| ["i", "j"][v.index()].to_string();
+        assert_eq!(e.display(&names), "2*i - j - 3");
+        assert_eq!(e.eval(&[5, 1]), 6);
+        assert_eq!(i.add(&i.scale(-1)).display(&names), "0");
+    }
+}

@@ -1,0 +1,197 @@
+//! Checks the invariants in the module docs: scoping, types, shapes, and that a `Direct` load
+//! axis really stays inside its buffer. Run after every pass in tests; a failure is a compiler bug.
+
+use std::collections::HashSet;
+
+use super::{Access, BufferId, Kernel, Load, Node, NodeId, Program, Region, VarId};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("kernel `{kernel}`: {message}")]
+pub struct VerifyError {
+    pub kernel: String,
+    pub message: String,
+}
+
+pub fn verify(program: &Program) -> Result<(), VerifyError> {
+    for procedure in &program.procedures {
+        if let Some(k) = procedure.kernels.iter().find(|k| k.index() >= program.kernels.len()) {
+            return Err(VerifyError { kernel: procedure.name.clone(), message: format!("unknown kernel k{}", k.0) });
+        }
+    }
+    for kernel in &program.kernels {
+        Verifier { program, kernel, defined: vec![false; kernel.nodes.len()], placed: HashSet::new() }
+            .run()
+            .map_err(|message| VerifyError { kernel: kernel.name.clone(), message })?;
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Type {
+    Number,
+    Boolean,
+}
+
+struct Verifier<'p> {
+    program: &'p Program,
+    kernel: &'p Kernel,
+    /// Nodes whose definition is in scope at the current point of the walk.
+    defined: Vec<bool>,
+    placed: HashSet<NodeId>,
+}
+
+impl Verifier<'_> {
+    fn run(mut self) -> Result<(), String> {
+        let k = self.kernel;
+        if k.rank > k.vars.len() {
+            return Err("rank exceeds the number of variables".into());
+        }
+        let written: HashSet<BufferId> = k.outputs.iter().map(|o| o.buffer).collect();
+        for output in &k.outputs {
+            let shape = &self.buffer(output.buffer)?.shape;
+            if shape.as_slice() != k.domain() {
+                return Err(format!("output buffer shape {shape:?} differs from the domain {:?}", k.domain()));
+            }
+        }
+        for node in &k.nodes {
+            if let Node::Load(load) = node {
+                if written.contains(&load.buffer) {
+                    return Err(format!("reads buffer `{}` that it writes", self.buffer(load.buffer)?.name));
+                }
+            }
+        }
+        let no_vars: Vec<bool> = vec![false; k.vars.len()];
+        self.region(&k.prelude, &no_vars)?;
+        let mut domain = no_vars;
+        domain[..k.rank].iter_mut().for_each(|b| *b = true);
+        self.region(&k.body, &domain)?;
+        for output in &k.outputs {
+            self.expect(output.value, Type::Number)?;
+        }
+        if self.placed.len() != k.nodes.len() {
+            return Err("a node is not placed in any region".into());
+        }
+        Ok(())
+    }
+
+    fn buffer(&self, id: BufferId) -> Result<&super::Buffer, String> {
+        self.program.buffers.get(id.index()).ok_or_else(|| format!("unknown buffer b{}", id.0))
+    }
+
+    /// Checks `region` with `bound` variables in scope; its definitions go out of scope after.
+    fn region(&mut self, region: &Region, bound: &[bool]) -> Result<(), String> {
+        for &id in &region.items {
+            if !self.placed.insert(id) {
+                return Err(format!("v{} is placed twice", id.0));
+            }
+            let node = self.kernel.nodes.get(id.index()).ok_or_else(|| format!("unknown node v{}", id.0))?;
+            match node {
+                Node::Reduce(r) => {
+                    let mut inner = bound.to_vec();
+                    for var in &r.vars {
+                        let slot = inner.get_mut(var.index()).ok_or("unknown reduction variable")?;
+                        if *slot {
+                            return Err(format!("i{} is bound twice", var.0));
+                        }
+                        *slot = true;
+                    }
+                    self.region(&r.region, &inner)?;
+                    if let Some(filter) = r.filter {
+                        self.expect(filter, Type::Boolean)?;
+                    }
+                    self.expect(r.value, Type::Number)?;
+                    for item in &r.region.items {
+                        self.defined[item.index()] = false;
+                    }
+                }
+                Node::Index(var) => self.var(*var, bound)?,
+                Node::Load(load) => self.load(load, bound)?,
+                other => {
+                    for operand in other.operands() {
+                        self.ty(operand)?;
+                    }
+                    self.node_type(other)?;
+                }
+            }
+            self.defined[id.index()] = true;
+        }
+        Ok(())
+    }
+
+    fn var(&self, var: VarId, bound: &[bool]) -> Result<(), String> {
+        match bound.get(var.index()) {
+            Some(true) => Ok(()),
+            _ => Err(format!("i{} used outside its scope", var.0)),
+        }
+    }
+
+    fn load(&self, load: &Load, bound: &[bool]) -> Result<(), String> {
+        let buffer = self.buffer(load.buffer)?;
+        if load.index.len() != buffer.shape.len() || load.axes.len() != buffer.shape.len() {
+            return Err(format!("load of `{}` has the wrong number of indices", buffer.name));
+        }
+        for ((affine, access), &extent) in load.index.iter().zip(&load.axes).zip(&buffer.shape) {
+            let (mut lo, mut hi) = (affine.offset, affine.offset);
+            for &(var, coeff) in &affine.terms {
+                self.var(var, bound)?;
+                let top = self.kernel.vars[var.index()] as i64 - 1;
+                lo += (coeff * top).min(0);
+                hi += (coeff * top).max(0);
+            }
+            if *access == Access::Direct && (lo < 0 || hi >= extent as i64) {
+                return Err(format!("direct load of `{}` may leave 0..{extent} ({lo}..={hi})", buffer.name));
+            }
+        }
+        Ok(())
+    }
+
+    fn ty(&self, id: NodeId) -> Result<Type, String> {
+        if !self.defined.get(id.index()).copied().unwrap_or(false) {
+            return Err(format!("v{} used before its definition or outside its region", id.0));
+        }
+        self.node_type(&self.kernel.nodes[id.index()])
+    }
+
+    fn expect(&self, id: NodeId, want: Type) -> Result<(), String> {
+        let found = self.ty(id)?;
+        if found == want { Ok(()) } else { Err(format!("v{} is a {found:?}, expected a {want:?}", id.0)) }
+    }
+
+    /// The type of a node whose operands are in scope, checking operand types.
+    fn node_type(&self, node: &Node) -> Result<Type, String> {
+        let number = |id: &NodeId| self.expect(*id, Type::Number);
+        let boolean = |id: &NodeId| self.expect(*id, Type::Boolean);
+        Ok(match node {
+            Node::Const(_) | Node::Index(_) | Node::Load(_) | Node::Reduce(_) => Type::Number,
+            Node::Unary(_, a) => {
+                number(a)?;
+                Type::Number
+            }
+            Node::Binary(_, a, b) => {
+                number(a)?;
+                number(b)?;
+                Type::Number
+            }
+            Node::Compare(_, a, b) => {
+                number(a)?;
+                number(b)?;
+                Type::Boolean
+            }
+            Node::And(a, b) | Node::Or(a, b) => {
+                boolean(a)?;
+                boolean(b)?;
+                Type::Boolean
+            }
+            Node::Not(a) => {
+                boolean(a)?;
+                Type::Boolean
+            }
+            Node::Select(c, a, b) => {
+                boolean(c)?;
+                let t = self.ty(*a)?;
+                self.expect(*b, t)?;
+                t
+            }
+        })
+    }
+}

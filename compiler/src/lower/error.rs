@@ -1,0 +1,42 @@
+//! Errors of lowering: what the checked model asks for that cannot be scheduled or run yet.
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+use crate::diag::Span;
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum LowerError {
+    #[error("{feature} is not implemented yet")]
+    #[diagnostic(code(noether::lower::unsupported))]
+    Unsupported {
+        feature: String,
+        #[label("not implemented yet")]
+        span: Span,
+        #[help]
+        help: String,
+    },
+
+    #[error("the initial value of `{name}` depends on itself")]
+    #[diagnostic(
+        code(noether::lower::init_cycle),
+        help("initial values may read params, data and other states, but not in a circle")
+    )]
+    InitCycle {
+        name: String,
+        #[label("part of a cycle")]
+        span: Span,
+    },
+
+    #[error("the initial value of the param `{name}` reads {reads}")]
+    #[diagnostic(
+        code(noether::lower::param_init),
+        help("a param's initial value may use consts, index names, data and other params")
+    )]
+    ParamInit {
+        name: String,
+        reads: String,
+        #[label("declared here")]
+        span: Span,
+    },
+}

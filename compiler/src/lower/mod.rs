@@ -1,0 +1,324 @@
+//! Lower: [`Model`] -> Kernel IR [`Program`] plus the [`Interface`] the runtime drives it with.
+//!
+//! Every param, state, data and let field becomes a buffer, as do the time `t`, the step `dt`
+//! and each named scalar. Procedures:
+//! - `init_params`: param initial values; then the runtime may override params;
+//! - `init_states`: state initial values (with the lets they need), in dependency order;
+//! - `step`: one step of the run's integrator (see [`integrate`]), writing each evolving state's
+//!   next value into a second buffer; the runtime swaps the pairs in [`Interface::swaps`] and
+//!   advances `t` by `dt`;
+//! - `observe`: every `observe` scalar at the current state;
+//! - `eval:NAME`: one named scalar (losses and energies) at the current state.
+//!
+//! Lets are recomputed, in dependency order, at the start of each procedure that needs them,
+//! reading whatever the procedure's current state buffers are.
+
+mod error;
+mod integrate;
+mod kernel;
+
+use std::collections::HashMap;
+
+pub use error::LowerError;
+
+use crate::diag::Sink;
+use crate::ir::{BufferId, KernelId, Output, ProcId, Program};
+use crate::model::{Def, EquationKind, FieldId, FieldKind, Model, Node};
+use crate::syntax::ast::NamedKind;
+use kernel::KernelBuilder;
+
+/// A compiled model: the checked model (for names, shapes and data files), the program, and how
+/// to drive it.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    pub model: Model,
+    pub program: Program,
+    pub interface: Interface,
+}
+
+#[derive(Clone, Debug)]
+pub struct Interface {
+    /// The buffer of each field (`None` for noises).
+    pub fields: Vec<Option<BufferId>>,
+    pub time: BufferId,
+    pub dt: BufferId,
+    /// `(current, next)` buffers whose contents are exchanged after each step.
+    pub swaps: Vec<(BufferId, BufferId)>,
+    /// The buffer of each named scalar, in the order of `Model::scalars`.
+    pub scalars: Vec<BufferId>,
+    pub init_params: ProcId,
+    pub init_states: ProcId,
+    /// `None` when the model has no `run` directive.
+    pub step: Option<ProcId>,
+    pub observe: ProcId,
+    /// The procedure computing each named scalar, in the order of `Model::scalars`.
+    pub eval: Vec<ProcId>,
+}
+
+impl Interface {
+    pub fn field_buffer(&self, field: FieldId) -> Option<BufferId> {
+        self.fields[field.index()]
+    }
+}
+
+/// Lowers a checked model. Returns `None` only when errors were pushed into `sink`.
+pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
+    let mut program = Program::default();
+    let fields: Vec<Option<BufferId>> = model
+        .fields
+        .iter()
+        .map(|f| (f.kind != FieldKind::Noise).then(|| program.add_buffer(f.name.clone(), f.shape.extents())))
+        .collect();
+    let time = program.add_buffer("t", Vec::new());
+    let dt = program.add_buffer("dt", Vec::new());
+    let scalars = model.scalars.iter().map(|s| program.add_buffer(s.name.clone(), Vec::new())).collect();
+    let mut lowering = Lowering { model: &model, program, fields, time, dt, scalars, sink };
+    let init_params = lowering.init_params()?;
+    let init_states = lowering.init_states()?;
+    let (step, swaps) = match lowering.integrator()? {
+        Some((step, swaps)) => (Some(step), swaps),
+        None => (None, Vec::new()),
+    };
+    let observe = lowering.scalar_procedure("observe", |s| s.kind == NamedKind::Observe);
+    let eval = (0..model.scalars.len())
+        .map(|i| {
+            let name = format!("eval:{}", model.scalars[i].name);
+            lowering.scalar_procedure(&name, |s| std::ptr::eq(s, &model.scalars[i]))
+        })
+        .collect();
+    let Lowering { program, fields, time, dt, scalars, .. } = lowering;
+    let interface = Interface { fields, time, dt, swaps, scalars, init_params, init_states, step, observe, eval };
+    Some(Compiled { model, program, interface })
+}
+
+/// Where a kernel reads fields and the time: the current buffers, or a stage's.
+#[derive(Clone, Default)]
+pub(crate) struct Reading {
+    /// States read from another buffer than their own (stage values).
+    states: HashMap<FieldId, BufferId>,
+    /// The time read is `t + time_offset * dt`.
+    time_offset: f64,
+}
+
+struct Lowering<'m, 's> {
+    model: &'m Model,
+    program: Program,
+    fields: Vec<Option<BufferId>>,
+    time: BufferId,
+    dt: BufferId,
+    scalars: Vec<BufferId>,
+    sink: &'s mut Sink,
+}
+
+impl Lowering<'_, '_> {
+    fn buffer(&self, field: FieldId) -> BufferId {
+        self.fields[field.index()].expect("noise fields are never read by lowered code")
+    }
+
+    /// Builds a kernel over `def`'s domain; `outputs` gets the lowered value of `def`.
+    fn def_kernel(
+        &mut self,
+        name: String,
+        def: &Def,
+        reading: &Reading,
+        outputs: impl FnOnce(&mut KernelBuilder, crate::ir::NodeId) -> Vec<Output>,
+    ) -> KernelId {
+        let mut builder = KernelBuilder::for_def(name, def);
+        let field_buffers = &self.fields;
+        let buffers = |f: FieldId| {
+            reading.states.get(&f).copied().unwrap_or_else(|| field_buffers[f.index()].expect("read fields have buffers"))
+        };
+        let (time, dt, offset) = (self.time, self.dt, reading.time_offset);
+        let time = move |b: &mut KernelBuilder| {
+            let t = b.load_scalar(time);
+            if offset == 0.0 {
+                return t;
+            }
+            let (c, dt) = (b.constant(offset), b.load_scalar(dt));
+            let shift = b.binary(crate::ops::Binary::Mul, c, dt);
+            b.binary(crate::ops::Binary::Add, t, shift)
+        };
+        let value = builder.expr(&def.expr, def, &buffers, &time);
+        let outputs = outputs(&mut builder, value);
+        self.program.add_kernel(builder.finish(outputs))
+    }
+
+    /// A kernel storing `def`'s value into `target`.
+    fn store_kernel(&mut self, name: String, def: &Def, reading: &Reading, target: BufferId) -> KernelId {
+        self.def_kernel(name, def, reading, |_, value| vec![Output { buffer: target, value }])
+    }
+
+    /// Kernels computing the lets `defs` need, directly or through other lets, in order.
+    fn lets_for(&mut self, defs: &[&Def], reading: &Reading) -> Vec<KernelId> {
+        let mut order = Vec::new();
+        let mut seen = Vec::new();
+        for def in defs {
+            for field in reads(def) {
+                self.visit_let(field, &mut seen, &mut order);
+            }
+        }
+        order
+            .into_iter()
+            .map(|field| {
+                let model = self.model;
+                let def = model.field(field).def.as_ref().expect("checked lets have definitions");
+                let target = self.buffer(field);
+                self.store_kernel(format!("let_{}", model.field(field).name), def, reading, target)
+            })
+            .collect()
+    }
+
+    fn visit_let(&self, field: FieldId, seen: &mut Vec<FieldId>, order: &mut Vec<FieldId>) {
+        if self.model.field(field).kind != FieldKind::Let || seen.contains(&field) {
+            return;
+        }
+        seen.push(field);
+        if let Some(def) = &self.model.field(field).def {
+            for inner in reads(def) {
+                self.visit_let(inner, seen, order);
+            }
+        }
+        order.push(field);
+    }
+
+    fn init_params(&mut self) -> Option<ProcId> {
+        let mut kernels = Vec::new();
+        let mut done: Vec<FieldId> = Vec::new();
+        let params: Vec<FieldId> =
+            self.model.field_ids().filter(|f| self.model.field(*f).kind == FieldKind::Param).collect();
+        let mut failed = false;
+        for &param in &params {
+            failed |= !self.init_param(param, &mut done, &mut Vec::new(), &mut kernels);
+        }
+        if failed {
+            return None;
+        }
+        Some(self.program.add_procedure("init_params", kernels))
+    }
+
+    /// Schedules `param` after the params its initial value reads.
+    fn init_param(&mut self, param: FieldId, done: &mut Vec<FieldId>, stack: &mut Vec<FieldId>, kernels: &mut Vec<KernelId>) -> bool {
+        if done.contains(&param) {
+            return true;
+        }
+        let model = self.model;
+        let field = model.field(param);
+        if stack.contains(&param) {
+            self.sink.push(LowerError::InitCycle { name: field.name.clone(), span: field.span });
+            return false;
+        }
+        let Some(def) = &field.def else { return true };
+        stack.push(param);
+        for read in reads(def) {
+            let kind = &model.field(read).kind;
+            let ok = match kind {
+                FieldKind::Param => self.init_param(read, done, stack, kernels),
+                FieldKind::Data { .. } => true,
+                _ => {
+                    self.sink.push(LowerError::ParamInit {
+                        name: field.name.clone(),
+                        span: field.span,
+                        reads: format!("the {} `{}`", kind.describe(), model.field(read).name),
+                    });
+                    false
+                }
+            };
+            if !ok {
+                return false;
+            }
+        }
+        stack.pop();
+        let target = self.buffer(param);
+        kernels.push(self.store_kernel(format!("init_{}", field.name), def, &Reading::default(), target));
+        done.push(param);
+        true
+    }
+
+    fn init_states(&mut self) -> Option<ProcId> {
+        let mut kernels = Vec::new();
+        let mut done = Vec::new();
+        let states: Vec<FieldId> = self.model.states().collect();
+        for &state in &states {
+            if !self.init_node(state, &mut done, &mut Vec::new(), &mut kernels) {
+                return None;
+            }
+        }
+        Some(self.program.add_procedure("init_states", kernels))
+    }
+
+    /// Schedules a state's initial value, or a let needed by one, after what it reads.
+    fn init_node(&mut self, field: FieldId, done: &mut Vec<FieldId>, stack: &mut Vec<FieldId>, kernels: &mut Vec<KernelId>) -> bool {
+        let model = self.model;
+        let info = model.field(field);
+        if !matches!(info.kind, FieldKind::State { .. } | FieldKind::Let) || done.contains(&field) {
+            return true;
+        }
+        if stack.contains(&field) {
+            self.sink.push(LowerError::InitCycle { name: info.name.clone(), span: info.span });
+            return false;
+        }
+        let Some(def) = &info.def else { return true };
+        stack.push(field);
+        for read in reads(def) {
+            if !self.init_node(read, done, stack, kernels) {
+                return false;
+            }
+        }
+        stack.pop();
+        let target = self.buffer(field);
+        let prefix = if info.kind == FieldKind::Let { "let" } else { "init" };
+        kernels.push(self.store_kernel(format!("{prefix}_{}", info.name), def, &Reading::default(), target));
+        done.push(field);
+        true
+    }
+
+    fn integrator(&mut self) -> Option<Option<(ProcId, Vec<(BufferId, BufferId)>)>> {
+        let Some(run) = self.model.run.clone() else { return Some(None) };
+        let equations: Vec<(FieldId, &Def)> = self
+            .model
+            .equations
+            .iter()
+            .filter_map(|eq| match &eq.kind {
+                EquationKind::Ode { rhs } => Some((eq.state, rhs)),
+                EquationKind::Sde { .. } => None,
+            })
+            .collect();
+        let Some(tableau) = integrate::Tableau::of(run.integrator) else {
+            self.sink.push(LowerError::Unsupported {
+                feature: format!("the `{}` integrator", run.integrator.name()),
+                span: run.span,
+                help: "implemented so far: euler, heun, rk4".into(),
+            });
+            return None;
+        };
+        Some(Some(self.explicit_rk(&tableau, &equations)))
+    }
+
+    /// A procedure computing the named scalars `keep` selects into their buffers.
+    fn scalar_procedure(&mut self, name: &str, keep: impl Fn(&crate::model::NamedScalar) -> bool) -> ProcId {
+        let model = self.model;
+        let chosen: Vec<usize> = (0..model.scalars.len()).filter(|i| keep(&model.scalars[*i])).collect();
+        let defs: Vec<&Def> = chosen.iter().map(|i| &model.scalars[*i].def).collect();
+        let reading = Reading::default();
+        let mut kernels = self.lets_for(&defs, &reading);
+        for i in chosen {
+            let scalar = &model.scalars[i];
+            let target = self.scalars[i];
+            kernels.push(self.store_kernel(format!("{}_{}", scalar.kind.keyword(), scalar.name), &scalar.def, &reading, target));
+        }
+        self.program.add_procedure(name, kernels)
+    }
+}
+
+/// The fields a definition reads.
+fn reads(def: &Def) -> Vec<FieldId> {
+    let mut fields = Vec::new();
+    crate::model::walk(&def.expr, &mut |node| {
+        if let Node::Read(read) = node {
+            if !fields.contains(&read.field) {
+                fields.push(read.field);
+            }
+        }
+    });
+    fields
+}
