@@ -1,0 +1,19 @@
+//! Noether: a language and compiler for differentiable physics programs.
+//!
+//! This crate is the facade: the `noether` command-line tool and the embedding API, which is the
+//! runtime's ([`Model`], [`Simulator`], [`Backend`]).
+//!
+//! ```no_run
+//! let model = noether::Model::from_file("examples/heat.noe")?;
+//! let mut sim = model.simulator(noether::Backend::Interp)?;
+//! sim.set_param("D", 0.1)?;
+//! sim.run()?;
+//! println!("{}", sim.state("u")?.sum());
+//! # Ok::<(), noether::Failure>(())
+//! ```
+
+pub use noether_compiler as compiler;
+pub use noether_compiler::diag::{Failure, Source};
+pub use noether_compiler::resolve::Override;
+pub use noether_runtime as runtime;
+pub use noether_runtime::{Backend, CompileTimings, Model, RunError, Settings, Simulator};

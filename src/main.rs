@@ -1,1 +1,133 @@
-fn main() {}
+//! The `noether` command-line tool.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use noether::{Backend, Failure, Override};
+
+#[derive(Parser)]
+#[command(name = "noether", version, about = "Compile and run differentiable physics models (.noe scripts)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a script (syntax, names, shapes, data files) without running it.
+    Check(ModelArgs),
+    /// Run a script's `run` directive and report its losses and observables.
+    Run(RunArgs),
+    /// Print an intermediate stage of the compiler.
+    Emit(EmitArgs),
+}
+
+/// The script and what overrides it.
+#[derive(Args)]
+struct ModelArgs {
+    /// The .noe script.
+    file: PathBuf,
+    /// Override a const or scalar param: `--set N=512` (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_override)]
+    overrides: Vec<Override>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Number of steps (overrides the script's `steps`).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Time step (overrides the script's `dt`).
+    #[arg(long)]
+    dt: Option<f64>,
+    /// Write final states and observable series as .npy, plus summary.json, into this folder.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Print one JSON object on stdout instead of the text report.
+    #[arg(long)]
+    json: bool,
+    /// The engine that runs the model.
+    #[arg(long, value_enum, default_value_t = BackendArg::Interp)]
+    backend: BackendArg,
+}
+
+#[derive(Args)]
+struct EmitArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Which stage to print.
+    #[arg(long, value_enum)]
+    stage: Stage,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum Stage {
+    /// The syntax tree, printed back as fully parenthesised source.
+    Ast,
+    /// The Kernel IR.
+    Ir,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    /// The reference interpreter.
+    Interp,
+}
+
+impl From<BackendArg> for Backend {
+    fn from(arg: BackendArg) -> Backend {
+        match arg {
+            BackendArg::Interp => Backend::Interp,
+        }
+    }
+}
+
+fn parse_override(text: &str) -> Result<Override, String> {
+    let (name, value) = text.split_once('=').ok_or("expected NAME=VALUE, e.g. N=512")?;
+    let value: f64 = value.trim().parse().map_err(|_| format!("`{value}` is not a number"))?;
+    if !value.is_finite() {
+        return Err(format!("`{value}` is not a finite number"));
+    }
+    Ok(Override { name: name.trim().to_string(), value })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => commands::check(&args.file, &args.overrides),
+        Command::Run(args) => commands::run(&commands::RunOptions {
+            file: args.model.file,
+            overrides: args.model.overrides,
+            steps: args.steps,
+            dt: args.dt,
+            out: args.out,
+            json: args.json,
+            backend: args.backend.into(),
+        }),
+        Command::Emit(args) => commands::emit(&args.model.file, &args.model.overrides, args.stage == Stage::Ast),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            report(failure);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints every diagnostic: in colour on a terminal, plain text otherwise.
+fn report(failure: Failure) {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        for report in failure.into_reports() {
+            eprintln!("{report:?}");
+        }
+    } else {
+        eprint!("{}", failure.render_plain(100));
+    }
+}

@@ -170,8 +170,29 @@ impl fmt::Debug for Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let messages: Vec<String> = self.errors.iter().map(|e| e.to_string()).collect();
-        f.write_str(&messages.join("; "))
+        fmt::Display::fmt(&self.errors[0], f)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// A failure is itself a diagnostic: the first error, with the others as related reports, all
+/// against the failure's source text. This lets `?` carry it into `miette::Result`.
+impl Diagnostic for Failure {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.errors[0].code()
+    }
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.errors[0].help()
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.errors[0].labels()
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn Diagnostic> + 'b>> {
+        Some(Box::new(self.errors[1..].iter().map(|e| e.as_ref() as &dyn Diagnostic)))
     }
 }
 

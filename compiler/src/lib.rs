@@ -16,7 +16,11 @@ pub use lower::Compiled;
 
 /// The whole pipeline of DESIGN.md: parse, resolve, check, lower, verify.
 pub fn compile(source: &Source, overrides: &[resolve::Override]) -> Result<Compiled, Failure> {
-    let model = check_source(source, overrides)?;
+    lower_checked(check_source(source, overrides)?, source)
+}
+
+/// The back half of the pipeline: lower a checked model and verify the program.
+pub fn lower_checked(model: model::Model, source: &Source) -> Result<Compiled, Failure> {
     let mut sink = Sink::default();
     let Some(compiled) = lower::lower(model, &mut sink) else { return Err(sink.fail(source)) };
     if let Err(error) = ir::verify(&compiled.program) {

@@ -15,7 +15,7 @@ use std::rc::Rc;
 use crate::builtins::ReduceOp;
 use crate::diag::Span;
 use crate::ops::{Binary, Compare, Unary};
-use crate::resolve::NamedKind;
+pub use crate::resolve::NamedKind;
 
 pub use crate::ir::{Access, Affine, VarId};
 

@@ -63,6 +63,7 @@ pub enum Compare {
 }
 
 impl Unary {
+    #[inline]
     pub fn eval(self, x: f64) -> f64 {
         match self {
             Unary::Neg => -x,
@@ -96,6 +97,7 @@ impl Unary {
 }
 
 impl Binary {
+    #[inline]
     pub fn eval(self, a: f64, b: f64) -> f64 {
         match self {
             Binary::Add => a + b,
@@ -128,6 +130,7 @@ impl Binary {
 }
 
 impl Compare {
+    #[inline]
     pub fn eval(self, a: f64, b: f64) -> bool {
         match self {
             Compare::Lt => a < b,
@@ -229,6 +232,7 @@ pub fn builtin_op(builtin: Builtin) -> Option<BuiltinOp> {
 
 /// `x^n` by binary exponentiation over the bits of |n| from the lowest, then a reciprocal for
 /// negative `n`. Spelled out (not `f64::powi`) so every engine can repeat it bit for bit.
+#[inline]
 pub fn powi(x: f64, n: i32) -> f64 {
     let mut result = 1.0;
     let mut base = x;
@@ -245,6 +249,7 @@ pub fn powi(x: f64, n: i32) -> f64 {
     if n < 0 { 1.0 / result } else { result }
 }
 
+#[inline]
 fn minimum(a: f64, b: f64) -> f64 {
     if a.is_nan() || b.is_nan() {
         f64::NAN
@@ -255,6 +260,7 @@ fn minimum(a: f64, b: f64) -> f64 {
     }
 }
 
+#[inline]
 fn maximum(a: f64, b: f64) -> f64 {
     if a.is_nan() || b.is_nan() {
         f64::NAN

@@ -1,0 +1,24 @@
+//! The Noether runtime: engines that execute Kernel IR, the time loop, data input and output.
+//!
+//! ```no_run
+//! let model = noether_runtime::Model::from_file("examples/heat.noe")?;
+//! let mut sim = model.simulator(noether_runtime::Backend::Interp)?;
+//! sim.set_param("D", 0.1)?;
+//! sim.run()?;
+//! let u = sim.state("u")?;
+//! # Ok::<(), noether_compiler::diag::Failure>(())
+//! ```
+
+pub mod buffers;
+pub mod data;
+pub mod engine;
+pub mod error;
+pub mod interp;
+pub mod model;
+pub mod output;
+pub mod simulator;
+
+pub use engine::{Backend, Engine, EngineError};
+pub use error::RunError;
+pub use model::{CompileTimings, Model};
+pub use simulator::{Settings, Simulator};

@@ -283,6 +283,7 @@ impl Affine {
     }
 
     /// The value at the given variable values.
+    #[inline]
     pub fn eval(&self, vars: &[i64]) -> i64 {
         self.terms.iter().fold(self.offset, |acc, (v, c)| acc + c * vars[v.index()])
     }
@@ -331,6 +332,7 @@ pub enum Access {
 impl Access {
     /// The in-range position a position `x` on an axis of `extent` reads, or `None` when the
     /// load yields its fill value.
+    #[inline]
     pub fn resolve(self, x: i64, extent: usize) -> Option<usize> {
         let n = extent as i64;
         if (0..n).contains(&x) {

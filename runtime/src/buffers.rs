@@ -1,0 +1,72 @@
+//! The storage of a program's buffers: one dense row-major `f64` vector each.
+
+use ndarray::{ArrayViewD, IxDyn};
+use noether_compiler::ir::{BufferId, Program};
+
+#[derive(Clone, Debug)]
+pub struct Buffers {
+    data: Vec<Vec<f64>>,
+    shapes: Vec<Vec<usize>>,
+}
+
+impl Buffers {
+    /// Zero-filled storage for every buffer of `program`.
+    pub fn for_program(program: &Program) -> Self {
+        Buffers {
+            data: program.buffers.iter().map(|b| vec![0.0; b.len()]).collect(),
+            shapes: program.buffers.iter().map(|b| b.shape.clone()).collect(),
+        }
+    }
+
+    pub fn shape(&self, id: BufferId) -> &[usize] {
+        &self.shapes[id.index()]
+    }
+
+    pub fn data(&self, id: BufferId) -> &[f64] {
+        &self.data[id.index()]
+    }
+
+    pub fn data_mut(&mut self, id: BufferId) -> &mut [f64] {
+        &mut self.data[id.index()]
+    }
+
+    pub fn scalar(&self, id: BufferId) -> f64 {
+        self.data[id.index()][0]
+    }
+
+    pub fn set_scalar(&mut self, id: BufferId, value: f64) {
+        self.data[id.index()][0] = value;
+    }
+
+    pub fn view(&self, id: BufferId) -> ArrayViewD<'_, f64> {
+        ArrayViewD::from_shape(IxDyn(&self.shapes[id.index()]), &self.data[id.index()])
+            .expect("a buffer's storage matches its shape")
+    }
+
+    /// Exchanges the contents of two buffers of one shape (a state and its next value).
+    pub fn swap(&mut self, a: BufferId, b: BufferId) {
+        self.data.swap(a.index(), b.index());
+    }
+
+    /// Moves a buffer's storage out, leaving it empty until [`Buffers::put`] returns it.
+    pub fn take(&mut self, id: BufferId) -> Vec<f64> {
+        std::mem::take(&mut self.data[id.index()])
+    }
+
+    pub fn put(&mut self, id: BufferId, storage: Vec<f64>) {
+        self.data[id.index()] = storage;
+    }
+
+    /// Total bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.iter().map(|d| d.len() * size_of::<f64>()).sum()
+    }
+}
+
+/// An owned n-dimensional array, as results are handed out.
+pub type Array = ndarray::ArrayD<f64>;
+
+/// A 1-D array of `values`.
+pub fn array_1d(values: &[f64]) -> Array {
+    ndarray::Array1::from(values.to_vec()).into_dyn()
+}

@@ -1,0 +1,58 @@
+//! The engine interface: anything that can run a program's procedures over [`Buffers`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use noether_compiler::ir::ProcId;
+
+use crate::buffers::Buffers;
+
+/// Runs procedures of one compiled program. The interpreter is the reference implementation.
+pub trait Engine {
+    fn name(&self) -> &'static str;
+    fn run(&mut self, procedure: ProcId, buffers: &mut Buffers) -> Result<(), EngineError>;
+}
+
+/// A failure inside an engine: always a bug in Noether, never the user's.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("engine `{engine}` failed in kernel `{kernel}`: {message}")]
+pub struct EngineError {
+    pub engine: &'static str,
+    pub kernel: String,
+    pub message: String,
+}
+
+/// Which engine runs a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// The reference interpreter.
+    #[default]
+    Interp,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 1] = [Backend::Interp];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Interp => "interp",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Backend::ALL.into_iter().find(|b| b.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Backend::ALL.iter().map(|b| b.name()).collect();
+            format!("unknown backend `{s}`; available: {}", names.join(", "))
+        })
+    }
+}

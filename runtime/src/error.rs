@@ -1,0 +1,152 @@
+//! Errors raised while loading data and running a model.
+
+use miette::Diagnostic;
+use noether_compiler::diag::Span;
+use thiserror::Error;
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum RunError {
+    #[error("`{state}` became {value} at step {step}, first at index {index}")]
+    #[diagnostic(code(noether::run::non_finite))]
+    NonFinite {
+        state: String,
+        value: f64,
+        step: u64,
+        index: String,
+        #[label("this equation produced it")]
+        span: Span,
+        #[help]
+        help: String,
+    },
+
+    #[error("the {what} `{name}` is {value}")]
+    #[diagnostic(code(noether::run::non_finite), help("a state it reads is not finite, or it divides by zero"))]
+    NonFiniteScalar {
+        what: &'static str,
+        name: String,
+        value: f64,
+        #[label("evaluates to {value}")]
+        span: Span,
+    },
+
+    #[error("cannot read data file `{path}`: {reason}")]
+    #[diagnostic(code(noether::data::missing))]
+    DataMissing {
+        path: String,
+        reason: String,
+        #[label("for the data field `{name}`")]
+        span: Span,
+        name: String,
+        #[help]
+        help: String,
+    },
+
+    #[error("`{path}` is not a usable .npy file: {reason}")]
+    #[diagnostic(
+        code(noether::data::format),
+        help("write it with numpy: `np.save(\"{path}\", array.astype(np.float64))`")
+    )]
+    DataFormat {
+        path: String,
+        reason: String,
+        #[label("loaded here")]
+        span: Span,
+    },
+
+    #[error("`{path}` has shape {found}, but `{name}` is declared with shape {expected}")]
+    #[diagnostic(code(noether::data::shape))]
+    DataShape {
+        path: String,
+        name: String,
+        expected: String,
+        found: String,
+        #[label("expects {expected}")]
+        span: Span,
+        #[help]
+        help: String,
+    },
+
+    #[error("`{path}` holds {value} at index {index}")]
+    #[diagnostic(code(noether::data::non_finite), help("data must be finite numbers; mask missing values before saving"))]
+    DataNonFinite {
+        path: String,
+        value: f64,
+        index: String,
+        #[label("loaded here")]
+        span: Span,
+    },
+
+    #[error("there is no {what} named `{name}`")]
+    #[diagnostic(code(noether::api::unknown_name))]
+    UnknownName {
+        what: &'static str,
+        name: String,
+        #[help]
+        help: String,
+    },
+
+    #[error("`{name}` has shape {expected}, but a value of shape {found} was given")]
+    #[diagnostic(code(noether::api::shape))]
+    ValueShape { name: String, expected: String, found: String },
+
+    #[error("the model has no `run` directive")]
+    #[diagnostic(
+        code(noether::run::no_run),
+        help("add a line like `run euler(dt = 0.01, steps = 100)` to the script")
+    )]
+    NoRun,
+
+    #[error("bad {setting}: {problem}")]
+    #[diagnostic(code(noether::run::bad_setting))]
+    BadSetting {
+        setting: &'static str,
+        problem: String,
+        #[help]
+        help: String,
+    },
+
+    #[error("the model needs {needed} of memory for its buffers, more than the {available} available")]
+    #[diagnostic(code(noether::run::too_large), help("reduce the grid or ensemble size (for example with `--set N=...`)"))]
+    TooLarge {
+        needed: String,
+        available: String,
+        #[label("the largest field")]
+        span: Span,
+    },
+
+    #[error("cannot write `{path}`: {reason}")]
+    #[diagnostic(code(noether::io::write))]
+    Write { path: String, reason: String },
+
+    #[error("internal engine error: {0}")]
+    #[diagnostic(code(noether::internal), help("this is a bug in Noether; please report it with the script"))]
+    Engine(#[from] crate::engine::EngineError),
+}
+
+/// `[3, 4]` for an index.
+pub fn index_text(index: &[usize]) -> String {
+    let items: Vec<String> = index.iter().map(usize::to_string).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// Human-readable bytes.
+pub fn bytes_text(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// The position of flat index `flat` in an array of `shape` (row-major).
+pub fn unflatten(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    for (slot, extent) in index.iter_mut().zip(shape).rev() {
+        *slot = flat % extent;
+        flat /= extent;
+    }
+    index
+}

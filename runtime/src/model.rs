@@ -1,0 +1,125 @@
+//! A compiled model, ready to make simulators: the embedding API's entry point.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use miette::Diagnostic;
+use noether_compiler::diag::{Failure, Source};
+use noether_compiler::model::FieldKind;
+use noether_compiler::resolve::Override;
+use noether_compiler::{Compiled, ir::Program};
+
+use crate::engine::Backend;
+use crate::simulator::Simulator;
+
+/// A script compiled to Kernel IR. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Model {
+    source: Source,
+    base_dir: PathBuf,
+    compiled: Arc<Compiled>,
+    program: Arc<Program>,
+    timings: CompileTimings,
+}
+
+/// How long the front end and the back end took.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CompileTimings {
+    /// Parse, resolve and check.
+    pub check: Duration,
+    /// Lower to Kernel IR and verify.
+    pub lower: Duration,
+}
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("cannot read `{path}`: {reason}")]
+#[diagnostic(code(noether::io::read))]
+struct ReadError {
+    path: String,
+    reason: String,
+}
+
+impl Model {
+    /// Compiles the script at `path`.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Model, Failure> {
+        Model::from_file_with(path, &[])
+    }
+
+    /// Compiles the script at `path` with `--set`-style overrides of consts and params.
+    pub fn from_file_with(path: impl AsRef<Path>, overrides: &[Override]) -> Result<Model, Failure> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Failure::single(&Source::new(name.clone(), ""), ReadError { path: name.clone(), reason: e.to_string() })
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Model::from_source(Source::new(name, text), overrides, base)
+    }
+
+    /// Compiles script text; data files are looked up relative to `base_dir`.
+    pub fn from_source(source: Source, overrides: &[Override], base_dir: impl Into<PathBuf>) -> Result<Model, Failure> {
+        let started = Instant::now();
+        let checked = noether_compiler::check_source(&source, overrides)?;
+        let check = started.elapsed();
+        let started = Instant::now();
+        let compiled = noether_compiler::lower_checked(checked, &source)?;
+        let lower = started.elapsed();
+        let program = Arc::new(compiled.program.clone());
+        Ok(Model {
+            source,
+            base_dir: base_dir.into(),
+            compiled: Arc::new(compiled),
+            program,
+            timings: CompileTimings { check, lower },
+        })
+    }
+
+    /// A simulator running this model on `backend`, with data loaded and params initialised.
+    pub fn simulator(&self, backend: Backend) -> Result<Simulator, Failure> {
+        Simulator::new(self.clone(), backend)
+    }
+
+    /// Loads and validates every data file (what `noether check` does before running).
+    pub fn check_data(&self) -> Result<(), Failure> {
+        for field in &self.compiled.model.fields {
+            if let FieldKind::Data { path, path_span } = &field.kind {
+                crate::data::load(field, path, *path_span, &self.base_dir).map_err(|e| self.fail(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    pub fn name(&self) -> &str {
+        &self.compiled.model.name
+    }
+
+    pub fn compiled(&self) -> &Compiled {
+        &self.compiled
+    }
+
+    pub fn checked(&self) -> &noether_compiler::model::Model {
+        &self.compiled.model
+    }
+
+    pub(crate) fn program(&self) -> &Arc<Program> {
+        &self.program
+    }
+
+    pub(crate) fn base_dir(&self) -> &Path {
+        &self.base_dir
+    }
+
+    pub fn timings(&self) -> CompileTimings {
+        self.timings
+    }
+
+    /// Wraps a runtime error with this model's source, for rendering.
+    pub fn fail(&self, error: impl Diagnostic + Send + Sync + 'static) -> Failure {
+        Failure::single(&self.source, error)
+    }
+}

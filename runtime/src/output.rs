@@ -1,0 +1,52 @@
+//! Writing results: each file appears complete or not at all (written beside, then renamed).
+
+use std::io::Write;
+use std::path::Path;
+
+use ndarray::ArrayViewD;
+use ndarray_npy::WriteNpyExt;
+
+use crate::error::RunError;
+
+/// Writes `array` as a `.npy` file at `path`, atomically.
+pub fn write_npy(path: &Path, array: ArrayViewD<'_, f64>) -> Result<(), RunError> {
+    atomic_write(path, |file| array.write_npy(file).map_err(|e| e.to_string()))
+}
+
+/// Writes `text` to `path`, atomically.
+pub fn write_text(path: &Path, text: &str) -> Result<(), RunError> {
+    atomic_write(path, |file| file.write_all(text.as_bytes()).map_err(|e| e.to_string()))
+}
+
+fn atomic_write(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> Result<(), String>) -> Result<(), RunError> {
+    let fail = |reason: String| RunError::Write { path: path.display().to_string(), reason };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(e.to_string()))?;
+    fill(temp.as_file_mut()).map_err(fail)?;
+    temp.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
+    temp.persist(path).map_err(|e| fail(e.error.to_string()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_readable_npy_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("out/a.npy");
+        let array = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[2, 3]), (0..6).map(f64::from).collect())
+            .expect("shape");
+        write_npy(&path, array.view()).expect("written");
+        let back: ndarray::ArrayD<f64> =
+            ndarray_npy::ReadNpyExt::read_npy(std::fs::File::open(&path).expect("open")).expect("read");
+        assert_eq!(back, array);
+        let entries = std::fs::read_dir(dir.path().join("out")).expect("dir").count();
+        assert_eq!(entries, 1);
+    }
+}

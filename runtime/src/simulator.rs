@@ -1,0 +1,393 @@
+//! Running a model: buffers, parameters, the time loop, observations, and the NaN guard.
+
+use ndarray::ArrayViewD;
+use noether_compiler::diag::{Failure, did_you_mean, suggestion_help};
+use noether_compiler::ir::{BufferId, Program};
+use noether_compiler::model::{FieldId, FieldKind, NamedKind};
+
+use crate::buffers::Buffers;
+use crate::engine::{Backend, Engine};
+use crate::error::{RunError, bytes_text, index_text, unflatten};
+use crate::interp::Interpreter;
+use crate::model::Model;
+
+/// The run settings: from the script's `run` directive, overridable before running.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settings {
+    pub dt: f64,
+    pub steps: u64,
+    pub t0: f64,
+}
+
+/// One model's buffers on one engine.
+pub struct Simulator {
+    model: Model,
+    engine: Box<dyn Engine>,
+    buffers: Buffers,
+    settings: Option<Settings>,
+    time: f64,
+    steps_done: u64,
+    /// Indices into `Model::scalars` of the observables, and each one's series.
+    observables: Vec<(usize, Vec<f64>)>,
+    times: Vec<f64>,
+}
+
+impl Simulator {
+    pub(crate) fn new(model: Model, backend: Backend) -> Result<Simulator, Failure> {
+        check_memory(&model)?;
+        let program = model.program().clone();
+        let engine: Box<dyn Engine> = match backend {
+            Backend::Interp => Box::new(Interpreter::new(program.clone())),
+        };
+        let mut buffers = Buffers::for_program(&program);
+        let checked = model.checked();
+        let interface = &model.compiled().interface;
+        for (index, field) in checked.fields.iter().enumerate() {
+            if let FieldKind::Data { path, path_span } = &field.kind {
+                let values = crate::data::load(field, path, *path_span, model.base_dir()).map_err(|e| model.fail(e))?;
+                let buffer = interface.fields[index].expect("data fields have buffers");
+                buffers.data_mut(buffer).copy_from_slice(&values);
+            }
+        }
+        let settings = checked.run.as_ref().map(|r| Settings { dt: r.dt, steps: r.steps, t0: r.t0 });
+        let observables = checked
+            .scalars
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.kind == NamedKind::Observe)
+            .map(|(i, _)| (i, Vec::new()))
+            .collect();
+        let mut simulator = Simulator {
+            time: settings.map_or(0.0, |s| s.t0),
+            model,
+            engine,
+            buffers,
+            settings,
+            steps_done: 0,
+            observables,
+            times: Vec::new(),
+        };
+        simulator.run_procedure(simulator.model.compiled().interface.init_params)?;
+        simulator.reset()?;
+        Ok(simulator)
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.engine.name()
+    }
+
+    pub fn settings(&self) -> Option<Settings> {
+        self.settings
+    }
+
+    /// Overrides the number of steps `run` takes.
+    pub fn set_steps(&mut self, steps: u64) -> Result<(), Failure> {
+        if steps == 0 {
+            return Err(self.model.fail(RunError::BadSetting {
+                setting: "steps",
+                problem: "0 steps".into(),
+                help: "run at least one step".into(),
+            }));
+        }
+        self.settings_mut()?.steps = steps;
+        Ok(())
+    }
+
+    /// Overrides the time step.
+    pub fn set_dt(&mut self, dt: f64) -> Result<(), Failure> {
+        if !(dt > 0.0 && dt.is_finite()) {
+            return Err(self.model.fail(RunError::BadSetting {
+                setting: "dt",
+                problem: format!("{dt} is not a positive number"),
+                help: "give a positive time step".into(),
+            }));
+        }
+        self.settings_mut()?.dt = dt;
+        Ok(())
+    }
+
+    fn settings_mut(&mut self) -> Result<&mut Settings, Failure> {
+        match &mut self.settings {
+            Some(settings) => Ok(settings),
+            None => Err(Failure::single(self.model.source(), RunError::NoRun)),
+        }
+    }
+
+    /// Sets a scalar param. States keep their values until the next [`Simulator::reset`] or
+    /// [`Simulator::run`], which recompute initial values from the params.
+    pub fn set_param(&mut self, name: &str, value: f64) -> Result<(), Failure> {
+        let buffer = self.param_buffer(name)?;
+        if !self.buffers.shape(buffer).is_empty() {
+            return Err(self.model.fail(RunError::ValueShape {
+                name: name.into(),
+                expected: index_text(self.buffers.shape(buffer)),
+                found: "[]".into(),
+            }));
+        }
+        self.buffers.set_scalar(buffer, value);
+        Ok(())
+    }
+
+    /// Sets a tensor param (or a scalar one, with a 0-dimensional array).
+    pub fn set_param_array(&mut self, name: &str, value: ArrayViewD<'_, f64>) -> Result<(), Failure> {
+        let buffer = self.param_buffer(name)?;
+        if value.shape() != self.buffers.shape(buffer) {
+            return Err(self.model.fail(RunError::ValueShape {
+                name: name.into(),
+                expected: index_text(self.buffers.shape(buffer)),
+                found: index_text(value.shape()),
+            }));
+        }
+        for (slot, v) in self.buffers.data_mut(buffer).iter_mut().zip(value.iter()) {
+            *slot = *v;
+        }
+        Ok(())
+    }
+
+    fn param_buffer(&self, name: &str) -> Result<BufferId, Failure> {
+        self.field_buffer(name, "param", |k| *k == FieldKind::Param)
+    }
+
+    /// The current value of any field (state, param, data or let) by name.
+    pub fn field(&self, name: &str) -> Result<ArrayViewD<'_, f64>, Failure> {
+        let buffer = self.field_buffer(name, "field", |k| *k != FieldKind::Noise)?;
+        Ok(self.buffers.view(buffer))
+    }
+
+    /// The current value of a state.
+    pub fn state(&self, name: &str) -> Result<ArrayViewD<'_, f64>, Failure> {
+        let buffer = self.field_buffer(name, "state", |k| matches!(k, FieldKind::State { .. }))?;
+        Ok(self.buffers.view(buffer))
+    }
+
+    fn field_buffer(&self, name: &str, what: &'static str, keep: impl Fn(&FieldKind) -> bool) -> Result<BufferId, Failure> {
+        let checked = self.model.checked();
+        let found = checked.field_named(name).filter(|f| keep(&checked.field(*f).kind));
+        match found.and_then(|f| self.model.compiled().interface.field_buffer(f)) {
+            Some(buffer) => Ok(buffer),
+            None => {
+                let names = checked.fields.iter().filter(|f| keep(&f.kind)).map(|f| f.name.as_str());
+                Err(self.model.fail(unknown(what, name, names)))
+            }
+        }
+    }
+
+    /// The names of all states, in declaration order.
+    pub fn state_names(&self) -> Vec<String> {
+        let checked = self.model.checked();
+        checked.states().map(|f| checked.field(f).name.clone()).collect()
+    }
+
+    /// Current simulation time.
+    pub fn time(&self) -> f64 {
+        self.time
+    }
+
+    pub fn steps_done(&self) -> u64 {
+        self.steps_done
+    }
+
+    /// The times at which observables were recorded: the start, then after every step.
+    pub fn times(&self) -> &[f64] {
+        &self.times
+    }
+
+    /// The recorded series of an observable.
+    pub fn observable(&self, name: &str) -> Result<&[f64], Failure> {
+        let scalars = &self.model.checked().scalars;
+        match self.observables.iter().find(|(i, _)| scalars[*i].name == name) {
+            Some((_, series)) => Ok(series),
+            None => {
+                let names = self.observables.iter().map(|(i, _)| scalars[*i].name.as_str());
+                Err(self.model.fail(unknown("observable", name, names)))
+            }
+        }
+    }
+
+    pub fn observable_names(&self) -> Vec<String> {
+        self.observables.iter().map(|(i, _)| self.model.checked().scalars[*i].name.clone()).collect()
+    }
+
+    /// Evaluates a named scalar (loss, energy or observable) at the current state.
+    pub fn scalar(&mut self, name: &str) -> Result<f64, Failure> {
+        let scalars = &self.model.checked().scalars;
+        let Some(index) = scalars.iter().position(|s| s.name == name) else {
+            let names = scalars.iter().map(|s| s.name.as_str());
+            return Err(self.model.fail(unknown("loss, energy or observable", name, names)));
+        };
+        let interface = &self.model.compiled().interface;
+        let (procedure, buffer) = (interface.eval[index], interface.scalars[index]);
+        self.run_procedure(procedure)?;
+        Ok(self.buffers.scalar(buffer))
+    }
+
+    /// The names and current values of all scalars of one kind.
+    pub fn scalars_of(&mut self, kind: NamedKind) -> Result<Vec<(String, f64)>, Failure> {
+        let names: Vec<String> =
+            self.model.checked().scalars.iter().filter(|s| s.kind == kind).map(|s| s.name.clone()).collect();
+        names.into_iter().map(|n| Ok((n.clone(), self.scalar(&n)?))).collect()
+    }
+
+    /// Sets every state to its initial value (from the current params) at the start time.
+    pub fn reset(&mut self) -> Result<(), Failure> {
+        self.time = self.settings.map_or(0.0, |s| s.t0);
+        self.steps_done = 0;
+        let interface = &self.model.compiled().interface;
+        let (time, dt, init) = (interface.time, interface.dt, interface.init_states);
+        self.buffers.set_scalar(time, self.time);
+        self.buffers.set_scalar(dt, self.settings.map_or(0.0, |s| s.dt));
+        self.run_procedure(init)?;
+        self.check_states()?;
+        self.times.clear();
+        for (_, series) in &mut self.observables {
+            series.clear();
+        }
+        self.observe()
+    }
+
+    /// Resets, then takes the configured number of steps.
+    pub fn run(&mut self) -> Result<(), Failure> {
+        self.run_with(&mut |_, _| {})
+    }
+
+    /// As [`Simulator::run`], calling `progress(done, total)` after each step.
+    pub fn run_with(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<(), Failure> {
+        let Some(settings) = self.settings else {
+            return Err(Failure::single(self.model.source(), RunError::NoRun));
+        };
+        self.reset()?;
+        for done in 1..=settings.steps {
+            self.step()?;
+            progress(done, settings.steps);
+        }
+        Ok(())
+    }
+
+    /// Takes one step of the script's integrator.
+    pub fn step(&mut self) -> Result<(), Failure> {
+        let Some(settings) = self.settings else {
+            return Err(Failure::single(self.model.source(), RunError::NoRun));
+        };
+        let interface = &self.model.compiled().interface;
+        let step = interface.step.expect("a model with a run directive has a step procedure");
+        let (time, dt) = (interface.time, interface.dt);
+        self.buffers.set_scalar(time, self.time);
+        self.buffers.set_scalar(dt, settings.dt);
+        self.run_procedure(step)?;
+        for &(current, next) in &self.model.compiled().interface.swaps {
+            self.buffers.swap(current, next);
+        }
+        self.steps_done += 1;
+        self.time = settings.t0 + self.steps_done as f64 * settings.dt;
+        self.buffers.set_scalar(time, self.time);
+        self.check_states()?;
+        self.observe()
+    }
+
+    fn run_procedure(&mut self, procedure: noether_compiler::ir::ProcId) -> Result<(), Failure> {
+        self.engine.run(procedure, &mut self.buffers).map_err(|e| self.model.fail(RunError::from(e)))
+    }
+
+    fn observe(&mut self) -> Result<(), Failure> {
+        let interface = &self.model.compiled().interface;
+        let observe = interface.observe;
+        self.run_procedure(observe)?;
+        let interface = &self.model.compiled().interface;
+        for (index, series) in &mut self.observables {
+            series.push(self.buffers.scalar(interface.scalars[*index]));
+        }
+        self.times.push(self.time);
+        Ok(())
+    }
+
+    /// Stops the run at the first state value that is not finite.
+    fn check_states(&self) -> Result<(), Failure> {
+        let checked = self.model.checked();
+        for state in checked.states() {
+            let buffer = self.model.compiled().interface.field_buffer(state).expect("states have buffers");
+            let data = self.buffers.data(buffer);
+            let Some(bad) = data.iter().position(|v| !v.is_finite()) else { continue };
+            let field = checked.field(state);
+            let span = equation_span(checked, state).unwrap_or(field.span);
+            let step = self.steps_done;
+            return Err(self.model.fail(RunError::NonFinite {
+                state: field.name.clone(),
+                value: data[bad],
+                step,
+                index: index_text(&unflatten(bad, self.buffers.shape(buffer))),
+                span,
+                help: if step == 0 {
+                    "the initial value is not finite; check the state's initial expression".into()
+                } else {
+                    "the integration is probably unstable: reduce dt (e.g. `--dt`), or look for a division by zero or a log of a negative number".into()
+                },
+            }));
+        }
+        Ok(())
+    }
+
+    /// The buffers, for engines' parity tests and output.
+    pub fn buffers(&self) -> &Buffers {
+        &self.buffers
+    }
+
+    pub fn program(&self) -> &Program {
+        self.model.program()
+    }
+}
+
+fn equation_span(model: &noether_compiler::model::Model, state: FieldId) -> Option<noether_compiler::diag::Span> {
+    model.equations.iter().find(|e| e.state == state).map(|e| e.span)
+}
+
+fn unknown<'a>(what: &'static str, name: &str, names: impl Iterator<Item = &'a str> + Clone) -> RunError {
+    let listed: Vec<&str> = names.clone().collect();
+    RunError::UnknownName {
+        what,
+        name: name.into(),
+        help: suggestion_help(did_you_mean(name, names), format!("available: {}", listed.join(", "))),
+    }
+}
+
+/// Refuses, before allocating, a model whose buffers would not fit in memory.
+fn check_memory(model: &Model) -> Result<(), Failure> {
+    let program = model.program();
+    let mut total: u64 = 0;
+    let mut largest = (0u64, None);
+    for (index, buffer) in program.buffers.iter().enumerate() {
+        let bytes = buffer
+            .shape
+            .iter()
+            .try_fold(8u64, |acc, &e| acc.checked_mul(e as u64))
+            .unwrap_or(u64::MAX);
+        total = total.saturating_add(bytes);
+        if bytes > largest.0 {
+            largest = (bytes, Some(index));
+        }
+    }
+    let available = available_memory();
+    if total <= available {
+        return Ok(());
+    }
+    let checked = model.checked();
+    let interface = &model.compiled().interface;
+    let span = largest
+        .1
+        .and_then(|b| interface.fields.iter().position(|f| f.map(|f| f.index()) == Some(b)))
+        .map(|f| checked.fields[f].span)
+        .unwrap_or_default();
+    Err(model.fail(RunError::TooLarge { needed: bytes_text(total), available: bytes_text(available), span }))
+}
+
+/// Memory the process may use: `MemAvailable` on Linux, else no limit.
+fn available_memory() -> u64 {
+    let Ok(info) = std::fs::read_to_string("/proc/meminfo") else { return u64::MAX };
+    info.lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(u64::MAX, |kb| kb * 1024)
+}

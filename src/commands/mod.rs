@@ -1,0 +1,76 @@
+//! The CLI's commands.
+
+mod run;
+
+use std::path::Path;
+
+use noether::compiler::diag::{Failure, Source};
+use noether::compiler::model::{FieldKind, NamedKind};
+use noether::{Model, Override};
+
+pub use run::{RunOptions, run};
+
+/// `noether check`: compile and load data, then summarise the model.
+pub fn check(file: &Path, overrides: &[Override]) -> Result<(), Failure> {
+    let model = Model::from_file_with(file, overrides)?;
+    model.check_data()?;
+    println!("{}", describe(&model));
+    Ok(())
+}
+
+/// `noether emit`: the syntax tree or the Kernel IR.
+pub fn emit(file: &Path, overrides: &[Override], ast: bool) -> Result<(), Failure> {
+    if ast {
+        let name = file.display().to_string();
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            Failure::single(&Source::new(name.clone(), ""), noether::RunError::Write { path: name.clone(), reason: e.to_string() })
+        })?;
+        let source = Source::new(name, text);
+        let module = noether::compiler::syntax::parse(&source)?;
+        print!("{}", noether::compiler::syntax::print::module(&module));
+        return Ok(());
+    }
+    let model = Model::from_file_with(file, overrides)?;
+    print!("{}", noether::compiler::ir::print(&model.compiled().program));
+    Ok(())
+}
+
+/// One paragraph saying what the model contains.
+fn describe(model: &Model) -> String {
+    let checked = model.checked();
+    let list = |keep: &dyn Fn(&FieldKind) -> bool| {
+        let items: Vec<String> = checked
+            .fields
+            .iter()
+            .filter(|f| keep(&f.kind))
+            .map(|f| {
+                let extents = f.shape.extents();
+                if extents.is_empty() { f.name.clone() } else { format!("{} {:?}", f.name, extents) }
+            })
+            .collect();
+        items.join(", ")
+    };
+    let scalars = |kind: NamedKind| {
+        checked.scalars.iter().filter(|s| s.kind == kind).map(|s| s.name.clone()).collect::<Vec<_>>().join(", ")
+    };
+    let mut lines = vec![format!("ok: {}", model.name())];
+    let mut add = |label: &str, text: String| {
+        if !text.is_empty() {
+            lines.push(format!("  {label:<12} {text}"));
+        }
+    };
+    add("states", list(&|k| matches!(k, FieldKind::State { .. })));
+    add("params", list(&|k| *k == FieldKind::Param));
+    add("data", list(&|k| matches!(k, FieldKind::Data { .. })));
+    add("noises", list(&|k| *k == FieldKind::Noise));
+    add("lets", list(&|k| *k == FieldKind::Let));
+    add("losses", scalars(NamedKind::Loss));
+    add("energies", scalars(NamedKind::Energy));
+    add("observables", scalars(NamedKind::Observe));
+    if let Some(run) = &checked.run {
+        add("run", format!("{}(dt = {}, steps = {})", run.integrator.name(), run.dt, run.steps));
+    }
+    let program = &model.compiled().program;
+    add("compiled", format!("{} kernels, {} buffers", program.kernels.len(), program.buffers.len()));
+    lines.join("\n")
+}
