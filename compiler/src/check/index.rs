@@ -9,13 +9,31 @@ use super::elab::{Binding, Elab, Env, Implicit, Kind, R, Value};
 use super::error::CheckError;
 use super::{Reported, shape_text};
 
+/// Index coefficients and offsets beyond these cannot address any field (extents are below 2^32)
+/// and would risk overflow in range analysis.
+const MAX_COEFF: i64 = 1 << 20;
+const MAX_OFFSET: i64 = 1 << 40;
+
 impl<'r> Elab<'_, 'r, '_> {
     /// Elaborates an index: an integer combination of index names plus an integer constant.
     pub fn affine(&mut self, e: &'r RExpr, env: &Env<'r>) -> R<Affine> {
+        let affine = self.affine_unbounded(e, env)?;
+        let too_big = affine.offset.abs() > MAX_OFFSET || affine.terms.iter().any(|(_, c)| c.abs() > MAX_COEFF);
+        if too_big {
+            return Err(self.report(CheckError::NotAffine {
+                span: env.span(e),
+                found: "an index too large to address a field".into(),
+                help: format!("coefficients are limited to {MAX_COEFF} and offsets to {MAX_OFFSET}"),
+            }));
+        }
+        Ok(affine)
+    }
+
+    fn affine_unbounded(&mut self, e: &'r RExpr, env: &Env<'r>) -> R<Affine> {
         match &e.kind {
             RKind::Local(id) => match env.binding(*id).clone() {
                 Binding::Index(affine) => return Ok(affine),
-                Binding::Arg(arg, arg_env) => return self.affine(arg, &arg_env),
+                Binding::Arg(arg, arg_env) => return self.affine_unbounded(arg, &arg_env),
                 Binding::Unset => return Err(Reported),
             },
             RKind::Neg(a) => return Ok(self.affine(a, env)?.scale(-1)),
@@ -29,13 +47,19 @@ impl<'r> Elab<'_, 'r, '_> {
             }
             RKind::Binary(BinOp::Mul, a, b) => {
                 let (a, b) = (self.affine(a, env)?, self.affine(b, env)?);
-                if a.is_constant() {
-                    return Ok(b.scale(a.offset));
+                let (factor, other) = match (a.is_constant(), b.is_constant()) {
+                    (true, _) => (a.offset, b),
+                    (_, true) => (b.offset, a),
+                    _ => return Err(self.not_affine(env.span(e), "a product of indices")),
+                };
+                if factor.abs() > MAX_COEFF {
+                    return Err(self.report(CheckError::NotAffine {
+                        span: env.span(e),
+                        found: "an index too large to address a field".into(),
+                        help: format!("coefficients are limited to {MAX_COEFF}"),
+                    }));
                 }
-                if b.is_constant() {
-                    return Ok(a.scale(b.offset));
-                }
-                return Err(self.not_affine(env.span(e), "a product of indices"));
+                return Ok(other.scale(factor));
             }
             _ => {}
         }
@@ -43,7 +67,7 @@ impl<'r> Elab<'_, 'r, '_> {
         let span = env.span(e);
         match self.elab(e, &env.with_implicit(None))? {
             Value::Scalar(expr, Kind::Num) => match *expr {
-                Node::Num(v) if v.fract() == 0.0 && v.abs() < 1e15 => Ok(Affine::constant(v as i64)),
+                Node::Num(v) if v.fract() == 0.0 && v.abs() <= MAX_OFFSET as f64 => Ok(Affine::constant(v as i64)),
                 Node::Num(v) => Err(self.report(CheckError::NotAffine {
                     span,
                     found: format!("{v}, not an integer"),

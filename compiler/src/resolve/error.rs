@@ -181,6 +181,17 @@ pub enum ResolveError {
         span: Span,
     },
 
+    #[error("the function `{name}` calls itself")]
+    #[diagnostic(
+        code(noether::resolve::recursive),
+        help("functions are inlined, so they cannot recurse; write the repetition out or use a reduction")
+    )]
+    Recursive {
+        name: String,
+        #[label("recursive through its own body")]
+        span: Span,
+    },
+
     #[error("a value is folded to a number that is not finite ({value})")]
     #[diagnostic(code(noether::resolve::not_finite), help("check for a division by zero or an overflow"))]
     NotFinite {

@@ -259,7 +259,8 @@ impl<'a, 's> Resolver<'a, 's> {
     // ---- pass 2: items ----
 
     fn finish(mut self, module: &'a ast::Module) -> Resolved {
-        let items = (0..self.pending.len()).map(|i| self.item(ItemId(i as u32))).collect();
+        let items: Vec<Item> = (0..self.pending.len()).map(|i| self.item(ItemId(i as u32))).collect();
+        self.reject_recursion(&items);
         let mut resolved = Resolved { items, equations: Vec::new(), run: None, sample: None, fit: None };
         let mut firsts: HashMap<&'static str, Span> = HashMap::new();
         for stmt in &module.stmts {
@@ -291,6 +292,51 @@ impl<'a, 's> Resolver<'a, 's> {
             }
         }
         resolved
+    }
+
+    /// Functions are inlined, so one may not call itself, directly or through others.
+    fn reject_recursion(&mut self, items: &[Item]) {
+        let calls = |id: ItemId| -> Vec<ItemId> {
+            let mut callees = Vec::new();
+            if let ItemKind::Fn { overloads } = &items[id.index()].kind {
+                for def in overloads {
+                    collect_calls(&def.body.expr, &mut callees);
+                }
+            }
+            callees
+        };
+        let mut state = vec![0u8; items.len()]; // 0 unvisited, 1 on the path, 2 done
+        for start in 0..items.len() {
+            if !matches!(items[start].kind, ItemKind::Fn { .. }) || state[start] != 0 {
+                continue;
+            }
+            // Depth-first search with an explicit stack of (function, its callees, next callee).
+            let mut stack = vec![(ItemId(start as u32), calls(ItemId(start as u32)), 0usize)];
+            state[start] = 1;
+            while let Some((id, callees, next)) = stack.last_mut() {
+                let Some(&callee) = callees.get(*next) else {
+                    state[id.index()] = 2;
+                    stack.pop();
+                    continue;
+                };
+                *next += 1;
+                match state[callee.index()] {
+                    1 => {
+                        let item = &items[callee.index()];
+                        if item.origin == Origin::User {
+                            self.sink.push(ResolveError::Recursive { name: item.name.clone(), span: item.span });
+                        }
+                        return;
+                    }
+                    0 => {
+                        state[callee.index()] = 1;
+                        let inner = calls(callee);
+                        stack.push((callee, inner, 0));
+                    }
+                    _ => {}
+                }
+            }
+        }
     }
 
     fn first_directive(&mut self, firsts: &mut HashMap<&'static str, Span>, directive: &'static str, span: Span) -> bool {
@@ -674,6 +720,17 @@ impl<'a, 's> Resolver<'a, 's> {
                 help: "remove it".into(),
             });
         }
+    }
+}
+
+fn collect_calls(e: &RExpr, out: &mut Vec<ItemId>) {
+    if let RKind::Call { callee: Callee::Fn(id), .. } = e.kind {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    for child in children(e) {
+        collect_calls(child, out);
     }
 }
 
