@@ -138,6 +138,16 @@ fn ndarray_1d(values: &[f64]) -> noether::runtime::buffers::Array {
     noether::runtime::buffers::array_1d(values)
 }
 
+/// A number as people read it: plain in everyday ranges, scientific beyond.
+fn readable(value: f64) -> String {
+    let magnitude = value.abs();
+    if value == 0.0 || !value.is_finite() || (1e-4..1e9).contains(&magnitude) {
+        format!("{value}")
+    } else {
+        format!("{value:e}")
+    }
+}
+
 fn print_report(
     model: &Model,
     sim: &Simulator,
@@ -161,7 +171,7 @@ fn print_report(
     for (kind, values) in [("loss", losses), ("energy", energies), ("observe", observables)] {
         for (name, value) in values {
             let note = if kind == "observe" { " (final)" } else { "" };
-            println!("  {kind} {name} = {value}{note}");
+            println!("  {kind} {name} = {}{note}", readable(*value));
         }
     }
     if !written.is_empty() {

@@ -148,7 +148,7 @@ impl<'r> Elab<'_, 'r, '_> {
         for (k, index) in implicit.indices.iter().enumerate() {
             callee_env = callee_env.bind(LocalId((def.params + k) as u32), Binding::Index(index.clone()));
         }
-        callee_env.implicit = Some(Rc::new(Implicit { indices: implicit.indices.clone(), point_free: false }));
+        callee_env.implicit = Some(Rc::new(Implicit { indices: implicit.indices.clone(), point_free: false, site: None }));
         self.result_of(def, &callee_env, name, span)
     }
 
@@ -178,7 +178,7 @@ impl<'r> Elab<'_, 'r, '_> {
             vars.push(var);
         }
         let indices = vars.iter().map(|v| Affine::var(*v)).collect();
-        env.implicit = Some(Rc::new(Implicit { indices, point_free: false }));
+        env.implicit = Some(Rc::new(Implicit { indices, point_free: false, site: None }));
         probe.elab(&def.body.expr, &env)?;
         let mut extents = Vec::with_capacity(vars.len());
         for var in vars {
@@ -220,11 +220,7 @@ fn count_args(n: usize) -> String {
 }
 
 fn count_given(n: usize) -> String {
-    match n {
-        0 => "none were".into(),
-        1 => "1 was".into(),
-        n => format!("{n} were"),
-    }
+    count_args(n)
 }
 
 /// `laplacian(f)[i]`, `laplacian(f)[i, j]` ...

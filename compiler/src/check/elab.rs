@@ -45,6 +45,8 @@ pub(super) struct Implicit {
     pub indices: Vec<Affine>,
     /// Point-free use (`d/dt u = laplacian(u)`): fields must have the context's shape exactly.
     pub point_free: bool,
+    /// For explicit indices, the whole `base[...]` expression: what a read of it is reported at.
+    pub site: Option<Span>,
 }
 
 impl<'r> Env<'r> {
@@ -129,6 +131,15 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
     pub fn new_var(&mut self, name: &str, extent: Option<usize>, span: Span) -> VarId {
         self.vars.push(VarInfo { name: name.into(), extent, inferred_at: None, span });
         VarId(self.vars.len() as u32 - 1)
+    }
+
+    /// A short description of an expression for messages: its name when it is one.
+    fn describe(&self, e: &RExpr, env: &Env<'_>) -> String {
+        match &e.kind {
+            RKind::Local(id) => format!("`{}`", env.locals[id.index()].name),
+            RKind::Item(id) => format!("`{}`", self.ck.resolved.item(*id).name),
+            _ => "this expression".into(),
+        }
     }
 
     pub fn report(&mut self, error: CheckError) -> Reported {
@@ -234,7 +245,10 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
 
     /// A reference to a field: read it at the implicit indices, or keep it as a field value.
     fn field(&mut self, field: FieldId, differential: bool, e: &'r RExpr, env: &Env<'r>) -> R<Value<'r>> {
-        let span = env.span(e);
+        let span = match (&env.implicit, env.site) {
+            (Some(implicit), None) => implicit.site.unwrap_or(e.span),
+            _ => env.span(e),
+        };
         let info = self.ck.fields[field.index()].kind.clone();
         if info == FieldKind::Noise && !differential {
             let name = self.ck.fields[field.index()].name.clone();
@@ -396,12 +410,12 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
         let affines: Vec<Affine> = affines.into_iter().collect::<R<_>>()?;
         match self.elab(base, &env.with_implicit(None))? {
             Value::Scalar(..) => {
-                return Err(self.report(CheckError::NotIndexable { what: describe_expr(base, env), span }));
+                return Err(self.report(CheckError::NotIndexable { what: self.describe(base, env), span }));
             }
             Value::Field(field) if field.extents.len() != affines.len() => {
                 let rank = field.extents.len();
                 return Err(self.report(CheckError::IndexCount {
-                    name: describe_expr(base, env),
+                    name: self.describe(base, env),
                     rank,
                     axes: if rank == 1 { "axis" } else { "axes" },
                     count: affines.len(),
@@ -412,16 +426,8 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
             }
             Value::Field(_) => {}
         }
-        let implicit = Rc::new(Implicit { indices: affines, point_free: false });
+        let implicit = Rc::new(Implicit { indices: affines, point_free: false, site: Some(span) });
         self.elab(base, &env.with_implicit(Some(implicit)))
-    }
-}
-
-/// A short description of an expression for messages: its name when it is one.
-pub(super) fn describe_expr(e: &RExpr, env: &Env<'_>) -> String {
-    match &e.kind {
-        RKind::Local(id) => format!("`{}`", env.locals[id.index()].name),
-        _ => "this expression".into(),
     }
 }
 

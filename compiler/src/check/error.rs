@@ -31,13 +31,13 @@ pub enum CheckError {
         help: String,
     },
 
-    #[error("`{name}` takes {expected}, but {found} given")]
+    #[error("`{name}` takes {expected}, but is given {found}")]
     #[diagnostic(code(noether::check::arity))]
     Arity {
         name: String,
         expected: String,
         found: String,
-        #[label("{found}")]
+        #[label("given {found}")]
         span: Span,
         #[help]
         help: String,
@@ -54,7 +54,7 @@ pub enum CheckError {
         help: String,
     },
 
-    #[error("`{name}` has {rank} {axes}, but {count} {indices} given")]
+    #[error("{name} has {rank} {axes}, but {count} {indices} given")]
     #[diagnostic(code(noether::check::index_count))]
     IndexCount {
         name: String,

@@ -98,16 +98,21 @@ impl<'r> Elab<'_, 'r, '_> {
     /// As [`Self::fit_indices`], for anything with a shape (`what` names it in messages).
     pub fn fit(&mut self, what: &str, extents: &[usize], implicit: &Implicit, span: Span) -> R<()> {
         if implicit.indices.len() != extents.len() {
+            let context: Vec<String> = implicit
+                .indices
+                .iter()
+                .map(|a| a.single_var().and_then(|v| self.vars[v.index()].extent).map_or("?".into(), |e| e.to_string()))
+                .collect();
             return Err(self.report(CheckError::ShapeMismatch {
                 message: format!(
-                    "{what} has shape {}, but is used where {} {} implied",
+                    "{what} has shape {}, but is used where the shape is [{}]",
                     shape_text(extents),
-                    implicit.indices.len(),
-                    if implicit.indices.len() == 1 { "index is" } else { "indices are" }
+                    context.join(", ")
                 ),
                 span,
                 label: format!("shape {}", shape_text(extents)),
-                help: "index it explicitly, e.g. `u[i, j]`".into(),
+                help: "without indices, a field takes the shape of where it is used; index it to read it differently"
+                    .into(),
             }));
         }
         for (axis, (index, &extent)) in implicit.indices.iter().zip(extents).enumerate() {

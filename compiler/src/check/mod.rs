@@ -209,7 +209,7 @@ impl<'r, 's> Checker<'r, 's> {
             .map(|(k, e)| elab.new_var(&axis_name(k), Some(*e), span))
             .collect();
         let indices = vars.iter().map(|v| crate::model::Affine::var(*v)).collect();
-        let env = env.with_implicit(Some(std::rc::Rc::new(Implicit { indices, point_free: true })));
+        let env = env.with_implicit(Some(std::rc::Rc::new(Implicit { indices, point_free: true, site: None })));
         let value = elab.elab(expr, &env)?;
         let expr = elab.expect(value, elab::Kind::Num, span, what)?;
         elab.finish(vars.len(), expr)
@@ -236,7 +236,7 @@ impl<'r, 's> Checker<'r, 's> {
             env = env.bind(LocalId(k as u32), Binding::Index(crate::model::Affine::var(id)));
         }
         if !domain.is_empty() {
-            env.implicit = Some(std::rc::Rc::new(Implicit { indices, point_free: true }));
+            env.implicit = Some(std::rc::Rc::new(Implicit { indices, point_free: true, site: None }));
         }
         let expr = elab.scalar(&body.expr, &env, what)?;
         Ok((expr, elab))

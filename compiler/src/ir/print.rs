@@ -16,8 +16,8 @@ pub fn print(program: &Program) -> String {
     }
     out.push('\n');
     for procedure in &program.procedures {
-        let kernels: Vec<String> = procedure.kernels.iter().map(|k| format!("k{}", k.0)).collect();
-        writeln!(out, "procedure {}: {}", procedure.name, kernels.join(" ")).expect("write to String");
+        let kernels: String = procedure.kernels.iter().map(|k| format!(" k{}", k.0)).collect();
+        writeln!(out, "procedure {}:{kernels}", procedure.name).expect("write to String");
     }
     out
 }

@@ -136,6 +136,12 @@ impl fmt::Display for Token<'_> {
 }
 
 impl Token<'_> {
+    /// Whether this is a reserved word (which cannot name anything).
+    pub fn is_keyword(&self) -> bool {
+        let text = self.text();
+        text.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+    }
+
     /// The source text of a fixed token (keywords and punctuation).
     pub fn text(&self) -> &'static str {
         match self {

@@ -181,10 +181,16 @@ fn hint_for(found: &Token<'_>, expected: &[String]) -> Option<String> {
             Some("a bracket is still open here; close it before the end of the line".into())
         }
         Token::Newline => Some("the statement ends too early: something is missing at the end of the line".into()),
+        Token::Assign | Token::Colon if expects("\"]\"") => Some("is a `]` missing before this?".into()),
+        Token::Assign | Token::Colon if expects("\")\"") => Some("is a `)` missing before this?".into()),
         Token::Minus if expects("IDENT") && expects("\"(\"") && !expects("\"-\"") => Some(
             "a reduction body cannot start with `-`: write `-sum(i) x[i]` or `sum(i) (-x[i])`".into(),
         ),
         Token::Assign if expects("\"==\"") => Some("comparison is written `==`".into()),
+        keyword if expects("IDENT") && keyword.is_keyword() => Some(format!(
+            "`{}` is a keyword and cannot be used as a name; pick another name",
+            keyword.text()
+        )),
         _ => None,
     }
 }

@@ -1,0 +1,144 @@
+//! The real `noether` binary on real files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use ndarray::ArrayD;
+use ndarray_npy::ReadNpyExt;
+
+fn noether(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_noether")).args(args).output().expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn read_npy(path: &Path) -> ArrayD<f64> {
+    ArrayD::<f64>::read_npy(std::fs::File::open(path).expect("file exists")).expect("valid npy")
+}
+
+#[test]
+fn run_writes_npy_files_and_a_json_summary() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("results");
+    let output = noether(&[
+        "run",
+        "examples/heat.noe",
+        "--set",
+        "N=16",
+        "--steps",
+        "10",
+        "--out",
+        out.to_str().expect("utf-8 path"),
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_str(stdout(&output).trim()).expect("one JSON object");
+    assert_eq!(summary["model"], "heat");
+    assert_eq!(summary["backend"], "interp");
+    assert_eq!(summary["steps"], 10);
+    assert_eq!(summary["final_time"], 10.0);
+    for key in ["parse_check", "compile", "run"] {
+        assert!(summary["wall_seconds"][key].as_f64().is_some_and(|s| s >= 0.0), "{key}");
+    }
+
+    let u = read_npy(&out.join("u.npy"));
+    assert_eq!(u.shape(), &[16, 16]);
+    let loss = summary["losses"]["L"].as_f64().expect("loss L");
+    let from_file: f64 = u.iter().map(|x| x * x).sum();
+    assert!((loss - from_file).abs() <= 1e-12 * loss, "{loss} vs {from_file}");
+
+    let total = read_npy(&out.join("total.npy"));
+    assert_eq!(total.shape(), &[11]);
+    assert_eq!(summary["observables"]["total"].as_f64(), total.iter().last().copied());
+    let time = read_npy(&out.join("time.npy"));
+    assert_eq!(time.iter().copied().collect::<Vec<_>>(), (0..=10).map(f64::from).collect::<Vec<_>>());
+
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary.json")).expect("json");
+    assert_eq!(written["losses"], summary["losses"]);
+    let leftovers: Vec<String> = std::fs::read_dir(&out)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".npy") && n != "summary.json")
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn text_report_names_the_results() {
+    let output = noether(&["run", "examples/wave.noe", "--set", "N=40", "--steps", "20"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("wave: rk4, 20 steps"), "{text}");
+    assert!(text.contains("observe E = "), "{text}");
+}
+
+#[test]
+fn every_example_checks() {
+    for entry in std::fs::read_dir("examples").expect("examples") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "noe") {
+            let output = noether(&["check", path.to_str().expect("utf-8")]);
+            assert!(output.status.success(), "{}: {}", path.display(), stderr(&output));
+            assert!(stdout(&output).starts_with("ok: "));
+        }
+    }
+}
+
+#[test]
+fn a_broken_script_exits_1_with_a_diagnostic() {
+    let output = noether(&["check", "tests/cases/unknown_name.noe"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(text.contains("noether::resolve::unknown_name"), "{text}");
+    assert!(text.contains("did you mean `D`?"), "{text}");
+    assert!(stdout(&output).is_empty());
+}
+
+#[test]
+fn a_blow_up_exits_1_and_names_the_state() {
+    let output = noether(&["run", "examples/heat.noe", "--set", "N=16", "--set", "D=2", "--steps", "500"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(text.contains("noether::run::non_finite") && text.contains("`u` became"), "{text}");
+}
+
+#[test]
+fn unknown_overrides_and_bad_settings_are_diagnosed() {
+    let output = noether(&["run", "examples/heat.noe", "--set", "NN=3"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("did you mean `N`?"));
+    let output = noether(&["run", "examples/heat.noe", "--set", "N=8", "--dt=-1"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("noether::run::bad_setting"));
+    let output = noether(&["run", "no/such/file.noe"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("cannot read"));
+}
+
+#[test]
+fn emit_prints_the_ast_and_the_ir() {
+    let output = noether(&["emit", "examples/heat.noe", "--stage", "ast"]);
+    assert!(output.status.success());
+    assert!(stdout(&output).contains("d/dt u[i, j] = (D * laplacian(u)[i, j])"), "{}", stdout(&output));
+    let output = noether(&["emit", "examples/heat.noe", "--stage", "ir"]);
+    assert!(output.status.success());
+    assert!(stdout(&output).contains("procedure step: "));
+}
+
+#[test]
+fn output_directory_that_cannot_be_created_is_an_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "not a directory").expect("write");
+    let target = blocker.join("out");
+    let output = noether(&["run", "examples/heat.noe", "--set", "N=8", "--steps", "1", "--out", target.to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("noether::io::write"), "{}", stderr(&output));
+}

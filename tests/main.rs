@@ -1,0 +1,8 @@
+//! Integration tests, in one binary to keep link time low.
+
+mod cases;
+mod cli;
+mod examples;
+mod physics;
+mod robustness;
+mod support;
