@@ -138,7 +138,16 @@ fn output_directory_that_cannot_be_created_is_an_error() {
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, "not a directory").expect("write");
     let target = blocker.join("out");
-    let output = noether(&["run", "examples/heat.noe", "--set", "N=8", "--steps", "1", "--out", target.to_str().expect("utf-8")]);
+    let output = noether(&[
+        "run",
+        "examples/heat.noe",
+        "--set",
+        "N=8",
+        "--steps",
+        "1",
+        "--out",
+        target.to_str().expect("utf-8"),
+    ]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("noether::io::write"), "{}", stderr(&output));
 }

@@ -21,7 +21,11 @@ fn heat_fourier_mode_decays_by_the_amplification_factor() {
         let expected = factor.powi(step);
         let u = sim.state("u").expect("u");
         for (now, then) in u.iter().zip(initial.iter()) {
-            assert!((now - expected * then).abs() <= 1e-12 * expected.abs(), "step {step}: {now} vs {}", expected * then);
+            assert!(
+                (now - expected * then).abs() <= 1e-12 * expected.abs(),
+                "step {step}: {now} vs {}",
+                expected * then
+            );
         }
     }
 }
@@ -78,10 +82,8 @@ fn clamp_repeats_the_edge_value() {
 
 /// Error at t = 1 of `y' = -y, y(0) = 1` for a method and number of steps.
 fn decay_error(method: &str, steps: u64) -> f64 {
-    let mut sim = simulator(&format!(
-        "state y = 1\nd/dt y = -y\nrun {method}(dt = {}, steps = {steps})\n",
-        1.0 / steps as f64
-    ));
+    let mut sim =
+        simulator(&format!("state y = 1\nd/dt y = -y\nrun {method}(dt = {}, steps = {steps})\n", 1.0 / steps as f64));
     sim.run().expect("runs");
     (sim.state("y").expect("y")[[]] - (-1.0f64).exp()).abs()
 }
@@ -89,7 +91,8 @@ fn decay_error(method: &str, steps: u64) -> f64 {
 #[test]
 fn convergence_orders_of_euler_heun_and_rk4() {
     for (method, order) in [("euler", 1), ("heun", 2), ("rk4", 4)] {
-        let ratios: Vec<f64> = [10, 20, 40].windows(2).map(|w| decay_error(method, w[0]) / decay_error(method, w[1])).collect();
+        let ratios: Vec<f64> =
+            [10, 20, 40].windows(2).map(|w| decay_error(method, w[0]) / decay_error(method, w[1])).collect();
         let expected = 2f64.powi(order);
         for ratio in ratios {
             assert!((ratio / expected - 1.0).abs() < 0.1, "{method}: ratio {ratio}, expected about {expected}");
@@ -136,8 +139,6 @@ fn params_can_be_set_through_the_api() {
 
 #[test]
 fn data_fields_are_loaded_and_converted() {
-    let mut sim = simulator(
-        "data g : [i < 4, j < 4] = load(\"data/grid4x4_f32.npy\")\nloss L = sum(i, j) g[i, j]\n",
-    );
+    let mut sim = simulator("data g : [i < 4, j < 4] = load(\"data/grid4x4_f32.npy\")\nloss L = sum(i, j) g[i, j]\n");
     assert_eq!(sim.scalar("L").expect("loss"), 120.0);
 }

@@ -124,9 +124,7 @@ impl Builtin {
 
     pub fn arity(self) -> Arity {
         match self {
-            Builtin::Atan2 | Builtin::Min | Builtin::Max | Builtin::Grad | Builtin::Diff => {
-                Arity::Exactly(2)
-            }
+            Builtin::Atan2 | Builtin::Min | Builtin::Max | Builtin::Grad | Builtin::Diff => Arity::Exactly(2),
             Builtin::Normal | Builtin::Uniform => Arity::AtLeast(1),
             _ => Arity::Exactly(1),
         }

@@ -75,11 +75,7 @@ impl Sink {
 
     /// `Err` with everything collected against `source`, or `Ok(value)` when nothing was.
     pub fn finish<T>(self, source: &Source, value: T) -> Result<T, Failure> {
-        if self.errors.is_empty() {
-            Ok(value)
-        } else {
-            Err(Failure::new(source, self.errors))
-        }
+        if self.errors.is_empty() { Ok(value) } else { Err(Failure::new(source, self.errors)) }
     }
 }
 
@@ -132,16 +128,12 @@ impl Failure {
     /// Each diagnostic as a `miette::Report` that carries the source text.
     pub fn into_reports(self) -> Vec<miette::Report> {
         let source = self.source;
-        self.errors
-            .into_iter()
-            .map(|error| miette::Report::new_boxed(error).with_source_code(source.clone()))
-            .collect()
+        self.errors.into_iter().map(|error| miette::Report::new_boxed(error).with_source_code(source.clone())).collect()
     }
 
     /// Renders every diagnostic as a user sees it, without colour, at the given width.
     pub fn render_plain(&self, width: usize) -> String {
-        let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
-            .with_width(width);
+        let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(width);
         let mut out = String::new();
         for error in &self.errors {
             let with_source = WithSource { inner: error.as_ref(), source: &self.source };
@@ -155,10 +147,7 @@ impl Failure {
 
     /// The stable codes of all diagnostics, in order.
     pub fn codes(&self) -> Vec<String> {
-        self.errors
-            .iter()
-            .map(|e| e.code().map(|c| c.to_string()).unwrap_or_default())
-            .collect()
+        self.errors.iter().map(|e| e.code().map(|c| c.to_string()).unwrap_or_default()).collect()
     }
 }
 

@@ -10,7 +10,7 @@
 //! `vars [i < 4]`, `D[] * (u[i - 1] - 2 * u[i] + u[i + 1])` with the reads at `i - 1` and `i + 1`
 //! marked periodic and the one at `i` direct.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::builtins::ReduceOp;
 use crate::diag::Span;
@@ -121,7 +121,7 @@ pub struct Var {
     pub extent: usize,
 }
 
-pub type Expr = Rc<Node>;
+pub type Expr = Arc<Node>;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Node {
@@ -143,7 +143,10 @@ pub enum Node {
     /// `dt` in an SDE, before the right side is split into drift and diffusion.
     Dt,
     /// `dW[idx]` in an SDE, before splitting.
-    Dw { noise: FieldId, index: Vec<Affine> },
+    Dw {
+        noise: FieldId,
+        index: Vec<Affine>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -315,7 +318,8 @@ fn display_expr(model: &Model, def: &Def, e: &Expr) -> String {
         Node::Var(v) => def.vars[v.index()].name.clone(),
         Node::Time => "t".into(),
         Node::Read(read) => {
-            let index: Vec<String> = read.index.iter().map(|a| a.display(&|v| def.vars[v.index()].name.clone())).collect();
+            let index: Vec<String> =
+                read.index.iter().map(|a| a.display(&|v| def.vars[v.index()].name.clone())).collect();
             format!("{}[{}]", model.field(read.field).name, index.join(", "))
         }
         Node::Unary(op, a) => format!("{op}({})", show(a)),
@@ -326,8 +330,11 @@ fn display_expr(model: &Model, def: &Def, e: &Expr) -> String {
         Node::Not(a) => format!("not({})", show(a)),
         Node::Select(c, a, b) => format!("select({}, {}, {})", show(c), show(a), show(b)),
         Node::Reduce(r) => {
-            let vars: Vec<String> =
-                r.vars.iter().map(|v| format!("{} < {}", def.vars[v.index()].name, def.vars[v.index()].extent)).collect();
+            let vars: Vec<String> = r
+                .vars
+                .iter()
+                .map(|v| format!("{} < {}", def.vars[v.index()].name, def.vars[v.index()].extent))
+                .collect();
             let filter = r.filter.as_ref().map(|f| format!(" | {}", show(f))).unwrap_or_default();
             format!("{}({}{}) {}", r.op.name(), vars.join(", "), filter, show(&r.body))
         }

@@ -67,7 +67,10 @@ pub enum RunError {
     },
 
     #[error("`{path}` holds {value} at index {index}")]
-    #[diagnostic(code(noether::data::non_finite), help("data must be finite numbers; mask missing values before saving"))]
+    #[diagnostic(
+        code(noether::data::non_finite),
+        help("data must be finite numbers; mask missing values before saving")
+    )]
     DataNonFinite {
         path: String,
         value: f64,
@@ -90,10 +93,7 @@ pub enum RunError {
     ValueShape { name: String, expected: String, found: String },
 
     #[error("the model has no `run` directive")]
-    #[diagnostic(
-        code(noether::run::no_run),
-        help("add a line like `run euler(dt = 0.01, steps = 100)` to the script")
-    )]
+    #[diagnostic(code(noether::run::no_run), help("add a line like `run euler(dt = 0.01, steps = 100)` to the script"))]
     NoRun,
 
     #[error("bad {setting}: {problem}")]
@@ -106,7 +106,10 @@ pub enum RunError {
     },
 
     #[error("the model needs {needed} of memory for its buffers, more than the {available} available")]
-    #[diagnostic(code(noether::run::too_large), help("reduce the grid or ensemble size (for example with `--set N=...`)"))]
+    #[diagnostic(
+        code(noether::run::too_large),
+        help("reduce the grid or ensemble size (for example with `--set N=...`)")
+    )]
     TooLarge {
         needed: String,
         available: String,

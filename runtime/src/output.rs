@@ -9,7 +9,7 @@ use ndarray_npy::WriteNpyExt;
 use crate::error::RunError;
 
 /// Writes `array` as a `.npy` file at `path`, atomically.
-pub fn write_npy(path: &Path, array: ArrayViewD<'_, f64>) -> Result<(), RunError> {
+pub fn write_npy(path: &Path, array: &ArrayViewD<'_, f64>) -> Result<(), RunError> {
     atomic_write(path, |file| array.write_npy(file).map_err(|e| e.to_string()))
 }
 
@@ -40,9 +40,9 @@ mod tests {
     fn writes_readable_npy_and_leaves_no_temp_files() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("out/a.npy");
-        let array = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[2, 3]), (0..6).map(f64::from).collect())
-            .expect("shape");
-        write_npy(&path, array.view()).expect("written");
+        let array =
+            ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[2, 3]), (0..6).map(f64::from).collect()).expect("shape");
+        write_npy(&path, &array.view()).expect("written");
         let back: ndarray::ArrayD<f64> =
             ndarray_npy::ReadNpyExt::read_npy(std::fs::File::open(&path).expect("open")).expect("read");
         assert_eq!(back, array);

@@ -133,7 +133,7 @@ impl Simulator {
     }
 
     /// Sets a tensor param (or a scalar one, with a 0-dimensional array).
-    pub fn set_param_array(&mut self, name: &str, value: ArrayViewD<'_, f64>) -> Result<(), Failure> {
+    pub fn set_param_array(&mut self, name: &str, value: &ArrayViewD<'_, f64>) -> Result<(), Failure> {
         let buffer = self.param_buffer(name)?;
         if value.shape() != self.buffers.shape(buffer) {
             return Err(self.model.fail(RunError::ValueShape {
@@ -164,7 +164,12 @@ impl Simulator {
         Ok(self.buffers.view(buffer))
     }
 
-    fn field_buffer(&self, name: &str, what: &'static str, keep: impl Fn(&FieldKind) -> bool) -> Result<BufferId, Failure> {
+    fn field_buffer(
+        &self,
+        name: &str,
+        what: &'static str,
+        keep: impl Fn(&FieldKind) -> bool,
+    ) -> Result<BufferId, Failure> {
         let checked = self.model.checked();
         let found = checked.field_named(name).filter(|f| keep(&checked.field(*f).kind));
         match found.and_then(|f| self.model.compiled().interface.field_buffer(f)) {
@@ -359,11 +364,7 @@ fn check_memory(model: &Model) -> Result<(), Failure> {
     let mut total: u64 = 0;
     let mut largest = (0u64, None);
     for (index, buffer) in program.buffers.iter().enumerate() {
-        let bytes = buffer
-            .shape
-            .iter()
-            .try_fold(8u64, |acc, &e| acc.checked_mul(e as u64))
-            .unwrap_or(u64::MAX);
+        let bytes = buffer.shape.iter().try_fold(8u64, |acc, &e| acc.checked_mul(e as u64)).unwrap_or(u64::MAX);
         total = total.saturating_add(bytes);
         if bytes > largest.0 {
             largest = (bytes, Some(index));

@@ -23,7 +23,10 @@ pub fn emit(file: &Path, overrides: &[Override], ast: bool) -> Result<(), Failur
     if ast {
         let name = file.display().to_string();
         let text = std::fs::read_to_string(file).map_err(|e| {
-            Failure::single(&Source::new(name.clone(), ""), noether::RunError::Write { path: name.clone(), reason: e.to_string() })
+            Failure::single(
+                &Source::new(name.clone(), ""),
+                noether::RunError::Write { path: name.clone(), reason: e.to_string() },
+            )
         })?;
         let source = Source::new(name, text);
         let module = noether::compiler::syntax::parse(&source)?;

@@ -115,20 +115,20 @@ fn write_outputs(sim: &Simulator, dir: &Path) -> Result<Vec<PathBuf>, Failure> {
     let mut written = Vec::new();
     for name in sim.state_names() {
         let path = dir.join(format!("{name}.npy"));
-        noether::runtime::output::write_npy(&path, sim.state(&name)?).map_err(fail)?;
+        noether::runtime::output::write_npy(&path, &sim.state(&name)?).map_err(fail)?;
         written.push(path);
     }
     let mut names = sim.observable_names();
     for name in &names {
         let series = sim.observable(name)?.to_vec();
         let path = dir.join(format!("{name}.npy"));
-        noether::runtime::output::write_npy(&path, ndarray_1d(&series).view()).map_err(fail)?;
+        noether::runtime::output::write_npy(&path, &ndarray_1d(&series).view()).map_err(fail)?;
         written.push(path);
     }
     names.extend(sim.state_names());
     if !names.iter().any(|n| n == "time") && !sim.times().is_empty() {
         let path = dir.join("time.npy");
-        noether::runtime::output::write_npy(&path, ndarray_1d(sim.times()).view()).map_err(fail)?;
+        noether::runtime::output::write_npy(&path, &ndarray_1d(sim.times()).view()).map_err(fail)?;
         written.push(path);
     }
     Ok(written)

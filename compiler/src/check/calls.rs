@@ -1,6 +1,6 @@
 //! Calls: built-in math (applied pointwise to fields) and inlined `fn`s with overloads.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::builtins::Builtin;
 use crate::model::Affine;
@@ -119,7 +119,11 @@ impl<'r> Elab<'_, 'r, '_> {
             if env.implicit.is_none() && !broadcast.is_empty() {
                 if let Some(other) = broadcast.iter().find(|x| **x != broadcast[0]) {
                     return Err(self.report(CheckError::ShapeMismatch {
-                        message: format!("`{name}` is applied to fields of shapes {} and {}", shape_text(broadcast[0]), shape_text(other)),
+                        message: format!(
+                            "`{name}` is applied to fields of shapes {} and {}",
+                            shape_text(broadcast[0]),
+                            shape_text(other)
+                        ),
                         span,
                         label: "arguments of different shapes".into(),
                         help: "index the arguments explicitly".into(),
@@ -148,7 +152,8 @@ impl<'r> Elab<'_, 'r, '_> {
         for (k, index) in implicit.indices.iter().enumerate() {
             callee_env = callee_env.bind(LocalId((def.params + k) as u32), Binding::Index(index.clone()));
         }
-        callee_env.implicit = Some(Rc::new(Implicit { indices: implicit.indices.clone(), point_free: false, site: None }));
+        callee_env.implicit =
+            Some(Arc::new(Implicit { indices: implicit.indices.clone(), point_free: false, site: None }));
         self.result_of(def, &callee_env, name, span)
     }
 
@@ -178,7 +183,7 @@ impl<'r> Elab<'_, 'r, '_> {
             vars.push(var);
         }
         let indices = vars.iter().map(|v| Affine::var(*v)).collect();
-        env.implicit = Some(Rc::new(Implicit { indices, point_free: false, site: None }));
+        env.implicit = Some(Arc::new(Implicit { indices, point_free: false, site: None }));
         probe.elab(&def.body.expr, &env)?;
         let mut extents = Vec::with_capacity(vars.len());
         for var in vars {

@@ -133,7 +133,12 @@ impl Checker<'_, '_> {
         Some(SampleSpec { var, sampler: d.name.name.clone(), options, span })
     }
 
-    pub(super) fn check_fit(&mut self, params: Vec<crate::model::FieldId>, loss: String, d: &Directive) -> Option<FitSpec> {
+    pub(super) fn check_fit(
+        &mut self,
+        params: Vec<crate::model::FieldId>,
+        loss: String,
+        d: &Directive,
+    ) -> Option<FitSpec> {
         let options = match d.name.name.as_str() {
             "adam" => &ADAM[..],
             "lbfgs" => &LBFGS[..],

@@ -7,7 +7,7 @@
 //! explicit `[...]`, a field function's own indices). Without implicit indices a field-valued
 //! expression stays a [`FieldVal`]: a promise to elaborate it once indices are known.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::builtins::ReduceOp;
 use crate::diag::Span;
@@ -25,8 +25,8 @@ pub(super) type R<T> = Result<T, Reported>;
 #[derive(Clone)]
 pub(super) struct Env<'r> {
     pub locals: &'r [Local],
-    bindings: Rc<Vec<Binding<'r>>>,
-    pub implicit: Option<Rc<Implicit>>,
+    bindings: Arc<Vec<Binding<'r>>>,
+    pub implicit: Option<Arc<Implicit>>,
     /// Inside a library function: where it was called, so errors point at user code.
     pub site: Option<Span>,
 }
@@ -51,16 +51,16 @@ pub(super) struct Implicit {
 
 impl<'r> Env<'r> {
     pub fn new(locals: &'r [Local]) -> Self {
-        Env { locals, bindings: Rc::new(vec![Binding::Unset; locals.len()]), implicit: None, site: None }
+        Env { locals, bindings: Arc::new(vec![Binding::Unset; locals.len()]), implicit: None, site: None }
     }
 
     pub fn bind(&self, id: LocalId, binding: Binding<'r>) -> Self {
         let mut bindings = (*self.bindings).clone();
         bindings[id.index()] = binding;
-        Env { bindings: Rc::new(bindings), ..self.clone() }
+        Env { bindings: Arc::new(bindings), ..self.clone() }
     }
 
-    pub fn with_implicit(&self, implicit: Option<Rc<Implicit>>) -> Self {
+    pub fn with_implicit(&self, implicit: Option<Arc<Implicit>>) -> Self {
         Env { implicit, ..self.clone() }
     }
 
@@ -150,8 +150,8 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
         match &e.kind {
             RKind::Num(value) => Ok(num(*value)),
             RKind::Pi => Ok(num(std::f64::consts::PI)),
-            RKind::Time => Ok(Value::Scalar(Rc::new(Node::Time), Kind::Num)),
-            RKind::Dt => Ok(Value::Scalar(Rc::new(Node::Dt), Kind::Num)),
+            RKind::Time => Ok(Value::Scalar(Arc::new(Node::Time), Kind::Num)),
+            RKind::Dt => Ok(Value::Scalar(Arc::new(Node::Dt), Kind::Num)),
             RKind::Dw(item) => {
                 let field = self.ck.field_of(*item).ok_or(Reported)?;
                 self.field(field, true, e, env)
@@ -174,13 +174,13 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
                 })
             }
             RKind::And(a, b) => self.typed_operator(e, env, &[a, b], [Kind::Bool; 2], Kind::Bool, |xs| {
-                Rc::new(Node::And(xs[0].clone(), xs[1].clone()))
+                Arc::new(Node::And(xs[0].clone(), xs[1].clone()))
             }),
             RKind::Or(a, b) => self.typed_operator(e, env, &[a, b], [Kind::Bool; 2], Kind::Bool, |xs| {
-                Rc::new(Node::Or(xs[0].clone(), xs[1].clone()))
+                Arc::new(Node::Or(xs[0].clone(), xs[1].clone()))
             }),
             RKind::Not(a) => {
-                self.typed_operator(e, env, &[a], [Kind::Bool], Kind::Bool, |xs| Rc::new(Node::Not(xs[0].clone())))
+                self.typed_operator(e, env, &[a], [Kind::Bool], Kind::Bool, |xs| Arc::new(Node::Not(xs[0].clone())))
             }
             RKind::If(c, a, b) => self.conditional(e, env, c, a, b),
             RKind::Call { callee, args } => self.call(*callee, args, e, env),
@@ -272,7 +272,7 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
             self.reads.push(ReadInfo { field, span });
             Node::Read(Read { id, field, index: indices })
         };
-        Ok(Value::Scalar(Rc::new(node), Kind::Num))
+        Ok(Value::Scalar(Arc::new(node), Kind::Num))
     }
 
     /// Applies the operator `build` to scalar operands, or makes a field value if any operand
@@ -400,7 +400,7 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
         let value = self.elab(body, &inner)?;
         let body = self.expect(value, Kind::Num, inner.span(body), &format!("the body of `{}`", op.name()))?;
         let _ = e;
-        Ok(Value::Scalar(Rc::new(Node::Reduce(Reduce { op, vars, filter, body })), Kind::Num))
+        Ok(Value::Scalar(Arc::new(Node::Reduce(Reduce { op, vars, filter, body })), Kind::Num))
     }
 
     /// `base[indices]`: elaborates `base` with the indices as its implicit indices.
@@ -426,13 +426,13 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
             }
             Value::Field(_) => {}
         }
-        let implicit = Rc::new(Implicit { indices: affines, point_free: false, site: Some(span) });
+        let implicit = Arc::new(Implicit { indices: affines, point_free: false, site: Some(span) });
         self.elab(base, &env.with_implicit(Some(implicit)))
     }
 }
 
 pub(super) fn num<'r>(value: f64) -> Value<'r> {
-    Value::Scalar(Rc::new(Node::Num(value)), Kind::Num)
+    Value::Scalar(Arc::new(Node::Num(value)), Kind::Num)
 }
 
 fn constant(e: &Expr) -> Option<f64> {
@@ -445,16 +445,16 @@ fn constant(e: &Expr) -> Option<f64> {
 /// `op a`, folded when `a` is a number.
 pub(super) fn unary(op: Unary, a: Expr) -> Expr {
     match constant(&a) {
-        Some(x) => Rc::new(Node::Num(op.eval(x))),
-        None => Rc::new(Node::Unary(op, a)),
+        Some(x) => Arc::new(Node::Num(op.eval(x))),
+        None => Arc::new(Node::Unary(op, a)),
     }
 }
 
 /// `a op b`, folded when both are numbers.
 pub(super) fn binary(op: Binary, a: Expr, b: Expr) -> Expr {
     match (constant(&a), constant(&b)) {
-        (Some(x), Some(y)) => Rc::new(Node::Num(op.eval(x, y))),
-        _ => Rc::new(Node::Binary(op, a, b)),
+        (Some(x), Some(y)) => Arc::new(Node::Num(op.eval(x, y))),
+        _ => Arc::new(Node::Binary(op, a, b)),
     }
 }
 
@@ -478,27 +478,27 @@ fn binary_ast(op: BinOp, a: Expr, b: Expr) -> Expr {
 }
 
 fn compare(op: Compare, a: Expr, b: Expr) -> Expr {
-    Rc::new(Node::Compare(op, a, b))
+    Arc::new(Node::Compare(op, a, b))
 }
 
 fn select(c: Expr, a: Expr, b: Expr) -> Expr {
-    Rc::new(Node::Select(c, a, b))
+    Arc::new(Node::Select(c, a, b))
 }
 
 /// The numeric value of an affine index expression.
 pub(super) fn affine_expr(affine: &Affine) -> Expr {
     let mut total: Option<Expr> = None;
     for &(var, coeff) in &affine.terms {
-        let var = Rc::new(Node::Var(var));
-        let term = if coeff == 1 { var } else { binary(Binary::Mul, Rc::new(Node::Num(coeff as f64)), var) };
+        let var = Arc::new(Node::Var(var));
+        let term = if coeff == 1 { var } else { binary(Binary::Mul, Arc::new(Node::Num(coeff as f64)), var) };
         total = Some(match total {
             Some(sum) => binary(Binary::Add, sum, term),
             None => term,
         });
     }
     match total {
-        None => Rc::new(Node::Num(affine.offset as f64)),
+        None => Arc::new(Node::Num(affine.offset as f64)),
         Some(sum) if affine.offset == 0 => sum,
-        Some(sum) => binary(Binary::Add, sum, Rc::new(Node::Num(affine.offset as f64))),
+        Some(sum) => binary(Binary::Add, sum, Arc::new(Node::Num(affine.offset as f64))),
     }
 }

@@ -119,7 +119,10 @@ pub enum CheckError {
     },
 
     #[error("`{name}` depends on itself")]
-    #[diagnostic(code(noether::check::cycle), help("a let or named scalar cannot use its own value; compute it from states, params and data"))]
+    #[diagnostic(
+        code(noether::check::cycle),
+        help("a let or named scalar cannot use its own value; compute it from states, params and data")
+    )]
     Cycle {
         name: String,
         #[label("used while it is being defined")]

@@ -26,9 +26,7 @@ use crate::diag::{Sink, Span};
 use crate::model::{
     Def, Diffusion, Equation, EquationKind, Expr, Field, FieldId, FieldKind, Model, NamedScalar, Node, Var, VarId,
 };
-use crate::resolve::{
-    Body, Dim, EquationKind as Form, ItemId, ItemKind, LetShape, LocalId, Resolved, Rule, Shape,
-};
+use crate::resolve::{Body, Dim, EquationKind as Form, ItemId, ItemKind, LetShape, LocalId, Resolved, Rule, Shape};
 use elab::{Binding, Elab, Env, Implicit, Value};
 
 /// Marks a failure whose diagnostic has already been reported.
@@ -203,13 +201,10 @@ impl<'r, 's> Checker<'r, 's> {
         };
         let Some((extents, expr, env)) = probe else { return self.top_def(body, &[], what) };
         let mut elab = Elab::new(self);
-        let vars: Vec<VarId> = extents
-            .iter()
-            .enumerate()
-            .map(|(k, e)| elab.new_var(&axis_name(k), Some(*e), span))
-            .collect();
+        let vars: Vec<VarId> =
+            extents.iter().enumerate().map(|(k, e)| elab.new_var(&axis_name(k), Some(*e), span)).collect();
         let indices = vars.iter().map(|v| crate::model::Affine::var(*v)).collect();
-        let env = env.with_implicit(Some(std::rc::Rc::new(Implicit { indices, point_free: true, site: None })));
+        let env = env.with_implicit(Some(std::sync::Arc::new(Implicit { indices, point_free: true, site: None })));
         let value = elab.elab(expr, &env)?;
         let expr = elab.expect(value, elab::Kind::Num, span, what)?;
         elab.finish(vars.len(), expr)
@@ -236,7 +231,7 @@ impl<'r, 's> Checker<'r, 's> {
             env = env.bind(LocalId(k as u32), Binding::Index(crate::model::Affine::var(id)));
         }
         if !domain.is_empty() {
-            env.implicit = Some(std::rc::Rc::new(Implicit { indices, point_free: true, site: None }));
+            env.implicit = Some(std::sync::Arc::new(Implicit { indices, point_free: true, site: None }));
         }
         let expr = elab.scalar(&body.expr, &env, what)?;
         Ok((expr, elab))
@@ -295,20 +290,14 @@ impl<'r, 's> Checker<'r, 's> {
                 }));
             }
         };
-        let zero: Expr = std::rc::Rc::new(Node::Num(0.0));
-        let parts: Vec<(Option<(FieldId, Vec<crate::model::Affine>)>, Expr)> = std::iter::once((None, terms.dt.unwrap_or(zero)))
-            .chain(terms.dw.into_iter().map(|(noise, index, coeff)| (Some((noise, index)), coeff)))
-            .collect();
         // One definition per term, sharing the variables and the read table.
-        let defs: Vec<Def> = parts.iter().map(|(_, e)| elab.finish_shared(domain.len(), e.clone())).collect::<Result<_, _>>()?;
-        let mut defs = defs.into_iter();
-        let drift = defs.next().ok_or(Reported)?;
-        let diffusion = parts
-            .into_iter()
-            .skip(1)
-            .zip(defs)
-            .filter_map(|((term, _), coeff)| term.map(|(noise, index)| Diffusion { noise, index, coeff }))
-            .collect();
+        let drift_expr = terms.dt.unwrap_or_else(|| std::sync::Arc::new(Node::Num(0.0)));
+        let drift = elab.finish_shared(domain.len(), drift_expr)?;
+        let mut diffusion = Vec::with_capacity(terms.dw.len());
+        for (noise, index, coeff) in terms.dw {
+            let coeff = elab.finish_shared(domain.len(), coeff)?;
+            diffusion.push(Diffusion { noise, index, coeff });
+        }
         Ok(EquationKind::Sde { drift, diffusion })
     }
 
@@ -378,11 +367,7 @@ impl Elab<'_, '_, '_> {
             return Err(Reported);
         }
         let accesses = ranges::classify(self, &expr)?;
-        let vars = self
-            .vars
-            .iter()
-            .map(|v| Var { name: v.name.clone(), extent: v.extent.unwrap_or(1) })
-            .collect();
+        let vars = self.vars.iter().map(|v| Var { name: v.name.clone(), extent: v.extent.unwrap_or(1) }).collect();
         Ok(Def { rank, vars, expr, accesses })
     }
 }

@@ -143,7 +143,14 @@ impl Classifier<'_, '_, '_, '_> {
         }
     }
 
-    fn out_of_range(&mut self, id: ReadId, field: FieldId, index: &[crate::model::Affine], axis: usize, (lo, hi): (i64, i64)) {
+    fn out_of_range(
+        &mut self,
+        id: ReadId,
+        field: FieldId,
+        index: &[crate::model::Affine],
+        axis: usize,
+        (lo, hi): (i64, i64),
+    ) {
         self.failed = true;
         let span = self.elab.reads[id.0 as usize].span;
         if self.reported_at.contains(&span) {
@@ -157,11 +164,7 @@ impl Classifier<'_, '_, '_, '_> {
         let indices: Vec<String> = index.iter().map(|a| a.display(&|v| names[v.index()].clone())).collect();
         let extent = extents[axis] as i64;
         let reach = if lo < 0 { lo } else { hi };
-        let detail = format!(
-            "index `{}` reaches {reach}, outside 0..{} on axis {axis}",
-            indices[axis],
-            extent - 1
-        );
+        let detail = format!("index `{}` reaches {reach}, outside 0..{} on axis {axis}", indices[axis], extent - 1);
         let kind = info.kind.describe();
         self.elab.report(CheckError::OutOfRange {
             read: format!("{name}[{}]", indices.join(", ")),
@@ -187,7 +190,7 @@ fn refine(cond: &Expr, positive: bool, ranges: &Ranges) -> Ranges {
         (Node::Compare(op, a, b), _) => {
             let op = if positive { *op } else { op.negated() };
             match (linear(a), linear(b)) {
-                (Some(a), Some(b)) => bound(a.minus(&b), op, ranges),
+                (Some(a), Some(b)) => bound(&a.minus(&b), op, ranges),
                 _ => ranges.clone(),
             }
         }
@@ -247,7 +250,7 @@ fn linear(e: &Expr) -> Option<Linear> {
 }
 
 /// Narrows `ranges` by `diff OP 0` when `diff` is `±v + k`.
-fn bound(diff: Linear, op: Compare, ranges: &Ranges) -> Ranges {
+fn bound(diff: &Linear, op: Compare, ranges: &Ranges) -> Ranges {
     let [(var, coeff)] = diff.terms[..] else { return ranges.clone() };
     // coeff * v + k OP 0  <=>  v OP' -k / coeff
     let (op, k) = match coeff {

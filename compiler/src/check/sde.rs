@@ -3,7 +3,7 @@
 //! The right side must be linear in the differentials: every term is a differential-free
 //! coefficient times `dt` or one `dW[...]`. Coefficients are kept as expressions.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::model::{Affine, Expr, FieldId, Node};
 use crate::ops::{Binary, Unary};
@@ -39,19 +39,17 @@ fn terms(e: &Expr) -> Result<Parts, NotLinear> {
     }
     match &**e {
         Node::Dt => Ok(Parts { dt: Some(one()), dw: Vec::new(), rest: None }),
-        Node::Dw { noise, index } => {
-            Ok(Parts { dt: None, dw: vec![(*noise, index.clone(), one())], rest: None })
-        }
+        Node::Dw { noise, index } => Ok(Parts { dt: None, dw: vec![(*noise, index.clone(), one())], rest: None }),
         Node::Binary(Binary::Add, a, b) => Ok(merge(terms(a)?, terms(b)?)),
-        Node::Binary(Binary::Sub, a, b) => Ok(merge(terms(a)?, scale(terms(b)?, &Rc::new(Node::Num(-1.0))))),
-        Node::Unary(Unary::Neg, a) => Ok(scale(terms(a)?, &Rc::new(Node::Num(-1.0)))),
+        Node::Binary(Binary::Sub, a, b) => Ok(merge(terms(a)?, scale(terms(b)?, &Arc::new(Node::Num(-1.0))))),
+        Node::Unary(Unary::Neg, a) => Ok(scale(terms(a)?, &Arc::new(Node::Num(-1.0)))),
         Node::Binary(Binary::Mul, a, b) => match (has_differential(a), has_differential(b)) {
             (false, _) => Ok(scale(terms(b)?, a)),
             (_, false) => Ok(scale(terms(a)?, b)),
             _ => Err(NotLinear("a product of two differentials".into())),
         },
         Node::Binary(Binary::Div, a, b) if !has_differential(b) => {
-            let reciprocal = Rc::new(Node::Binary(Binary::Div, one(), b.clone()));
+            let reciprocal = Arc::new(Node::Binary(Binary::Div, one(), b.clone()));
             Ok(scale(terms(a)?, &reciprocal))
         }
         Node::Binary(Binary::Div, ..) => Err(NotLinear("a division by a differential".into())),
@@ -60,7 +58,7 @@ fn terms(e: &Expr) -> Result<Parts, NotLinear> {
 }
 
 fn one() -> Expr {
-    Rc::new(Node::Num(1.0))
+    Arc::new(Node::Num(1.0))
 }
 
 fn has_differential(e: &Expr) -> bool {
@@ -71,7 +69,7 @@ fn has_differential(e: &Expr) -> bool {
 
 fn add(a: Option<Expr>, b: Option<Expr>) -> Option<Expr> {
     match (a, b) {
-        (Some(a), Some(b)) => Some(Rc::new(Node::Binary(Binary::Add, a, b))),
+        (Some(a), Some(b)) => Some(Arc::new(Node::Binary(Binary::Add, a, b))),
         (a, b) => a.or(b),
     }
 }
@@ -80,7 +78,7 @@ fn merge(a: Parts, b: Parts) -> Parts {
     let mut dw = a.dw;
     for (noise, index, coeff) in b.dw {
         match dw.iter_mut().find(|(n, i, _)| *n == noise && *i == index) {
-            Some(term) => term.2 = Rc::new(Node::Binary(Binary::Add, term.2.clone(), coeff)),
+            Some(term) => term.2 = Arc::new(Node::Binary(Binary::Add, term.2.clone(), coeff)),
             None => dw.push((noise, index, coeff)),
         }
     }
@@ -89,8 +87,8 @@ fn merge(a: Parts, b: Parts) -> Parts {
 
 fn scale(parts: Parts, factor: &Expr) -> Parts {
     let times = |e: Expr| match *e {
-        Node::Num(v) if v == 1.0 => factor.clone(),
-        _ => Rc::new(Node::Binary(Binary::Mul, factor.clone(), e)),
+        Node::Num(1.0) => factor.clone(),
+        _ => Arc::new(Node::Binary(Binary::Mul, factor.clone(), e)),
     };
     Parts {
         dt: parts.dt.map(times),

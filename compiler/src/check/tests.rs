@@ -55,9 +55,8 @@ fn let_extents_are_inferred_from_reads() {
 
 #[test]
 fn guarded_reads_without_rule_are_accepted() {
-    let model = checked(
-        "state u : [i < 8] = 0\nd/dt u = if i == 0 or i == 7 then 0 else u[i - 1] - 2 * u + u[i + 1]\n",
-    );
+    let model =
+        checked("state u : [i < 8] = 0\nd/dt u = if i == 0 or i == 7 then 0 else u[i - 1] - 2 * u + u[i + 1]\n");
     let EquationKind::Ode { rhs } = &model.equations[0].kind else { panic!() };
     assert!(rhs.accesses.iter().any(|a| a.axes[0] == Access::Fill && a.fill.is_nan()));
 }
@@ -65,16 +64,18 @@ fn guarded_reads_without_rule_are_accepted() {
 #[test]
 fn unguarded_read_without_rule_is_out_of_range() {
     assert_eq!(codes("state u : [i < 8] = 0\nd/dt u = laplacian(u)\n"), vec!["noether::check::out_of_range"]);
-    assert_eq!(codes("state u : [i < 8] = 0\nd/dt u = if i > 0 then u[i + 1] else 0\n"), vec![
-        "noether::check::out_of_range"
-    ]);
+    assert_eq!(
+        codes("state u : [i < 8] = 0\nd/dt u = if i > 0 then u[i + 1] else 0\n"),
+        vec!["noether::check::out_of_range"]
+    );
 }
 
 #[test]
 fn shape_errors() {
-    assert_eq!(codes("state u : [i < 8] = 0\nstate v : [i < 4] = 0\nd/dt u = v\n"), vec![
-        "noether::check::shape_mismatch"
-    ]);
+    assert_eq!(
+        codes("state u : [i < 8] = 0\nstate v : [i < 4] = 0\nd/dt u = v\n"),
+        vec!["noether::check::shape_mismatch"]
+    );
     assert_eq!(codes("state u : [i < 8] = 0\nloss L = u\n"), vec!["noether::check::not_scalar"]);
     assert_eq!(codes("state u : [i < 8] = 0\nloss L = sum(i) u[i, i]\n"), vec!["noether::check::index_count"]);
     assert_eq!(codes("param D = 1\nloss L = D[0]\n"), vec!["noether::check::not_indexable"]);
@@ -103,13 +104,14 @@ fn sde_is_split_into_drift_and_diffusion() {
 
 #[test]
 fn directives_are_validated() {
-    assert_eq!(codes("state y = 1\nd/dt y = -y\nrun euler(dt = 0.1, stps = 3)\n"), vec![
-        "noether::check::unknown_option",
-        "noether::check::missing_option"
-    ]);
-    assert_eq!(codes("state y = 1\nd/dt y = -y\nrun eulr(dt = 0.1, steps = 3)\n"), vec![
-        "noether::check::unknown_directive"
-    ]);
+    assert_eq!(
+        codes("state y = 1\nd/dt y = -y\nrun euler(dt = 0.1, stps = 3)\n"),
+        vec!["noether::check::unknown_option", "noether::check::missing_option"]
+    );
+    assert_eq!(
+        codes("state y = 1\nd/dt y = -y\nrun eulr(dt = 0.1, steps = 3)\n"),
+        vec!["noether::check::unknown_directive"]
+    );
     assert_eq!(codes("state y = 1\nd/dt y = -y\nrun rk4(dt = -1, steps = 3)\n"), vec!["noether::check::bad_option"]);
 }
 

@@ -27,8 +27,7 @@ fn var_name(v: VarId) -> String {
 }
 
 fn print_kernel(out: &mut String, program: &Program, index: usize, kernel: &Kernel) {
-    let domain: Vec<String> =
-        kernel.domain().iter().enumerate().map(|(v, e)| format!("i{v} < {e}")).collect();
+    let domain: Vec<String> = kernel.domain().iter().enumerate().map(|(v, e)| format!("i{v} < {e}")).collect();
     writeln!(out, "kernel k{index} {} [{}]", kernel.name, domain.join(", ")).expect("write to String");
     if !kernel.prelude.items.is_empty() {
         out.push_str("  prelude:\n");

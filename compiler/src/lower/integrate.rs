@@ -53,7 +53,11 @@ impl Tableau {
 
 impl Lowering<'_, '_> {
     /// The step procedure of `tableau` for `equations`, and the (state, next) buffer pairs.
-    pub(super) fn explicit_rk(&mut self, tableau: &Tableau, equations: &[(FieldId, &Def)]) -> (ProcId, Vec<(BufferId, BufferId)>) {
+    pub(super) fn explicit_rk(
+        &mut self,
+        tableau: &Tableau,
+        equations: &[(FieldId, &Def)],
+    ) -> (ProcId, Vec<(BufferId, BufferId)>) {
         let stages = tableau.stages();
         let model = self.model;
         let mut add = |suffix: &str, state: FieldId| {
@@ -86,11 +90,8 @@ impl Lowering<'_, '_> {
                     if let Some(rates) = &rates[i] {
                         outputs.push(Output { buffer: rates[n], value: k });
                     }
-                    let (weights, target) = if i + 1 < stages {
-                        (&tableau.a[i + 1], stage_states[i][n])
-                    } else {
-                        (&tableau.b, next[n])
-                    };
+                    let (weights, target) =
+                        if i + 1 < stages { (&tableau.a[i + 1], stage_states[i][n]) } else { (&tableau.b, next[n]) };
                     let value = advance(b, state_buffer, dt, weights, &earlier, k);
                     outputs.push(Output { buffer: target, value });
                     outputs
@@ -105,7 +106,14 @@ impl Lowering<'_, '_> {
 
 /// `S + dt * sum_j weights[j] k_j` at the current point, with `k_j` loaded from `earlier[j]`
 /// for earlier stages and `current` for the last weight.
-fn advance(b: &mut KernelBuilder, state: BufferId, dt: BufferId, weights: &[f64], earlier: &[Option<BufferId>], current: NodeId) -> NodeId {
+fn advance(
+    b: &mut KernelBuilder,
+    state: BufferId,
+    dt: BufferId,
+    weights: &[f64],
+    earlier: &[Option<BufferId>],
+    current: NodeId,
+) -> NodeId {
     let mut sum: Option<NodeId> = None;
     for (j, &w) in weights.iter().enumerate() {
         if w == 0.0 {

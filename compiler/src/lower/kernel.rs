@@ -5,7 +5,7 @@
 //! the domain moves into the prelude), and identical nodes in one region are built once.
 
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::builtins::ReduceOp;
 use crate::ir::{Access, Affine, BufferId, Kernel, Load, Node, NodeId, Output, Reduction, Region, VarId};
@@ -132,7 +132,12 @@ impl KernelBuilder {
     }
 
     /// A reduction over `vars`; `build` lowers the filter and value inside its region.
-    fn reduce(&mut self, op: ReduceOp, vars: &[VarId], build: impl FnOnce(&mut Self) -> (Option<NodeId>, NodeId)) -> NodeId {
+    fn reduce(
+        &mut self,
+        op: ReduceOp,
+        vars: &[VarId],
+        build: impl FnOnce(&mut Self) -> (Option<NodeId>, NodeId),
+    ) -> NodeId {
         let depth = self.regions.len();
         let identity = self.next_region;
         self.next_region += 1;
@@ -164,17 +169,27 @@ impl KernelBuilder {
         let outside = |d: usize| if d < depth { d } else { 0 };
         match &self.nodes[item.index()] {
             Node::Index(var) => outside(self.var_depth[var.index()]),
-            Node::Load(load) => {
-                load.index.iter().flat_map(|a| &a.terms).map(|(v, _)| outside(self.var_depth[v.index()])).max().unwrap_or(0)
-            }
+            Node::Load(load) => load
+                .index
+                .iter()
+                .flat_map(|a| &a.terms)
+                .map(|(v, _)| outside(self.var_depth[v.index()]))
+                .max()
+                .unwrap_or(0),
             Node::Reduce(_) => outside(self.reach[&item]),
             node => node.operands().iter().map(|o| outside(self.placement[o.index()].0)).max().unwrap_or(0),
         }
     }
 
     /// Lowers a checked-model expression of `def`, reading fields through `buffers`.
-    pub fn expr(&mut self, e: &model::Expr, def: &Def, buffers: &dyn Fn(model::FieldId) -> BufferId, time: &dyn Fn(&mut Self) -> NodeId) -> NodeId {
-        let address = Rc::as_ptr(e);
+    pub fn expr(
+        &mut self,
+        e: &model::Expr,
+        def: &Def,
+        buffers: &dyn Fn(model::FieldId) -> BufferId,
+        time: &dyn Fn(&mut Self) -> NodeId,
+    ) -> NodeId {
+        let address = Arc::as_ptr(e);
         if let Some(&id) = self.lowered.get(&address) {
             if self.is_open(id) {
                 return id;

@@ -91,6 +91,9 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
     Some(Compiled { model, program, interface })
 }
 
+/// A step procedure and the (state, next) buffer pairs it fills.
+type Step = (ProcId, Vec<(BufferId, BufferId)>);
+
 /// Where a kernel reads fields and the time: the current buffers, or a stage's.
 #[derive(Clone, Default)]
 pub(crate) struct Reading {
@@ -126,7 +129,11 @@ impl Lowering<'_, '_> {
         let mut builder = KernelBuilder::for_def(name, def);
         let field_buffers = &self.fields;
         let buffers = |f: FieldId| {
-            reading.states.get(&f).copied().unwrap_or_else(|| field_buffers[f.index()].expect("read fields have buffers"))
+            reading
+                .states
+                .get(&f)
+                .copied()
+                .unwrap_or_else(|| field_buffers[f.index()].expect("read fields have buffers"))
         };
         let (time, dt, offset) = (self.time, self.dt, reading.time_offset);
         let time = move |b: &mut KernelBuilder| {
@@ -197,7 +204,13 @@ impl Lowering<'_, '_> {
     }
 
     /// Schedules `param` after the params its initial value reads.
-    fn init_param(&mut self, param: FieldId, done: &mut Vec<FieldId>, stack: &mut Vec<FieldId>, kernels: &mut Vec<KernelId>) -> bool {
+    fn init_param(
+        &mut self,
+        param: FieldId,
+        done: &mut Vec<FieldId>,
+        stack: &mut Vec<FieldId>,
+        kernels: &mut Vec<KernelId>,
+    ) -> bool {
         if done.contains(&param) {
             return true;
         }
@@ -247,7 +260,13 @@ impl Lowering<'_, '_> {
     }
 
     /// Schedules a state's initial value, or a let needed by one, after what it reads.
-    fn init_node(&mut self, field: FieldId, done: &mut Vec<FieldId>, stack: &mut Vec<FieldId>, kernels: &mut Vec<KernelId>) -> bool {
+    fn init_node(
+        &mut self,
+        field: FieldId,
+        done: &mut Vec<FieldId>,
+        stack: &mut Vec<FieldId>,
+        kernels: &mut Vec<KernelId>,
+    ) -> bool {
         let model = self.model;
         let info = model.field(field);
         if !matches!(info.kind, FieldKind::State { .. } | FieldKind::Let) || done.contains(&field) {
@@ -272,7 +291,7 @@ impl Lowering<'_, '_> {
         true
     }
 
-    fn integrator(&mut self) -> Option<Option<(ProcId, Vec<(BufferId, BufferId)>)>> {
+    fn integrator(&mut self) -> Option<Option<Step>> {
         let Some(run) = self.model.run.clone() else { return Some(None) };
         let equations: Vec<(FieldId, &Def)> = self
             .model
@@ -304,7 +323,12 @@ impl Lowering<'_, '_> {
         for i in chosen {
             let scalar = &model.scalars[i];
             let target = self.scalars[i];
-            kernels.push(self.store_kernel(format!("{}_{}", scalar.kind.keyword(), scalar.name), &scalar.def, &reading, target));
+            kernels.push(self.store_kernel(
+                format!("{}_{}", scalar.kind.keyword(), scalar.name),
+                &scalar.def,
+                &reading,
+                target,
+            ));
         }
         self.program.add_procedure(name, kernels)
     }

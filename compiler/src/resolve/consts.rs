@@ -36,7 +36,7 @@ impl<'a> Resolver<'a, '_> {
                 let Decl::Stmt(StmtKind::Const { value, .. }) = self.pending[id.index()].decl else {
                     return None;
                 };
-                let origin = self.pending[id.index()].origin.clone();
+                let origin = self.pending[id.index()].origin;
                 self.eval_const(value, &origin)
             }
         };
@@ -145,7 +145,14 @@ impl<'a> Resolver<'a, '_> {
         }
     }
 
-    fn eval_call(&mut self, callee: &ast::Ident, args: &[f64], span: Span, origin: &Origin, depth: usize) -> Option<f64> {
+    fn eval_call(
+        &mut self,
+        callee: &ast::Ident,
+        args: &[f64],
+        span: Span,
+        origin: &Origin,
+        depth: usize,
+    ) -> Option<f64> {
         if let Some(id) = self.lookup(&callee.name, origin) {
             let scalar_def = match &self.pending[id.index()].decl {
                 Decl::Fns(defs) => defs.iter().copied().find(|d| d.indices.is_none()),
@@ -172,7 +179,7 @@ impl<'a> Resolver<'a, '_> {
                 return None;
             }
             let bindings: Bindings<'a> = def.params.iter().map(|p| p.name.as_str()).zip(args.iter().copied()).collect();
-            let def_origin = self.pending[id.index()].origin.clone();
+            let def_origin = self.pending[id.index()].origin;
             return self.eval(&def.body, &def_origin, &bindings, depth + 1);
         }
         match Builtin::from_name(&callee.name) {

@@ -56,10 +56,9 @@ impl Resolver<'_, '_> {
             ExprKind::Or(a, b) => RKind::Or(self.boxed(a, cx), self.boxed(b, cx)),
             ExprKind::Not(a) => RKind::Not(self.boxed(a, cx)),
             ExprKind::If(c, a, b) => RKind::If(self.boxed(c, cx), self.boxed(a, cx), self.boxed(b, cx)),
-            ExprKind::Index { base, indices } => RKind::Index {
-                base: self.boxed(base, cx),
-                indices: indices.iter().map(|i| self.expr(i, cx)).collect(),
-            },
+            ExprKind::Index { base, indices } => {
+                RKind::Index { base: self.boxed(base, cx), indices: indices.iter().map(|i| self.expr(i, cx)).collect() }
+            }
             ExprKind::Call { callee, args, filter } => {
                 if let Some(filter) = filter {
                     self.sink.push(ResolveError::FilterOnCall { name: callee.name.clone(), span: filter.span });
@@ -116,7 +115,10 @@ impl Resolver<'_, '_> {
             "`dt` and `dW` are differentials, written only on the right side of an SDE `d X = a * dt + b * dW`"
                 .to_string()
         } else {
-            suggestion_help(did_you_mean(name, candidates), "declare it first, e.g. `const NAME = 1` or `param NAME = 1`")
+            suggestion_help(
+                did_you_mean(name, candidates),
+                "declare it first, e.g. `const NAME = 1` or `param NAME = 1`",
+            )
         };
         self.sink.push(ResolveError::UnknownName { name: name.into(), span, help });
         RKind::Num(f64::NAN)
@@ -177,7 +179,9 @@ impl Resolver<'_, '_> {
         let mut candidates: Vec<String> = self
             .visible_names(&cx.origin)
             .into_iter()
-            .filter(|n| self.lookup(n, &cx.origin).is_some_and(|id| matches!(self.pending[id.index()].decl, Decl::Fns(_))))
+            .filter(|n| {
+                self.lookup(n, &cx.origin).is_some_and(|id| matches!(self.pending[id.index()].decl, Decl::Fns(_)))
+            })
             .map(String::from)
             .collect();
         candidates.extend(Builtin::all().map(|b| b.name().to_string()));

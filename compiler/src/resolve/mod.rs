@@ -163,7 +163,7 @@ impl<'a, 's> Resolver<'a, 's> {
                 }
                 _ => continue,
             };
-            self.declare(name, origin.clone(), Decl::Stmt(&stmt.kind));
+            self.declare(name, origin, Decl::Stmt(&stmt.kind));
         }
     }
 
@@ -197,7 +197,7 @@ impl<'a, 's> Resolver<'a, 's> {
                 return;
             }
         }
-        self.declare(&f.name, origin.clone(), Decl::Fns(vec![f]));
+        self.declare(&f.name, *origin, Decl::Fns(vec![f]));
     }
 
     /// Looks `name` up as seen from code of `origin`.
@@ -283,9 +283,7 @@ impl<'a, 's> Resolver<'a, 's> {
                 {
                     resolved.sample = self.sample(var, density, sampler);
                 }
-                StmtKind::Fit { params, loss, optimizer }
-                    if self.first_directive(&mut firsts, "fit", stmt.span) =>
-                {
+                StmtKind::Fit { params, loss, optimizer } if self.first_directive(&mut firsts, "fit", stmt.span) => {
                     resolved.fit = self.fit(params, loss, optimizer);
                 }
                 _ => {}
@@ -339,7 +337,12 @@ impl<'a, 's> Resolver<'a, 's> {
         }
     }
 
-    fn first_directive(&mut self, firsts: &mut HashMap<&'static str, Span>, directive: &'static str, span: Span) -> bool {
+    fn first_directive(
+        &mut self,
+        firsts: &mut HashMap<&'static str, Span>,
+        directive: &'static str,
+        span: Span,
+    ) -> bool {
         match firsts.get(directive) {
             Some(first) => {
                 self.sink.push(ResolveError::DuplicateDirective { directive, span, first: *first });
@@ -353,7 +356,7 @@ impl<'a, 's> Resolver<'a, 's> {
     }
 
     fn item(&mut self, id: ItemId) -> Item {
-        let origin = self.pending[id.index()].origin.clone();
+        let origin = self.pending[id.index()].origin;
         let kind = match &self.pending[id.index()].decl {
             Decl::Fns(defs) => {
                 let defs = defs.clone();
@@ -444,7 +447,10 @@ impl<'a, 's> Resolver<'a, 's> {
             self.sink.push(ResolveError::UnknownName {
                 name: target.name.name.clone(),
                 span: target.name.span,
-                help: suggestion_help(did_you_mean(&target.name.name, names), "declare it with `state NAME : SHAPE = initial value`"),
+                help: suggestion_help(
+                    did_you_mean(&target.name.name, names),
+                    "declare it with `state NAME : SHAPE = initial value`",
+                ),
             });
             return None;
         };
@@ -467,7 +473,11 @@ impl<'a, 's> Resolver<'a, 's> {
             }
         };
         let locals: Vec<Local> = match &target.indices {
-            None => shape.dims.iter().map(|d| Local { name: d.name.clone(), span: target.name.span, extent: Some(d.extent) }).collect(),
+            None => shape
+                .dims
+                .iter()
+                .map(|d| Local { name: d.name.clone(), span: target.name.span, extent: Some(d.extent) })
+                .collect(),
             Some(indices) => {
                 if indices.len() != shape.rank() {
                     let rank = shape.rank();
@@ -520,19 +530,26 @@ impl<'a, 's> Resolver<'a, 's> {
     fn fit(&mut self, params: &[ast::Ident], loss: &ast::Ident, optimizer: &ast::Directive) -> Option<Fit> {
         let params: Vec<(ItemId, Span)> = params
             .iter()
-            .filter_map(|p| self.expect_user_item(p, "a param", |k| matches!(k, StmtKind::Param { .. })).map(|id| (id, p.span)))
+            .filter_map(|p| {
+                self.expect_user_item(p, "a param", |k| matches!(k, StmtKind::Param { .. })).map(|id| (id, p.span))
+            })
             .collect();
-        let loss_id = self.expect_user_item(loss, "a loss", |k| {
-            matches!(k, StmtKind::Named { kind: NamedKind::Loss, .. })
-        })?;
+        let loss_id =
+            self.expect_user_item(loss, "a loss", |k| matches!(k, StmtKind::Named { kind: NamedKind::Loss, .. }))?;
         Some(Fit { params, loss: (loss_id, loss.span), optimizer: self.directive(optimizer) })
     }
 
     /// The user item `name`, which must satisfy `is_expected`.
-    fn expect_user_item(&mut self, name: &ast::Ident, expected: &str, is_expected: impl Fn(&StmtKind) -> bool) -> Option<ItemId> {
+    fn expect_user_item(
+        &mut self,
+        name: &ast::Ident,
+        expected: &str,
+        is_expected: impl Fn(&StmtKind) -> bool,
+    ) -> Option<ItemId> {
         let Some(id) = self.lookup(&name.name, &Origin::User) else {
             let names = self.visible_names(&Origin::User);
-            let help = suggestion_help(did_you_mean(&name.name, names), format!("declare {expected} named `{}`", name.name));
+            let help =
+                suggestion_help(did_you_mean(&name.name, names), format!("declare {expected} named `{}`", name.name));
             self.sink.push(ResolveError::UnknownName { name: name.name.clone(), span: name.span, help });
             return None;
         };
@@ -558,7 +575,7 @@ impl<'a, 's> Resolver<'a, 's> {
     }
 
     fn body_with(&mut self, locals: Vec<Local>, e: &ast::Expr, origin: &Origin, sde: bool) -> Body {
-        let mut cx = BodyCx::new(locals, origin.clone(), sde);
+        let mut cx = BodyCx::new(locals, *origin, sde);
         let expr = self.expr(e, &mut cx);
         Body { locals: cx.into_locals(), expr }
     }
@@ -611,7 +628,10 @@ impl<'a, 's> Resolver<'a, 's> {
                     self.sink.push(ResolveError::UnknownName {
                         name: name.name.clone(),
                         span: name.span,
-                        help: suggestion_help(did_you_mean(&name.name, names), "declare it with `shape NAME = [i < N]`"),
+                        help: suggestion_help(
+                            did_you_mean(&name.name, names),
+                            "declare it with `shape NAME = [i < N]`",
+                        ),
                     });
                     Shape::scalar(span)
                 }
@@ -635,7 +655,7 @@ impl<'a, 's> Resolver<'a, 's> {
         let Decl::Stmt(StmtKind::Shape { dims, modifiers, .. }) = self.pending[id.index()].decl else {
             return None;
         };
-        let origin = self.pending[id.index()].origin.clone();
+        let origin = self.pending[id.index()].origin;
         let span = self.pending[id.index()].span;
         let mut shape = self.literal_shape(dims, &origin, span);
         if let Some(rule) = self.rule_of(modifiers) {

@@ -1,5 +1,6 @@
 use super::*;
 use crate::diag::{Sink, Source};
+use crate::stdlib;
 
 fn run(text: &str, overrides: &[Override]) -> (Option<Resolved>, Vec<String>) {
     let source = Source::new("test.noe", text);
@@ -17,7 +18,7 @@ fn item<'r>(resolved: &'r Resolved, name: &str) -> &'r Item {
 
 #[test]
 fn every_stdlib_module_resolves_cleanly() {
-    for module in crate::stdlib::importable() {
+    for module in stdlib::importable() {
         let (resolved, codes) = run(&format!("use std.{module}\n"), &[]);
         assert!(codes.is_empty(), "std.{module}: {codes:?}");
         assert!(resolved.is_some());
@@ -35,8 +36,7 @@ fn consts_fold_in_any_order_with_real_division() {
 
 #[test]
 fn overrides_replace_consts_and_params() {
-    let overrides =
-        [Override { name: "N".into(), value: 8.0 }, Override { name: "D".into(), value: 0.5 }];
+    let overrides = [Override { name: "N".into(), value: 8.0 }, Override { name: "D".into(), value: 0.5 }];
     let (resolved, codes) = run("const N = 4\nparam D = 0.1\nstate u : [i < N] = D\n", &overrides);
     assert!(codes.is_empty(), "{codes:?}");
     let resolved = resolved.expect("resolves");
@@ -48,9 +48,10 @@ fn overrides_replace_consts_and_params() {
 
 #[test]
 fn reports_unknown_duplicate_cycle_and_bad_override() {
-    let (_, codes) = run("const a = b\nconst b = a\nconst c = 1\nconst c = 2\nloss L = zz\n", &[
-        Override { name: "nope".into(), value: 1.0 },
-    ]);
+    let (_, codes) = run(
+        "const a = b\nconst b = a\nconst c = 1\nconst c = 2\nloss L = zz\n",
+        &[Override { name: "nope".into(), value: 1.0 }],
+    );
     assert!(codes.contains(&"noether::resolve::const_cycle".to_string()), "{codes:?}");
     assert!(codes.contains(&"noether::resolve::duplicate".to_string()));
     assert!(codes.contains(&"noether::resolve::unknown_name".to_string()));

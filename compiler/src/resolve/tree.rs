@@ -42,7 +42,7 @@ impl Resolved {
 }
 
 /// Where a declaration came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
     User,
     /// A standard-library module, by name (`prelude`, `fd4`).
@@ -60,16 +60,39 @@ pub struct Item {
 
 #[derive(Clone, Debug)]
 pub enum ItemKind {
-    Const { value: f64 },
+    Const {
+        value: f64,
+    },
     Shape(Shape),
     /// A differentiable value; `shape` has no dims for a scalar.
-    Param { shape: Shape, init: Body },
-    State { shape: Shape, init: Body, spin: bool },
-    Noise { shape: Shape },
-    Data { shape: Shape, path: String, path_span: Span },
-    Let { form: LetShape, value: Body },
-    Fn { overloads: Vec<FnDef> },
-    Named { kind: NamedKind, value: Body },
+    Param {
+        shape: Shape,
+        init: Body,
+    },
+    State {
+        shape: Shape,
+        init: Body,
+        spin: bool,
+    },
+    Noise {
+        shape: Shape,
+    },
+    Data {
+        shape: Shape,
+        path: String,
+        path_span: Span,
+    },
+    Let {
+        form: LetShape,
+        value: Body,
+    },
+    Fn {
+        overloads: Vec<FnDef>,
+    },
+    Named {
+        kind: NamedKind,
+        value: Body,
+    },
 }
 
 impl ItemKind {
@@ -211,9 +234,20 @@ pub enum RKind {
     Or(Box<RExpr>, Box<RExpr>),
     Not(Box<RExpr>),
     If(Box<RExpr>, Box<RExpr>, Box<RExpr>),
-    Call { callee: Callee, args: Vec<RExpr> },
-    Reduce { op: ReduceOp, vars: Vec<LocalId>, filter: Option<Box<RExpr>>, body: Box<RExpr> },
-    Index { base: Box<RExpr>, indices: Vec<RExpr> },
+    Call {
+        callee: Callee,
+        args: Vec<RExpr>,
+    },
+    Reduce {
+        op: ReduceOp,
+        vars: Vec<LocalId>,
+        filter: Option<Box<RExpr>>,
+        body: Box<RExpr>,
+    },
+    Index {
+        base: Box<RExpr>,
+        indices: Vec<RExpr>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

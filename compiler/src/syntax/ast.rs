@@ -23,23 +23,71 @@ pub struct Stmt {
 
 #[derive(Clone, Debug)]
 pub enum StmtKind {
-    Const { name: Ident, value: Expr },
-    Param { name: Ident, ty: Option<TypeAnn>, init: Expr },
-    Shape { name: Ident, dims: Vec<IndexDecl>, modifiers: Vec<Modifier> },
-    State { name: Ident, ty: Option<TypeAnn>, init: Expr },
-    Noise { name: Ident, ty: TypeAnn },
-    Data { name: Ident, ty: TypeAnn, loader: Ident, path: String, path_span: Span },
-    Let { name: Ident, form: LetForm, value: Expr },
+    Const {
+        name: Ident,
+        value: Expr,
+    },
+    Param {
+        name: Ident,
+        ty: Option<TypeAnn>,
+        init: Expr,
+    },
+    Shape {
+        name: Ident,
+        dims: Vec<IndexDecl>,
+        modifiers: Vec<Modifier>,
+    },
+    State {
+        name: Ident,
+        ty: Option<TypeAnn>,
+        init: Expr,
+    },
+    Noise {
+        name: Ident,
+        ty: TypeAnn,
+    },
+    Data {
+        name: Ident,
+        ty: TypeAnn,
+        loader: Ident,
+        path: String,
+        path_span: Span,
+    },
+    Let {
+        name: Ident,
+        form: LetForm,
+        value: Expr,
+    },
     Fn(FnDecl),
-    Named { kind: NamedKind, name: Ident, value: Expr },
-    Use { path: Vec<Ident> },
+    Named {
+        kind: NamedKind,
+        name: Ident,
+        value: Expr,
+    },
+    Use {
+        path: Vec<Ident>,
+    },
     /// `d/dt u[i, j] = rhs`
-    Ode { target: Target, rhs: Expr },
+    Ode {
+        target: Target,
+        rhs: Expr,
+    },
     /// `d X[p] = drift * dt + diffusion * dW[p]`
-    Sde { target: Target, rhs: Expr },
+    Sde {
+        target: Target,
+        rhs: Expr,
+    },
     Run(Directive),
-    Sample { var: Ident, density: Expr, sampler: Directive },
-    Fit { params: Vec<Ident>, loss: Ident, optimizer: Directive },
+    Sample {
+        var: Ident,
+        density: Expr,
+        sampler: Directive,
+    },
+    Fit {
+        params: Vec<Ident>,
+        loss: Ident,
+        optimizer: Directive,
+    },
     /// A statement that did not parse; its error is already reported.
     Error,
 }
@@ -152,11 +200,23 @@ pub enum ExprKind {
     Not(Box<Expr>),
     If(Box<Expr>, Box<Expr>, Box<Expr>),
     /// `f(a, b)`; `filter` is only meaningful for reductions and is rejected elsewhere.
-    Call { callee: Ident, args: Vec<Expr>, filter: Option<Box<Expr>> },
+    Call {
+        callee: Ident,
+        args: Vec<Expr>,
+        filter: Option<Box<Expr>>,
+    },
     /// `sum(i, j | cond) body`: the head's arguments are index declarations once resolved.
-    Reduce { op: Ident, args: Vec<Expr>, filter: Option<Box<Expr>>, body: Box<Expr> },
+    Reduce {
+        op: Ident,
+        args: Vec<Expr>,
+        filter: Option<Box<Expr>>,
+        body: Box<Expr>,
+    },
     /// `base[i + 1, j]`
-    Index { base: Box<Expr>, indices: Vec<Expr> },
+    Index {
+        base: Box<Expr>,
+        indices: Vec<Expr>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -237,10 +237,7 @@ pub fn tokenize(text: &str) -> (Vec<Spanned<'_>>, Vec<LexError>) {
                     last.span.end = range.end;
                     last.text.push_str(lexer.slice());
                 }
-                _ => errors.push(LexError {
-                    span: Span::new(range.start, range.end),
-                    text: lexer.slice().to_string(),
-                }),
+                _ => errors.push(LexError { span: Span::new(range.start, range.end), text: lexer.slice().to_string() }),
             },
         }
     }
@@ -270,10 +267,7 @@ mod tests {
 
     #[test]
     fn floor_division_is_one_token() {
-        assert_eq!(
-            kinds("p // 10"),
-            vec![Token::Ident("p"), Token::SlashSlash, Token::Num(10.0), Token::Newline]
-        );
+        assert_eq!(kinds("p // 10"), vec![Token::Ident("p"), Token::SlashSlash, Token::Num(10.0), Token::Newline]);
     }
 
     #[test]

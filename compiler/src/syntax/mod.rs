@@ -17,7 +17,7 @@ use ast::{BinOp, Expr, ExprKind, Module};
 use lexer::Token;
 
 lalrpop_mod!(
-    #[allow(clippy::all, clippy::pedantic, unused_qualifications)]
+    #[allow(clippy::all, clippy::pedantic, clippy::unwrap_used, unused_qualifications)]
     grammar,
     "/syntax/grammar.rs"
 );
@@ -82,8 +82,7 @@ pub fn parse_into(text: &str, sink: &mut Sink) -> Module {
         return Module::default();
     }
     let mut recovered = Vec::new();
-    let result = grammar::ModuleParser::new()
-        .parse(&mut recovered, tokens.into_iter().map(Ok::<_, GrammarError>));
+    let result = grammar::ModuleParser::new().parse(&mut recovered, tokens.into_iter().map(Ok::<_, GrammarError>));
     for ErrorRecovery { error, .. } in recovered {
         sink.push(convert(error, text));
     }
@@ -183,14 +182,13 @@ fn hint_for(found: &Token<'_>, expected: &[String]) -> Option<String> {
         Token::Newline => Some("the statement ends too early: something is missing at the end of the line".into()),
         Token::Assign | Token::Colon if expects("\"]\"") => Some("is a `]` missing before this?".into()),
         Token::Assign | Token::Colon if expects("\")\"") => Some("is a `)` missing before this?".into()),
-        Token::Minus if expects("IDENT") && expects("\"(\"") && !expects("\"-\"") => Some(
-            "a reduction body cannot start with `-`: write `-sum(i) x[i]` or `sum(i) (-x[i])`".into(),
-        ),
+        Token::Minus if expects("IDENT") && expects("\"(\"") && !expects("\"-\"") => {
+            Some("a reduction body cannot start with `-`: write `-sum(i) x[i]` or `sum(i) (-x[i])`".into())
+        }
         Token::Assign if expects("\"==\"") => Some("comparison is written `==`".into()),
-        keyword if expects("IDENT") && keyword.is_keyword() => Some(format!(
-            "`{}` is a keyword and cannot be used as a name; pick another name",
-            keyword.text()
-        )),
+        keyword if expects("IDENT") && keyword.is_keyword() => {
+            Some(format!("`{}` is a keyword and cannot be used as a name; pick another name", keyword.text()))
+        }
         _ => None,
     }
 }
@@ -210,8 +208,7 @@ pub(crate) fn equation_error<'s>(span: Span) -> ErrorRecovery<usize, Token<'s>, 
             error: GrammarError {
                 span,
                 message: "an equation starts with `d/dt` or `d`".into(),
-                help: "write `d/dt u = ...` for an ODE/PDE or `d X = a * dt + b * dW` for an SDE"
-                    .into(),
+                help: "write `d/dt u = ...` for an ODE/PDE or `d X = a * dt + b * dW` for an SDE".into(),
             },
         },
         dropped_tokens: Vec::new(),

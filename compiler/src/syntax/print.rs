@@ -107,8 +107,7 @@ fn target(t: &Target) -> String {
 }
 
 fn directive(d: &Directive) -> String {
-    let args: Vec<String> =
-        d.args.iter().map(|a| format!("{} = {}", a.key.name, expr(&a.value))).collect();
+    let args: Vec<String> = d.args.iter().map(|a| format!("{} = {}", a.key.name, expr(&a.value))).collect();
     format!("{}({})", d.name.name, args.join(", "))
 }
 
@@ -131,13 +130,9 @@ pub fn expr(e: &Expr) -> String {
         ExprKind::Call { callee, args, filter } => {
             format!("{}({}{})", callee.name, expr_list(args), filter_text(filter.as_deref()))
         }
-        ExprKind::Reduce { op, args, filter, body } => format!(
-            "({}({}{}) {})",
-            op.name,
-            expr_list(args),
-            filter_text(filter.as_deref()),
-            expr(body)
-        ),
+        ExprKind::Reduce { op, args, filter, body } => {
+            format!("({}({}{}) {})", op.name, expr_list(args), filter_text(filter.as_deref()), expr(body))
+        }
         ExprKind::Index { base, indices } => format!("{}[{}]", expr(base), expr_list(indices)),
     }
 }
