@@ -17,7 +17,11 @@ pub fn load(field: &Field, path: &str, span: noether_compiler::diag::Span, base:
         reason: e.to_string(),
         span,
         name: field.name.clone(),
-        help: format!("paths are relative to the script's folder ({})", base.display()),
+        help: if base.as_os_str().is_empty() {
+            "paths are relative to the script's folder (here the current folder)".into()
+        } else {
+            format!("paths are relative to the script's folder ({})", base.display())
+        },
     })?;
     let array = read_any(file).map_err(|reason| RunError::DataFormat { path: path.into(), reason, span })?;
     let expected = field.shape.extents();

@@ -73,6 +73,22 @@ fn describe(model: &Model) -> String {
     if let Some(run) = &checked.run {
         add("run", format!("{}(dt = {}, steps = {})", run.integrator.name(), run.dt, run.steps));
     }
+    if let Some(sample) = &checked.sample {
+        let var = &checked.field(sample.var).name;
+        add("sample", format!("{var} with {} (sampling is not implemented yet)", sample.sampler));
+    }
+    if let Some(fit) = &checked.fit {
+        let params: Vec<&str> = fit.params.iter().map(|p| checked.field(*p).name.as_str()).collect();
+        add(
+            "fit",
+            format!(
+                "{} minimizing {} with {} (fitting is not implemented yet)",
+                params.join(", "),
+                fit.loss,
+                fit.optimizer
+            ),
+        );
+    }
     let program = &model.compiled().program;
     add("compiled", format!("{} kernels, {} buffers", program.kernels.len(), program.buffers.len()));
     lines.join("\n")
