@@ -165,6 +165,18 @@ impl Compare {
         }
     }
 
+    /// How it is written in a script.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Compare::Lt => "<",
+            Compare::Le => "<=",
+            Compare::Gt => ">",
+            Compare::Ge => ">=",
+            Compare::Eq => "==",
+            Compare::Ne => "!=",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Compare::Lt => "lt",
@@ -177,16 +189,17 @@ impl Compare {
     }
 }
 
-impl From<crate::syntax::ast::CmpOp> for Compare {
-    fn from(op: crate::syntax::ast::CmpOp) -> Self {
-        use crate::syntax::ast::CmpOp;
+impl From<crate::syntax::ast::BinOp> for Binary {
+    fn from(op: crate::syntax::ast::BinOp) -> Self {
+        use crate::syntax::ast::BinOp;
         match op {
-            CmpOp::Lt => Compare::Lt,
-            CmpOp::Le => Compare::Le,
-            CmpOp::Gt => Compare::Gt,
-            CmpOp::Ge => Compare::Ge,
-            CmpOp::Eq => Compare::Eq,
-            CmpOp::Ne => Compare::Ne,
+            BinOp::Add => Binary::Add,
+            BinOp::Sub => Binary::Sub,
+            BinOp::Mul => Binary::Mul,
+            BinOp::Div => Binary::Div,
+            BinOp::FloorDiv => Binary::FloorDiv,
+            BinOp::Mod => Binary::Mod,
+            BinOp::Pow => Binary::Pow,
         }
     }
 }

@@ -117,19 +117,7 @@ impl Checker<'_, '_> {
     }
 
     pub(super) fn check_sample(&mut self, var: crate::model::FieldId, d: &Directive, span: Span) -> Option<SampleSpec> {
-        let options = match d.name.name.as_str() {
-            "metropolis" => &METROPOLIS[..],
-            other => {
-                self.report(CheckError::UnknownDirective {
-                    what: "sampler",
-                    name: other.into(),
-                    span: d.name.span,
-                    help: suggestion_help(did_you_mean(other, ["metropolis"]), "samplers: metropolis"),
-                });
-                return None;
-            }
-        };
-        let options = self.options(d, "`metropolis`", options)?;
+        let options = self.directive_options(d, "sampler", &[("metropolis", &METROPOLIS)])?;
         Some(SampleSpec { var, sampler: d.name.name.clone(), options, span })
     }
 
@@ -139,21 +127,31 @@ impl Checker<'_, '_> {
         loss: String,
         d: &Directive,
     ) -> Option<FitSpec> {
-        let options = match d.name.name.as_str() {
-            "adam" => &ADAM[..],
-            "lbfgs" => &LBFGS[..],
-            other => {
-                self.report(CheckError::UnknownDirective {
-                    what: "optimizer",
-                    name: other.into(),
-                    span: d.name.span,
-                    help: suggestion_help(did_you_mean(other, ["adam", "lbfgs"]), "optimizers: adam, lbfgs"),
-                });
-                return None;
-            }
-        };
-        let options = self.options(d, &format!("`{}`", d.name.name), options)?;
+        let options = self.directive_options(d, "optimizer", &[("adam", &ADAM), ("lbfgs", &LBFGS)])?;
         Some(FitSpec { params, loss, optimizer: d.name.name.clone(), options, span: d.span })
+    }
+
+    /// The options of `d`, which must name one of `known` (a `what`, like "sampler").
+    fn directive_options(
+        &mut self,
+        d: &Directive,
+        what: &'static str,
+        known: &[(&str, &[Opt])],
+    ) -> Option<Vec<(String, OptionValue)>> {
+        let names: Vec<&str> = known.iter().map(|(n, _)| *n).collect();
+        let Some((_, schema)) = known.iter().find(|(n, _)| *n == d.name.name) else {
+            self.report(CheckError::UnknownDirective {
+                what,
+                name: d.name.name.clone(),
+                span: d.name.span,
+                help: suggestion_help(
+                    did_you_mean(&d.name.name, names.iter().copied()),
+                    format!("{what}s: {}", names.join(", ")),
+                ),
+            });
+            return None;
+        };
+        self.options(d, &format!("`{}`", d.name.name), schema)
     }
 
     /// Validates `d`'s arguments against `schema`, reporting every problem.

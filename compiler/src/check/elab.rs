@@ -168,7 +168,7 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
                 self.operator(e, env, &[a, b], Kind::Num, |xs| binary_ast(op, xs[0].clone(), xs[1].clone()))
             }
             RKind::Compare(op, a, b) => {
-                let op = Compare::from(*op);
+                let op = *op;
                 self.typed_operator(e, env, &[a, b], [Kind::Num, Kind::Num], Kind::Bool, |xs| {
                     compare(op, xs[0].clone(), xs[1].clone())
                 })
@@ -460,21 +460,14 @@ pub(super) fn binary(op: Binary, a: Expr, b: Expr) -> Expr {
 
 /// A source-level binary operator; `x^n` with a small integer constant `n` becomes `powi`.
 fn binary_ast(op: BinOp, a: Expr, b: Expr) -> Expr {
-    let op = match op {
-        BinOp::Add => Binary::Add,
-        BinOp::Sub => Binary::Sub,
-        BinOp::Mul => Binary::Mul,
-        BinOp::Div => Binary::Div,
-        BinOp::FloorDiv => Binary::FloorDiv,
-        BinOp::Mod => Binary::Mod,
-        BinOp::Pow => match constant(&b) {
-            Some(n) if constant(&a).is_none() && n.fract() == 0.0 && n.abs() <= 64.0 => {
+    if op == BinOp::Pow {
+        if let Some(n) = constant(&b) {
+            if constant(&a).is_none() && n.fract() == 0.0 && n.abs() <= 64.0 {
                 return unary(Unary::Powi(n as i32), a);
             }
-            _ => Binary::Pow,
-        },
-    };
-    binary(op, a, b)
+        }
+    }
+    binary(Binary::from(op), a, b)
 }
 
 fn compare(op: Compare, a: Expr, b: Expr) -> Expr {

@@ -188,106 +188,91 @@ impl Lowering<'_, '_> {
         order.push(field);
     }
 
+    /// Param initial values, each after the params it reads.
     fn init_params(&mut self) -> Option<ProcId> {
-        let mut kernels = Vec::new();
-        let mut done: Vec<FieldId> = Vec::new();
-        let params: Vec<FieldId> =
-            self.model.field_ids().filter(|f| self.model.field(*f).kind == FieldKind::Param).collect();
-        let mut failed = false;
-        for &param in &params {
-            failed |= !self.init_param(param, &mut done, &mut Vec::new(), &mut kernels);
-        }
-        if failed {
-            return None;
-        }
-        Some(self.program.add_procedure("init_params", kernels))
+        let is_param = |k: &FieldKind| *k == FieldKind::Param;
+        let may_read = |k: &FieldKind| matches!(k, FieldKind::Param | FieldKind::Data { .. });
+        self.init_procedure("init_params", &is_param, &is_param, &may_read)
     }
 
-    /// Schedules `param` after the params its initial value reads.
-    fn init_param(
-        &mut self,
-        param: FieldId,
-        done: &mut Vec<FieldId>,
-        stack: &mut Vec<FieldId>,
-        kernels: &mut Vec<KernelId>,
-    ) -> bool {
-        if done.contains(&param) {
-            return true;
-        }
-        let model = self.model;
-        let field = model.field(param);
-        if stack.contains(&param) {
-            self.sink.push(LowerError::InitCycle { name: field.name.clone(), span: field.span });
-            return false;
-        }
-        let Some(def) = &field.def else { return true };
-        stack.push(param);
-        for read in reads(def) {
-            let kind = &model.field(read).kind;
-            let ok = match kind {
-                FieldKind::Param => self.init_param(read, done, stack, kernels),
-                FieldKind::Data { .. } => true,
-                _ => {
-                    self.sink.push(LowerError::ParamInit {
-                        name: field.name.clone(),
-                        span: field.span,
-                        reads: format!("the {} `{}`", kind.describe(), model.field(read).name),
-                    });
-                    false
-                }
-            };
-            if !ok {
-                return false;
-            }
-        }
-        stack.pop();
-        let target = self.buffer(param);
-        kernels.push(self.store_kernel(format!("init_{}", field.name), def, &Reading::default(), target));
-        done.push(param);
-        true
-    }
-
+    /// State initial values and the lets they need, each after what it reads.
     fn init_states(&mut self) -> Option<ProcId> {
-        let mut kernels = Vec::new();
-        let mut done = Vec::new();
-        let states: Vec<FieldId> = self.model.states().collect();
-        for &state in &states {
-            if !self.init_node(state, &mut done, &mut Vec::new(), &mut kernels) {
+        let is_state = |k: &FieldKind| matches!(k, FieldKind::State { .. });
+        let scheduled = |k: &FieldKind| matches!(k, FieldKind::State { .. } | FieldKind::Let);
+        self.init_procedure("init_states", &is_state, &scheduled, &|_| true)
+    }
+
+    /// A procedure computing the definitions of the `root` fields and of the `scheduled` fields
+    /// they read, each after the scheduled fields it reads. Reads of other fields must be
+    /// `may_read`.
+    fn init_procedure(
+        &mut self,
+        name: &str,
+        root: &dyn Fn(&FieldKind) -> bool,
+        scheduled: &dyn Fn(&FieldKind) -> bool,
+        may_read: &dyn Fn(&FieldKind) -> bool,
+    ) -> Option<ProcId> {
+        let model = self.model;
+        let mut order = Vec::new();
+        let mut stack = Vec::new();
+        let roots: Vec<FieldId> = model.field_ids().filter(|f| root(&model.field(*f).kind)).collect();
+        for root in roots {
+            if !self.visit_init(root, scheduled, may_read, &mut stack, &mut order) {
                 return None;
             }
         }
-        Some(self.program.add_procedure("init_states", kernels))
+        let kernels = order
+            .into_iter()
+            .filter_map(|field| {
+                let info = model.field(field);
+                let def = info.def.as_ref()?;
+                let prefix = if info.kind == FieldKind::Let { "let" } else { "init" };
+                let target = self.buffer(field);
+                Some(self.store_kernel(format!("{prefix}_{}", info.name), def, &Reading::default(), target))
+            })
+            .collect();
+        Some(self.program.add_procedure(name, kernels))
     }
 
-    /// Schedules a state's initial value, or a let needed by one, after what it reads.
-    fn init_node(
+    /// Depth-first: appends `field` to `order` after the scheduled fields its definition reads.
+    fn visit_init(
         &mut self,
         field: FieldId,
-        done: &mut Vec<FieldId>,
+        scheduled: &dyn Fn(&FieldKind) -> bool,
+        may_read: &dyn Fn(&FieldKind) -> bool,
         stack: &mut Vec<FieldId>,
-        kernels: &mut Vec<KernelId>,
+        order: &mut Vec<FieldId>,
     ) -> bool {
         let model = self.model;
         let info = model.field(field);
-        if !matches!(info.kind, FieldKind::State { .. } | FieldKind::Let) || done.contains(&field) {
+        if order.contains(&field) {
             return true;
         }
         if stack.contains(&field) {
             self.sink.push(LowerError::InitCycle { name: info.name.clone(), span: info.span });
             return false;
         }
-        let Some(def) = &info.def else { return true };
         stack.push(field);
-        for read in reads(def) {
-            if !self.init_node(read, done, stack, kernels) {
+        for read in info.def.as_ref().map(reads).unwrap_or_default() {
+            let kind = &model.field(read).kind;
+            let ok = if scheduled(kind) {
+                self.visit_init(read, scheduled, may_read, stack, order)
+            } else if may_read(kind) {
+                true
+            } else {
+                self.sink.push(LowerError::ParamInit {
+                    name: info.name.clone(),
+                    span: info.span,
+                    reads: format!("the {} `{}`", kind.describe(), model.field(read).name),
+                });
+                false
+            };
+            if !ok {
                 return false;
             }
         }
         stack.pop();
-        let target = self.buffer(field);
-        let prefix = if info.kind == FieldKind::Let { "let" } else { "init" };
-        kernels.push(self.store_kernel(format!("{prefix}_{}", info.name), def, &Reading::default(), target));
-        done.push(field);
+        order.push(field);
         true
     }
 

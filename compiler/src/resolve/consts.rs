@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use crate::builtins::Builtin;
 use crate::diag::{Span, did_you_mean, suggestion_help};
-use crate::syntax::ast::{self, BinOp, CmpOp, ExprKind, StmtKind};
+use crate::ops::Binary;
+use crate::syntax::ast::{self, ExprKind, StmtKind};
 
 use super::error::ResolveError;
 use super::tree::{ItemId, Origin};
@@ -77,12 +78,12 @@ impl<'a> Resolver<'a, '_> {
             ExprKind::Binary(op, a, b) => {
                 let a = self.eval(a, origin, locals, depth)?;
                 let b = self.eval(b, origin, locals, depth)?;
-                binary(*op, a, b)
+                Binary::from(*op).eval(a, b)
             }
             ExprKind::Compare(op, a, b) => {
                 let a = self.eval(a, origin, locals, depth)?;
                 let b = self.eval(b, origin, locals, depth)?;
-                truth(compare(*op, a, b))
+                truth(op.eval(a, b))
             }
             ExprKind::And(a, b) => {
                 let a = self.eval(a, origin, locals, depth)?;
@@ -214,29 +215,5 @@ impl<'a> Resolver<'a, '_> {
                 None
             }
         }
-    }
-}
-
-/// The number semantics of the language: `/` is real division, `//` and `%` floor.
-pub fn binary(op: BinOp, a: f64, b: f64) -> f64 {
-    match op {
-        BinOp::Add => a + b,
-        BinOp::Sub => a - b,
-        BinOp::Mul => a * b,
-        BinOp::Div => a / b,
-        BinOp::FloorDiv => (a / b).floor(),
-        BinOp::Mod => a - b * (a / b).floor(),
-        BinOp::Pow => a.powf(b),
-    }
-}
-
-pub fn compare(op: CmpOp, a: f64, b: f64) -> bool {
-    match op {
-        CmpOp::Lt => a < b,
-        CmpOp::Le => a <= b,
-        CmpOp::Gt => a > b,
-        CmpOp::Ge => a >= b,
-        CmpOp::Eq => a == b,
-        CmpOp::Ne => a != b,
     }
 }

@@ -95,27 +95,6 @@ pub enum ItemKind {
     },
 }
 
-impl ItemKind {
-    /// The word a user would use for this kind of item.
-    pub fn describe(&self) -> &'static str {
-        match self {
-            ItemKind::Const { .. } => "a const",
-            ItemKind::Shape(_) => "a shape",
-            ItemKind::Param { .. } => "a param",
-            ItemKind::State { .. } => "a state",
-            ItemKind::Noise { .. } => "a noise",
-            ItemKind::Data { .. } => "a data field",
-            ItemKind::Let { .. } => "a let field",
-            ItemKind::Fn { .. } => "a function",
-            ItemKind::Named { kind, .. } => match kind {
-                NamedKind::Energy => "an energy",
-                NamedKind::Loss => "a loss",
-                NamedKind::Observe => "an observable",
-            },
-        }
-    }
-}
-
 /// An index space: named axes with extents and boundary rules.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Shape {
