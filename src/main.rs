@@ -52,8 +52,11 @@ struct RunArgs {
     #[arg(long)]
     json: bool,
     /// The engine that runs the model.
-    #[arg(long, value_enum, default_value_t = BackendArg::Interp)]
+    #[arg(long, value_enum, default_value_t = BackendArg::Jit)]
     backend: BackendArg,
+    /// Worker threads for the JIT (default: all cores).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    threads: Option<u64>,
 }
 
 #[derive(Args)]
@@ -65,16 +68,20 @@ struct EmitArgs {
     stage: Stage,
 }
 
-#[derive(Clone, Copy, PartialEq, ValueEnum)]
+#[derive(Clone, Copy, ValueEnum)]
 enum Stage {
     /// The syntax tree, printed back as fully parenthesised source.
     Ast,
     /// The Kernel IR.
     Ir,
+    /// The Cranelift IR the JIT compiles, before Cranelift's optimisations.
+    Clif,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum BackendArg {
+    /// Native code compiled with Cranelift (the default).
+    Jit,
     /// The reference interpreter.
     Interp,
 }
@@ -82,7 +89,18 @@ enum BackendArg {
 impl From<BackendArg> for Backend {
     fn from(arg: BackendArg) -> Backend {
         match arg {
+            BackendArg::Jit => Backend::Jit,
             BackendArg::Interp => Backend::Interp,
+        }
+    }
+}
+
+impl From<Stage> for commands::Stage {
+    fn from(stage: Stage) -> Self {
+        match stage {
+            Stage::Ast => commands::Stage::Ast,
+            Stage::Ir => commands::Stage::Ir,
+            Stage::Clif => commands::Stage::Clif,
         }
     }
 }
@@ -108,8 +126,9 @@ fn main() -> ExitCode {
             out: args.out,
             json: args.json,
             backend: args.backend.into(),
+            threads: args.threads.map(|t| t as usize),
         }),
-        Command::Emit(args) => commands::emit(&args.model.file, &args.model.overrides, args.stage == Stage::Ast),
+        Command::Emit(args) => commands::emit(&args.model.file, &args.model.overrides, args.stage.into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

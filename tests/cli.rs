@@ -40,7 +40,7 @@ fn run_writes_npy_files_and_a_json_summary() {
     assert!(output.status.success(), "{}", stderr(&output));
     let summary: serde_json::Value = serde_json::from_str(stdout(&output).trim()).expect("one JSON object");
     assert_eq!(summary["model"], "heat");
-    assert_eq!(summary["backend"], "interp");
+    assert_eq!(summary["backend"], "jit");
     assert_eq!(summary["steps"], 10);
     assert_eq!(summary["final_time"], 10.0);
     for key in ["parse_check", "compile", "run"] {

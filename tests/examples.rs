@@ -6,7 +6,7 @@ use noether::{Backend, Model, Override};
 fn run(name: &str, overrides: &[(&str, f64)], steps: u64) -> noether::Simulator {
     let overrides: Vec<Override> = overrides.iter().map(|(n, v)| Override { name: n.to_string(), value: *v }).collect();
     let model = Model::from_file_with(format!("examples/{name}.noe"), &overrides).unwrap_or_else(|f| panic!("{f:?}"));
-    let mut sim = model.simulator(Backend::Interp).unwrap_or_else(|f| panic!("{f:?}"));
+    let mut sim = model.simulator(Backend::Jit).unwrap_or_else(|f| panic!("{f:?}"));
     sim.set_steps(steps).unwrap_or_else(|f| panic!("{f:?}"));
     sim.run().unwrap_or_else(|f| panic!("{name}: {f:?}"));
     sim

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests.
 
-use noether::{Backend, Failure, Model, Override, Simulator, Source};
+use noether::{Backend, EngineOptions, Failure, Model, Override, Simulator, Source};
 
 /// Compiles script text (data paths relative to `tests/cases`).
 pub fn model(text: &str) -> Model {
@@ -10,22 +10,39 @@ pub fn model(text: &str) -> Model {
     }
 }
 
-/// A simulator of `text` on the interpreter.
-pub fn simulator(text: &str) -> Simulator {
-    model(text).simulator(Backend::Interp).unwrap_or_else(|f| panic!("{f:?}"))
+/// A simulator of `text` on `backend`. The JIT splits even small kernels across two threads,
+/// so tests exercise the parallel path.
+pub fn simulator(text: &str, backend: Backend) -> Simulator {
+    let options = EngineOptions { threads: Some(2), min_parallel_points: Some(1), scalar_only: false };
+    model(text).simulator_with(backend, options).unwrap_or_else(|f| panic!("{f:?}"))
 }
 
-/// The codes of the diagnostics compiling and preparing `text` gives.
-pub fn failure_codes(text: &str) -> Vec<String> {
-    failure(text, &[]).map(|f| f.codes()).unwrap_or_default()
+/// Turns `fn NAME(backend: Backend)` test bodies into one test per engine.
+macro_rules! on_every_engine {
+    ($($name:ident),* $(,)?) => {
+        mod interp {
+            $(#[test]
+            fn $name() {
+                super::$name(noether::Backend::Interp)
+            })*
+        }
+        mod jit {
+            $(#[test]
+            fn $name() {
+                super::$name(noether::Backend::Jit)
+            })*
+        }
+    };
 }
+pub(crate) use on_every_engine;
 
-pub fn failure(text: &str, overrides: &[Override]) -> Option<Failure> {
+/// The failure compiling, preparing or running `text` on `backend` gives, if any.
+pub fn failure_on(text: &str, overrides: &[Override], backend: Backend) -> Option<Failure> {
     let model = match Model::from_source(Source::new("test.noe", text), overrides, "tests/cases") {
         Ok(model) => model,
         Err(failure) => return Some(failure),
     };
-    model.simulator(Backend::Interp).and_then(|mut s| s.run()).err()
+    model.simulator(backend).and_then(|mut s| s.run()).err()
 }
 
 /// `|a - b| <= tol * max(1, |b|)`.

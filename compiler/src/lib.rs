@@ -1,6 +1,7 @@
 //! The Noether compiler: `.noe` source -> checked model -> Kernel IR.
 pub mod builtins;
 pub mod check;
+pub mod codegen;
 pub mod diag;
 pub mod ir;
 pub mod lower;

@@ -243,22 +243,27 @@ pub fn builtin_op(builtin: Builtin) -> Option<BuiltinOp> {
     })
 }
 
-/// `x^n` by binary exponentiation over the bits of |n| from the lowest, then a reciprocal for
-/// negative `n`. Spelled out (not `f64::powi`) so every engine can repeat it bit for bit.
+/// `x^n` by binary exponentiation over the bits of |n| from the lowest (the first factor taken
+/// as it is, each further one multiplied onto the product), then a reciprocal for negative `n`.
+/// Spelled out (not `f64::powi`) so every engine can repeat it bit for bit.
 #[inline]
 pub fn powi(x: f64, n: i32) -> f64 {
-    let mut result = 1.0;
+    let mut result: Option<f64> = None;
     let mut base = x;
     let mut bits = n.unsigned_abs();
     while bits > 0 {
         if bits & 1 == 1 {
-            result *= base;
+            result = Some(match result {
+                Some(r) => r * base,
+                None => base,
+            });
         }
         bits >>= 1;
         if bits > 0 {
             base *= base;
         }
     }
+    let result = result.unwrap_or(1.0);
     if n < 0 { 1.0 / result } else { result }
 }
 

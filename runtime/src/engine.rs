@@ -25,19 +25,33 @@ pub struct EngineError {
 /// Which engine runs a model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Backend {
-    /// The reference interpreter.
+    /// Native code compiled with Cranelift, multithreaded.
     #[default]
+    Jit,
+    /// The reference interpreter.
     Interp,
 }
 
 impl Backend {
-    pub const ALL: [Backend; 1] = [Backend::Interp];
+    pub const ALL: [Backend; 2] = [Backend::Jit, Backend::Interp];
 
     pub fn name(self) -> &'static str {
         match self {
+            Backend::Jit => "jit",
             Backend::Interp => "interp",
         }
     }
+}
+
+/// Settings of the engine a simulator uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Threads for the JIT (default: all cores). The interpreter always uses one.
+    pub threads: Option<usize>,
+    /// The JIT runs kernels with fewer points on one thread (default 16384).
+    pub min_parallel_points: Option<usize>,
+    /// Whether the JIT may use vector instructions (default yes; results are the same).
+    pub scalar_only: bool,
 }
 
 impl fmt::Display for Backend {

@@ -14,11 +14,12 @@ pub mod data;
 pub mod engine;
 pub mod error;
 pub mod interp;
+pub mod jit;
 pub mod model;
 pub mod output;
 pub mod simulator;
 
-pub use engine::{Backend, Engine, EngineError};
+pub use engine::{Backend, Engine, EngineError, EngineOptions};
 pub use error::RunError;
 pub use model::{CompileTimings, Model};
 pub use simulator::{Settings, Simulator};

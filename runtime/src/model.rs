@@ -10,7 +10,7 @@ use noether_compiler::model::FieldKind;
 use noether_compiler::resolve::Override;
 use noether_compiler::{Compiled, ir::Program};
 
-use crate::engine::Backend;
+use crate::engine::{Backend, EngineOptions};
 use crate::simulator::Simulator;
 
 /// A script compiled to Kernel IR. Cheap to clone.
@@ -77,7 +77,12 @@ impl Model {
 
     /// A simulator running this model on `backend`, with data loaded and params initialised.
     pub fn simulator(&self, backend: Backend) -> Result<Simulator, Failure> {
-        Simulator::new(self.clone(), backend)
+        Simulator::new(self.clone(), backend, EngineOptions::default())
+    }
+
+    /// As [`Model::simulator`], with engine settings (threads).
+    pub fn simulator_with(&self, backend: Backend, options: EngineOptions) -> Result<Simulator, Failure> {
+        Simulator::new(self.clone(), backend, options)
     }
 
     /// Loads and validates every data file (what `noether check` does before running).

@@ -6,9 +6,10 @@ use noether_compiler::ir::{BufferId, Program};
 use noether_compiler::model::{FieldId, FieldKind, NamedKind};
 
 use crate::buffers::Buffers;
-use crate::engine::{Backend, Engine};
+use crate::engine::{Backend, Engine, EngineOptions};
 use crate::error::{RunError, bytes_text, index_text, unflatten};
 use crate::interp::Interpreter;
+use crate::jit::{Jit, JitOptions};
 use crate::model::Model;
 
 /// The run settings: from the script's `run` directive, overridable before running.
@@ -30,15 +31,30 @@ pub struct Simulator {
     /// Indices into `Model::scalars` of the observables, and each one's series.
     observables: Vec<(usize, Vec<f64>)>,
     times: Vec<f64>,
+    /// How long building the engine took (JIT compilation).
+    engine_build: std::time::Duration,
 }
 
 impl Simulator {
-    pub(crate) fn new(model: Model, backend: Backend) -> Result<Simulator, Failure> {
+    pub(crate) fn new(model: Model, backend: Backend, options: EngineOptions) -> Result<Simulator, Failure> {
         check_memory(&model)?;
         let program = model.program().clone();
+        let started = std::time::Instant::now();
         let engine: Box<dyn Engine> = match backend {
             Backend::Interp => Box::new(Interpreter::new(program.clone())),
+            Backend::Jit => {
+                let mut jit_options = JitOptions::default();
+                if let Some(threads) = options.threads {
+                    jit_options.threads = threads.max(1);
+                }
+                if let Some(points) = options.min_parallel_points {
+                    jit_options.min_parallel_points = points;
+                }
+                jit_options.vectorize = !options.scalar_only;
+                Box::new(Jit::new(program.clone(), jit_options).map_err(|e| model.fail(RunError::from(e)))?)
+            }
         };
+        let engine_build = started.elapsed();
         let mut buffers = Buffers::for_program(&program);
         let checked = model.checked();
         let interface = &model.compiled().interface;
@@ -66,6 +82,7 @@ impl Simulator {
             steps_done: 0,
             observables,
             times: Vec::new(),
+            engine_build,
         };
         simulator.run_procedure(simulator.model.compiled().interface.init_params)?;
         simulator.reset()?;
@@ -78,6 +95,11 @@ impl Simulator {
 
     pub fn backend(&self) -> &'static str {
         self.engine.name()
+    }
+
+    /// How long preparing the engine took (for the JIT: compiling every kernel).
+    pub fn engine_build_time(&self) -> std::time::Duration {
+        self.engine_build
     }
 
     pub fn settings(&self) -> Option<Settings> {
@@ -265,15 +287,35 @@ impl Simulator {
             return Err(Failure::single(self.model.source(), RunError::NoRun));
         };
         self.reset()?;
+        // States are checked for NaN and infinity every GUARD_INTERVAL steps against a copy
+        // kept from the last check; when a check fails, the run goes back to the copy and
+        // repeats the steps one by one, so the report still names the exact step.
+        let mut last_good = self.snapshot();
         for done in 1..=settings.steps {
-            self.step()?;
+            self.advance()?;
             progress(done, settings.steps);
+            if done % GUARD_INTERVAL == 0 || done == settings.steps {
+                if self.states_finite() {
+                    last_good = self.snapshot();
+                } else {
+                    self.restore(&last_good);
+                    while self.steps_done < done {
+                        self.step()?;
+                    }
+                }
+            }
         }
         Ok(())
     }
 
-    /// Takes one step of the script's integrator.
+    /// Takes one step of the script's integrator and checks the states.
     pub fn step(&mut self) -> Result<(), Failure> {
+        self.advance()?;
+        self.check_states()
+    }
+
+    /// One step, unchecked: the step procedure, the swaps, the time, the observables.
+    fn advance(&mut self) -> Result<(), Failure> {
         let Some(settings) = self.settings else {
             return Err(Failure::single(self.model.source(), RunError::NoRun));
         };
@@ -289,8 +331,41 @@ impl Simulator {
         self.steps_done += 1;
         self.time = settings.t0 + self.steps_done as f64 * settings.dt;
         self.buffers.set_scalar(time, self.time);
-        self.check_states()?;
         self.observe()
+    }
+
+    /// The states, the clock and the length of the observation record.
+    fn snapshot(&self) -> Snapshot {
+        let interface = &self.model.compiled().interface;
+        let states = self
+            .model
+            .checked()
+            .states()
+            .filter_map(|s| interface.field_buffer(s))
+            .map(|b| (b, self.buffers.data(b).to_vec()))
+            .collect();
+        Snapshot { states, time: self.time, steps_done: self.steps_done, observed: self.times.len() }
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) {
+        for (buffer, values) in &snapshot.states {
+            self.buffers.data_mut(*buffer).copy_from_slice(values);
+        }
+        self.time = snapshot.time;
+        self.steps_done = snapshot.steps_done;
+        self.times.truncate(snapshot.observed);
+        for (_, series) in &mut self.observables {
+            series.truncate(snapshot.observed);
+        }
+    }
+
+    fn states_finite(&self) -> bool {
+        let interface = &self.model.compiled().interface;
+        self.model
+            .checked()
+            .states()
+            .filter_map(|s| interface.field_buffer(s))
+            .all(|b| all_finite(self.buffers.data(b)))
     }
 
     fn run_procedure(&mut self, procedure: noether_compiler::ir::ProcId) -> Result<(), Failure> {
@@ -311,6 +386,9 @@ impl Simulator {
 
     /// Stops the run at the first state value that is not finite.
     fn check_states(&self) -> Result<(), Failure> {
+        if self.states_finite() {
+            return Ok(());
+        }
         let checked = self.model.checked();
         for state in checked.states() {
             let buffer = self.model.compiled().interface.field_buffer(state).expect("states have buffers");
@@ -343,6 +421,32 @@ impl Simulator {
     pub fn program(&self) -> &Program {
         self.model.program()
     }
+}
+
+/// Steps between checks for NaN and infinity in `run`: each check copies the states (about a
+/// tenth of a cheap step), and a failed check replays at most this many steps.
+const GUARD_INTERVAL: u64 = 64;
+
+/// What `run` goes back to when a check fails.
+struct Snapshot {
+    states: Vec<(BufferId, Vec<f64>)>,
+    time: f64,
+    steps_done: u64,
+    observed: usize,
+}
+
+/// Whether every value is finite: `v - v` is 0 for finite `v` and NaN otherwise, and NaN
+/// survives addition. Eight independent differences per add keep the loop fast.
+#[allow(clippy::eq_op, reason = "v - v is the finiteness test")]
+fn all_finite(data: &[f64]) -> bool {
+    let mut chunks = data.chunks_exact(8);
+    let mut total = 0.0;
+    for c in &mut chunks {
+        let d = |i: usize| c[i] - c[i];
+        total += ((d(0) + d(1)) + (d(2) + d(3))) + ((d(4) + d(5)) + (d(6) + d(7)));
+    }
+    total += chunks.remainder().iter().map(|v| v - v).sum::<f64>();
+    !total.is_nan()
 }
 
 fn equation_span(model: &noether_compiler::model::Model, state: FieldId) -> Option<noether_compiler::diag::Span> {

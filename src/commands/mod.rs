@@ -18,9 +18,17 @@ pub fn check(file: &Path, overrides: &[Override]) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `noether emit`: the syntax tree or the Kernel IR.
-pub fn emit(file: &Path, overrides: &[Override], ast: bool) -> Result<(), Failure> {
-    if ast {
+/// A compiler stage `emit` prints.
+#[derive(Clone, Copy)]
+pub enum Stage {
+    Ast,
+    Ir,
+    Clif,
+}
+
+/// `noether emit`: the syntax tree, the Kernel IR, or the Cranelift IR.
+pub fn emit(file: &Path, overrides: &[Override], stage: Stage) -> Result<(), Failure> {
+    if let Stage::Ast = stage {
         let name = file.display().to_string();
         let text = std::fs::read_to_string(file).map_err(|e| {
             Failure::single(
@@ -34,7 +42,21 @@ pub fn emit(file: &Path, overrides: &[Override], ast: bool) -> Result<(), Failur
         return Ok(());
     }
     let model = Model::from_file_with(file, overrides)?;
-    print!("{}", noether::compiler::ir::print(&model.compiled().program));
+    let program = &model.compiled().program;
+    match stage {
+        Stage::Clif => {
+            let options = noether::compiler::codegen::Options::default();
+            let text = noether::compiler::codegen::emit_clif(program, options).map_err(|e| {
+                model.fail(noether::RunError::Engine(noether::runtime::EngineError {
+                    engine: "jit",
+                    kernel: e.kernel.clone(),
+                    message: e.message,
+                }))
+            })?;
+            print!("{text}");
+        }
+        _ => print!("{}", noether::compiler::ir::print(program)),
+    }
     Ok(())
 }
 

@@ -1,0 +1,191 @@
+//! `cargo bench --bench jit`: the JIT against hand-written Rust doing the same arithmetic, in the
+//! same process, plus compile and start-up times. Prints a table; asserts only that both sides
+//! computed the same numbers.
+
+use std::hint::black_box;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use noether::{Backend, EngineOptions, Model, Override, Simulator, Source};
+
+/// The best of `repeats` timings of `f` (the least disturbed by the machine).
+fn best<T>(repeats: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut best = Duration::MAX;
+    let mut last = None;
+    for _ in 0..repeats {
+        let start = Instant::now();
+        let value = f();
+        best = best.min(start.elapsed());
+        last = Some(value);
+    }
+    (best, last.expect("at least one repeat"))
+}
+
+fn model(text: &str, overrides: &[(&str, f64)]) -> Model {
+    let overrides: Vec<Override> = overrides.iter().map(|(n, v)| Override { name: n.to_string(), value: *v }).collect();
+    Model::from_source(Source::new("bench.noe", text), &overrides, ".").unwrap_or_else(|f| panic!("{f:?}"))
+}
+
+fn simulator(model: &Model, threads: usize) -> Simulator {
+    model
+        .simulator_with(Backend::Jit, EngineOptions { threads: Some(threads), ..EngineOptions::default() })
+        .unwrap_or_else(|f| panic!("{f:?}"))
+}
+
+fn row(name: &str, ours: Duration, hand: Duration) {
+    println!(
+        "{name:<44} {:>10.2} ms {:>10.2} ms {:>7.2}",
+        ours.as_secs_f64() * 1e3,
+        hand.as_secs_f64() * 1e3,
+        ours.as_secs_f64() / hand.as_secs_f64()
+    );
+}
+
+const HEAT: &str = "const N = 256\nparam D = 0.2\nshape G = [i < N, j < N] periodic\n\
+    state u : G = exp(-((i - N/2)^2 + (j - N/2)^2) / (2 * (N/8)^2))\n\
+    d/dt u = D * laplacian(u)\nrun euler(dt = 1.0, steps = 1000)\n";
+
+/// Explicit Euler for 2D periodic diffusion, written by hand: interior columns in a loop the
+/// compiler can vectorise, the two edge columns apart. Same operations in the same order as the
+/// generated code.
+fn heat_by_hand(u: &mut Vec<f64>, next: &mut Vec<f64>, n: usize, d: f64, dt: f64, steps: usize) {
+    for _ in 0..steps {
+        for i in 0..n {
+            let up = if i == 0 { n - 1 } else { i - 1 } * n;
+            let down = if i == n - 1 { 0 } else { i + 1 } * n;
+            let row = i * n;
+            let point = |u: &[f64], j: usize, left: usize, right: usize| {
+                let lap = u[up + j] + u[down + j] + u[row + left] + u[row + right] - 4.0 * u[row + j];
+                u[row + j] + dt * (d * lap)
+            };
+            next[row] = point(u, 0, n - 1, 1);
+            let (u_up, u_down, u_row) = (&u[up..up + n], &u[down..down + n], &u[row..row + n]);
+            let out = &mut next[row..row + n];
+            for j in 1..n - 1 {
+                let lap = u_up[j] + u_down[j] + u_row[j - 1] + u_row[j + 1] - 4.0 * u_row[j];
+                out[j] = u_row[j] + dt * (d * lap);
+            }
+            next[row + n - 1] = point(u, n - 1, n - 2, 0);
+        }
+        std::mem::swap(u, next);
+    }
+}
+
+fn heat(n: usize, steps: u64, threads: usize, label: &str) {
+    let model = model(HEAT, &[("N", n as f64)]);
+    let mut sim = simulator(&model, threads);
+    sim.set_steps(steps).expect("steps");
+    let (ours, ()) = best(3, || sim.run().expect("runs"));
+    let initial: Vec<f64> = {
+        let mut fresh = simulator(&model, 1);
+        fresh.reset().expect("reset");
+        fresh.state("u").expect("u").iter().copied().collect()
+    };
+    let (hand, u) = best(3, || {
+        let (mut u, mut next) = (initial.clone(), vec![0.0; n * n]);
+        heat_by_hand(&mut u, &mut next, n, 0.2, 1.0, steps as usize);
+        u
+    });
+    let jit: Vec<f64> = sim.state("u").expect("u").iter().copied().collect();
+    assert!(jit.iter().zip(&u).all(|(a, b)| a.to_bits() == b.to_bits()), "the JIT and the hand loop disagree");
+    row(&format!("heat {n}x{n}, {steps} steps, {label}"), ours, hand);
+}
+
+const POINTWISE: &str = "const M = 1000000\nparam a = 0.3\nparam b = 0.1\nstate u : [p < M] = 0.5 + 0.4 * (p % 7) / 7\n\
+    d/dt u = a * u * (1 - u) - b * u^3\nrun euler(dt = 0.01, steps = 100)\n";
+
+fn pointwise(threads: usize, label: &str) {
+    let model = model(POINTWISE, &[]);
+    let mut sim = simulator(&model, threads);
+    let (ours, ()) = best(3, || sim.run().expect("runs"));
+    let initial: Vec<f64> = (0..1_000_000).map(|p| 0.5 + 0.4 * f64::from(p % 7) / 7.0).collect();
+    let (hand, u) = best(3, || {
+        let (mut u, mut next) = (initial.clone(), vec![0.0; initial.len()]);
+        for _ in 0..100 {
+            for (out, &x) in next.iter_mut().zip(&u) {
+                *out = x + 0.01 * (0.3 * x * (1.0 - x) - 0.1 * (x * (x * x)));
+            }
+            std::mem::swap(&mut u, &mut next);
+        }
+        u
+    });
+    let jit: Vec<f64> = sim.state("u").expect("u").iter().copied().collect();
+    assert!(jit.iter().zip(&u).all(|(a, b)| a.to_bits() == b.to_bits()), "pointwise results differ");
+    row(&format!("pointwise 1M points, 100 steps, {label}"), ours, hand);
+}
+
+const REDUCTION: &str = "const N = 1024\nstate u : [i < N, j < N] = sin(i * 0.01) + cos(j * 0.02)\n\
+    loss L = sum(i, j) u[i, j]^2\n";
+
+fn reduction(threads: usize, label: &str) {
+    let model = model(REDUCTION, &[]);
+    let mut sim = simulator(&model, threads);
+    let (ours, value) = best(5, || (0..20).map(|_| sim.scalar("L").expect("loss")).sum::<f64>());
+    let u: Vec<f64> = sim.state("u").expect("u").iter().copied().collect();
+    let (hand, expected) = best(5, || (0..20).map(|_| sum_of_squares(black_box(&u))).sum::<f64>());
+    assert_eq!(value.to_bits(), expected.to_bits(), "reduction results differ");
+    row(&format!("sum of squares 1024x1024, 20 times, {label}"), ours, hand);
+}
+
+/// The sum the generated code computes: in visiting order, one point after another.
+#[inline(never)]
+fn sum_of_squares(u: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for x in u {
+        total += x * x;
+    }
+    total
+}
+
+/// Parse, check, lower and JIT-compile: everything before buffers are allocated.
+fn compile_time(n: f64) -> Duration {
+    best(10, || {
+        let model = model(HEAT, &[("N", n)]);
+        let program = std::sync::Arc::new(model.compiled().program.clone());
+        noether::runtime::jit::Jit::new(program, noether::runtime::jit::JitOptions::default()).expect("compiles")
+    })
+    .0
+}
+
+fn whole_process(args: &[&str]) -> Duration {
+    let binary = env!("CARGO_BIN_EXE_noether");
+    best(10, || {
+        let status = Command::new(binary).args(args).output().expect("runs");
+        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    })
+    .0
+}
+
+fn main() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("{:<44} {:>13} {:>13} {:>7}", "benchmark", "noether", "hand Rust", "ratio");
+    heat(256, 1000, 1, "1 thread");
+    heat(256, 1000, cores, &format!("{cores} threads"));
+    heat(1024, 200, 1, "1 thread");
+    heat(1024, 200, cores, &format!("{cores} threads"));
+    pointwise(1, "1 thread");
+    pointwise(cores, &format!("{cores} threads"));
+    reduction(1, "1 thread");
+
+    let path = std::env::temp_dir().join("noether_bench_heat.noe");
+    std::fs::write(&path, HEAT).expect("write");
+    let file = path.to_str().expect("utf-8");
+    println!();
+    let (small, large) = (compile_time(64.0), compile_time(4096.0));
+    println!("compile heat (parse to ready-to-run), N = 64:   {:.2} ms", small.as_secs_f64() * 1e3);
+    println!("compile heat (parse to ready-to-run), N = 4096: {:.2} ms", large.as_secs_f64() * 1e3);
+    let small_run = whole_process(&["run", file, "--set", "N=64", "--steps", "10"]);
+    println!("whole process `noether run` heat N = 64, 10 steps: {:.1} ms", small_run.as_secs_f64() * 1e3);
+    let full = whole_process(&["run", file, "--threads", "1"]);
+    let initial: Vec<f64> = {
+        let mut sim = simulator(&model(HEAT, &[]), 1);
+        sim.reset().expect("reset");
+        sim.state("u").expect("u").iter().copied().collect()
+    };
+    let (hand, _) = best(3, || {
+        let (mut u, mut next) = (initial.clone(), vec![0.0; 256 * 256]);
+        heat_by_hand(&mut u, &mut next, 256, 0.2, 1.0, 1000);
+        u
+    });
+    row("whole process heat 256x256, 1000 steps", full, hand);
+}

@@ -1,0 +1,566 @@
+//! The translator: loops over the domain, regions, and one method per IR node.
+
+use std::collections::HashMap;
+
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{Block, FuncRef, Function, InstBuilder, MemFlagsData, Value, types};
+use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+
+use crate::builtins::ReduceOp;
+use crate::ir::{BufferId, Kernel, Node, NodeId, Program, Reduction, Region, VarId};
+use crate::ops::{Binary, Compare, Unary};
+
+use super::access::RowPlan;
+use super::{Imports, MathOp, Options, math_signature, math_symbol};
+
+pub(super) struct Translator<'a> {
+    pub program: &'a Program,
+    pub kernel: &'a Kernel,
+    pub b: FunctionBuilder<'a>,
+    imports: &'a mut dyn Imports,
+    call_conv: CallConv,
+    options: Options,
+    table: Value,
+    pub bases: HashMap<BufferId, Value>,
+    /// Loop counter of each index variable, once its loop is open.
+    pub counters: Vec<Option<Variable>>,
+    /// Known inclusive range of each index variable where code is being emitted.
+    pub ranges: Vec<(i64, i64)>,
+    /// Scalar value of each node emitted so far at the current point of the code.
+    pub values: Vec<Option<Value>>,
+    /// Whether a body node depends on the innermost domain index.
+    pub inner: Vec<bool>,
+    /// For loads in the innermost loop: what is computed once per row.
+    pub plans: HashMap<NodeId, RowPlan>,
+    /// Per row: the address of the row's first element in each output.
+    out_rows: HashMap<BufferId, Value>,
+    /// Per point: the innermost index times 8 (a byte offset along a row).
+    pub point_bytes: Option<Value>,
+    /// Row values in both lanes, for the vector loop.
+    pub splats: HashMap<NodeId, Value>,
+    math: HashMap<&'static str, FuncRef>,
+}
+
+impl<'a> Translator<'a> {
+    pub fn run(
+        program: &'a Program,
+        kernel: &'a Kernel,
+        func: &'a mut Function,
+        builder_context: &'a mut FunctionBuilderContext,
+        imports: &'a mut dyn Imports,
+        target: TargetFrontendConfig,
+        options: Options,
+    ) -> Result<(), String> {
+        let call_conv = target.default_call_conv;
+        let mut b = FunctionBuilder::new(func, builder_context);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        b.seal_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let mut t = Translator {
+            program,
+            kernel,
+            b,
+            imports,
+            call_conv,
+            options,
+            table: params[0],
+            bases: HashMap::new(),
+            counters: vec![None; kernel.vars.len()],
+            ranges: kernel.vars.iter().map(|&e| (0, e as i64 - 1)).collect(),
+            values: vec![None; kernel.nodes.len()],
+            inner: vec![false; kernel.nodes.len()],
+            plans: HashMap::new(),
+            out_rows: HashMap::new(),
+            point_bytes: None,
+            splats: HashMap::new(),
+            math: HashMap::new(),
+        };
+        t.load_bases();
+        t.region(&kernel.prelude, &|_| true);
+        if kernel.rank == 0 {
+            t.region(&kernel.body, &|_| true);
+            t.out_rows = t.bases.clone();
+            t.point_bytes = Some(t.b.ins().iconst(types::I64, 0));
+            t.store_outputs();
+        } else {
+            t.mark_inner();
+            t.axis(0, params[1], params[2]);
+        }
+        t.b.ins().return_(&[]);
+        t.b.finalize(target);
+        Ok(())
+    }
+
+    /// Loads the storage pointer of every buffer the kernel touches, once.
+    fn load_bases(&mut self) {
+        let mut buffers: Vec<BufferId> = self.kernel.outputs.iter().map(|o| o.buffer).collect();
+        for node in &self.kernel.nodes {
+            if let Node::Load(load) = node {
+                buffers.push(load.buffer);
+            }
+        }
+        buffers.sort();
+        buffers.dedup();
+        let flags = MemFlagsData::trusted().with_readonly();
+        for buffer in buffers {
+            let offset = i32::try_from(buffer.index() * 8).expect("buffer tables are small");
+            let base = self.b.ins().load(super::POINTER, flags, self.table, offset);
+            self.bases.insert(buffer, base);
+        }
+    }
+
+    /// Marks the body nodes that depend on the innermost domain index.
+    fn mark_inner(&mut self) {
+        let innermost = VarId(self.kernel.rank as u32 - 1);
+        self.mark_region(&self.kernel.body, innermost);
+    }
+
+    fn mark_region(&mut self, region: &'a Region, innermost: VarId) -> bool {
+        let mut any = false;
+        for &id in &region.items {
+            let inner = match self.kernel.node(id) {
+                Node::Index(var) => *var == innermost,
+                Node::Load(load) => load.index.iter().any(|a| a.terms.iter().any(|(v, _)| *v == innermost)),
+                Node::Reduce(r) => {
+                    let region_inner = self.mark_region(&r.region, innermost);
+                    region_inner || r.filter.iter().chain([&r.value]).any(|o| self.inner[o.index()])
+                }
+                other => other.operands().iter().any(|o| self.inner[o.index()]),
+            };
+            self.inner[id.index()] = inner;
+            any |= inner;
+        }
+        any
+    }
+
+    /// Loops over domain axis `axis` from `from` to `to`, then the axes inside it.
+    fn axis(&mut self, axis: usize, from: Value, to: Value) {
+        let last = self.kernel.rank - 1;
+        if axis == last {
+            self.row();
+            self.innermost(from, to);
+            return;
+        }
+        let counter = self.counter(VarId(axis as u32));
+        let blocks = self.begin_loop(counter, from, to, 1);
+        let extent = self.kernel.vars[axis + 1] as i64;
+        let (start, end) = (self.b.ins().iconst(types::I64, 0), self.b.ins().iconst(types::I64, extent));
+        self.axis(axis + 1, start, end);
+        self.end_loop(counter, 1, blocks);
+    }
+
+    /// Per row: body values that do not depend on the innermost index, load plans, and where
+    /// the row starts in each output.
+    fn row(&mut self) {
+        let inner = self.inner.clone();
+        let rank = self.kernel.rank;
+        self.region(&self.kernel.body, &|id| !inner[id.index()]);
+        let loads: Vec<NodeId> = self.kernel.body.items.iter().copied().filter(|id| inner[id.index()]).collect();
+        self.plan_loads(&loads, VarId(rank as u32 - 1));
+        let mut offset = self.b.ins().iconst(types::I64, 0);
+        let mut stride = self.kernel.vars[rank - 1] as i64;
+        for axis in (0..rank - 1).rev() {
+            let counter = self.counters[axis].expect("outer loops are open");
+            let index = self.b.use_var(counter);
+            let scaled = self.b.ins().imul_imm_s(index, stride * 8);
+            offset = self.b.ins().iadd(offset, scaled);
+            stride *= self.kernel.vars[axis] as i64;
+        }
+        for output in &self.kernel.outputs {
+            let row = self.b.ins().iadd(self.bases[&output.buffer], offset);
+            self.out_rows.insert(output.buffer, row);
+        }
+    }
+
+    /// The innermost axis: edge segments resolve boundary rules, the interior reads directly.
+    fn innermost(&mut self, from: Value, to: Value) {
+        let v = VarId(self.kernel.rank as u32 - 1);
+        let extent = self.kernel.vars[v.index()] as i64;
+        let (head, tail) = self.edge_widths(v, extent);
+        if head + tail == 0 || head + tail >= extent {
+            let vectorize = head + tail == 0 && self.options.vectorize && self.vectorizable((0, extent - 1));
+            self.segment(from, to, (0, extent - 1), vectorize);
+            return;
+        }
+        // Clamp the static split points into [from, to) (the range may be a thread's chunk).
+        let split = |t: &mut Self, at: i64| {
+            let at = t.b.ins().iconst(types::I64, at);
+            let at = t.b.ins().smax(at, from);
+            t.b.ins().smin(at, to)
+        };
+        let (a, z) = (split(self, head), split(self, extent - tail));
+        self.segment(from, a, (0, extent - 1), false);
+        let vectorize = self.options.vectorize && self.vectorizable((head, extent - tail - 1));
+        self.segment(a, z, (head, extent - tail - 1), vectorize);
+        self.segment(z, to, (0, extent - 1), false);
+    }
+
+    /// How many points at each end of the innermost axis have reads that leave their field.
+    fn edge_widths(&self, v: VarId, extent: i64) -> (i64, i64) {
+        let (mut head, mut tail) = (0, 0);
+        for &id in &self.kernel.body.items {
+            let Node::Load(load) = self.kernel.node(id) else { continue };
+            let shape = &self.program.buffer(load.buffer).shape;
+            for (affine, &n) in load.index.iter().zip(shape) {
+                if affine.single_var() == Some(v) {
+                    head = head.max(-affine.offset);
+                    tail = tail.max(extent + affine.offset - n as i64);
+                }
+            }
+        }
+        (head.max(0), tail.max(0))
+    }
+
+    /// Emits the innermost loop over `from..to`, where the index lies in `range`.
+    fn segment(&mut self, from: Value, to: Value, range: (i64, i64), vectorize: bool) {
+        let v = VarId(self.kernel.rank as u32 - 1);
+        let saved = self.ranges[v.index()];
+        self.ranges[v.index()] = range;
+        let counter = self.counter(v);
+        if vectorize {
+            // Two vectors of two points per iteration.
+            self.prepare_splats();
+            let blocks = self.begin_loop(counter, from, to, 4);
+            self.start_point(counter);
+            self.vector_point(0);
+            self.vector_point(2);
+            self.end_loop(counter, 4, blocks);
+            // The remainder starts where the vector loop stopped.
+            let rest = self.b.use_var(counter);
+            self.scalar_loop(counter, rest, to);
+        } else {
+            self.scalar_loop(counter, from, to);
+        }
+        self.ranges[v.index()] = saved;
+    }
+
+    fn scalar_loop(&mut self, counter: Variable, from: Value, to: Value) {
+        let blocks = self.begin_loop(counter, from, to, 1);
+        let inner = self.inner.clone();
+        for (value, is_inner) in self.values.iter_mut().zip(&inner) {
+            if *is_inner {
+                *value = None;
+            }
+        }
+        self.start_point(counter);
+        self.region(&self.kernel.body, &|id| inner[id.index()]);
+        self.store_outputs();
+        self.end_loop(counter, 1, blocks);
+    }
+
+    /// Sets up per-point values shared by loads and stores.
+    pub fn start_point(&mut self, counter: Variable) {
+        let v = self.b.use_var(counter);
+        self.point_bytes = Some(self.b.ins().ishl_imm_u(v, 3));
+    }
+
+    fn store_outputs(&mut self) {
+        let bytes = self.point_bytes.expect("a point is open");
+        for output in &self.kernel.outputs {
+            let value = self.values[output.value.index()].expect("outputs are computed");
+            let address = self.b.ins().iadd(self.out_rows[&output.buffer], bytes);
+            self.b.ins().store(MemFlagsData::trusted(), value, address, 0);
+        }
+    }
+
+    /// Where the current point of an output lies.
+    pub fn output_address(&mut self, buffer: BufferId) -> Value {
+        let bytes = self.point_bytes.expect("a point is open");
+        self.b.ins().iadd(self.out_rows[&buffer], bytes)
+    }
+
+    pub fn counter(&mut self, var: VarId) -> Variable {
+        match self.counters[var.index()] {
+            Some(counter) => counter,
+            None => {
+                let counter = self.b.declare_var(types::I64);
+                self.counters[var.index()] = Some(counter);
+                counter
+            }
+        }
+    }
+
+    /// Opens `for counter in (from..to).step_by(step)`; the current block becomes the body. With a
+    /// step of 2 the body runs while `counter + 2 <= to`. The test sits at the bottom (after a
+    /// guard), so an iteration costs one branch.
+    pub fn begin_loop(&mut self, counter: Variable, from: Value, to: Value, step: i64) -> LoopBlocks {
+        let (body, exit) = (self.b.create_block(), self.b.create_block());
+        // The body runs while `counter < limit`, i.e. while `counter + step <= to`.
+        let limit = if step == 1 { to } else { self.b.ins().iadd_imm_s(to, 1 - step) };
+        self.b.def_var(counter, from);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, from, limit);
+        self.b.ins().brif(more, body, &[], exit, &[]);
+        self.b.switch_to_block(body);
+        LoopBlocks { body, exit, limit }
+    }
+
+    pub fn end_loop(&mut self, counter: Variable, step: i64, blocks: LoopBlocks) {
+        let i = self.b.use_var(counter);
+        let next = self.b.ins().iadd_imm_s(i, step);
+        self.b.def_var(counter, next);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, next, blocks.limit);
+        self.b.ins().brif(more, blocks.body, &[], blocks.exit, &[]);
+        self.b.seal_block(blocks.body);
+        self.b.switch_to_block(blocks.exit);
+        self.b.seal_block(blocks.exit);
+    }
+
+    /// Emits the items of `region` that `keep` selects, in order.
+    pub fn region(&mut self, region: &'a Region, keep: &dyn Fn(NodeId) -> bool) {
+        for &id in &region.items {
+            if keep(id) && self.values[id.index()].is_none() {
+                let value = self.node(id);
+                self.values[id.index()] = Some(value);
+            }
+        }
+    }
+
+    fn get(&self, id: NodeId) -> Value {
+        self.values[id.index()].expect("operands are emitted before their uses")
+    }
+
+    fn node(&mut self, id: NodeId) -> Value {
+        let node = self.kernel.node(id);
+        match node {
+            Node::Const(c) => self.b.ins().f64const(*c),
+            Node::Index(var) => {
+                let counter = self.counters[var.index()].expect("an index is used inside its loop");
+                let i = self.b.use_var(counter);
+                self.b.ins().fcvt_from_sint(types::F64, i)
+            }
+            Node::Load(load) => self.load_scalar(id, load),
+            Node::Unary(op, a) => {
+                let a = self.get(*a);
+                self.unary(*op, a, types::F64)
+            }
+            Node::Binary(op, a, b) => {
+                let (a, b) = (self.get(*a), self.get(*b));
+                self.binary(*op, a, b, types::F64)
+            }
+            Node::Compare(op, a, b) => {
+                let (a, b) = (self.get(*a), self.get(*b));
+                self.b.ins().fcmp(float_cc(*op), a, b)
+            }
+            Node::And(a, b) => {
+                let (a, b) = (self.get(*a), self.get(*b));
+                self.b.ins().band(a, b)
+            }
+            Node::Or(a, b) => {
+                let (a, b) = (self.get(*a), self.get(*b));
+                self.b.ins().bor(a, b)
+            }
+            Node::Not(a) => {
+                let a = self.get(*a);
+                self.b.ins().bxor_imm_u(a, 1)
+            }
+            Node::Select(c, a, b) => {
+                let (c, a, b) = (self.get(*c), self.get(*a), self.get(*b));
+                self.b.ins().select(c, a, b)
+            }
+            Node::Reduce(r) => self.reduce(r),
+        }
+    }
+
+    /// `op a` on scalars or lanes (`ty` is F64 or F64X2).
+    pub fn unary(&mut self, op: Unary, a: Value, ty: types::Type) -> Value {
+        let ins = self.b.ins();
+        match op {
+            Unary::Neg => ins.fneg(a),
+            Unary::Abs => ins.fabs(a),
+            Unary::Sqrt => ins.sqrt(a),
+            Unary::Floor => ins.floor(a),
+            Unary::Ceil => ins.ceil(a),
+            Unary::Powi(n) => self.powi(a, n, ty),
+            Unary::Sign => self.sign(a, ty),
+            other => self.call_math(MathOp::Unary(other), &[a], ty),
+        }
+    }
+
+    /// `a op b` on scalars or lanes.
+    pub fn binary(&mut self, op: Binary, a: Value, b: Value, ty: types::Type) -> Value {
+        match op {
+            Binary::Add => self.b.ins().fadd(a, b),
+            Binary::Sub => self.b.ins().fsub(a, b),
+            Binary::Mul => self.b.ins().fmul(a, b),
+            Binary::Div => self.b.ins().fdiv(a, b),
+            Binary::Min => self.b.ins().fmin(a, b),
+            Binary::Max => self.b.ins().fmax(a, b),
+            Binary::FloorDiv => {
+                let q = self.b.ins().fdiv(a, b);
+                self.b.ins().floor(q)
+            }
+            Binary::Mod => {
+                let q = self.b.ins().fdiv(a, b);
+                let q = self.b.ins().floor(q);
+                let m = self.b.ins().fmul(b, q);
+                self.b.ins().fsub(a, m)
+            }
+            Binary::Pow | Binary::Atan2 => self.call_math(MathOp::Binary(op), &[a, b], ty),
+        }
+    }
+
+    /// The same multiplications, in the same order, as [`crate::ops::powi`].
+    fn powi(&mut self, x: Value, n: i32, ty: types::Type) -> Value {
+        let mut result: Option<Value> = None;
+        let mut base = x;
+        let mut bits = n.unsigned_abs();
+        while bits > 0 {
+            if bits & 1 == 1 {
+                result = Some(match result {
+                    Some(r) => self.b.ins().fmul(r, base),
+                    None => base,
+                });
+            }
+            bits >>= 1;
+            if bits > 0 {
+                base = self.b.ins().fmul(base, base);
+            }
+        }
+        let result = result.unwrap_or_else(|| self.one(ty));
+        if n < 0 {
+            let one = self.one(ty);
+            self.b.ins().fdiv(one, result)
+        } else {
+            result
+        }
+    }
+
+    /// 1.0 as a scalar or in every lane.
+    pub fn one(&mut self, ty: types::Type) -> Value {
+        self.constant(1.0, ty)
+    }
+
+    pub fn constant(&mut self, c: f64, ty: types::Type) -> Value {
+        let scalar = self.b.ins().f64const(c);
+        if ty == types::F64 { scalar } else { self.b.ins().splat(ty, scalar) }
+    }
+
+    /// -1, 0 or 1; NaN and signed zeros pass through, as in [`crate::builtins::sign`].
+    fn sign(&mut self, x: Value, ty: types::Type) -> Value {
+        let zero = self.constant(0.0, ty);
+        let (one, minus_one) = (self.constant(1.0, ty), self.constant(-1.0, ty));
+        let positive = self.b.ins().fcmp(FloatCC::GreaterThan, x, zero);
+        let negative = self.b.ins().fcmp(FloatCC::LessThan, x, zero);
+        if ty == types::F64 {
+            let t = self.b.ins().select(negative, minus_one, x);
+            self.b.ins().select(positive, one, t)
+        } else {
+            let t = self.lane_select(negative, minus_one, x);
+            self.lane_select(positive, one, t)
+        }
+    }
+
+    /// Calls the external implementation of `op`; on vectors, once per lane.
+    fn call_math(&mut self, op: MathOp, args: &[Value], ty: types::Type) -> Value {
+        let symbol = math_symbol(op).expect("every non-native operation has a symbol");
+        let func = match self.math.get(symbol) {
+            Some(f) => *f,
+            None => {
+                let sig = math_signature(self.call_conv, op.arity());
+                let f = self.imports.import(self.b.func, symbol, sig);
+                self.math.insert(symbol, f);
+                f
+            }
+        };
+        if ty == types::F64 {
+            let call = self.b.ins().call(func, args);
+            return self.b.inst_results(call)[0];
+        }
+        let mut lanes = Vec::with_capacity(2);
+        for lane in 0..2u8 {
+            let lane_args: Vec<Value> = args.iter().map(|a| self.b.ins().extractlane(*a, lane)).collect();
+            let call = self.b.ins().call(func, &lane_args);
+            lanes.push(self.b.inst_results(call)[0]);
+        }
+        let v = self.b.ins().scalar_to_vector(ty, lanes[0]);
+        self.b.ins().insertlane(v, lanes[1], 1)
+    }
+
+    /// A reduction: loops over its variables, folding in the same order as the interpreter.
+    fn reduce(&mut self, r: &'a Reduction) -> Value {
+        let initial = match r.op {
+            ReduceOp::Sum | ReduceOp::Mean => 0.0,
+            ReduceOp::Max => f64::NEG_INFINITY,
+            ReduceOp::Min => f64::INFINITY,
+        };
+        let acc = self.b.declare_var(types::F64);
+        let start = self.b.ins().f64const(initial);
+        self.b.def_var(acc, start);
+        let count = self.b.declare_var(types::I64);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.b.def_var(count, zero);
+
+        let mut open = Vec::with_capacity(r.vars.len());
+        for (k, &var) in r.vars.iter().enumerate() {
+            let extent = self.kernel.vars[var.index()] as i64;
+            self.ranges[var.index()] = (0, extent - 1);
+            if k + 1 == r.vars.len() {
+                // What the region's loads do not vary along the innermost variable, once per row.
+                let loads: Vec<NodeId> = r.region.items.clone();
+                self.plan_loads(&loads, var);
+            }
+            let counter = self.counter(var);
+            let (from, to) = (self.b.ins().iconst(types::I64, 0), self.b.ins().iconst(types::I64, extent));
+            open.push((counter, self.begin_loop(counter, from, to, 1)));
+        }
+        for &item in &r.region.items {
+            self.values[item.index()] = None;
+        }
+        self.region(&r.region, &|_| true);
+        let value = self.get(r.value);
+        let current = self.b.use_var(acc);
+        let folded = match r.op {
+            ReduceOp::Sum | ReduceOp::Mean => self.b.ins().fadd(current, value),
+            ReduceOp::Max => self.b.ins().fmax(current, value),
+            ReduceOp::Min => self.b.ins().fmin(current, value),
+        };
+        let keep = r.filter.map(|f| self.get(f));
+        let folded = match keep {
+            Some(keep) => self.b.ins().select(keep, folded, current),
+            None => folded,
+        };
+        self.b.def_var(acc, folded);
+        if r.op == ReduceOp::Mean {
+            let n = self.b.use_var(count);
+            let n_plus = self.b.ins().iadd_imm_s(n, 1);
+            let n_next = match keep {
+                Some(keep) => self.b.ins().select(keep, n_plus, n),
+                None => n_plus,
+            };
+            self.b.def_var(count, n_next);
+        }
+        for (counter, blocks) in open.into_iter().rev() {
+            self.end_loop(counter, 1, blocks);
+        }
+        let total = self.b.use_var(acc);
+        if r.op == ReduceOp::Mean {
+            let n = self.b.use_var(count);
+            let n = self.b.ins().fcvt_from_sint(types::F64, n);
+            self.b.ins().fdiv(total, n)
+        } else {
+            total
+        }
+    }
+}
+
+/// The blocks of an open loop and its bound.
+#[derive(Clone, Copy)]
+pub(super) struct LoopBlocks {
+    body: Block,
+    exit: Block,
+    limit: Value,
+}
+
+pub(super) fn float_cc(op: Compare) -> FloatCC {
+    match op {
+        Compare::Lt => FloatCC::LessThan,
+        Compare::Le => FloatCC::LessThanOrEqual,
+        Compare::Gt => FloatCC::GreaterThan,
+        Compare::Ge => FloatCC::GreaterThanOrEqual,
+        Compare::Eq => FloatCC::Equal,
+        Compare::Ne => FloatCC::NotEqual,
+    }
+}

@@ -1,0 +1,257 @@
+//! The CPU JIT engine: every kernel compiled once with Cranelift, the outermost domain axis
+//! split across threads.
+//!
+//! Calling generated code is the one place the runtime needs `unsafe`. What makes it sound:
+//! the code generator only emits loads that are in range for buffers of the program's shapes
+//! (the IR verifier checks `Direct` loads; boundary rules resolve every other position into
+//! range), the buffer table passed here holds one pointer per buffer of exactly those shapes,
+//! and concurrent calls cover disjoint ranges of the first axis, so they write disjoint
+//! elements of the outputs and never write what any kernel reads.
+
+#![allow(unsafe_code)]
+
+use std::sync::Arc;
+
+use cranelift_codegen::ir::{FuncRef, Function, Signature, UserFuncName};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+use noether_compiler::codegen::{self, Imports, MATH_FUNCTIONS, MathOp, Options};
+use noether_compiler::ir::{Kernel, ProcId, Program};
+use noether_compiler::ops::{Binary, Unary};
+
+use crate::buffers::Buffers;
+use crate::engine::{Engine, EngineError};
+
+/// `extern "C" fn(buffers, lo, hi)`, see [`noether_compiler::codegen`].
+type KernelFn = unsafe extern "C" fn(*const *mut f64, i64, i64);
+
+/// How the JIT compiles and runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JitOptions {
+    /// Worker threads; 1 runs everything on the calling thread.
+    pub threads: usize,
+    /// Kernels with fewer points run on the calling thread: waking workers would cost more.
+    pub min_parallel_points: usize,
+    pub vectorize: bool,
+}
+
+impl Default for JitOptions {
+    fn default() -> Self {
+        JitOptions {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            min_parallel_points: 1 << 14,
+            vectorize: true,
+        }
+    }
+}
+
+pub struct Jit {
+    program: Arc<Program>,
+    kernels: Vec<KernelFn>,
+    pool: Option<rayon::ThreadPool>,
+    min_parallel_points: usize,
+    /// Owns the machine code the pointers in `kernels` point into.
+    _module: JITModule,
+}
+
+struct ModuleImports<'m> {
+    module: &'m mut JITModule,
+}
+
+impl Imports for ModuleImports<'_> {
+    fn import(&mut self, func: &mut Function, symbol: &'static str, signature: Signature) -> FuncRef {
+        let id = self
+            .module
+            .declare_function(symbol, Linkage::Import, &signature)
+            .expect("math symbols are declared with one signature each");
+        self.module.declare_func_in_func(id, func)
+    }
+}
+
+impl Jit {
+    /// Compiles every kernel of `program`.
+    pub fn new(program: Arc<Program>, options: JitOptions) -> Result<Jit, EngineError> {
+        let fail = |kernel: &str, message: String| EngineError { engine: "jit", kernel: kernel.into(), message };
+        let mut flags = settings::builder();
+        for (name, value) in [("opt_level", "none"), ("use_colocated_libcalls", "false"), ("is_pic", "false")] {
+            flags.set(name, value).map_err(|e| fail("", e.to_string()))?;
+        }
+        let isa = cranelift_native::builder()
+            .map_err(|e| fail("", format!("this machine is not supported: {e}")))?
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| fail("", e.to_string()))?;
+        let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+        for (name, op) in MATH_FUNCTIONS {
+            builder.symbol(name, math_function(op));
+        }
+        let mut module = JITModule::new(builder);
+        let mut ctx = module.make_context();
+        let mut builder_context = cranelift_frontend::FunctionBuilderContext::new();
+        let mut ids: Vec<FuncId> = Vec::with_capacity(program.kernels.len());
+        for (index, kernel) in program.kernels.iter().enumerate() {
+            let name = format!("k{index}_{}", kernel.name);
+            let id = module
+                .declare_function(
+                    &name,
+                    Linkage::Local,
+                    &codegen::kernel_signature(module.target_config().default_call_conv),
+                )
+                .map_err(|e| fail(&kernel.name, e.to_string()))?;
+            let mut attempt = options.vectorize;
+            loop {
+                ctx.func = Function::with_name_signature(
+                    UserFuncName::user(0, id.as_u32()),
+                    Signature::new(module.target_config().default_call_conv),
+                );
+                let target = module.target_config();
+                let generated = codegen::translate_kernel(
+                    &program,
+                    kernel,
+                    &mut ctx.func,
+                    &mut builder_context,
+                    &mut ModuleImports { module: &mut module },
+                    target,
+                    Options { vectorize: attempt },
+                );
+                let result = generated
+                    .map_err(|e| e.message)
+                    .and_then(|()| module.define_function(id, &mut ctx).map_err(|e| format!("{e:?}")));
+                module.clear_context(&mut ctx);
+                match result {
+                    Ok(()) => break,
+                    // A host without some vector instruction: fall back to scalar code.
+                    Err(_) if attempt => attempt = false,
+                    Err(message) => return Err(fail(&kernel.name, message)),
+                }
+            }
+            ids.push(id);
+        }
+        module.finalize_definitions().map_err(|e| fail("", e.to_string()))?;
+        let kernels = ids
+            .iter()
+            .map(|id| {
+                let code = module.get_finalized_function(*id);
+                // SAFETY: the function was defined with `codegen::kernel_signature`, which is this
+                // type's C ABI.
+                unsafe { std::mem::transmute::<*const u8, KernelFn>(code) }
+            })
+            .collect();
+        let pool = (options.threads > 1)
+            .then(|| rayon::ThreadPoolBuilder::new().num_threads(options.threads).build())
+            .transpose()
+            .map_err(|e| fail("", e.to_string()))?;
+        Ok(Jit { program, kernels, pool, min_parallel_points: options.min_parallel_points, _module: module })
+    }
+
+    fn call(&self, kernel: usize, spec: &Kernel, table: &Table) {
+        let f = self.kernels[kernel];
+        let rows = spec.domain().first().copied().unwrap_or(1);
+        let parallel =
+            self.pool.as_ref().filter(|_| spec.rank >= 1 && rows >= 2 && spec.points() >= self.min_parallel_points);
+        match parallel {
+            None => {
+                // SAFETY: see the module documentation.
+                unsafe { f(table.0, 0, rows as i64) }
+            }
+            Some(pool) => {
+                // The calling thread takes the first chunk itself; workers take the others.
+                let chunks = pool.current_num_threads().min(rows);
+                let bounds = |c: usize| ((rows * c / chunks) as i64, (rows * (c + 1) / chunks) as i64);
+                pool.in_place_scope(|scope| {
+                    for c in 1..chunks {
+                        let (lo, hi) = bounds(c);
+                        // SAFETY: see the module documentation; chunks are disjoint.
+                        scope.spawn(move |_| unsafe { f(table.0, lo, hi) });
+                    }
+                    let (lo, hi) = bounds(0);
+                    // SAFETY: as above.
+                    unsafe { f(table.0, lo, hi) }
+                });
+            }
+        }
+    }
+}
+
+/// The buffer table handed to kernels.
+struct Table(*const *mut f64);
+
+// SAFETY: the table is only read, and the buffers it points to are accessed as the module
+// documentation describes.
+unsafe impl Send for Table {}
+unsafe impl Sync for Table {}
+
+impl Engine for Jit {
+    fn name(&self) -> &'static str {
+        "jit"
+    }
+
+    fn run(&mut self, procedure: ProcId, buffers: &mut Buffers) -> Result<(), EngineError> {
+        let program = Arc::clone(&self.program);
+        for (index, buffer) in program.buffers.iter().enumerate() {
+            let id = noether_compiler::ir::BufferId(index as u32);
+            if buffers.data(id).len() != buffer.len() {
+                return Err(EngineError {
+                    engine: "jit",
+                    kernel: String::new(),
+                    message: format!(
+                        "buffer `{}` has {} elements, not {}",
+                        buffer.name,
+                        buffers.data(id).len(),
+                        buffer.len()
+                    ),
+                });
+            }
+        }
+        let pointers: Vec<*mut f64> = (0..program.buffers.len())
+            .map(|i| buffers.data_mut(noether_compiler::ir::BufferId(i as u32)).as_mut_ptr())
+            .collect();
+        let table = Table(pointers.as_ptr());
+        for &kernel in &program.procedure(procedure).kernels {
+            self.call(kernel.index(), program.kernel(kernel), &table);
+        }
+        Ok(())
+    }
+}
+
+macro_rules! unary_functions {
+    ($($name:ident => $op:expr),* $(,)?) => {
+        $(extern "C" fn $name(x: f64) -> f64 { $op.eval(x) })*
+    };
+}
+
+unary_functions! {
+    math_exp => Unary::Exp, math_log => Unary::Log, math_sin => Unary::Sin, math_cos => Unary::Cos,
+    math_tan => Unary::Tan, math_tanh => Unary::Tanh, math_sinh => Unary::Sinh, math_cosh => Unary::Cosh,
+    math_asin => Unary::Asin, math_acos => Unary::Acos, math_atan => Unary::Atan, math_round => Unary::Round,
+}
+
+extern "C" fn math_pow(a: f64, b: f64) -> f64 {
+    Binary::Pow.eval(a, b)
+}
+
+extern "C" fn math_atan2(a: f64, b: f64) -> f64 {
+    Binary::Atan2.eval(a, b)
+}
+
+/// The implementation of an external math function: the same code the interpreter runs.
+fn math_function(op: MathOp) -> *const u8 {
+    let unary = |f: extern "C" fn(f64) -> f64| f as *const u8;
+    match op {
+        MathOp::Unary(Unary::Exp) => unary(math_exp),
+        MathOp::Unary(Unary::Log) => unary(math_log),
+        MathOp::Unary(Unary::Sin) => unary(math_sin),
+        MathOp::Unary(Unary::Cos) => unary(math_cos),
+        MathOp::Unary(Unary::Tan) => unary(math_tan),
+        MathOp::Unary(Unary::Tanh) => unary(math_tanh),
+        MathOp::Unary(Unary::Sinh) => unary(math_sinh),
+        MathOp::Unary(Unary::Cosh) => unary(math_cosh),
+        MathOp::Unary(Unary::Asin) => unary(math_asin),
+        MathOp::Unary(Unary::Acos) => unary(math_acos),
+        MathOp::Unary(Unary::Atan) => unary(math_atan),
+        MathOp::Unary(Unary::Round) => unary(math_round),
+        MathOp::Binary(Binary::Pow) => math_pow as extern "C" fn(f64, f64) -> f64 as *const u8,
+        MathOp::Binary(Binary::Atan2) => math_atan2 as extern "C" fn(f64, f64) -> f64 as *const u8,
+        other => unreachable!("{other:?} is generated inline"),
+    }
+}

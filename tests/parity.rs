@@ -1,0 +1,206 @@
+//! Every engine computes the same numbers: the JIT (vector and scalar code, split across
+//! threads) against the reference interpreter, bit for bit, on the examples, the IR test cases
+//! and random programs. Both engines run each reduction in the same order and call the same
+//! math functions, so there is no tolerance; NaNs only have to be NaN on both sides.
+
+use noether::{Backend, EngineOptions, Failure, Model, Override, Source};
+use proptest::prelude::*;
+
+/// Everything a run produces that an engine could get wrong.
+#[derive(Debug)]
+struct Outcome {
+    states: Vec<(String, Vec<f64>)>,
+    observables: Vec<(String, Vec<f64>)>,
+    scalars: Vec<(String, f64)>,
+}
+
+fn outcome(model: &Model, backend: Backend, options: EngineOptions, steps: Option<u64>) -> Result<Outcome, Failure> {
+    let mut sim = model.simulator_with(backend, options)?;
+    if let Some(steps) = steps {
+        sim.set_steps(steps)?;
+    }
+    if sim.settings().is_some() {
+        sim.run()?;
+    }
+    let states = sim
+        .state_names()
+        .into_iter()
+        .map(|n| (n.clone(), sim.state(&n).map(|s| s.iter().copied().collect())))
+        .collect::<Vec<_>>();
+    let states = states.into_iter().map(|(n, s)| s.map(|s| (n, s))).collect::<Result<_, _>>()?;
+    let observables = sim
+        .observable_names()
+        .into_iter()
+        .map(|n| sim.observable(&n).map(|s| (n.clone(), s.to_vec())))
+        .collect::<Result<_, _>>()?;
+    let names: Vec<String> = model.checked().scalars.iter().map(|s| s.name.clone()).collect();
+    let scalars = names.into_iter().map(|n| sim.scalar(&n).map(|v| (n, v))).collect::<Result<_, _>>()?;
+    Ok(Outcome { states, observables, scalars })
+}
+
+fn same(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+fn same_values(a: &[f64], b: &[f64]) -> Option<usize> {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).position(|(x, y)| !same(*x, *y))
+}
+
+/// Runs `model` on the interpreter and three JIT configurations and demands one answer.
+fn assert_engines_agree(model: &Model, steps: Option<u64>, label: &str) {
+    let reference = outcome(model, Backend::Interp, EngineOptions::default(), steps);
+    let configurations = [
+        ("jit", EngineOptions { threads: Some(1), ..EngineOptions::default() }),
+        (
+            "jit, 2 threads, split small kernels",
+            EngineOptions { threads: Some(2), min_parallel_points: Some(1), scalar_only: false },
+        ),
+        ("jit, scalar code", EngineOptions { threads: Some(1), min_parallel_points: None, scalar_only: true }),
+    ];
+    for (name, options) in configurations {
+        let jit = outcome(model, Backend::Jit, options, steps);
+        match (&reference, &jit) {
+            (Ok(a), Ok(b)) => {
+                for ((name_a, a), (_, b)) in
+                    a.states.iter().zip(&b.states).chain(a.observables.iter().zip(&b.observables))
+                {
+                    if let Some(at) = same_values(a, b) {
+                        panic!("{label}: `{name_a}` differs at {at} ({name}): interp {} vs jit {}", a[at], b[at]);
+                    }
+                }
+                for ((n, a), (_, b)) in a.scalars.iter().zip(&b.scalars) {
+                    assert!(same(*a, *b), "{label}: `{n}` differs ({name}): interp {a} vs jit {b}");
+                }
+            }
+            (Err(a), Err(b)) => assert_eq!(a.render_plain(100), b.render_plain(100), "{label} ({name})"),
+            (a, b) => panic!("{label} ({name}): interp {:?} but jit {:?}", a.as_ref().err(), b.as_ref().err()),
+        }
+    }
+}
+
+fn model_of(text: &str, overrides: &[(&str, f64)]) -> Model {
+    let overrides: Vec<Override> = overrides.iter().map(|(n, v)| Override { name: n.to_string(), value: *v }).collect();
+    Model::from_source(Source::new("parity.noe", text), &overrides, "tests/cases").unwrap_or_else(|f| panic!("{f:?}"))
+}
+
+#[test]
+fn examples_agree() {
+    for (name, overrides, steps) in [
+        ("heat", vec![("N", 24.0)], 30),
+        ("wave", vec![("N", 41.0)], 40),
+        ("burgers", vec![("N", 37.0)], 60),
+        ("gray_scott", vec![("N", 21.0)], 40),
+    ] {
+        let text = std::fs::read_to_string(format!("examples/{name}.noe")).expect("example");
+        assert_engines_agree(&model_of(&text, &overrides), Some(steps), name);
+    }
+}
+
+#[test]
+fn ir_cases_agree() {
+    for entry in std::fs::read_dir("tests/cases").expect("cases") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "noe") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("case");
+        if text.starts_with("# emit: ir") {
+            assert_engines_agree(&model_of(&text, &[]), None, &path.display().to_string());
+        }
+    }
+}
+
+#[test]
+fn every_math_function_and_boundary_rule_agrees() {
+    let text = "shape G = [i < 5, j < 11] periodic\n\
+        state u : G = sin(i + 2 * j) - 0.3\n\
+        state c : [i < 5, j < 11] clamp = cos(i * j)\n\
+        state r : [i < 5, j < 11] neumann = (i - j) / 5\n\
+        state f : [i < 5, j < 11] dirichlet(0.25) = i * j / 50\n\
+        d/dt u = exp(-abs(u)) + log(1 + u^2) + sqrt(abs(c)) - tan(u / 4) + tanh(r) + sinh(u / 3) + cosh(u / 5) \
+                 + asin(u / 2) + acos(c / 2) + atan(r) + atan2(u, c + 2) + floor(3 * u) / 7 + ceil(c) / 9 \
+                 + round(2.5 * r) / 11 + sign(u - 0.1) + min(u, c) + max(r, f) + (u % 0.7) + (c // 0.3) / 10 \
+                 + u^3 / 5 - c^-2 / 100 + abs(r)^0.5 + u[i + 2, j - 3] * c[i - 1, j + 4] - r[i + 3, j + 1] * f[i - 1, j - 2]\n\
+        d/dt c = if u > c and not (r < 0 or f == 0) then c[i, j + 1] else -c[i, j - 1]\n\
+        observe s = sum(i, j | i != j) u[i, j] * r[i, j]\n\
+        observe m = mean(i, j) max(u[i, j], c[i, j])\n\
+        loss L = max(i) min(j) (f[i, j] + u[i, j])\n\
+        run rk4(dt = 0.01, steps = 7)\n";
+    assert_engines_agree(&model_of(text, &[]), None, "math");
+}
+
+#[test]
+fn a_blow_up_is_reported_identically() {
+    let text = "state u : [i < 9] periodic = if i == 4 then 1 else 0\nd/dt u = 3 * laplacian(u)\nrun euler(dt = 1, steps = 300)\n";
+    assert_engines_agree(&model_of(text, &[]), None, "blow-up");
+}
+
+/// A random scalar expression over the fields of [`RANDOM_MODEL`], as source text.
+fn expression() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("u".to_string()),
+        Just("v".to_string()),
+        Just("w".to_string()),
+        Just("u[i + 1, j]".to_string()),
+        Just("u[i, j - 2]".to_string()),
+        Just("v[i - 1, j + 1]".to_string()),
+        Just("w[i + 2, j - 1]".to_string()),
+        Just("a[j]".to_string()),
+        Just("a[i + j]".to_string()),
+        Just("p".to_string()),
+        Just("i".to_string()),
+        Just("j".to_string()),
+        Just("t".to_string()),
+        (-3.0..3.0f64).prop_map(|x| format!("{x:.3}")),
+    ];
+    leaf.prop_recursive(4, 32, 4, |inner| {
+        let function = prop::sample::select(vec!["sin", "cos", "tanh", "abs", "floor", "atan", "sign", "round"]);
+        prop_oneof![
+            (inner.clone(), inner.clone(), prop::sample::select(vec!["+", "-", "*"]))
+                .prop_map(|(a, b, op)| format!("({a} {op} {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} / (1 + abs({b})))")),
+            inner.clone().prop_map(|a| format!("(-{a})")),
+            (function, inner.clone()).prop_map(|(f, a)| format!("{f}({a})")),
+            inner.clone().prop_map(|a| format!("sqrt(abs({a}))")),
+            inner.clone().prop_map(|a| format!("exp(-abs({a}))")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("min({a}, {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("max({a}, {b})")),
+            (inner.clone(), inner.clone(), inner.clone(), inner.clone())
+                .prop_map(|(a, b, c, d)| format!("(if {a} > {b} then {c} else {d})")),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| format!("(if i > 1 and j < 6 or not {a} < 0 then {a} else {b})")),
+            inner.clone().prop_map(|a| format!("sum(k) a[k] * {a}")),
+            inner.clone().prop_map(|a| format!("mean(q | q != j) v[i, q] * {a}")),
+            inner.clone().prop_map(|a| format!("(max(k) a[k] + {a})")),
+            (inner.clone(), 2..4i32).prop_map(|(a, n)| format!("tanh({a})^{n}")),
+            inner.clone().prop_map(|a| format!("({a} % 1.5)")),
+            inner.prop_map(|a| format!("({a} // 0.7)")),
+        ]
+    })
+}
+
+const RANDOM_MODEL: &str = "const NI = 5\nconst NJ = 11\nparam p = 0.7\n\
+    shape G = [i < NI, j < NJ] periodic\n\
+    state u : G = sin(i + 2 * j)\n\
+    state v : [i < NI, j < NJ] clamp = cos(i * j)\n\
+    state w : [i < NI, j < NJ] neumann = (i - j) / 5\n\
+    state a : [k < NJ] periodic = sin(k) + p\n";
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_programs_agree(rate_u in expression(), rate_v in expression(), total in expression()) {
+        let text = format!(
+            "{RANDOM_MODEL}d/dt u = {rate_u}\nd/dt v = {rate_v}\nlet e : G = {total}\nobserve o = sum(i, j) e[i, j]\n\
+             loss L = mean(i, j) u[i, j] * v[i, j]\nrun heun(dt = 0.01, steps = 3)\n"
+        );
+        let model = Model::from_source(Source::new("random.noe", text.as_str()), &[], ".");
+        let model = match model {
+            Ok(model) => model,
+            Err(failure) => panic!("generated programs must compile:\n{text}\n{failure:?}"),
+        };
+        assert_engines_agree(&model, None, &text);
+    }
+}
