@@ -48,6 +48,11 @@ fn emit(path: &Path, stage: &str) -> String {
             let model = Model::from_file(path).unwrap_or_else(|f| panic!("{f:?}"));
             noether::compiler::ir::print(&model.compiled().program)
         }
+        "clif" => {
+            let model = Model::from_file(path).unwrap_or_else(|f| panic!("{f:?}"));
+            let options = noether::compiler::codegen::Options::default();
+            noether::compiler::codegen::emit_clif(&model.compiled().program, options).expect("generates code")
+        }
         "ast" => {
             let text = std::fs::read_to_string(path).expect("case file");
             let source = noether::Source::new(path.display().to_string(), text);

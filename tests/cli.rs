@@ -123,6 +123,29 @@ fn unknown_overrides_and_bad_settings_are_diagnosed() {
 }
 
 #[test]
+fn a_model_too_large_for_memory_is_refused_before_allocating() {
+    let output = noether(&["run", "examples/heat.noe", "--set", "N=1000000"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(text.contains("noether::run::too_large"), "{text}");
+    assert!(text.contains("TiB"), "{text}");
+}
+
+#[test]
+fn both_backends_and_thread_counts_run_from_the_command_line() {
+    let mut results = Vec::new();
+    for args in [["--backend", "interp"], ["--backend", "jit"], ["--threads", "1"], ["--threads", "2"]] {
+        let mut all = vec!["run", "examples/heat.noe", "--set", "N=20", "--steps", "7", "--json"];
+        all.extend(args);
+        let output = noether(&all);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let summary: serde_json::Value = serde_json::from_str(stdout(&output).trim()).expect("json");
+        results.push(summary["losses"]["L"].as_f64().expect("loss"));
+    }
+    assert!(results.iter().all(|r| r.to_bits() == results[0].to_bits()), "{results:?}");
+}
+
+#[test]
 fn emit_prints_the_ast_and_the_ir() {
     let output = noether(&["emit", "examples/heat.noe", "--stage", "ast"]);
     assert!(output.status.success());
@@ -130,6 +153,9 @@ fn emit_prints_the_ast_and_the_ir() {
     let output = noether(&["emit", "examples/heat.noe", "--stage", "ir"]);
     assert!(output.status.success());
     assert!(stdout(&output).contains("procedure step: "));
+    let output = noether(&["emit", "examples/heat.noe", "--stage", "clif"]);
+    assert!(output.status.success());
+    assert!(stdout(&output).contains("load.f64x2"), "{}", stdout(&output));
 }
 
 #[test]

@@ -87,6 +87,7 @@ impl Jit {
         }
         let mut module = JITModule::new(builder);
         let mut ctx = module.make_context();
+        let program_ref: &Program = &program;
         let mut builder_context = cranelift_frontend::FunctionBuilderContext::new();
         let mut ids: Vec<FuncId> = Vec::with_capacity(program.kernels.len());
         for (index, kernel) in program.kernels.iter().enumerate() {
@@ -100,23 +101,11 @@ impl Jit {
                 .map_err(|e| fail(&kernel.name, e.to_string()))?;
             let mut attempt = options.vectorize;
             loop {
-                ctx.func = Function::with_name_signature(
-                    UserFuncName::user(0, id.as_u32()),
-                    Signature::new(module.target_config().default_call_conv),
-                );
-                let target = module.target_config();
-                let generated = codegen::translate_kernel(
-                    &program,
-                    kernel,
-                    &mut ctx.func,
-                    &mut builder_context,
-                    &mut ModuleImports { module: &mut module },
-                    target,
-                    Options { vectorize: attempt },
-                );
-                let result = generated
-                    .map_err(|e| e.message)
-                    .and_then(|()| module.define_function(id, &mut ctx).map_err(|e| format!("{e:?}")));
+                // A failure here is a compiler bug; even a panic becomes an error naming the kernel.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    compile_kernel(&mut module, &mut ctx, &mut builder_context, program_ref, kernel, id, attempt)
+                }))
+                .unwrap_or_else(|panic| Err(panic_message(panic.as_ref())));
                 module.clear_context(&mut ctx);
                 match result {
                     Ok(()) => break,
@@ -171,6 +160,37 @@ impl Jit {
             }
         }
     }
+}
+
+/// Generates and defines one kernel's function.
+fn compile_kernel(
+    module: &mut JITModule,
+    ctx: &mut cranelift_codegen::Context,
+    builder_context: &mut cranelift_frontend::FunctionBuilderContext,
+    program: &Program,
+    kernel: &Kernel,
+    id: FuncId,
+    vectorize: bool,
+) -> Result<(), String> {
+    let call_conv = module.target_config().default_call_conv;
+    ctx.func = Function::with_name_signature(UserFuncName::user(0, id.as_u32()), Signature::new(call_conv));
+    let target = module.target_config();
+    codegen::translate_kernel(
+        program,
+        kernel,
+        &mut ctx.func,
+        builder_context,
+        &mut ModuleImports { module },
+        target,
+        Options { vectorize },
+    )
+    .map_err(|e| e.message)?;
+    module.define_function(id, ctx).map_err(|e| format!("{e:?}"))
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+    format!("code generation panicked: {}", text.unwrap_or_else(|| "no message".into()))
 }
 
 /// The buffer table handed to kernels.
@@ -253,5 +273,34 @@ fn math_function(op: MathOp) -> *const u8 {
         MathOp::Binary(Binary::Pow) => math_pow as extern "C" fn(f64, f64) -> f64 as *const u8,
         MathOp::Binary(Binary::Atan2) => math_atan2 as extern "C" fn(f64, f64) -> f64 as *const u8,
         other => unreachable!("{other:?} is generated inline"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use noether_compiler::ir::{Buffer, BufferId, Kernel, NodeId, Output, Program, Region};
+
+    use super::*;
+
+    #[test]
+    fn a_kernel_that_cannot_be_compiled_is_an_error_naming_it() {
+        // Output to a buffer that does not exist: the verifier would reject it; the JIT must
+        // not crash on it either.
+        let kernel = Kernel {
+            name: "broken".into(),
+            vars: vec![4],
+            rank: 1,
+            nodes: Vec::new(),
+            prelude: Region::default(),
+            body: Region::default(),
+            outputs: vec![Output { buffer: BufferId(7), value: NodeId(0) }],
+        };
+        let program = Program {
+            buffers: vec![Buffer { name: "u".into(), shape: vec![4] }],
+            kernels: vec![kernel],
+            procedures: Vec::new(),
+        };
+        let error = Jit::new(Arc::new(program), JitOptions::default()).err().expect("fails");
+        assert_eq!(error.kernel, "broken");
     }
 }
