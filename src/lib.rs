@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! let model = noether::Model::from_file("examples/heat.noe")?;
-//! let mut sim = model.simulator(noether::Backend::Interp)?;
+//! let mut sim = model.simulator(noether::Backend::Jit)?;
 //! sim.set_param("D", 0.1)?;
 //! sim.run()?;
 //! println!("{}", sim.state("u")?.sum());

@@ -1,8 +1,17 @@
 //! The Noether runtime: engines that execute Kernel IR, the time loop, data input and output.
 //!
+//! | module | job |
+//! |---|---|
+//! | `engine` | the `Engine` trait and the choice of backend |
+//! | `interp` | the reference interpreter |
+//! | `jit` | the Cranelift JIT: compiling kernels, calling them across threads |
+//! | `simulator` | buffers, params, the time loop, observations, the NaN guard |
+//! | `model` | a compiled script, the embedding entry point |
+//! | `data`, `output` | `.npy` input with diagnostics, atomic file output |
+//!
 //! ```no_run
 //! let model = noether_runtime::Model::from_file("examples/heat.noe")?;
-//! let mut sim = model.simulator(noether_runtime::Backend::Interp)?;
+//! let mut sim = model.simulator(noether_runtime::Backend::Jit)?;
 //! sim.set_param("D", 0.1)?;
 //! sim.run()?;
 //! let u = sim.state("u")?;
