@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use noether_compiler::builtins::ReduceOp;
-use noether_compiler::ir::{Kernel, Load, Node, NodeId, ProcId, Program, Reduction, Region};
+use noether_compiler::ir::{Access, Affine, BufferId, Kernel, Load, Node, NodeId, ProcId, Program, Reduction, Region, Store};
 use noether_compiler::ops::Binary;
 
 use crate::buffers::Buffers;
@@ -57,7 +57,16 @@ fn run_kernel(kernel: &Kernel, buffers: &mut Buffers) {
             }
             frame.region(&kernel.body);
             for (output, storage) in kernel.outputs.iter().zip(&mut outputs) {
-                storage[point] = frame.values[output.value.index()];
+                let value = frame.values[output.value.index()];
+                match &output.store {
+                    Store::Assign => storage[point] = value,
+                    Store::Add => storage[point] += value,
+                    Store::Scatter { index, axes } => {
+                        if let Some(flat) = frame.position(output.buffer, index, axes) {
+                            storage[flat] += value;
+                        }
+                    }
+                }
             }
         }
     }
@@ -110,15 +119,21 @@ impl Frame<'_> {
     }
 
     fn load(&self, load: &Load) -> f64 {
-        let shape = self.buffers.shape(load.buffer);
-        let mut offset = 0usize;
-        for ((affine, access), &extent) in load.index.iter().zip(&load.axes).zip(shape) {
-            match access.resolve(affine.eval(&self.vars), extent) {
-                Some(position) => offset = offset * extent + position,
-                None => return load.fill,
-            }
+        match self.position(load.buffer, &load.index, &load.axes) {
+            Some(flat) => self.buffers.data(load.buffer)[flat],
+            None => load.fill,
         }
-        self.buffers.data(load.buffer)[offset]
+    }
+
+    /// The flat position an index resolves to in `buffer`, or `None` outside a fill axis.
+    fn position(&self, buffer: BufferId, index: &[Affine], axes: &[Access]) -> Option<usize> {
+        let shape = self.buffers.shape(buffer);
+        let mut offset = 0usize;
+        for ((affine, access), &extent) in index.iter().zip(axes).zip(shape) {
+            let position = access.resolve(affine.eval(&self.vars), extent)?;
+            offset = offset * extent + position;
+        }
+        Some(offset)
     }
 
     fn reduce(&mut self, r: &Reduction) -> f64 {

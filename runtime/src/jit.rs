@@ -293,7 +293,7 @@ mod tests {
             nodes: Vec::new(),
             prelude: Region::default(),
             body: Region::default(),
-            outputs: vec![Output { buffer: BufferId(7), value: NodeId(0) }],
+            outputs: vec![Output::assign(BufferId(7), NodeId(0))],
         };
         let program = Program {
             buffers: vec![Buffer { name: "u".into(), shape: vec![4] }],

@@ -193,6 +193,31 @@ impl Translator<'_> {
         }
     }
 
+    /// `buffer[position] += value` for a scatter output; outside a fill axis it adds -0.0,
+    /// which changes nothing (not even the sign of a zero).
+    pub fn scatter(&mut self, buffer: crate::ir::BufferId, index: &[Affine], axes: &[Access], value: Value) {
+        let shape = self.program.buffer(buffer).shape.clone();
+        let strides = self.strides(&shape);
+        let mut pointer = self.bases[&buffer];
+        let mut inside = None;
+        for (axis, affine) in index.iter().enumerate() {
+            let x = self.affine_value(affine, None);
+            let interval = self.interval(affine);
+            let (position, axis_inside) = self.position(x, interval, shape[axis] as i64, axes[axis]);
+            inside = self.and_inside(inside, axis_inside);
+            let offset = self.b.ins().imul_imm_s(position, strides[axis] * 8);
+            pointer = self.b.ins().iadd(pointer, offset);
+        }
+        let value = match inside {
+            Some(inside) => {
+                let nothing = self.b.ins().f64const(-0.0);
+                self.b.ins().select(inside, value, nothing)
+            }
+            None => value,
+        };
+        self.add_at(pointer, 0, value, types::F64);
+    }
+
     /// The address of a row-planned load whose varying axis provably stays inside here.
     fn direct_row_address(&mut self, id: NodeId, load: &Load) -> Option<(Value, i32)> {
         let plan = self.plans.get(&id)?;

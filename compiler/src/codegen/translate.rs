@@ -8,7 +8,7 @@ use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 
 use crate::builtins::ReduceOp;
-use crate::ir::{BufferId, Kernel, Node, NodeId, Program, Reduction, Region, VarId};
+use crate::ir::{BufferId, Kernel, Node, NodeId, Program, Reduction, Region, Store, VarId};
 use crate::ops::{Binary, Compare, Unary};
 
 use super::access::RowPlan;
@@ -261,9 +261,26 @@ impl<'a> Translator<'a> {
         let bytes = self.point_bytes.expect("a point is open");
         for output in &self.kernel.outputs {
             let value = self.values[output.value.index()].expect("outputs are computed");
-            let address = self.b.ins().iadd(self.out_rows[&output.buffer], bytes);
-            self.b.ins().store(MemFlagsData::trusted(), value, address, 0);
+            match &output.store {
+                Store::Assign => {
+                    let address = self.b.ins().iadd(self.out_rows[&output.buffer], bytes);
+                    self.b.ins().store(MemFlagsData::trusted(), value, address, 0);
+                }
+                Store::Add => {
+                    let address = self.b.ins().iadd(self.out_rows[&output.buffer], bytes);
+                    self.add_at(address, 0, value, types::F64);
+                }
+                Store::Scatter { index, axes } => self.scatter(output.buffer, index, axes, value),
+            }
         }
+    }
+
+    /// `*(address + offset) += value`, in the order the interpreter adds.
+    pub fn add_at(&mut self, address: Value, offset: i32, value: Value, ty: types::Type) {
+        let flags = if ty == types::F64 { MemFlagsData::trusted() } else { MemFlagsData::new().with_notrap() };
+        let old = self.b.ins().load(ty, flags, address, offset);
+        let sum = self.b.ins().fadd(old, value);
+        self.b.ins().store(flags, sum, address, offset);
     }
 
     /// Where the current point of an output lies.

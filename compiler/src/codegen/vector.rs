@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types};
 
-use crate::ir::{Load, Node, NodeId, VarId};
+use crate::ir::{Load, Node, NodeId, Store, VarId};
 
 use super::translate::{Translator, float_cc};
 
@@ -63,7 +63,13 @@ impl Translator<'_> {
         for output in &self.kernel.outputs {
             let value = self.lane(output.value, &lanes);
             let address = self.output_address(output.buffer);
-            self.b.ins().store(MemFlagsData::new().with_notrap(), value, address, 8 * shift as i32);
+            let offset = 8 * shift as i32;
+            match output.store {
+                Store::Add => self.add_at(address, offset, value, LANES),
+                _ => {
+                    self.b.ins().store(MemFlagsData::new().with_notrap(), value, address, offset);
+                }
+            }
         }
     }
 

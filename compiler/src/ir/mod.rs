@@ -20,6 +20,9 @@
 //! load's `fill` value. Loads are pure: a kernel never reads a buffer it writes, so they may be
 //! evaluated in any order, hoisted or repeated.
 //!
+//! **Outputs** assign or add the value at the domain point, or add it at a computed position
+//! (a scatter, see [`Store`]); adjoint kernels accumulate this way.
+//!
 //! **Reductions** visit their box in row-major order, evaluate the region, and fold the value
 //! of every point whose filter holds: sum (from 0, in visiting order), mean (the sum divided by
 //! the number of points folded; NaN for none), max/min (by [`crate::ops::Binary::Max`], from -inf /
@@ -44,6 +47,7 @@
 //!   store u_next = v9
 //! ```
 
+pub mod builder;
 mod print;
 mod verify;
 
@@ -167,6 +171,11 @@ impl Kernel {
     pub fn points(&self) -> usize {
         self.domain().iter().product()
     }
+
+    /// Whether points must run one after another (a scatter may hit one element twice).
+    pub fn is_sequential(&self) -> bool {
+        self.outputs.iter().any(|o| matches!(o.store, Store::Scatter { .. }))
+    }
 }
 
 /// Nodes evaluated in order.
@@ -175,11 +184,31 @@ pub struct Region {
     pub items: Vec<NodeId>,
 }
 
-/// `buffer[point] = value` for every domain point.
+/// What a kernel does with `value` at every domain point.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Output {
     pub buffer: BufferId,
     pub value: NodeId,
+    pub store: Store,
+}
+
+impl Output {
+    /// `buffer[point] = value`.
+    pub fn assign(buffer: BufferId, value: NodeId) -> Output {
+        Output { buffer, value, store: Store::Assign }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Store {
+    /// `buffer[point] = value`; the buffer has the domain's shape.
+    Assign,
+    /// `buffer[point] += value`; the buffer has the domain's shape.
+    Add,
+    /// `buffer[position] += value` at the position the index resolves to (as a load would),
+    /// skipped where a `Fill` axis is outside. Several points may hit one element, so a kernel
+    /// with a scatter runs its points one after another in visiting order.
+    Scatter { index: Vec<Affine>, axes: Vec<Access> },
 }
 
 #[derive(Clone, Debug, PartialEq)]

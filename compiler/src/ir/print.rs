@@ -36,8 +36,17 @@ fn print_kernel(out: &mut String, program: &Program, index: usize, kernel: &Kern
     out.push_str("  body:\n");
     print_region(out, program, kernel, &kernel.body, 2);
     for output in &kernel.outputs {
-        let buffer = program.buffer(output.buffer);
-        writeln!(out, "  store {} = v{}", buffer.name, output.value.0).expect("write to String");
+        let name = &program.buffer(output.buffer).name;
+        let line = match &output.store {
+            super::Store::Assign => format!("  store {name} = v{}", output.value.0),
+            super::Store::Add => format!("  store {name} += v{}", output.value.0),
+            super::Store::Scatter { index, axes } => {
+                let load = Load { buffer: output.buffer, index: index.clone(), axes: axes.clone(), fill: 0.0 };
+                let target = load_text(program, &load).trim_start_matches("load ").replace(" fill 0.0", "");
+                format!("  scatter {target} += v{}", output.value.0)
+            }
+        };
+        writeln!(out, "{line}").expect("write to String");
     }
 }
 

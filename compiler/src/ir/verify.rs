@@ -49,8 +49,17 @@ impl Verifier<'_> {
         let written: HashSet<BufferId> = k.outputs.iter().map(|o| o.buffer).collect();
         for output in &k.outputs {
             let shape = &self.buffer(output.buffer)?.shape;
-            if shape.as_slice() != k.domain() {
-                return Err(format!("output buffer shape {shape:?} differs from the domain {:?}", k.domain()));
+            match &output.store {
+                super::Store::Assign | super::Store::Add if shape.as_slice() != k.domain() => {
+                    return Err(format!("output buffer shape {shape:?} differs from the domain {:?}", k.domain()));
+                }
+                super::Store::Scatter { index, axes } => {
+                    let mut domain = vec![false; k.vars.len()];
+                    domain[..k.rank].iter_mut().for_each(|b| *b = true);
+                    let load = Load { buffer: output.buffer, index: index.clone(), axes: axes.clone(), fill: 0.0 };
+                    self.load(&load, &domain)?;
+                }
+                _ => {}
             }
         }
         for node in &k.nodes {

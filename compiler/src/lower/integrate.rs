@@ -11,7 +11,7 @@ use crate::ir::{BufferId, NodeId, Output, ProcId};
 use crate::model::{Def, FieldId, Integrator};
 use crate::ops::Binary;
 
-use super::kernel::KernelBuilder;
+use crate::ir::builder::KernelBuilder;
 use super::{Lowering, Reading};
 
 /// The Butcher tableau of an explicit method.
@@ -88,12 +88,12 @@ impl Lowering<'_, '_> {
                 let kernel = self.def_kernel(name, def, &reading, |b, k| {
                     let mut outputs = Vec::new();
                     if let Some(rates) = &rates[i] {
-                        outputs.push(Output { buffer: rates[n], value: k });
+                        outputs.push(Output::assign(rates[n], k));
                     }
                     let (weights, target) =
                         if i + 1 < stages { (&tableau.a[i + 1], stage_states[i][n]) } else { (&tableau.b, next[n]) };
                     let value = advance(b, state_buffer, dt, weights, &earlier, k);
-                    outputs.push(Output { buffer: target, value });
+                    outputs.push(Output::assign(target, value));
                     outputs
                 });
                 kernels.push(kernel);

@@ -1,250 +1,73 @@
-//! Building one kernel: checked-model expressions -> SSA nodes in regions.
-//!
-//! Every node is placed in the outermost region where its operands are available (so work that
-//! does not depend on a reduction's variables moves out of it, and work that does not depend on
-//! the domain moves into the prelude), and identical nodes in one region are built once.
+//! Lowering checked-model expressions into a kernel being built.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::builtins::ReduceOp;
-use crate::ir::{Access, Affine, BufferId, Kernel, Load, Node, NodeId, Output, Reduction, Region, VarId};
+use crate::ir::builder::KernelBuilder;
+use crate::ir::{BufferId, Node, NodeId};
 use crate::model::{self, Def};
-use crate::ops::{Binary, Compare, Unary};
 
-/// Region depths: the prelude is 0, the body 1, reductions deeper.
-const BODY: usize = 1;
-
-pub(super) struct KernelBuilder {
-    name: String,
-    vars: Vec<usize>,
-    rank: usize,
-    nodes: Vec<Node>,
-    /// Open regions, outermost first: (identity, items).
-    regions: Vec<(usize, Vec<NodeId>)>,
-    next_region: usize,
-    /// For each node: its depth and the identity of the region it is in.
-    placement: Vec<(usize, usize)>,
-    /// The depth of the region binding each variable.
-    var_depth: Vec<usize>,
-    structural: HashMap<(usize, String), NodeId>,
-    /// Checked-model nodes already lowered, by address.
-    lowered: HashMap<*const model::Node, NodeId>,
-    /// For each reduction node, the deepest outside region its region depends on.
-    reach: HashMap<NodeId, usize>,
+/// A kernel over the domain and variables of `def`.
+pub(super) fn for_def(name: impl Into<String>, def: &Def) -> KernelBuilder {
+    KernelBuilder::new(name, def.vars.iter().map(|v| v.extent).collect(), def.rank)
 }
 
-impl KernelBuilder {
-    pub fn new(name: impl Into<String>, vars: Vec<usize>, rank: usize) -> Self {
-        let mut var_depth = vec![usize::MAX; vars.len()];
-        var_depth[..rank].iter_mut().for_each(|d| *d = BODY);
-        KernelBuilder {
-            name: name.into(),
-            vars,
-            rank,
-            nodes: Vec::new(),
-            regions: vec![(0, Vec::new()), (1, Vec::new())],
-            next_region: 2,
-            placement: Vec::new(),
-            var_depth,
-            structural: HashMap::new(),
-            lowered: HashMap::new(),
-            reach: HashMap::new(),
+/// Lowers a checked-model expression of `def`, reading fields through `buffers`.
+pub(super) fn expr(
+    b: &mut KernelBuilder,
+    e: &model::Expr,
+    def: &Def,
+    buffers: &dyn Fn(model::FieldId) -> BufferId,
+    time: &dyn Fn(&mut KernelBuilder) -> NodeId,
+) -> NodeId {
+    let address = Arc::as_ptr(e) as usize;
+    if let Some(id) = b.memo(address) {
+        return id;
+    }
+    let sub = |b: &mut KernelBuilder, x: &model::Expr| expr(b, x, def, buffers, time);
+    let id = match &**e {
+        model::Node::Num(v) => b.constant(*v),
+        model::Node::Var(v) => b.push(Node::Index(*v)),
+        model::Node::Time => time(b),
+        model::Node::Read(read) => {
+            let access = &def.accesses[read.id.0 as usize];
+            b.load(buffers(read.field), read.index.clone(), access.axes.clone(), access.fill)
         }
-    }
-
-    /// A kernel over the domain and variables of `def`.
-    pub fn for_def(name: impl Into<String>, def: &Def) -> Self {
-        KernelBuilder::new(name, def.vars.iter().map(|v| v.extent).collect(), def.rank)
-    }
-
-    pub fn finish(mut self, outputs: Vec<Output>) -> Kernel {
-        let body = self.regions.pop().map(|(_, items)| Region { items }).unwrap_or_default();
-        let prelude = self.regions.pop().map(|(_, items)| Region { items }).unwrap_or_default();
-        Kernel { name: self.name, vars: self.vars, rank: self.rank, nodes: self.nodes, prelude, body, outputs }
-    }
-
-    fn is_open(&self, id: NodeId) -> bool {
-        let (depth, region) = self.placement[id.index()];
-        self.regions.get(depth).is_some_and(|(open, _)| *open == region)
-    }
-
-    fn affine_depth(&self, affine: &Affine) -> usize {
-        affine.terms.iter().map(|(v, _)| self.var_depth[v.index()]).max().unwrap_or(0)
-    }
-
-    /// Adds `node` in the outermost region that can hold it, reusing an identical node there.
-    fn push(&mut self, node: Node) -> NodeId {
-        let depth = match &node {
-            Node::Const(_) => 0,
-            Node::Index(var) => self.var_depth[var.index()],
-            Node::Load(load) => load.index.iter().map(|a| self.affine_depth(a)).max().unwrap_or(0),
-            other => other.operands().iter().map(|o| self.placement[o.index()].0).max().unwrap_or(0),
-        };
-        let key = (self.regions[depth].0, format!("{node:?}"));
-        if let Some(&id) = self.structural.get(&key) {
-            return id;
+        model::Node::Unary(op, a) => {
+            let a = sub(b, a);
+            b.unary(*op, a)
         }
-        let id = self.place(node, depth);
-        self.structural.insert(key, id);
-        id
-    }
-
-    fn place(&mut self, node: Node, depth: usize) -> NodeId {
-        let id = NodeId(self.nodes.len() as u32);
-        self.nodes.push(node);
-        self.placement.push((depth, self.regions[depth].0));
-        self.regions[depth].1.push(id);
-        id
-    }
-
-    pub fn constant(&mut self, value: f64) -> NodeId {
-        self.push(Node::Const(value))
-    }
-
-    pub fn unary(&mut self, op: Unary, a: NodeId) -> NodeId {
-        match self.nodes[a.index()] {
-            Node::Const(x) => self.constant(op.eval(x)),
-            _ => self.push(Node::Unary(op, a)),
+        model::Node::Binary(op, x, y) => {
+            let (x, y) = (sub(b, x), sub(b, y));
+            b.binary(*op, x, y)
         }
-    }
-
-    pub fn binary(&mut self, op: Binary, a: NodeId, b: NodeId) -> NodeId {
-        match (&self.nodes[a.index()], &self.nodes[b.index()]) {
-            (Node::Const(x), Node::Const(y)) => self.constant(op.eval(*x, *y)),
-            _ => self.push(Node::Binary(op, a, b)),
+        model::Node::Compare(op, x, y) => {
+            let (x, y) = (sub(b, x), sub(b, y));
+            b.compare(*op, x, y)
         }
-    }
-
-    pub fn load(&mut self, buffer: BufferId, index: Vec<Affine>, axes: Vec<Access>, fill: f64) -> NodeId {
-        self.push(Node::Load(Load { buffer, index, axes, fill }))
-    }
-
-    /// A load of `buffer` (of the domain's shape) at the current domain point.
-    pub fn load_here(&mut self, buffer: BufferId) -> NodeId {
-        let index = (0..self.rank).map(|v| Affine::var(VarId(v as u32))).collect();
-        self.load(buffer, index, vec![Access::Direct; self.rank], 0.0)
-    }
-
-    /// A load of a scalar buffer.
-    pub fn load_scalar(&mut self, buffer: BufferId) -> NodeId {
-        self.load(buffer, Vec::new(), Vec::new(), 0.0)
-    }
-
-    /// A reduction over `vars`; `build` lowers the filter and value inside its region.
-    fn reduce(
-        &mut self,
-        op: ReduceOp,
-        vars: &[VarId],
-        build: impl FnOnce(&mut Self) -> (Option<NodeId>, NodeId),
-    ) -> NodeId {
-        let depth = self.regions.len();
-        let identity = self.next_region;
-        self.next_region += 1;
-        self.regions.push((identity, Vec::new()));
-        for var in vars {
-            self.var_depth[var.index()] = depth;
+        model::Node::And(x, y) => {
+            let (x, y) = (sub(b, x), sub(b, y));
+            b.push(Node::And(x, y))
         }
-        let (filter, value) = build(self);
-        let (_, items) = self.regions.pop().expect("the reduction's region is open");
-        // The reduction goes as far out as the outside values its region uses allow.
-        let mut home = 0;
-        for &item in &items {
-            home = home.max(self.reach(item, depth));
+        model::Node::Or(x, y) => {
+            let (x, y) = (sub(b, x), sub(b, y));
+            b.push(Node::Or(x, y))
         }
-        for o in filter.iter().chain([&value]) {
-            let d = self.placement[o.index()].0;
-            if d < depth {
-                home = home.max(d);
-            }
+        model::Node::Not(a) => {
+            let a = sub(b, a);
+            b.push(Node::Not(a))
         }
-        let node = Node::Reduce(Reduction { op, vars: vars.to_vec(), region: Region { items }, filter, value });
-        let id = self.place(node, home);
-        self.reach.insert(id, home);
-        id
-    }
-
-    /// The deepest region shallower than `depth` that `item` (of a region at `depth`) depends on.
-    fn reach(&self, item: NodeId, depth: usize) -> usize {
-        let outside = |d: usize| if d < depth { d } else { 0 };
-        match &self.nodes[item.index()] {
-            Node::Index(var) => outside(self.var_depth[var.index()]),
-            Node::Load(load) => load
-                .index
-                .iter()
-                .flat_map(|a| &a.terms)
-                .map(|(v, _)| outside(self.var_depth[v.index()]))
-                .max()
-                .unwrap_or(0),
-            Node::Reduce(_) => outside(self.reach[&item]),
-            node => node.operands().iter().map(|o| outside(self.placement[o.index()].0)).max().unwrap_or(0),
+        model::Node::Select(c, x, y) => {
+            let (c, x, y) = (sub(b, c), sub(b, x), sub(b, y));
+            b.push(Node::Select(c, x, y))
         }
-    }
-
-    /// Lowers a checked-model expression of `def`, reading fields through `buffers`.
-    pub fn expr(
-        &mut self,
-        e: &model::Expr,
-        def: &Def,
-        buffers: &dyn Fn(model::FieldId) -> BufferId,
-        time: &dyn Fn(&mut Self) -> NodeId,
-    ) -> NodeId {
-        let address = Arc::as_ptr(e);
-        if let Some(&id) = self.lowered.get(&address) {
-            if self.is_open(id) {
-                return id;
-            }
+        model::Node::Reduce(r) => b.reduce(r.op, &r.vars, |b| {
+            let filter = r.filter.as_ref().map(|f| expr(b, f, def, buffers, time));
+            (filter, expr(b, &r.body, def, buffers, time))
+        }),
+        model::Node::Dt | model::Node::Dw { .. } => {
+            unreachable!("SDE differentials are split off before lowering")
         }
-        let sub = |b: &mut Self, x: &model::Expr| b.expr(x, def, buffers, time);
-        let id = match &**e {
-            model::Node::Num(v) => self.constant(*v),
-            model::Node::Var(v) => self.push(Node::Index(*v)),
-            model::Node::Time => time(self),
-            model::Node::Read(read) => {
-                let access = &def.accesses[read.id.0 as usize];
-                self.load(buffers(read.field), read.index.clone(), access.axes.clone(), access.fill)
-            }
-            model::Node::Unary(op, a) => {
-                let a = sub(self, a);
-                self.unary(*op, a)
-            }
-            model::Node::Binary(op, a, b) => {
-                let (a, b) = (sub(self, a), sub(self, b));
-                self.binary(*op, a, b)
-            }
-            model::Node::Compare(op, a, b) => {
-                let (a, b) = (sub(self, a), sub(self, b));
-                self.compare(*op, a, b)
-            }
-            model::Node::And(a, b) => {
-                let (a, b) = (sub(self, a), sub(self, b));
-                self.push(Node::And(a, b))
-            }
-            model::Node::Or(a, b) => {
-                let (a, b) = (sub(self, a), sub(self, b));
-                self.push(Node::Or(a, b))
-            }
-            model::Node::Not(a) => {
-                let a = sub(self, a);
-                self.push(Node::Not(a))
-            }
-            model::Node::Select(c, a, b) => {
-                let (c, a, b) = (sub(self, c), sub(self, a), sub(self, b));
-                self.push(Node::Select(c, a, b))
-            }
-            model::Node::Reduce(r) => self.reduce(r.op, &r.vars, |b| {
-                let filter = r.filter.as_ref().map(|f| b.expr(f, def, buffers, time));
-                (filter, b.expr(&r.body, def, buffers, time))
-            }),
-            model::Node::Dt | model::Node::Dw { .. } => {
-                unreachable!("SDE differentials are split off before lowering")
-            }
-        };
-        self.lowered.insert(address, id);
-        id
-    }
-
-    pub fn compare(&mut self, op: Compare, a: NodeId, b: NodeId) -> NodeId {
-        self.push(Node::Compare(op, a, b))
-    }
+    };
+    b.remember(address, id);
+    id
 }

@@ -25,7 +25,7 @@ use crate::diag::Sink;
 use crate::ir::{BufferId, KernelId, Output, ProcId, Program};
 use crate::model::{Def, EquationKind, FieldId, FieldKind, Model, Node};
 use crate::syntax::ast::NamedKind;
-use kernel::KernelBuilder;
+use crate::ir::builder::KernelBuilder;
 
 /// A compiled model: the checked model (for names, shapes and data files), the program, and how
 /// to drive it.
@@ -126,7 +126,7 @@ impl Lowering<'_, '_> {
         reading: &Reading,
         outputs: impl FnOnce(&mut KernelBuilder, crate::ir::NodeId) -> Vec<Output>,
     ) -> KernelId {
-        let mut builder = KernelBuilder::for_def(name, def);
+        let mut builder = kernel::for_def(name, def);
         let field_buffers = &self.fields;
         let buffers = |f: FieldId| {
             reading
@@ -145,14 +145,14 @@ impl Lowering<'_, '_> {
             let shift = b.binary(crate::ops::Binary::Mul, c, dt);
             b.binary(crate::ops::Binary::Add, t, shift)
         };
-        let value = builder.expr(&def.expr, def, &buffers, &time);
+        let value = kernel::expr(&mut builder, &def.expr, def, &buffers, &time);
         let outputs = outputs(&mut builder, value);
         self.program.add_kernel(builder.finish(outputs))
     }
 
     /// A kernel storing `def`'s value into `target`.
     fn store_kernel(&mut self, name: String, def: &Def, reading: &Reading, target: BufferId) -> KernelId {
-        self.def_kernel(name, def, reading, |_, value| vec![Output { buffer: target, value }])
+        self.def_kernel(name, def, reading, |_, value| vec![Output::assign(target, value)])
     }
 
     /// Kernels computing the lets `defs` need, directly or through other lets, in order.
