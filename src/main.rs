@@ -74,6 +74,8 @@ enum Stage {
     Ast,
     /// The Kernel IR.
     Ir,
+    /// The Kernel IR with the adjoint procedures of the first loss.
+    Grad,
     /// The Cranelift IR the JIT compiles, before Cranelift's optimisations.
     Clif,
 }
@@ -100,6 +102,7 @@ impl From<Stage> for commands::Stage {
         match stage {
             Stage::Ast => commands::Stage::Ast,
             Stage::Ir => commands::Stage::Ir,
+            Stage::Grad => commands::Stage::Grad,
             Stage::Clif => commands::Stage::Clif,
         }
     }

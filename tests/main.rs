@@ -3,6 +3,7 @@
 mod cases;
 mod cli;
 mod examples;
+mod gradients;
 mod parity;
 mod physics;
 mod robustness;

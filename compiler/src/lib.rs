@@ -1,4 +1,5 @@
 //! The Noether compiler: `.noe` source -> checked model -> Kernel IR.
+pub mod autodiff;
 pub mod builtins;
 pub mod check;
 pub mod codegen;

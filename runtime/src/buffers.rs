@@ -18,6 +18,30 @@ impl Buffers {
         }
     }
 
+    /// Adds zeroed storage for the buffers `program` has beyond these (a program that extends
+    /// the one these buffers were made for).
+    pub fn extend_to(&mut self, program: &Program) {
+        for buffer in &program.buffers[self.data.len()..] {
+            self.data.push(vec![0.0; buffer.len()]);
+            self.shapes.push(buffer.shape.clone());
+        }
+    }
+
+    /// Drops the storage of buffers beyond the first `count`.
+    pub fn truncate(&mut self, count: usize) {
+        self.data.truncate(count);
+        self.shapes.truncate(count);
+    }
+
+    /// Sets every element of a buffer.
+    pub fn fill(&mut self, id: BufferId, value: f64) {
+        self.data[id.index()].fill(value);
+    }
+
+    pub fn count(&self) -> usize {
+        self.data.len()
+    }
+
     pub fn shape(&self, id: BufferId) -> &[usize] {
         &self.shapes[id.index()]
     }

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use noether_compiler::builtins::ReduceOp;
-use noether_compiler::ir::{Access, Affine, BufferId, Kernel, Load, Node, NodeId, ProcId, Program, Reduction, Region, Store};
+use noether_compiler::ir::{
+    Access, Affine, BufferId, Kernel, Load, Node, NodeId, ProcId, Program, Reduction, Region, Store,
+};
 use noether_compiler::ops::Binary;
 
 use crate::buffers::Buffers;

@@ -18,6 +18,7 @@
 //! # Ok::<(), noether_compiler::diag::Failure>(())
 //! ```
 
+pub mod adjoint;
 pub mod buffers;
 pub mod data;
 pub mod engine;
@@ -28,6 +29,7 @@ pub mod model;
 pub mod output;
 pub mod simulator;
 
+pub use adjoint::{AdjointMemory, Gradient, GradientOptions};
 pub use engine::{Backend, Engine, EngineError, EngineOptions};
 pub use error::RunError;
 pub use model::{CompileTimings, Model};

@@ -6,11 +6,13 @@ use std::time::{Duration, Instant};
 
 use miette::Diagnostic;
 use noether_compiler::diag::{Failure, Source};
-use noether_compiler::model::FieldKind;
+use noether_compiler::lower::gradient::GradientProgram;
+use noether_compiler::model::{FieldKind, NamedKind};
 use noether_compiler::resolve::Override;
 use noether_compiler::{Compiled, ir::Program};
 
 use crate::engine::{Backend, EngineOptions};
+use crate::error::RunError;
 use crate::simulator::Simulator;
 
 /// A script compiled to Kernel IR. Cheap to clone.
@@ -121,6 +123,30 @@ impl Model {
 
     pub fn timings(&self) -> CompileTimings {
         self.timings
+    }
+
+    /// The gradient program for a loss (by name; the first loss when `None`).
+    pub fn gradient_program(&self, loss: Option<&str>) -> Result<GradientProgram, Failure> {
+        let scalars = &self.compiled.model.scalars;
+        let index = match loss {
+            Some(name) => scalars.iter().position(|s| s.name == name && s.kind == NamedKind::Loss),
+            None => scalars.iter().position(|s| s.kind == NamedKind::Loss),
+        };
+        let Some(index) = index else {
+            let names: Vec<&str> =
+                scalars.iter().filter(|s| s.kind == NamedKind::Loss).map(|s| s.name.as_str()).collect();
+            return Err(self.fail(RunError::UnknownName {
+                what: "loss",
+                name: loss.unwrap_or("").to_string(),
+                help: if names.is_empty() {
+                    "declare one, e.g. `loss L = sum(i) u[i]^2`".into()
+                } else {
+                    format!("losses: {}", names.join(", "))
+                },
+            }));
+        };
+        noether_compiler::lower::gradient::gradient_program(&self.compiled, index)
+            .map_err(|e| self.fail(noether_compiler::diag::Internal { message: e.to_string() }))
     }
 
     /// Wraps a runtime error with this model's source, for rendering.

@@ -22,17 +22,45 @@ pub struct Settings {
 
 /// One model's buffers on one engine.
 pub struct Simulator {
-    model: Model,
-    engine: Box<dyn Engine>,
-    buffers: Buffers,
-    settings: Option<Settings>,
-    time: f64,
-    steps_done: u64,
+    pub(crate) model: Model,
+    pub(crate) backend: Backend,
+    pub(crate) engine_options: EngineOptions,
+    pub(crate) engine: Box<dyn Engine>,
+    pub(crate) buffers: Buffers,
+    pub(crate) settings: Option<Settings>,
+    pub(crate) time: f64,
+    pub(crate) steps_done: u64,
     /// Indices into `Model::scalars` of the observables, and each one's series.
     observables: Vec<(usize, Vec<f64>)>,
     times: Vec<f64>,
     /// How long building the engine took (JIT compilation).
     engine_build: std::time::Duration,
+    /// The gradient program the engine runs, once a gradient was asked for (it contains the
+    /// forward program, buffer for buffer).
+    pub(crate) gradient: Option<std::sync::Arc<noether_compiler::lower::gradient::GradientProgram>>,
+}
+
+/// An engine of `backend` for `program`.
+pub(crate) fn build_engine(
+    model: &Model,
+    program: &std::sync::Arc<Program>,
+    backend: Backend,
+    options: EngineOptions,
+) -> Result<Box<dyn Engine>, Failure> {
+    Ok(match backend {
+        Backend::Interp => Box::new(Interpreter::new(program.clone())),
+        Backend::Jit => {
+            let mut jit_options = JitOptions::default();
+            if let Some(threads) = options.threads {
+                jit_options.threads = threads.max(1);
+            }
+            if let Some(points) = options.min_parallel_points {
+                jit_options.min_parallel_points = points;
+            }
+            jit_options.vectorize = !options.scalar_only;
+            Box::new(Jit::new(program.clone(), jit_options).map_err(|e| model.fail(RunError::from(e)))?)
+        }
+    })
 }
 
 impl Simulator {
@@ -40,20 +68,7 @@ impl Simulator {
         check_memory(&model)?;
         let program = model.program().clone();
         let started = std::time::Instant::now();
-        let engine: Box<dyn Engine> = match backend {
-            Backend::Interp => Box::new(Interpreter::new(program.clone())),
-            Backend::Jit => {
-                let mut jit_options = JitOptions::default();
-                if let Some(threads) = options.threads {
-                    jit_options.threads = threads.max(1);
-                }
-                if let Some(points) = options.min_parallel_points {
-                    jit_options.min_parallel_points = points;
-                }
-                jit_options.vectorize = !options.scalar_only;
-                Box::new(Jit::new(program.clone(), jit_options).map_err(|e| model.fail(RunError::from(e)))?)
-            }
-        };
+        let engine = build_engine(&model, &program, backend, options)?;
         let engine_build = started.elapsed();
         let mut buffers = Buffers::for_program(&program);
         let checked = model.checked();
@@ -76,7 +91,10 @@ impl Simulator {
         let mut simulator = Simulator {
             time: settings.map_or(0.0, |s| s.t0),
             model,
+            backend,
+            engine_options: options,
             engine,
+            gradient: None,
             buffers,
             settings,
             steps_done: 0,
@@ -316,22 +334,36 @@ impl Simulator {
 
     /// One step, unchecked: the step procedure, the swaps, the time, the observables.
     fn advance(&mut self) -> Result<(), Failure> {
+        self.advance_unchecked()?;
+        self.observe()
+    }
+
+    /// The step procedure, the swaps and the time, without checks or observations.
+    pub(crate) fn advance_unchecked(&mut self) -> Result<(), Failure> {
         let Some(settings) = self.settings else {
             return Err(Failure::single(self.model.source(), RunError::NoRun));
         };
         let interface = &self.model.compiled().interface;
         let step = interface.step.expect("a model with a run directive has a step procedure");
-        let (time, dt) = (interface.time, interface.dt);
-        self.buffers.set_scalar(time, self.time);
-        self.buffers.set_scalar(dt, settings.dt);
+        self.set_clock(self.steps_done);
         self.run_procedure(step)?;
         for &(current, next) in &self.model.compiled().interface.swaps {
             self.buffers.swap(current, next);
         }
-        self.steps_done += 1;
-        self.time = settings.t0 + self.steps_done as f64 * settings.dt;
+        self.set_clock(self.steps_done + 1);
+        let _ = settings;
+        Ok(())
+    }
+
+    /// Sets the step count, the time and the time step buffers to the start of step `step`.
+    pub(crate) fn set_clock(&mut self, step: u64) {
+        let settings = self.settings.unwrap_or(Settings { dt: 0.0, steps: 0, t0: 0.0 });
+        self.steps_done = step;
+        self.time = settings.t0 + step as f64 * settings.dt;
+        let interface = &self.model.compiled().interface;
+        let (time, dt) = (interface.time, interface.dt);
         self.buffers.set_scalar(time, self.time);
-        self.observe()
+        self.buffers.set_scalar(dt, settings.dt);
     }
 
     /// The states, the clock and the length of the observation record.
@@ -359,7 +391,7 @@ impl Simulator {
         }
     }
 
-    fn states_finite(&self) -> bool {
+    pub(crate) fn states_finite(&self) -> bool {
         let interface = &self.model.compiled().interface;
         self.model
             .checked()
@@ -368,11 +400,11 @@ impl Simulator {
             .all(|b| all_finite(self.buffers.data(b)))
     }
 
-    fn run_procedure(&mut self, procedure: noether_compiler::ir::ProcId) -> Result<(), Failure> {
+    pub(crate) fn run_procedure(&mut self, procedure: noether_compiler::ir::ProcId) -> Result<(), Failure> {
         self.engine.run(procedure, &mut self.buffers).map_err(|e| self.model.fail(RunError::from(e)))
     }
 
-    fn observe(&mut self) -> Result<(), Failure> {
+    pub(crate) fn observe(&mut self) -> Result<(), Failure> {
         let interface = &self.model.compiled().interface;
         let observe = interface.observe;
         self.run_procedure(observe)?;
@@ -385,7 +417,7 @@ impl Simulator {
     }
 
     /// Stops the run at the first state value that is not finite.
-    fn check_states(&self) -> Result<(), Failure> {
+    pub(crate) fn check_states(&self) -> Result<(), Failure> {
         if self.states_finite() {
             return Ok(());
         }
@@ -418,8 +450,13 @@ impl Simulator {
         &self.buffers
     }
 
+    /// The program the engine runs (the forward program, or the gradient program that
+    /// contains it).
     pub fn program(&self) -> &Program {
-        self.model.program()
+        match &self.gradient {
+            Some(gradient) => &gradient.program,
+            None => self.model.program(),
+        }
     }
 }
 

@@ -23,6 +23,7 @@ pub fn check(file: &Path, overrides: &[Override]) -> Result<(), Failure> {
 pub enum Stage {
     Ast,
     Ir,
+    Grad,
     Clif,
 }
 
@@ -54,6 +55,10 @@ pub fn emit(file: &Path, overrides: &[Override], stage: Stage) -> Result<(), Fai
                 }))
             })?;
             print!("{text}");
+        }
+        Stage::Grad => {
+            let gradient = model.gradient_program(None)?;
+            print!("{}", noether::compiler::ir::print(&gradient.program));
         }
         _ => print!("{}", noether::compiler::ir::print(program)),
     }

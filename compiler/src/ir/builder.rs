@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
-use crate::builtins::ReduceOp;
 use super::{Access, Affine, BufferId, Kernel, Load, Node, NodeId, Output, Reduction, Region, VarId};
+use crate::builtins::ReduceOp;
 use crate::ops::{Binary, Compare, Unary};
 
 /// Region depths: the prelude is 0, the body 1, reductions deeper.
@@ -75,6 +75,11 @@ impl KernelBuilder {
 
     pub fn var_extent(&self, var: VarId) -> usize {
         self.vars[var.index()]
+    }
+
+    /// Whether `id` may be used at the current point of the build.
+    pub fn in_scope(&self, id: NodeId) -> bool {
+        self.is_open(id)
     }
 
     fn is_open(&self, id: NodeId) -> bool {

@@ -11,8 +11,8 @@ use crate::ir::{BufferId, NodeId, Output, ProcId};
 use crate::model::{Def, FieldId, Integrator};
 use crate::ops::Binary;
 
-use crate::ir::builder::KernelBuilder;
 use super::{Lowering, Reading};
+use crate::ir::builder::KernelBuilder;
 
 /// The Butcher tableau of an explicit method.
 pub(super) struct Tableau {
@@ -78,9 +78,9 @@ impl Lowering<'_, '_> {
         for i in 0..stages {
             let mut reading = Reading { time_offset: tableau.c[i], ..Reading::default() };
             if i > 0 {
-                reading.states = states.iter().copied().zip(stage_states[i - 1].iter().copied()).collect();
+                reading.fields = states.iter().copied().zip(stage_states[i - 1].iter().copied()).collect();
             }
-            kernels.extend(self.lets_for(&defs, &reading));
+            kernels.extend(self.lets_for(&defs, &mut reading, Some(i)));
             for (n, (state, def)) in equations.iter().enumerate() {
                 let state_buffer = self.buffer(*state);
                 let earlier: Vec<Option<BufferId>> = (0..i).map(|j| rates[j].as_ref().map(|r| r[n])).collect();

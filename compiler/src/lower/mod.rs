@@ -14,6 +14,7 @@
 //! reading whatever the procedure's current state buffers are.
 
 mod error;
+pub mod gradient;
 mod integrate;
 mod kernel;
 
@@ -22,10 +23,10 @@ use std::collections::HashMap;
 pub use error::LowerError;
 
 use crate::diag::Sink;
+use crate::ir::builder::KernelBuilder;
 use crate::ir::{BufferId, KernelId, Output, ProcId, Program};
 use crate::model::{Def, EquationKind, FieldId, FieldKind, Model, Node};
 use crate::syntax::ast::NamedKind;
-use crate::ir::builder::KernelBuilder;
 
 /// A compiled model: the checked model (for names, shapes and data files), the program, and how
 /// to drive it.
@@ -97,8 +98,8 @@ type Step = (ProcId, Vec<(BufferId, BufferId)>);
 /// Where a kernel reads fields and the time: the current buffers, or a stage's.
 #[derive(Clone, Default)]
 pub(crate) struct Reading {
-    /// States read from another buffer than their own (stage values).
-    states: HashMap<FieldId, BufferId>,
+    /// Fields read from another buffer than their own (stage states, stage lets).
+    fields: HashMap<FieldId, BufferId>,
     /// The time read is `t + time_offset * dt`.
     time_offset: f64,
 }
@@ -130,7 +131,7 @@ impl Lowering<'_, '_> {
         let field_buffers = &self.fields;
         let buffers = |f: FieldId| {
             reading
-                .states
+                .fields
                 .get(&f)
                 .copied()
                 .unwrap_or_else(|| field_buffers[f.index()].expect("read fields have buffers"))
@@ -155,8 +156,10 @@ impl Lowering<'_, '_> {
         self.def_kernel(name, def, reading, |_, value| vec![Output::assign(target, value)])
     }
 
-    /// Kernels computing the lets `defs` need, directly or through other lets, in order.
-    fn lets_for(&mut self, defs: &[&Def], reading: &Reading) -> Vec<KernelId> {
+    /// Kernels computing the lets `defs` need, directly or through other lets, in order. With a
+    /// `stage`, each let goes to a buffer of its own for that stage (so a step writes every
+    /// buffer once, as reverse mode needs), and `reading` learns where to find it.
+    fn lets_for(&mut self, defs: &[&Def], reading: &mut Reading, stage: Option<usize>) -> Vec<KernelId> {
         let mut order = Vec::new();
         let mut seen = Vec::new();
         for def in defs {
@@ -168,9 +171,18 @@ impl Lowering<'_, '_> {
             .into_iter()
             .map(|field| {
                 let model = self.model;
-                let def = model.field(field).def.as_ref().expect("checked lets have definitions");
-                let target = self.buffer(field);
-                self.store_kernel(format!("let_{}", model.field(field).name), def, reading, target)
+                let info = model.field(field);
+                let def = info.def.as_ref().expect("checked lets have definitions");
+                let target = match stage {
+                    Some(stage) if stage > 0 => {
+                        let buffer =
+                            self.program.add_buffer(format!("{}_stage{stage}", info.name), info.shape.extents());
+                        reading.fields.insert(field, buffer);
+                        buffer
+                    }
+                    _ => self.buffer(field),
+                };
+                self.store_kernel(format!("let_{}", info.name), def, reading, target)
             })
             .collect()
     }
@@ -303,8 +315,8 @@ impl Lowering<'_, '_> {
         let model = self.model;
         let chosen: Vec<usize> = (0..model.scalars.len()).filter(|i| keep(&model.scalars[*i])).collect();
         let defs: Vec<&Def> = chosen.iter().map(|i| &model.scalars[*i].def).collect();
-        let reading = Reading::default();
-        let mut kernels = self.lets_for(&defs, &reading);
+        let mut reading = Reading::default();
+        let mut kernels = self.lets_for(&defs, &mut reading, None);
         for i in chosen {
             let scalar = &model.scalars[i];
             let target = self.scalars[i];

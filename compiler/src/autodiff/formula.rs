@@ -1,0 +1,261 @@
+//! Formulas: a kernel's computation as expression trees, the form reverse mode works on.
+//!
+//! A kernel's SSA nodes, regions and all, become shared trees (`Arc`), a reduction holding its
+//! filter and body. Constructors fold constants and drop structural zeros (`0 * x` is 0 even
+//! where `x` would be NaN: an adjoint that is structurally zero stays zero). A multiplication of
+//! a masked value `select(c, x, 0)` keeps the mask outside, so a partial derivative that is NaN
+//! in an untaken branch (a guarded read) never meets a zero adjoint.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use crate::builtins::ReduceOp;
+use crate::ir::{Kernel, Load, Node, NodeId, VarId};
+use crate::ops::{Binary, Compare, Unary};
+
+pub type F = Arc<FNode>;
+
+#[derive(Debug, PartialEq)]
+pub enum FNode {
+    Const(f64),
+    Index(VarId),
+    Load(Load),
+    Unary(Unary, F),
+    Binary(Binary, F, F),
+    Compare(Compare, F, F),
+    And(F, F),
+    Or(F, F),
+    Not(F),
+    Select(F, F, F),
+    Reduce { op: ReduceOp, vars: Vec<VarId>, filter: Option<F>, body: F },
+}
+
+/// Every node of `kernel` as a formula, by node id.
+pub fn of_kernel(kernel: &Kernel) -> Vec<Option<F>> {
+    let mut formulas: Vec<Option<F>> = vec![None; kernel.nodes.len()];
+    let regions = std::iter::once(&kernel.prelude).chain([&kernel.body]);
+    for region in regions {
+        convert_region(kernel, region, &mut formulas);
+    }
+    formulas
+}
+
+fn convert_region(kernel: &Kernel, region: &crate::ir::Region, formulas: &mut [Option<F>]) {
+    for &id in &region.items {
+        let get = |formulas: &[Option<F>], o: NodeId| formulas[o.index()].clone().expect("operands come first");
+        let formula = match kernel.node(id) {
+            Node::Const(c) => constant(*c),
+            Node::Index(v) => Arc::new(FNode::Index(*v)),
+            Node::Load(load) => Arc::new(FNode::Load(load.clone())),
+            Node::Unary(op, a) => Arc::new(FNode::Unary(*op, get(formulas, *a))),
+            Node::Binary(op, a, b) => Arc::new(FNode::Binary(*op, get(formulas, *a), get(formulas, *b))),
+            Node::Compare(op, a, b) => Arc::new(FNode::Compare(*op, get(formulas, *a), get(formulas, *b))),
+            Node::And(a, b) => Arc::new(FNode::And(get(formulas, *a), get(formulas, *b))),
+            Node::Or(a, b) => Arc::new(FNode::Or(get(formulas, *a), get(formulas, *b))),
+            Node::Not(a) => Arc::new(FNode::Not(get(formulas, *a))),
+            Node::Select(c, a, b) => Arc::new(FNode::Select(get(formulas, *c), get(formulas, *a), get(formulas, *b))),
+            Node::Reduce(r) => {
+                convert_region(kernel, &r.region, formulas);
+                Arc::new(FNode::Reduce {
+                    op: r.op,
+                    vars: r.vars.clone(),
+                    filter: r.filter.map(|f| get(formulas, f)),
+                    body: get(formulas, r.value),
+                })
+            }
+        };
+        formulas[id.index()] = Some(formula);
+    }
+}
+
+pub fn constant(c: f64) -> F {
+    Arc::new(FNode::Const(c))
+}
+
+pub fn value_of(f: &F) -> Option<f64> {
+    match **f {
+        FNode::Const(c) => Some(c),
+        _ => None,
+    }
+}
+
+pub fn is_zero(f: &F) -> bool {
+    value_of(f) == Some(0.0)
+}
+
+pub fn zero() -> F {
+    constant(0.0)
+}
+
+pub fn unary(op: Unary, a: F) -> F {
+    if let Some(x) = value_of(&a) {
+        return constant(op.eval(x));
+    }
+    if let (Unary::Neg, FNode::Unary(Unary::Neg, inner)) = (op, &*a) {
+        return inner.clone();
+    }
+    if op == Unary::Powi(1) {
+        return a;
+    }
+    Arc::new(FNode::Unary(op, a))
+}
+
+pub fn neg(a: F) -> F {
+    if is_zero(&a) { a } else { unary(Unary::Neg, a) }
+}
+
+pub fn add(a: F, b: F) -> F {
+    if is_zero(&a) {
+        return b;
+    }
+    if is_zero(&b) {
+        return a;
+    }
+    binary(Binary::Add, a, b)
+}
+
+pub fn sub(a: F, b: F) -> F {
+    if is_zero(&b) {
+        return a;
+    }
+    if is_zero(&a) {
+        return neg(b);
+    }
+    binary(Binary::Sub, a, b)
+}
+
+/// `a * b`, keeping masks (`select(c, x, 0)`) outermost.
+pub fn mul(a: F, b: F) -> F {
+    if is_zero(&a) || is_zero(&b) {
+        return zero();
+    }
+    if let Some(masked) = push_into_mask(&a, &b, true).or_else(|| push_into_mask(&b, &a, false)) {
+        return masked;
+    }
+    match (value_of(&a), value_of(&b)) {
+        (Some(1.0), _) => b,
+        (_, Some(1.0)) => a,
+        (Some(-1.0), _) => neg(b),
+        (_, Some(-1.0)) => neg(a),
+        _ => binary(Binary::Mul, a, b),
+    }
+}
+
+/// `select(c, x, 0) * k` as `select(c, x * k, 0)` (and the mirror image).
+fn push_into_mask(masked: &F, factor: &F, masked_left: bool) -> Option<F> {
+    let FNode::Select(c, x, y) = &**masked else { return None };
+    let times = |v: &F| if masked_left { mul(v.clone(), factor.clone()) } else { mul(factor.clone(), v.clone()) };
+    if is_zero(y) {
+        Some(select(c.clone(), times(x), zero()))
+    } else if is_zero(x) {
+        Some(select(c.clone(), zero(), times(y)))
+    } else {
+        None
+    }
+}
+
+pub fn div(a: F, b: F) -> F {
+    if is_zero(&a) {
+        return zero();
+    }
+    if let FNode::Select(c, x, y) = &*a {
+        if is_zero(y) {
+            return select(c.clone(), div(x.clone(), b), zero());
+        }
+    }
+    if value_of(&b) == Some(1.0) {
+        return a;
+    }
+    binary(Binary::Div, a, b)
+}
+
+pub fn binary(op: Binary, a: F, b: F) -> F {
+    match (value_of(&a), value_of(&b)) {
+        (Some(x), Some(y)) => constant(op.eval(x, y)),
+        _ => Arc::new(FNode::Binary(op, a, b)),
+    }
+}
+
+pub fn compare(op: Compare, a: F, b: F) -> F {
+    Arc::new(FNode::Compare(op, a, b))
+}
+
+pub fn and(a: F, b: F) -> F {
+    Arc::new(FNode::And(a, b))
+}
+
+pub fn not(a: F) -> F {
+    Arc::new(FNode::Not(a))
+}
+
+pub fn select(c: F, a: F, b: F) -> F {
+    if Arc::ptr_eq(&a, &b) || (is_zero(&a) && is_zero(&b)) {
+        return a;
+    }
+    Arc::new(FNode::Select(c, a, b))
+}
+
+/// A sum over `vars` (of zero, zero).
+pub fn sum(vars: Vec<VarId>, filter: Option<F>, body: F) -> F {
+    if is_zero(&body) {
+        return zero();
+    }
+    if vars.is_empty() {
+        return match filter {
+            Some(f) => select(f, body, zero()),
+            None => body,
+        };
+    }
+    Arc::new(FNode::Reduce { op: ReduceOp::Sum, vars, filter, body })
+}
+
+/// The variables a formula depends on (reduction variables of its own reductions excluded).
+#[derive(Default)]
+pub struct FreeVars {
+    memo: HashMap<usize, Arc<BTreeSet<VarId>>>,
+}
+
+impl FreeVars {
+    pub fn of(&mut self, f: &F) -> Arc<BTreeSet<VarId>> {
+        let key = Arc::as_ptr(f) as usize;
+        if let Some(set) = self.memo.get(&key) {
+            return set.clone();
+        }
+        let mut set = BTreeSet::new();
+        match &**f {
+            FNode::Const(_) => {}
+            FNode::Index(v) => {
+                set.insert(*v);
+            }
+            FNode::Load(load) => set.extend(load.index.iter().flat_map(|a| a.terms.iter().map(|(v, _)| *v))),
+            FNode::Reduce { vars, filter, body, .. } => {
+                set.extend(self.of(body).iter().copied());
+                if let Some(filter) = filter {
+                    set.extend(self.of(filter).iter().copied());
+                }
+                for v in vars {
+                    set.remove(v);
+                }
+            }
+            other => {
+                for child in children(other) {
+                    set.extend(self.of(child).iter().copied());
+                }
+            }
+        }
+        let set = Arc::new(set);
+        self.memo.insert(key, set.clone());
+        set
+    }
+}
+
+/// Direct subformulas (a reduction's filter and body included).
+pub fn children(f: &FNode) -> Vec<&F> {
+    match f {
+        FNode::Const(_) | FNode::Index(_) | FNode::Load(_) => Vec::new(),
+        FNode::Unary(_, a) | FNode::Not(a) => vec![a],
+        FNode::Binary(_, a, b) | FNode::Compare(_, a, b) | FNode::And(a, b) | FNode::Or(a, b) => vec![a, b],
+        FNode::Select(c, a, b) => vec![c, a, b],
+        FNode::Reduce { filter, body, .. } => filter.iter().chain([body]).collect(),
+    }
+}

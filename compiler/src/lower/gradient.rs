@@ -1,0 +1,82 @@
+//! The gradient program of a compiled model: its forward program plus the adjoint procedures
+//! the runtime chains to differentiate a loss through the initial values and the whole run.
+//!
+//! - `loss_vjp`: from the loss to the final states, params and constant states;
+//! - `step_vjp`: from the next states to the states the step read (and params);
+//! - `init_vjp`: from the initial states to the params their initial values use.
+//!
+//! Every forward buffer keeps its id; adjoint buffers (`NAME_bar`) and kernels are appended.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::autodiff::{self, AdError};
+use crate::ir::{BufferId, Node, ProcId, Program};
+use crate::model::FieldKind;
+
+use super::Compiled;
+
+#[derive(Clone, Debug)]
+pub struct GradientProgram {
+    pub program: Program,
+    /// The loss, by index in `Model::scalars`.
+    pub loss: usize,
+    /// The adjoint buffer of every differentiable buffer.
+    pub bars: HashMap<BufferId, BufferId>,
+    pub loss_vjp: ProcId,
+    pub step_vjp: Option<ProcId>,
+    pub init_vjp: ProcId,
+    /// Whether `step_vjp` reads values the step computes on the way (stage states, lets), so
+    /// the step must run again from its starting state before its adjoint.
+    pub step_rereads: bool,
+}
+
+/// Builds the gradient program of `compiled` for the named scalar `loss` (an index).
+pub fn gradient_program(compiled: &Compiled, loss: usize) -> Result<GradientProgram, AdError> {
+    let interface = &compiled.interface;
+    let model = &compiled.model;
+    let mut program = compiled.program.clone();
+    let mut constant: BTreeSet<BufferId> = BTreeSet::from([interface.time, interface.dt]);
+    for (field, buffer) in model.fields.iter().zip(&interface.fields) {
+        if let (FieldKind::Data { .. }, Some(buffer)) = (&field.kind, buffer) {
+            constant.insert(*buffer);
+        }
+    }
+    let differentiable = |b: BufferId| !constant.contains(&b);
+    let mut bars = HashMap::new();
+
+    let loss_buffer = interface.scalars[loss];
+    let loss_vjp =
+        autodiff::vjp(&mut program, interface.eval[loss], &[loss_buffer], &differentiable, &mut bars, "loss_vjp")?;
+
+    let (step_vjp, step_rereads) = match interface.step {
+        Some(step) => {
+            let seeds: Vec<BufferId> = interface.swaps.iter().map(|(_, next)| *next).collect();
+            let vjp = autodiff::vjp(&mut program, step, &seeds, &differentiable, &mut bars, "step_vjp")?;
+            let written: BTreeSet<BufferId> = program
+                .procedure(step)
+                .kernels
+                .iter()
+                .flat_map(|k| program.kernel(*k).outputs.iter().map(|o| o.buffer))
+                .filter(|b| !seeds.contains(b))
+                .collect();
+            let rereads = program.procedure(vjp.procedure).kernels.iter().any(|k| {
+                program.kernel(*k).nodes.iter().any(|n| matches!(n, Node::Load(l) if written.contains(&l.buffer)))
+            });
+            (Some(vjp.procedure), rereads)
+        }
+        None => (None, false),
+    };
+
+    let states: Vec<BufferId> = model.states().filter_map(|s| interface.field_buffer(s)).collect();
+    let init_vjp = autodiff::vjp(&mut program, interface.init_states, &states, &differentiable, &mut bars, "init_vjp")?;
+    crate::ir::verify(&program).map_err(|e| AdError { procedure: "gradient".into(), message: e.to_string() })?;
+    Ok(GradientProgram {
+        program,
+        loss,
+        bars,
+        loss_vjp: loss_vjp.procedure,
+        step_vjp,
+        init_vjp: init_vjp.procedure,
+        step_rereads,
+    })
+}
