@@ -1,34 +1,262 @@
-//! Gradients through whole runs agree with central finite differences.
+//! Gradients through whole runs agree with central finite differences, on every engine; the
+//! engines agree with each other.
 
-use noether::{Backend, Model, Source};
+use noether::{Backend, Model, Simulator, Source};
+use proptest::prelude::*;
 
 use crate::support::on_every_engine;
 
-on_every_engine!(scalar_params_of_heat_match_finite_differences,);
+on_every_engine!(
+    heat_params_and_initial_state,
+    heun_with_lets_and_upwinding,
+    rk4_coupled_states_with_time_forcing,
+    boundary_rules_in_2d,
+    reductions_in_equations_and_losses,
+    tensor_params,
+    non_invertible_reads_scatter,
+    pair_sums,
+    checkpoint_counts_do_not_change_the_gradient,
+);
 
-fn loss_at(text: &str, backend: Backend, param: &str, value: f64, loss: &str) -> f64 {
-    let model = Model::from_source(Source::new("g.noe", text), &[], ".").unwrap_or_else(|f| panic!("{f:?}"));
-    let mut sim = model.simulator(backend).unwrap_or_else(|f| panic!("{f:?}"));
-    sim.set_param(param, value).expect("param");
+fn simulator(text: &str, backend: Backend) -> Simulator {
+    let model =
+        Model::from_source(Source::new("grad.noe", text), &[], "tests/cases").unwrap_or_else(|f| panic!("{f:?}"));
+    model.simulator(backend).unwrap_or_else(|f| panic!("{f:?}"))
+}
+
+/// What to perturb: a scalar param, an element of a tensor param, an element of a state's
+/// initial value.
+#[derive(Clone, Copy, Debug)]
+enum Probe<'a> {
+    Param(&'a str),
+    ParamAt(&'a str, usize),
+    StateAt(&'a str, usize),
+}
+
+fn loss_with(text: &str, backend: Backend, loss: &str, probe: Probe<'_>, delta: f64) -> f64 {
+    let mut sim = simulator(text, backend);
+    match probe {
+        Probe::Param(name) => {
+            let value = sim.field(name).expect("param")[[]];
+            sim.set_param(name, value + delta).expect("param");
+        }
+        Probe::ParamAt(name, index) => {
+            let mut value = sim.field(name).expect("param").to_owned();
+            value.as_slice_mut().expect("contiguous")[index] += delta;
+            sim.set_param_array(name, &value.view()).expect("param");
+        }
+        Probe::StateAt(name, index) => sim.set_initial_offset(name, index, delta).expect("state"),
+    }
     sim.run().expect("runs");
     sim.scalar(loss).expect("loss")
 }
 
-/// Central difference of the loss in one scalar param.
-fn finite_difference(text: &str, backend: Backend, param: &str, value: f64, loss: &str) -> f64 {
-    let h = 1e-5 * value.abs().max(1.0);
-    (loss_at(text, backend, param, value + h, loss) - loss_at(text, backend, param, value - h, loss)) / (2.0 * h)
+/// Checks the gradient of `loss` at every probe against a central difference.
+fn check(text: &str, backend: Backend, loss: &str, probes: &[Probe<'_>], tolerance: f64) {
+    let mut names: Vec<&str> = probes
+        .iter()
+        .map(|p| match p {
+            Probe::Param(n) | Probe::ParamAt(n, _) | Probe::StateAt(n, _) => *n,
+        })
+        .collect();
+    names.dedup();
+    let mut sim = simulator(text, backend);
+    let gradient = sim.gradient(loss, &names).unwrap_or_else(|f| panic!("{f:?}"));
+    for &probe in probes {
+        let (name, index) = match probe {
+            Probe::Param(n) => (n, 0),
+            Probe::ParamAt(n, i) | Probe::StateAt(n, i) => (n, i),
+        };
+        let ad = gradient.get(name).expect("asked for").as_slice().expect("contiguous")[index];
+        let h = 1e-6;
+        let fd = (loss_with(text, backend, loss, probe, h) - loss_with(text, backend, loss, probe, -h)) / (2.0 * h);
+        let scale = fd.abs().max(ad.abs()).max(1e-3);
+        assert!((ad - fd).abs() <= tolerance * scale, "{probe:?}: autodiff {ad}, finite difference {fd}\n{text}");
+    }
 }
 
-fn scalar_params_of_heat_match_finite_differences(backend: Backend) {
-    let text = "param D = 0.2\nparam a = 1.3\nstate u : [i < 6] periodic = a * sin(i)\nd/dt u = D * laplacian(u)\n\
-                loss L = sum(i) u[i]^2\nrun euler(dt = 0.5, steps = 3)\n";
-    let model = Model::from_source(Source::new("g.noe", text), &[], ".").unwrap_or_else(|f| panic!("{f:?}"));
-    let mut sim = model.simulator(backend).unwrap_or_else(|f| panic!("{f:?}"));
-    let gradient = sim.gradient("L", &["D", "a"]).unwrap_or_else(|f| panic!("{f:?}"));
-    for (name, value) in [("D", 0.2), ("a", 1.3)] {
-        let fd = finite_difference(text, backend, name, value, "L");
-        let ad = gradient.get(name).expect("asked")[[]];
-        assert!((ad - fd).abs() <= 1e-6 * fd.abs().max(1e-8), "{name}: ad {ad} fd {fd}");
+fn heat_params_and_initial_state(backend: Backend) {
+    let text = "param D = 0.2\nparam a = 1.3\nstate u : [i < 7] periodic = a * sin(i)\nd/dt u = D * laplacian(u)\n\
+                loss L = sum(i) u[i]^2\nrun euler(dt = 0.5, steps = 9)\n";
+    check(
+        text,
+        backend,
+        "L",
+        &[Probe::Param("D"), Probe::Param("a"), Probe::StateAt("u", 0), Probe::StateAt("u", 4)],
+        1e-6,
+    );
+}
+
+fn heun_with_lets_and_upwinding(backend: Backend) {
+    let text = "param nu = 0.05\nparam c = 0.7\nstate u : [i < 9] periodic = 0.5 + sin(0.7 * i)\n\
+                let ux[i] = if u[i] > 0 then u[i] - u[i - 1] else u[i + 1] - u[i]\n\
+                d/dt u = -c * u * ux + nu * laplacian(u)\nloss L = sum(i) u[i]^3\nrun heun(dt = 0.05, steps = 12)\n";
+    check(text, backend, "L", &[Probe::Param("nu"), Probe::Param("c"), Probe::StateAt("u", 3)], 1e-6);
+}
+
+fn rk4_coupled_states_with_time_forcing(backend: Backend) {
+    let text = "param k = 1.7\nparam g = 0.3\nstate u = 1\nstate v = 0\nd/dt u = v\nd/dt v = -k * u + g * cos(t)\n\
+                loss L = u^2 + 0.5 * v^2\nrun rk4(dt = 0.1, steps = 20)\n";
+    check(
+        text,
+        backend,
+        "L",
+        &[Probe::Param("k"), Probe::Param("g"), Probe::StateAt("u", 0), Probe::StateAt("v", 0)],
+        1e-6,
+    );
+}
+
+fn boundary_rules_in_2d(backend: Backend) {
+    let text = "param D = 0.1\nstate a : [i < 5, j < 6] neumann = sin(i + 2 * j)\n\
+                state b : [i < 5, j < 6] clamp = cos(i - j)\nstate c : [i < 5, j < 6] dirichlet(0.5) = i * j / 10\n\
+                state e : [i < 5, j < 6] = i - j\n\
+                d/dt a = D * laplacian(a) + b[i, j + 2] * 0.1\nd/dt b = D * laplacian(b) - c[i + 1, j - 1] * 0.1\n\
+                d/dt c = D * laplacian(c) + a * 0.05\n\
+                d/dt e = if i > 0 and j < 5 then e[i - 1, j + 1] * 0.2 else -e * 0.1\n\
+                loss L = sum(i, j) (a[i, j] * b[i, j] + c[i, j]^2 + e[i, j]^2)\nrun rk4(dt = 0.2, steps = 6)\n";
+    let probes = [
+        Probe::Param("D"),
+        Probe::StateAt("a", 0),
+        Probe::StateAt("a", 29),
+        Probe::StateAt("b", 5),
+        Probe::StateAt("b", 24),
+        Probe::StateAt("c", 7),
+        Probe::StateAt("e", 11),
+    ];
+    check(text, backend, "L", &probes, 1e-6);
+}
+
+fn reductions_in_equations_and_losses(backend: Backend) {
+    let text = "param s = 0.8\nstate x : [p < 4, k < 3] = sin(p * 1.3 + k)\n\
+                d/dt x = s * (x - mean(q) x[q, k]) - 0.1 * sum(q | q != p) x[q, k] * x[p, k]\n\
+                loss L = max(p) sum(k) x[p, k]^2 + min(p, k) x[p, k] + mean(p, k) exp(x[p, k])\n\
+                run heun(dt = 0.05, steps = 8)\n";
+    check(
+        text,
+        backend,
+        "L",
+        &[Probe::Param("s"), Probe::StateAt("x", 0), Probe::StateAt("x", 7), Probe::StateAt("x", 11)],
+        1e-6,
+    );
+}
+
+fn tensor_params(backend: Backend) {
+    let text = "param w : [i < 5] = 0.1 * i\nparam u0 : [i < 5] = sin(i)\nstate u : [i < 5] clamp = u0\n\
+                d/dt u = -w * u + 0.1 * laplacian(u)\nloss L = sum(i) (u[i] - 0.3)^2\nrun euler(dt = 0.1, steps = 10)\n";
+    check(
+        text,
+        backend,
+        "L",
+        &[Probe::ParamAt("w", 0), Probe::ParamAt("w", 4), Probe::ParamAt("u0", 2), Probe::StateAt("u", 2)],
+        1e-6,
+    );
+    // The initial state is the param, so their gradients are one and the same.
+    let mut sim = simulator(text, backend);
+    let gradient = sim.gradient("L", &["u0", "u"]).expect("gradient");
+    assert_eq!(gradient.get("u0"), gradient.get("u"));
+}
+
+fn non_invertible_reads_scatter(backend: Backend) {
+    let text = "param q = 0.4\nstate a : [k < 8] periodic = cos(k)\nstate u : [i < 3, j < 4] = i + j * 0.5\n\
+                d/dt u = q * a[i + j] * u + a[2 * i] * 0.1\nloss L = sum(i, j) u[i, j]^2\nrun euler(dt = 0.1, steps = 5)\n";
+    check(
+        text,
+        backend,
+        "L",
+        &[Probe::Param("q"), Probe::StateAt("a", 0), Probe::StateAt("a", 4), Probe::StateAt("u", 5)],
+        1e-6,
+    );
+}
+
+fn pair_sums(backend: Backend) {
+    let text = "const n = 4\nstate x : [p < n, k < 2] = sin(3 * p + k) * 2\n\
+                let d[p, q, k] = x[p, k] - x[q, k]\nlet r2[p, q] = sum(k) d[p, q, k]^2\n\
+                d/dt x = 0 * x\nloss E = 0.5 * sum(p, q | p != q) 1 / (1 + r2[p, q])\nrun euler(dt = 0.1, steps = 1)\n";
+    check(text, backend, "E", &[Probe::StateAt("x", 0), Probe::StateAt("x", 3), Probe::StateAt("x", 6)], 1e-6);
+}
+
+fn checkpoint_counts_do_not_change_the_gradient(backend: Backend) {
+    let text = "param D = 0.2\nstate u : [i < 6] periodic = sin(i)\nd/dt u = D * laplacian(u) - 0.1 * u^2\n\
+                loss L = sum(i) u[i]^2\nrun heun(dt = 0.3, steps = 17)\n";
+    let mut results = Vec::new();
+    for checkpoints in [1, 2, 4, 17] {
+        let mut sim = simulator(text, backend);
+        let options = noether::runtime::GradientOptions { checkpoints: Some(checkpoints) };
+        let gradient = sim.gradient_with("L", &["D", "u"], options).expect("gradient");
+        assert!(gradient.memory.checkpoints <= checkpoints);
+        results.push(gradient.gradients);
+    }
+    assert!(results.windows(2).all(|w| w[0] == w[1]), "{results:?}");
+}
+
+#[test]
+fn engines_agree_on_gradients() {
+    let models = [
+        "param D = 0.15\nstate u : [i < 11, j < 9] periodic = exp(-((i - 5)^2 + (j - 4)^2) / 8)\n\
+         d/dt u = D * laplacian(u) + 0.2 * u * (1 - u)\nloss L = sum(i, j) u[i, j]^3\nrun rk4(dt = 0.3, steps = 7)\n",
+        // Scatters (a[i + j], a[2 * i]), guarded reads, clamped reads and a max reduction.
+        "param q = 0.4\nstate a : [k < 8] periodic = cos(k)\nstate u : [i < 3, j < 5] clamp = i + j * 0.5\n\
+         d/dt u = q * a[i + j] * u + a[2 * i] * 0.1 + (if j > 0 then u[i, j - 1] else 0) + u[i + 2, j] * 0.01\n\
+         loss L = max(i) sum(j) u[i, j]^2\nrun heun(dt = 0.1, steps = 5)\n",
+    ];
+    for text in models {
+        let gradient = |backend| {
+            simulator(text, backend)
+                .gradient(
+                    "L",
+                    &["u", "a", "q", "D"]
+                        .iter()
+                        .copied()
+                        .filter(|n| text.contains(&format!("{n} ")))
+                        .collect::<Vec<_>>(),
+                )
+                .expect("gradient")
+        };
+        let (a, b) = (gradient(Backend::Interp), gradient(Backend::Jit));
+        assert_eq!(a.value.to_bits(), b.value.to_bits());
+        for ((name, x), (_, y)) in a.gradients.iter().zip(&b.gradients) {
+            assert!(x.iter().zip(y.iter()).all(|(p, q)| p.to_bits() == q.to_bits()), "{name}");
+        }
+    }
+}
+
+/// A random smooth expression over `u` (periodic 2D), `a` (1D), the param `p` and indices.
+fn smooth_expression() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("u".to_string()),
+        Just("u[i + 1, j]".to_string()),
+        Just("u[i, j - 1]".to_string()),
+        Just("a[j]".to_string()),
+        Just("p".to_string()),
+        Just("(0.1 * i)".to_string()),
+        (-2.0..2.0f64).prop_map(|x| format!("{x:.2}")),
+    ];
+    leaf.prop_recursive(3, 16, 3, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone(), prop::sample::select(vec!["+", "-", "*"]))
+                .prop_map(|(a, b, op)| format!("({a} {op} {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} / (2 + {b}^2))")),
+            (prop::sample::select(vec!["sin", "cos", "tanh", "atan"]), inner.clone())
+                .prop_map(|(f, a)| format!("{f}({a})")),
+            inner.clone().prop_map(|a| format!("exp(-{a}^2)")),
+            inner.clone().prop_map(|a| format!("sum(k) a[k] * {a}")),
+            inner.prop_map(|a| format!("({a})^3")),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_programs_have_exact_gradients(rate in smooth_expression(), extra in smooth_expression()) {
+        let text = format!(
+            "param p = 0.6\nstate u : [i < 3, j < 5] periodic = sin(i + 2 * j)\nstate a : [k < 5] = cos(k)\n\
+             d/dt u = 0.2 * tanh({rate})\nd/dt a = -0.1 * a\n\
+             loss L = sum(i, j) (u[i, j] * ({extra}) - 0.1)^2\nrun heun(dt = 0.1, steps = 4)\n"
+        );
+        let model = Model::from_source(Source::new("random.noe", text.as_str()), &[], ".");
+        prop_assume!(model.is_ok());
+        check(&text, Backend::Jit, "L", &[Probe::Param("p"), Probe::StateAt("u", 2), Probe::StateAt("a", 1)], 1e-5);
     }
 }

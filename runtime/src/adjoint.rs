@@ -156,7 +156,11 @@ impl Simulator {
             .iter()
             .map(|(name, buffer)| {
                 let shape = self.buffers.shape(*buffer).to_vec();
-                let values = self.buffers.data(bars[buffer]).to_vec();
+                // A buffer no procedure reads has no adjoint: its gradient is zero.
+                let values = match bars.get(buffer) {
+                    Some(bar) => self.buffers.data(*bar).to_vec(),
+                    None => vec![0.0; self.buffers.data(*buffer).len()],
+                };
                 let array = ArrayD::from_shape_vec(IxDyn(&shape), values).expect("a buffer matches its shape");
                 (name.clone(), array)
             })

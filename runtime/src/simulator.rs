@@ -38,6 +38,8 @@ pub struct Simulator {
     /// The gradient program the engine runs, once a gradient was asked for (it contains the
     /// forward program, buffer for buffer).
     pub(crate) gradient: Option<std::sync::Arc<noether_compiler::lower::gradient::GradientProgram>>,
+    /// Amounts added to single elements of initial states after they are computed.
+    initial_offsets: Vec<(BufferId, usize, f64)>,
 }
 
 /// An engine of `backend` for `program`.
@@ -95,6 +97,7 @@ impl Simulator {
             engine_options: options,
             engine,
             gradient: None,
+            initial_offsets: Vec::new(),
             buffers,
             settings,
             steps_done: 0,
@@ -192,6 +195,27 @@ impl Simulator {
         self.field_buffer(name, "param", |k| *k == FieldKind::Param)
     }
 
+    /// Adds `delta` to element `index` (flat, row-major) of a state's initial value, from the
+    /// next [`Simulator::reset`] or run on: what finite-difference checks of gradients with
+    /// respect to initial states perturb. Offsets add up until cleared.
+    pub fn set_initial_offset(&mut self, state: &str, index: usize, delta: f64) -> Result<(), Failure> {
+        let buffer = self.field_buffer(state, "state", |k| matches!(k, FieldKind::State { .. }))?;
+        let len = self.buffers.data(buffer).len();
+        if index >= len {
+            return Err(self.model.fail(RunError::ValueShape {
+                name: state.into(),
+                expected: format!("an index below {len}"),
+                found: index.to_string(),
+            }));
+        }
+        self.initial_offsets.push((buffer, index, delta));
+        Ok(())
+    }
+
+    pub fn clear_initial_offsets(&mut self) {
+        self.initial_offsets.clear();
+    }
+
     /// The current value of any field (state, param, data or let) by name.
     pub fn field(&self, name: &str) -> Result<ArrayViewD<'_, f64>, Failure> {
         let buffer = self.field_buffer(name, "field", |k| *k != FieldKind::Noise)?;
@@ -286,6 +310,9 @@ impl Simulator {
         self.buffers.set_scalar(time, self.time);
         self.buffers.set_scalar(dt, self.settings.map_or(0.0, |s| s.dt));
         self.run_procedure(init)?;
+        for &(buffer, index, delta) in &self.initial_offsets {
+            self.buffers.data_mut(buffer)[index] += delta;
+        }
         self.check_states()?;
         self.times.clear();
         for (_, series) in &mut self.observables {

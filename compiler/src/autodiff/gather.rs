@@ -344,10 +344,15 @@ impl Emitter<'_, '_> {
                     inner.map.insert(*v, Affine::var(*new));
                     inner.wrapped.remove(v);
                 }
-                b.reduce(*op, &fresh, |b| {
+                // Inside, the reduction's variables mean something else: formulas built outside
+                // must not be reused for them (identical nodes still merge in the builder).
+                let outside = std::mem::take(&mut self.memo);
+                let id = b.reduce(*op, &fresh, |b| {
                     let filter = filter.as_ref().map(|f| self.emit(b, f, &inner));
                     (filter, self.emit(b, body, &inner))
-                })
+                });
+                self.memo = outside;
+                id
             }
         };
         self.memo.insert(key, id);

@@ -22,11 +22,15 @@ impl Translator<'_> {
         let innermost = VarId(self.kernel.rank as u32 - 1);
         let saved = self.ranges[innermost.index()];
         self.ranges[innermost.index()] = range;
-        let ok =
-            self.kernel.body.items.iter().filter(|id| self.inner[id.index()]).all(|&id| match self.kernel.node(id) {
-                Node::Reduce(_) => false,
-                Node::Load(load) => self.contiguous(id, load),
-                _ => true,
+        // A scatter may hit one element from both lanes: it runs point by point.
+        let stores_fit = !self.kernel.is_sequential();
+        let ok = stores_fit
+            && self.kernel.body.items.iter().filter(|id| self.inner[id.index()]).all(|&id| {
+                match self.kernel.node(id) {
+                    Node::Reduce(_) => false,
+                    Node::Load(load) => self.contiguous(id, load),
+                    _ => true,
+                }
             });
         self.ranges[innermost.index()] = saved;
         ok
@@ -66,9 +70,10 @@ impl Translator<'_> {
             let offset = 8 * shift as i32;
             match output.store {
                 Store::Add => self.add_at(address, offset, value, LANES),
-                _ => {
+                Store::Assign => {
                     self.b.ins().store(MemFlagsData::new().with_notrap(), value, address, offset);
                 }
+                Store::Scatter { .. } => unreachable!("kernels with scatters are not vectorised"),
             }
         }
     }
