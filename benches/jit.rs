@@ -200,6 +200,28 @@ fn sum_of_squares(u: &[f64]) -> f64 {
     total
 }
 
+/// Heat 256², 1000 steps: the gradient of a loss on the final state against the forward run,
+/// and the memory its checkpoints keep against keeping every state.
+fn gradient(threads: usize) {
+    let text = format!("{HEAT}loss L = sum(i, j) u[i, j]^2\n");
+    let model = model(&text, &[]);
+    let mut sim = simulator(&model, threads);
+    let (forward, ()) = best(3, || sim.run().expect("runs"));
+    let (backward, gradient) = best(3, || sim.gradient("L", &["D", "u"]).expect("gradient"));
+    let memory = gradient.memory;
+    println!(
+        "gradient of heat 256x256, 1000 steps, {threads} thread(s): {:.1} ms = {:.2} x forward ({:.1} ms); \
+         states kept {:.1} MB = {:.1}% of all states ({:.1} MB); all buffers {:.1} MB",
+        backward.as_secs_f64() * 1e3,
+        backward.as_secs_f64() / forward.as_secs_f64(),
+        forward.as_secs_f64() * 1e3,
+        memory.peak_stored_bytes() as f64 / 1e6,
+        100.0 * memory.peak_stored_bytes() as f64 / memory.all_states_bytes as f64,
+        memory.all_states_bytes as f64 / 1e6,
+        memory.buffer_bytes as f64 / 1e6,
+    );
+}
+
 /// Parse, check, lower and JIT-compile: everything before buffers are allocated.
 fn compile_time(n: f64) -> Duration {
     best(10, || {
@@ -230,6 +252,9 @@ fn main() {
     pointwise(1, "1 thread");
     pointwise(cores, &format!("{cores} threads"));
     reduction(1, "1 thread");
+    println!();
+    gradient(1);
+    gradient(cores);
 
     let path = std::env::temp_dir().join("noether_bench_heat.noe");
     std::fs::write(&path, HEAT).expect("write");

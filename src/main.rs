@@ -21,8 +21,75 @@ enum Command {
     Check(ModelArgs),
     /// Run a script's `run` directive and report its losses and observables.
     Run(RunArgs),
+    /// The gradient of a loss through the whole run, with respect to params and initial states.
+    Grad(GradArgs),
+    /// Fit params to minimise a loss with the script's `fit` directive.
+    Fit(FitArgs),
     /// Print an intermediate stage of the compiler.
     Emit(EmitArgs),
+}
+
+/// The engine and its threads.
+#[derive(Args)]
+struct EngineArgs {
+    /// The engine that runs the model.
+    #[arg(long, value_enum, default_value_t = BackendArg::Jit)]
+    backend: BackendArg,
+    /// Worker threads for the JIT (default: all cores).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    threads: Option<u64>,
+}
+
+#[derive(Args)]
+struct GradArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Params and states (initial values) to differentiate with respect to (default: all).
+    #[arg(long, value_delimiter = ',')]
+    wrt: Vec<String>,
+    /// The loss (default: the first one in the script).
+    #[arg(long)]
+    loss: Option<String>,
+    /// Compare with central finite differences: every scalar, a few entries of each tensor.
+    #[arg(long)]
+    check: bool,
+    /// Print one JSON object instead of the text report.
+    #[arg(long)]
+    json: bool,
+    /// Write tensor gradients as DIR/grad_NAME.npy.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// How many states the forward run keeps for the reverse run (default: sqrt(steps)).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoints: Option<u64>,
+    /// Number of steps (overrides the script's `steps`).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Time step (overrides the script's `dt`).
+    #[arg(long)]
+    dt: Option<f64>,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+#[derive(Args)]
+struct FitArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Iterations (overrides the optimizer's `iters`).
+    #[arg(long)]
+    iters: Option<usize>,
+    /// Learning rate (overrides adam's `lr`).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Print one JSON object instead of the iterations.
+    #[arg(long)]
+    json: bool,
+    /// Write the fitted params as DIR/fitted.json.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 /// The script and what overrides it.
@@ -130,6 +197,30 @@ fn main() -> ExitCode {
             json: args.json,
             backend: args.backend.into(),
             threads: args.threads.map(|t| t as usize),
+        }),
+        Command::Grad(args) => commands::grad(&commands::GradOptions {
+            file: args.model.file,
+            overrides: args.model.overrides,
+            wrt: args.wrt,
+            loss: args.loss,
+            check: args.check,
+            json: args.json,
+            out: args.out,
+            checkpoints: args.checkpoints.map(|c| c as usize),
+            steps: args.steps,
+            dt: args.dt,
+            backend: args.engine.backend.into(),
+            threads: args.engine.threads.map(|t| t as usize),
+        }),
+        Command::Fit(args) => commands::fit(&commands::FitCommand {
+            file: args.model.file,
+            overrides: args.model.overrides,
+            iters: args.iters,
+            lr: args.lr,
+            json: args.json,
+            out: args.out,
+            backend: args.engine.backend.into(),
+            threads: args.engine.threads.map(|t| t as usize),
         }),
         Command::Emit(args) => commands::emit(&args.model.file, &args.model.overrides, args.stage.into()),
     };

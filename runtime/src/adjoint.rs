@@ -68,6 +68,14 @@ impl AdjointMemory {
 
 type States = Vec<Vec<f64>>;
 
+/// States kept by the reverse run, reused from one gradient to the next.
+#[derive(Default)]
+pub(crate) struct AdjointStorage {
+    checkpoints: Vec<States>,
+    segment: Vec<States>,
+    last: Vec<States>,
+}
+
 impl Simulator {
     /// The gradient of `loss` with respect to the named params and states (a state's gradient
     /// is with respect to its initial value), through the script's whole run.
@@ -81,28 +89,30 @@ impl Simulator {
         let gradient = self.gradient.clone().expect("the gradient program is loaded");
         let interface = self.model.compiled().interface.clone();
         let bars = &gradient.bars;
-        for &bar in bars.values() {
-            self.buffers.fill(bar, 0.0);
+        for &accumulator in &gradient.accumulators {
+            self.buffers.fill(accumulator, 0.0);
         }
         let evolving: Vec<(BufferId, BufferId)> = interface.swaps.clone();
         let steps = self.settings.map_or(0, |s| s.steps) as usize;
 
-        // Forward, keeping checkpoints.
+        // Forward, keeping checkpoints. Storage is reused from earlier calls (a fit calls this
+        // many times): fresh allocations would cost page faults every time.
         self.reset()?;
         let segments =
             options.checkpoints.unwrap_or_else(|| (steps as f64).sqrt().ceil() as usize).clamp(1, steps.max(1));
         let length = steps.div_ceil(segments).max(1);
-        let mut checkpoints: Vec<States> = Vec::with_capacity(segments);
+        let mut storage = std::mem::take(&mut self.adjoint_storage);
+        let mut kept = 0;
         for s in 0..steps {
             if s % length == 0 {
-                checkpoints.push(self.evolving_states(&evolving));
+                self.keep_states(&evolving, &mut storage.checkpoints, kept);
+                kept += 1;
             }
             self.advance_unchecked()?;
             self.observe()?;
         }
         self.check_states()?;
-        let final_states = self.evolving_states(&evolving);
-
+        self.keep_states(&evolving, &mut storage.last, 0);
         // The loss and its adjoint.
         self.run_procedure(interface.eval[gradient.loss])?;
         let value = self.buffers.scalar(interface.scalars[gradient.loss]);
@@ -110,32 +120,36 @@ impl Simulator {
         self.run_procedure(gradient.loss_vjp)?;
 
         // Backwards through the steps: `bar(next)` holds the adjoint of the states after step s.
-        let mut peak = checkpoints.len();
+        let mut peak = kept;
         if let Some(step_vjp) = gradient.step_vjp {
             for &(current, next) in &evolving {
                 self.buffers.swap(bars[&current], bars[&next]);
             }
-            for (segment, start) in checkpoints.iter().enumerate().map(|(k, c)| (k, (k * length, c))).rev() {
-                let (start, checkpoint) = start;
+            for segment in (0..kept).rev() {
+                let start = segment * length;
                 let end = (start + length).min(steps);
-                self.set_evolving_states(&evolving, checkpoint);
+                self.set_evolving_states(&evolving, &storage.checkpoints[segment]);
                 self.set_clock(start as u64);
-                let mut stored: Vec<States> = vec![checkpoint.clone()];
-                for s in start + 1..end {
+                // After a step the `next` buffers hold the states it started from: take them
+                // without copying.
+                for s in start..end - 1 {
                     self.advance_unchecked()?;
-                    debug_assert_eq!(self.steps_done, s as u64);
-                    stored.push(self.evolving_states(&evolving));
+                    self.reserve_states(&evolving, &mut storage.segment, s - start);
+                    for (k, &(_, next)) in evolving.iter().enumerate() {
+                        self.buffers.exchange(next, &mut storage.segment[s - start][k]);
+                    }
                 }
-                peak = peak.max(segment + stored.len());
+                self.keep_states(&evolving, &mut storage.segment, end - 1 - start);
+                peak = peak.max(segment + end - start);
                 for s in (start..end).rev() {
-                    self.set_evolving_states(&evolving, &stored[s - start]);
+                    for (k, &(state, _)) in evolving.iter().enumerate() {
+                        self.buffers.exchange(state, &mut storage.segment[s - start][k]);
+                    }
                     self.set_clock(s as u64);
                     if gradient.step_rereads {
                         self.run_procedure(interface.step.expect("a run has a step"))?;
                     }
-                    for &(current, _) in &evolving {
-                        self.buffers.fill(bars[&current], 0.0);
-                    }
+                    // The step's adjoint sets the evolving states' adjoints (no clearing needed).
                     self.run_procedure(step_vjp)?;
                     for &(current, next) in &evolving {
                         self.buffers.swap(bars[&current], bars[&next]);
@@ -151,6 +165,7 @@ impl Simulator {
         self.set_clock(0);
         self.run_procedure(interface.init_states)?;
         self.run_procedure(gradient.init_vjp)?;
+        self.run_procedure(gradient.finish)?;
 
         let gradients = targets
             .iter()
@@ -167,11 +182,12 @@ impl Simulator {
             .collect();
 
         // Leave the simulator as a run leaves it.
-        self.set_evolving_states(&evolving, &final_states);
+        self.set_evolving_states(&evolving, &storage.last[0]);
         self.set_clock(steps as u64);
         let state_bytes: usize = evolving.iter().map(|(s, _)| self.buffers.data(*s).len() * 8).sum();
+        self.adjoint_storage = storage;
         let memory = AdjointMemory {
-            checkpoints: checkpoints.len(),
+            checkpoints: kept,
             peak_state_sets: peak,
             state_bytes,
             buffer_bytes: self.buffers.bytes(),
@@ -232,8 +248,29 @@ impl Simulator {
         Ok(())
     }
 
-    fn evolving_states(&self, evolving: &[(BufferId, BufferId)]) -> States {
-        evolving.iter().map(|(s, _)| self.buffers.data(*s).to_vec()).collect()
+    /// Makes `slots[index]` hold vectors as long as the evolving states (for exchanges).
+    fn reserve_states(&self, evolving: &[(BufferId, BufferId)], slots: &mut Vec<States>, index: usize) {
+        if slots.len() <= index {
+            slots.resize_with(index + 1, Vec::new);
+        }
+        let slot = &mut slots[index];
+        slot.resize_with(evolving.len(), Vec::new);
+        for (kept, (state, _)) in slot.iter_mut().zip(evolving) {
+            kept.resize(self.buffers.data(*state).len(), 0.0);
+        }
+    }
+
+    /// Copies the evolving states into `slots[index]`, reusing its storage.
+    fn keep_states(&self, evolving: &[(BufferId, BufferId)], slots: &mut Vec<States>, index: usize) {
+        if slots.len() <= index {
+            slots.resize_with(index + 1, Vec::new);
+        }
+        let slot = &mut slots[index];
+        slot.resize_with(evolving.len(), Vec::new);
+        for (kept, (state, _)) in slot.iter_mut().zip(evolving) {
+            kept.clear();
+            kept.extend_from_slice(self.buffers.data(*state));
+        }
     }
 
     fn set_evolving_states(&mut self, evolving: &[(BufferId, BufferId)], states: &States) {

@@ -72,6 +72,13 @@ impl Buffers {
         self.data.swap(a.index(), b.index());
     }
 
+    /// Exchanges a buffer's storage with `storage` (of the same length): moving a whole state in
+    /// or out without copying it.
+    pub fn exchange(&mut self, id: BufferId, storage: &mut Vec<f64>) {
+        assert_eq!(storage.len(), self.data[id.index()].len(), "exchanged storage keeps the buffer's length");
+        std::mem::swap(&mut self.data[id.index()], storage);
+    }
+
     /// Moves a buffer's storage out, leaving it empty until [`Buffers::put`] returns it.
     pub fn take(&mut self, id: BufferId) -> Vec<f64> {
         std::mem::take(&mut self.data[id.index()])

@@ -96,6 +96,17 @@ pub enum RunError {
     #[diagnostic(code(noether::run::no_run), help("add a line like `run euler(dt = 0.01, steps = 100)` to the script"))]
     NoRun,
 
+    #[error("the model has no loss to differentiate")]
+    #[diagnostic(code(noether::run::no_loss), help("declare one, e.g. `loss L = sum(i) u[i]^2`"))]
+    NoLoss,
+
+    #[error("the model has no `fit` directive")]
+    #[diagnostic(
+        code(noether::run::no_fit),
+        help("add a line like `fit D minimizing L with adam(lr = 0.01, iters = 100)` to the script")
+    )]
+    NoFit,
+
     #[error("bad {setting}: {problem}")]
     #[diagnostic(code(noether::run::bad_setting))]
     BadSetting {

@@ -23,14 +23,18 @@ pub mod buffers;
 pub mod data;
 pub mod engine;
 pub mod error;
+pub mod fit;
 pub mod interp;
 pub mod jit;
 pub mod model;
+pub mod optim;
 pub mod output;
 pub mod simulator;
 
 pub use adjoint::{AdjointMemory, Gradient, GradientOptions};
 pub use engine::{Backend, Engine, EngineError, EngineOptions};
 pub use error::RunError;
+pub use fit::{FitOptions, FitResult};
 pub use model::{CompileTimings, Model};
+pub use optim::Iteration;
 pub use simulator::{Settings, Simulator};

@@ -40,6 +40,7 @@ pub struct Simulator {
     pub(crate) gradient: Option<std::sync::Arc<noether_compiler::lower::gradient::GradientProgram>>,
     /// Amounts added to single elements of initial states after they are computed.
     initial_offsets: Vec<(BufferId, usize, f64)>,
+    pub(crate) adjoint_storage: crate::adjoint::AdjointStorage,
 }
 
 /// An engine of `backend` for `program`.
@@ -98,6 +99,7 @@ impl Simulator {
             engine,
             gradient: None,
             initial_offsets: Vec::new(),
+            adjoint_storage: Default::default(),
             buffers,
             settings,
             steps_done: 0,

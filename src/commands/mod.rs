@@ -1,5 +1,7 @@
 //! The CLI's commands.
 
+mod fit;
+mod grad;
 mod run;
 
 use std::path::Path;
@@ -8,6 +10,8 @@ use noether::compiler::diag::{Failure, Source};
 use noether::compiler::model::{FieldKind, NamedKind};
 use noether::{Model, Override};
 
+pub use fit::{FitCommand, fit};
+pub use grad::{GradOptions, grad};
 pub use run::{RunOptions, run};
 
 /// `noether check`: compile and load data, then summarise the model.

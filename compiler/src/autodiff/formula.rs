@@ -137,7 +137,29 @@ pub fn mul(a: F, b: F) -> F {
         (_, Some(1.0)) => a,
         (Some(-1.0), _) => neg(b),
         (_, Some(-1.0)) => neg(a),
-        _ => binary(Binary::Mul, a, b),
+        _ => {
+            // `(x * c) * k` with `c` and `k` the same at every point: `x * (c * k)`, so the
+            // product of the invariants is computed once per kernel, not at every point.
+            if let FNode::Binary(Binary::Mul, x, c) = &*a {
+                if invariant(c, 4) && invariant(&b, 4) {
+                    return mul(x.clone(), mul(c.clone(), b));
+                }
+            }
+            binary(Binary::Mul, a, b)
+        }
+    }
+}
+
+/// Whether `f` is the same at every point (no index, no indexed read), looking `depth` deep.
+fn invariant(f: &F, depth: usize) -> bool {
+    if depth == 0 {
+        return false;
+    }
+    match &**f {
+        FNode::Const(_) => true,
+        FNode::Index(_) | FNode::Reduce { .. } => false,
+        FNode::Load(load) => load.index.iter().all(|a| a.terms.is_empty()),
+        other => children(other).iter().all(|c| invariant(c, depth - 1)),
     }
 }
 

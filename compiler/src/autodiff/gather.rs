@@ -47,19 +47,29 @@ pub struct Context<'k> {
     pub name: &'k str,
     /// Extents of the original kernel's variables.
     pub kernel_vars: &'k [usize],
+    /// How many of them are the domain.
+    pub rank: usize,
     /// Shapes of every buffer of the program.
     pub shapes: &'k [Vec<usize>],
 }
 
 /// The adjoint kernels of one kernel's loads of `buffer`, accumulating into `bar`.
+/// `accumulator` gives, for a scalar read at every point of a domain, the field its
+/// contributions are added into instead (see [`super::Deferred`]).
 pub fn buffer_adjoint(
     cx: &Context<'_>,
     buffer: BufferId,
     bar: BufferId,
     loads: &[(F, F)],
     free: &mut FreeVars,
+    accumulator: &mut dyn FnMut(BufferId, &[usize]) -> Option<BufferId>,
 ) -> Vec<Kernel> {
     let shape = &cx.shapes[buffer.index()];
+    if shape.is_empty() && cx.rank > 0 {
+        if let Some(field) = accumulator(bar, &cx.kernel_vars[..cx.rank]) {
+            return vec![scalar_contributions(cx, field, loads, free)];
+        }
+    }
     let mut gathered: Vec<(Vec<Piece>, &F, &F)> = Vec::new();
     let mut kernels = Vec::new();
     for (load, adjoint) in loads {
@@ -87,6 +97,75 @@ pub fn buffer_adjoint(
         }
     }
     kernels
+}
+
+/// The adjoint contributions of a scalar read at every point of a domain (a param), added
+/// point by point into `field` by an ordinary (parallel, vectorisable) kernel over the domain.
+fn scalar_contributions(cx: &Context<'_>, field: BufferId, loads: &[(F, F)], free: &mut FreeVars) -> Kernel {
+    let domain: Vec<usize> = cx.kernel_vars[..cx.rank].to_vec();
+    let mut b = KernelBuilder::new(format!("{}_contributions", cx.name), domain, cx.rank);
+    let subst = Subst {
+        map: (0..cx.rank).map(|v| (VarId(v as u32), Affine::var(VarId(v as u32)))).collect(),
+        wrapped: HashMap::new(),
+    };
+    let mut emitter = Emitter { cx, memo: HashMap::new() };
+    let mut total: Option<NodeId> = None;
+    for (load, adjoint) in loads {
+        // What the adjoint depends on besides the domain (reduction variables) is summed here.
+        let extra: BTreeSet<VarId> =
+            free.of(adjoint).iter().chain(free.of(load).iter()).filter(|v| v.index() >= cx.rank).copied().collect();
+        let term = if extra.is_empty() {
+            emitter.emit(&mut b, adjoint, &subst)
+        } else {
+            let mut inner = subst.clone();
+            let fresh: Vec<VarId> = extra.iter().map(|v| b.add_var(cx.kernel_vars[v.index()])).collect();
+            for (v, new) in extra.iter().zip(&fresh) {
+                inner.map.insert(*v, Affine::var(*new));
+            }
+            b.reduce(ReduceOp::Sum, &fresh, |b| (None, emitter.emit(b, adjoint, &inner)))
+        };
+        total = Some(match total {
+            Some(t) => b.binary(Binary::Add, t, term),
+            None => term,
+        });
+    }
+    let total = total.unwrap_or_else(|| b.constant(0.0));
+    b.finish(vec![Output { buffer: field, value: total, store: Store::Add }])
+}
+
+/// Kernels `a` then `b` as one kernel over their common domain, if that computes the same:
+/// neither reads what the other writes, no scatters, no buffer written twice. Loads both make
+/// are then made once.
+pub fn fuse(a: &Kernel, b: &Kernel, shapes: &[Vec<usize>]) -> Option<Kernel> {
+    if a.domain() != b.domain() || a.is_sequential() || b.is_sequential() {
+        return None;
+    }
+    let writes = |k: &Kernel| -> BTreeSet<BufferId> { k.outputs.iter().map(|o| o.buffer).collect() };
+    let reads = |k: &Kernel| -> BTreeSet<BufferId> {
+        k.nodes.iter().filter_map(|n| if let Node::Load(l) = n { Some(l.buffer) } else { None }).collect()
+    };
+    let (wa, wb) = (writes(a), writes(b));
+    if !wa.is_disjoint(&wb) || !wa.is_disjoint(&reads(b)) || !wb.is_disjoint(&reads(a)) {
+        return None;
+    }
+    let domain = a.domain().to_vec();
+    let mut builder = KernelBuilder::new(format!("{}+{}", a.name, b.name), domain.clone(), a.rank);
+    let identity = Subst {
+        map: (0..a.rank).map(|v| (VarId(v as u32), Affine::var(VarId(v as u32)))).collect(),
+        wrapped: HashMap::new(),
+    };
+    let mut outputs = Vec::new();
+    for kernel in [a, b] {
+        let formulas = super::formula::of_kernel(kernel);
+        let cx = Context { name: &kernel.name, kernel_vars: &kernel.vars, rank: kernel.rank, shapes };
+        let mut emitter = Emitter { cx: &cx, memo: HashMap::new() };
+        for output in &kernel.outputs {
+            let formula = formulas[output.value.index()].as_ref().expect("outputs are computed");
+            let value = emitter.emit(&mut builder, formula, &identity);
+            outputs.push(Output { buffer: output.buffer, value, store: output.store.clone() });
+        }
+    }
+    Some(builder.finish(outputs))
 }
 
 /// The pieces of a gather for `load`, or `None` when only a scatter can deliver its adjoint.

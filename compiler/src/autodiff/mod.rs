@@ -30,6 +30,48 @@ pub struct Vjp {
     pub procedure: ProcId,
 }
 
+/// Adjoints of scalars read at every point of a domain (params) that are not summed at once:
+/// each adjoint kernel adds its contributions, point by point, into a field, and one sum per
+/// field at the very end adds them into the scalar's adjoint. A run's thousands of steps then
+/// cost one sum, not one sum each.
+#[derive(Clone, Debug, Default)]
+pub struct Deferred {
+    /// `(field, bar)`: sum `field` into `bar`.
+    pub sums: Vec<(BufferId, BufferId)>,
+    by_key: HashMap<(BufferId, Vec<usize>), BufferId>,
+}
+
+impl Deferred {
+    /// The field collecting contributions to `bar` from a domain of `shape`.
+    fn field(&mut self, program: &mut Program, bar: BufferId, shape: &[usize]) -> BufferId {
+        if let Some(field) = self.by_key.get(&(bar, shape.to_vec())) {
+            return *field;
+        }
+        let name = format!("{}_parts{}", program.buffer(bar).name, self.sums.len());
+        let field = program.add_buffer(name, shape.to_vec());
+        self.by_key.insert((bar, shape.to_vec()), field);
+        self.sums.push((field, bar));
+        field
+    }
+
+    /// Kernels adding every field into its scalar, then clearing the field.
+    pub fn finish(&self, program: &Program) -> Vec<Kernel> {
+        let mut kernels = Vec::new();
+        for &(field, bar) in &self.sums {
+            let shape = program.buffer(field).shape.clone();
+            let mut sum = KernelBuilder::new(format!("sum_{}", program.buffer(field).name), shape.clone(), 0);
+            let vars: Vec<VarId> = (0..shape.len()).map(|v| VarId(v as u32)).collect();
+            let value = sum.reduce(crate::builtins::ReduceOp::Sum, &vars, |b| {
+                let index = vars.iter().map(|v| Affine::var(*v)).collect();
+                (None, b.load(field, index, vec![crate::ir::Access::Direct; vars.len()], 0.0))
+            });
+            kernels.push(sum.finish(vec![Output { buffer: bar, value, store: Store::Add }]));
+            kernels.push(zero_kernel(&format!("clear_{}", program.buffer(field).name), &shape, field));
+        }
+        kernels
+    }
+}
+
 /// Something the procedure does that reverse mode cannot handle (a compiler bug if it happens:
 /// lowering builds procedures that satisfy the contract).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -39,62 +81,119 @@ pub struct AdError {
     pub message: String,
 }
 
-/// Builds the VJP of `procedure`. `bars` maps buffers to their adjoint buffers; missing ones are
-/// created for every differentiable buffer the procedure touches. The VJP first zeroes the
-/// adjoints of the buffers it writes (except `seeds`), then runs the kernels' adjoints in reverse
-/// order, adding into the adjoints of what they read.
-pub fn vjp(
-    program: &mut Program,
-    procedure: ProcId,
-    seeds: &[BufferId],
-    differentiable: &dyn Fn(BufferId) -> bool,
-    bars: &mut HashMap<BufferId, BufferId>,
-    name: &str,
-) -> Result<Vjp, AdError> {
-    let fail = |message: String| AdError { procedure: program.procedure(procedure).name.clone(), message };
-    let kernels: Vec<Kernel> =
-        program.procedure(procedure).kernels.iter().map(|k| program.kernel(*k).clone()).collect();
-    let mut written: BTreeSet<BufferId> = BTreeSet::new();
-    let mut touched: BTreeSet<BufferId> = BTreeSet::new();
-    for kernel in &kernels {
-        for output in &kernel.outputs {
-            if !written.insert(output.buffer) {
-                return Err(fail(format!("`{}` is written twice", program.buffer(output.buffer).name)));
+/// Builds adjoint procedures into a program, sharing adjoint buffers between them.
+pub struct Adjoints<'p> {
+    pub program: &'p mut Program,
+    /// Which buffers carry derivatives (not data, not the clock).
+    pub differentiable: &'p dyn Fn(BufferId) -> bool,
+    /// The adjoint buffer of each buffer that has one.
+    pub bars: HashMap<BufferId, BufferId>,
+    pub deferred: Deferred,
+}
+
+impl Adjoints<'_> {
+    /// Builds the VJP of `procedure`, creating adjoint buffers for every differentiable buffer
+    /// it touches. The VJP first zeroes the adjoints of the buffers it writes (except `seeds`),
+    /// then runs the kernels' adjoints in reverse order, adding into the adjoints of what they
+    /// read, except for `overwrite`, whose adjoints it sets.
+    pub fn vjp(
+        &mut self,
+        procedure: ProcId,
+        seeds: &[BufferId],
+        overwrite: &[BufferId],
+        name: &str,
+    ) -> Result<Vjp, AdError> {
+        let program = &mut *self.program;
+        let differentiable = self.differentiable;
+        let fail = |message: String| AdError { procedure: program.procedure(procedure).name.clone(), message };
+        let kernels: Vec<Kernel> =
+            program.procedure(procedure).kernels.iter().map(|k| program.kernel(*k).clone()).collect();
+        let mut written: BTreeSet<BufferId> = BTreeSet::new();
+        let mut touched: BTreeSet<BufferId> = BTreeSet::new();
+        for kernel in &kernels {
+            for output in &kernel.outputs {
+                if !written.insert(output.buffer) {
+                    return Err(fail(format!("`{}` is written twice", program.buffer(output.buffer).name)));
+                }
+                touched.insert(output.buffer);
             }
-            touched.insert(output.buffer);
-        }
-        for node in &kernel.nodes {
-            if let crate::ir::Node::Load(load) = node {
-                touched.insert(load.buffer);
+            for node in &kernel.nodes {
+                if let crate::ir::Node::Load(load) = node {
+                    touched.insert(load.buffer);
+                }
             }
         }
-    }
-    for &buffer in touched.iter().filter(|b| differentiable(**b)) {
-        if let std::collections::hash_map::Entry::Vacant(slot) = bars.entry(buffer) {
-            let (bar_name, shape) = {
-                let b = program.buffer(buffer);
-                (format!("{}_bar", b.name), b.shape.clone())
+        let bars = &mut self.bars;
+        for &buffer in touched.iter().filter(|b| differentiable(**b)) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = bars.entry(buffer) {
+                let (bar_name, shape) = {
+                    let b = program.buffer(buffer);
+                    (format!("{}_bar", b.name), b.shape.clone())
+                };
+                slot.insert(program.add_buffer(bar_name, shape));
+            }
+        }
+        let shapes: Vec<Vec<usize>> = program.buffers.iter().map(|b| b.shape.clone()).collect();
+        let mut adjoint_kernels = Vec::new();
+        for &buffer in written.iter().filter(|b| !seeds.contains(b)) {
+            if let Some(&bar) = bars.get(&buffer) {
+                let label = format!("{name}_zero_{}", program.buffer(buffer).name);
+                adjoint_kernels.push(zero_kernel(&label, &shapes[bar.index()], bar));
+            }
+        }
+        let deferred = &mut self.deferred;
+        for kernel in kernels.iter().rev() {
+            // Scalars the procedure only reads (params) collect their adjoints in fields.
+            let mut accumulator = |bar: BufferId, domain: &[usize]| -> Option<BufferId> {
+                let leaf = bars.iter().any(|(b, x)| *x == bar && !written.contains(b));
+                leaf.then(|| deferred.field(program, bar, domain))
             };
-            slot.insert(program.add_buffer(bar_name, shape));
+            let label = format!("{name}_{}", kernel.name);
+            adjoint_kernels.extend(kernel_vjp(kernel, &shapes, bars, differentiable, &label, &mut accumulator));
+        }
+        let overwritten: Vec<BufferId> = overwrite.iter().filter_map(|b| bars.get(b).copied()).collect();
+        let adjoint_kernels = first_writes_assign(adjoint_kernels, &overwritten, &shapes, name);
+        let adjoint_kernels = fuse_neighbours(adjoint_kernels, &shapes);
+        let ids = adjoint_kernels.into_iter().map(|k| program.add_kernel(k)).collect();
+        let procedure = program.add_procedure(name, ids);
+        Ok(Vjp { procedure })
+    }
+}
+
+/// The adjoints in `overwritten` are set by this procedure, not added to: the first kernel
+/// adding into each assigns instead (or, when that is a scatter or nothing writes it, a zero
+/// kernel goes first). This saves clearing them before every run.
+fn first_writes_assign(
+    mut kernels: Vec<Kernel>,
+    overwritten: &[BufferId],
+    shapes: &[Vec<usize>],
+    name: &str,
+) -> Vec<Kernel> {
+    let mut zeros = Vec::new();
+    for &bar in overwritten {
+        let first = kernels.iter_mut().flat_map(|k| k.outputs.iter_mut()).find(|o| o.buffer == bar);
+        match first {
+            Some(output) if output.store == Store::Add => output.store = Store::Assign,
+            _ => zeros.push(zero_kernel(&format!("{name}_zero"), &shapes[bar.index()], bar)),
         }
     }
-    let shapes: Vec<Vec<usize>> = program.buffers.iter().map(|b| b.shape.clone()).collect();
-    let mut adjoint_kernels = Vec::new();
-    for &buffer in written.iter().filter(|b| !seeds.contains(b)) {
-        if let Some(&bar) = bars.get(&buffer) {
-            adjoint_kernels.push(zero_kernel(
-                &format!("{name}_zero_{}", program.buffer(buffer).name),
-                &shapes[bar.index()],
-                bar,
-            ));
+    zeros.extend(kernels);
+    zeros
+}
+
+/// Fuses neighbouring kernels over one domain (see [`gather::fuse`]).
+fn fuse_neighbours(kernels: Vec<Kernel>, shapes: &[Vec<usize>]) -> Vec<Kernel> {
+    let mut fused: Vec<Kernel> = Vec::with_capacity(kernels.len());
+    for kernel in kernels {
+        if let Some(last) = fused.last() {
+            if let Some(both) = gather::fuse(last, &kernel, shapes) {
+                *fused.last_mut().expect("checked") = both;
+                continue;
+            }
         }
+        fused.push(kernel);
     }
-    for kernel in kernels.iter().rev() {
-        adjoint_kernels.extend(kernel_vjp(kernel, &shapes, bars, differentiable, &format!("{name}_{}", kernel.name)));
-    }
-    let ids = adjoint_kernels.into_iter().map(|k| program.add_kernel(k)).collect();
-    let procedure = program.add_procedure(name, ids);
-    Ok(Vjp { procedure })
+    fused
 }
 
 /// A kernel writing 0 to every element of `buffer`.
@@ -117,6 +216,7 @@ fn kernel_vjp(
     bars: &HashMap<BufferId, BufferId>,
     differentiable: &dyn Fn(BufferId) -> bool,
     name: &str,
+    accumulator: &mut dyn FnMut(BufferId, &[usize]) -> Option<BufferId>,
 ) -> Vec<Kernel> {
     let formulas = formula::of_kernel(kernel);
     let identity: Vec<Affine> = (0..kernel.rank).map(|v| Affine::var(VarId(v as u32))).collect();
@@ -146,10 +246,11 @@ fn kernel_vjp(
         }
         by_buffer.entry(l.buffer).or_default().push((load.clone(), adjoint));
     }
-    let cx = gather::Context { name, kernel_vars: &kernel.vars, shapes };
+    let cx = gather::Context { name, kernel_vars: &kernel.vars, rank: kernel.rank, shapes };
     let mut free = FreeVars::default();
-    order
-        .into_iter()
-        .flat_map(|buffer| gather::buffer_adjoint(&cx, buffer, bars[&buffer], &by_buffer[&buffer], &mut free))
-        .collect()
+    let mut kernels = Vec::new();
+    for buffer in order {
+        kernels.extend(gather::buffer_adjoint(&cx, buffer, bars[&buffer], &by_buffer[&buffer], &mut free, accumulator));
+    }
+    kernels
 }

@@ -25,6 +25,10 @@ pub struct GradientProgram {
     pub loss_vjp: ProcId,
     pub step_vjp: Option<ProcId>,
     pub init_vjp: ProcId,
+    /// Adds the params' collected contributions into their adjoints; runs last.
+    pub finish: ProcId,
+    /// Buffers the runtime zeroes before a gradient: every adjoint and contribution field.
+    pub accumulators: Vec<BufferId>,
     /// Whether `step_vjp` reads values the step computes on the way (stage states, lets), so
     /// the step must run again from its starting state before its adjoint.
     pub step_rereads: bool,
@@ -42,16 +46,23 @@ pub fn gradient_program(compiled: &Compiled, loss: usize) -> Result<GradientProg
         }
     }
     let differentiable = |b: BufferId| !constant.contains(&b);
-    let mut bars = HashMap::new();
+    let mut adjoints = autodiff::Adjoints {
+        program: &mut program,
+        differentiable: &differentiable,
+        bars: HashMap::new(),
+        deferred: autodiff::Deferred::default(),
+    };
 
     let loss_buffer = interface.scalars[loss];
-    let loss_vjp =
-        autodiff::vjp(&mut program, interface.eval[loss], &[loss_buffer], &differentiable, &mut bars, "loss_vjp")?;
+    let loss_vjp = adjoints.vjp(interface.eval[loss], &[loss_buffer], &[], "loss_vjp")?;
 
     let (step_vjp, step_rereads) = match interface.step {
         Some(step) => {
             let seeds: Vec<BufferId> = interface.swaps.iter().map(|(_, next)| *next).collect();
-            let vjp = autodiff::vjp(&mut program, step, &seeds, &differentiable, &mut bars, "step_vjp")?;
+            // The adjoints of the evolving states are set afresh each step.
+            let evolving: Vec<BufferId> = interface.swaps.iter().map(|(state, _)| *state).collect();
+            let vjp = adjoints.vjp(step, &seeds, &evolving, "step_vjp")?;
+            let program = &*adjoints.program;
             let written: BTreeSet<BufferId> = program
                 .procedure(step)
                 .kernels
@@ -68,7 +79,13 @@ pub fn gradient_program(compiled: &Compiled, loss: usize) -> Result<GradientProg
     };
 
     let states: Vec<BufferId> = model.states().filter_map(|s| interface.field_buffer(s)).collect();
-    let init_vjp = autodiff::vjp(&mut program, interface.init_states, &states, &differentiable, &mut bars, "init_vjp")?;
+    let init_vjp = adjoints.vjp(interface.init_states, &states, &[], "init_vjp")?;
+    let autodiff::Adjoints { bars, deferred, .. } = adjoints;
+    let finish_kernels: Vec<_> = deferred.finish(&program).into_iter().map(|k| program.add_kernel(k)).collect();
+    let finish = program.add_procedure("finish_gradient", finish_kernels);
+    let mut accumulators: Vec<BufferId> = bars.values().copied().collect();
+    accumulators.sort();
+    accumulators.extend(deferred.sums.iter().map(|(field, _)| *field));
     crate::ir::verify(&program).map_err(|e| AdError { procedure: "gradient".into(), message: e.to_string() })?;
     Ok(GradientProgram {
         program,
@@ -77,6 +94,8 @@ pub fn gradient_program(compiled: &Compiled, loss: usize) -> Result<GradientProg
         loss_vjp: loss_vjp.procedure,
         step_vjp,
         init_vjp: init_vjp.procedure,
+        finish,
+        accumulators,
         step_rereads,
     })
 }

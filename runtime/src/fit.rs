@@ -1,0 +1,134 @@
+//! `fit`: choosing params that minimise a loss, with the script's optimizer.
+
+use ndarray::{ArrayD, IxDyn};
+use noether_compiler::diag::Failure;
+use noether_compiler::model::OptionValue;
+
+use crate::error::RunError;
+use crate::optim::{Adam, Iteration, Lbfgs, Objective};
+use crate::simulator::Simulator;
+
+/// Overrides of the script's `fit` options.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct FitOptions {
+    pub iters: Option<usize>,
+    pub lr: Option<f64>,
+}
+
+/// The fitted params and how the loss went.
+#[derive(Clone, Debug)]
+pub struct FitResult {
+    pub loss: String,
+    pub optimizer: String,
+    pub params: Vec<(String, ArrayD<f64>)>,
+    pub history: Vec<Iteration>,
+    /// The loss at the fitted params.
+    pub final_loss: f64,
+}
+
+/// The model as a function of the fitted params, flattened.
+struct ModelObjective<'s> {
+    sim: &'s mut Simulator,
+    loss: String,
+    params: Vec<(String, Vec<usize>)>,
+    failure: Option<Failure>,
+}
+
+impl ModelObjective<'_> {
+    fn set(&mut self, x: &[f64]) -> Result<(), Failure> {
+        let mut offset = 0;
+        for (name, shape) in &self.params {
+            let len: usize = shape.iter().product();
+            let value = ArrayD::from_shape_vec(IxDyn(shape), x[offset..offset + len].to_vec()).expect("sizes match");
+            self.sim.set_param_array(name, &value.view())?;
+            offset += len;
+        }
+        Ok(())
+    }
+}
+
+impl Objective for ModelObjective<'_> {
+    fn value_and_gradient(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>), String> {
+        let names: Vec<&str> = self.params.iter().map(|(n, _)| n.as_str()).collect();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let result = self.set(x).and_then(|()| {
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            self.sim.gradient(&self.loss, &refs)
+        });
+        match result {
+            Ok(gradient) => {
+                let flat = gradient.gradients.iter().flat_map(|(_, g)| g.iter().copied()).collect();
+                Ok((gradient.value, flat))
+            }
+            Err(failure) => {
+                let message = failure.to_string();
+                self.failure = Some(failure);
+                Err(message)
+            }
+        }
+    }
+}
+
+impl Simulator {
+    /// Runs the script's `fit` directive; the simulator keeps the fitted params.
+    pub fn fit(&mut self, options: FitOptions, log: &mut dyn FnMut(&Iteration)) -> Result<FitResult, Failure> {
+        let Some(spec) = self.model.checked().fit.clone() else {
+            return Err(self.model.fail(RunError::NoFit));
+        };
+        let checked = self.model.checked();
+        let params: Vec<(String, Vec<usize>)> =
+            spec.params.iter().map(|p| (checked.field(*p).name.clone(), checked.field(*p).shape.extents())).collect();
+        let number = |key: &str| {
+            spec.options.iter().find(|(k, _)| k == key).and_then(|(_, v)| match v {
+                OptionValue::Number(x) => Some(*x),
+                OptionValue::Word(_) => None,
+            })
+        };
+        let mut start = Vec::new();
+        for (name, _) in &params {
+            start.extend(self.field(name)?.iter().copied());
+        }
+        let iters = options.iters.or(number("iters").map(|v| v as usize)).unwrap_or(100);
+        let mut history = Vec::new();
+        let mut record = |it: &Iteration| {
+            history.push(it.clone());
+            log(it);
+        };
+        let mut objective =
+            ModelObjective { sim: self, loss: spec.loss.clone(), params: params.clone(), failure: None };
+        let result = match spec.optimizer.as_str() {
+            "adam" => {
+                let mut adam = Adam::new(options.lr.or(number("lr")).unwrap_or(0.01), iters);
+                adam.beta1 = number("beta1").unwrap_or(adam.beta1);
+                adam.beta2 = number("beta2").unwrap_or(adam.beta2);
+                adam.eps = number("eps").unwrap_or(adam.eps);
+                adam.minimize(&mut objective, start, &mut record)
+            }
+            _ => {
+                let mut lbfgs = Lbfgs::new(iters);
+                lbfgs.tol = number("tol").unwrap_or(lbfgs.tol);
+                lbfgs.history = number("history").map_or(lbfgs.history, |h| h as usize);
+                lbfgs.minimize(&mut objective, start, &mut record)
+            }
+        };
+        let x = match result {
+            Ok(x) => x,
+            Err(message) => {
+                return Err(objective
+                    .failure
+                    .take()
+                    .unwrap_or_else(|| objective.sim.model.fail(noether_compiler::diag::Internal { message })));
+            }
+        };
+        objective.set(&x)?;
+        let final_loss = {
+            let refs: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+            objective.sim.gradient(&spec.loss, &refs)?.value
+        };
+        let fitted = params
+            .iter()
+            .map(|(name, _)| Ok((name.clone(), objective.sim.field(name)?.to_owned())))
+            .collect::<Result<_, Failure>>()?;
+        Ok(FitResult { loss: spec.loss, optimizer: spec.optimizer, params: fitted, history, final_loss })
+    }
+}

@@ -1,0 +1,175 @@
+//! Optimizers for `fit`: Adam and L-BFGS over the flattened values of the fitted params.
+//!
+//! Both minimise a function they can only evaluate with its gradient (`value_and_gradient`),
+//! which for `fit` is one forward run plus one reverse run of the model.
+
+/// A function and its gradient at a point.
+pub trait Objective {
+    fn value_and_gradient(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>), String>;
+}
+
+/// One line of the optimisation log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Iteration {
+    pub iteration: usize,
+    pub loss: f64,
+    pub gradient_norm: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Adam {
+    pub lr: f64,
+    pub iters: usize,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+}
+
+impl Adam {
+    pub fn new(lr: f64, iters: usize) -> Adam {
+        Adam { lr, iters, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+    }
+
+    /// Minimises from `x`, calling `log` after every evaluation; returns the last point.
+    pub fn minimize(
+        &self,
+        objective: &mut dyn Objective,
+        mut x: Vec<f64>,
+        log: &mut dyn FnMut(&Iteration),
+    ) -> Result<Vec<f64>, String> {
+        let (mut m, mut v) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+        for t in 1..=self.iters {
+            let (loss, g) = objective.value_and_gradient(&x)?;
+            log(&Iteration { iteration: t, loss, gradient_norm: norm(&g) });
+            let (c1, c2) = (1.0 - self.beta1.powi(t as i32), 1.0 - self.beta2.powi(t as i32));
+            for k in 0..x.len() {
+                m[k] = self.beta1 * m[k] + (1.0 - self.beta1) * g[k];
+                v[k] = self.beta2 * v[k] + (1.0 - self.beta2) * g[k] * g[k];
+                x[k] -= self.lr * (m[k] / c1) / ((v[k] / c2).sqrt() + self.eps);
+            }
+        }
+        Ok(x)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Lbfgs {
+    pub iters: usize,
+    /// Stop once the gradient norm is below this.
+    pub tol: f64,
+    /// How many recent steps approximate the inverse Hessian.
+    pub history: usize,
+}
+
+impl Lbfgs {
+    pub fn new(iters: usize) -> Lbfgs {
+        Lbfgs { iters, tol: 1e-10, history: 10 }
+    }
+
+    /// Minimises from `x` with the two-loop recursion and a backtracking (Armijo) line search.
+    pub fn minimize(
+        &self,
+        objective: &mut dyn Objective,
+        mut x: Vec<f64>,
+        log: &mut dyn FnMut(&Iteration),
+    ) -> Result<Vec<f64>, String> {
+        let (mut loss, mut g) = objective.value_and_gradient(&x)?;
+        let mut memory: std::collections::VecDeque<(Vec<f64>, Vec<f64>, f64)> = std::collections::VecDeque::new();
+        for iteration in 1..=self.iters {
+            log(&Iteration { iteration, loss, gradient_norm: norm(&g) });
+            if norm(&g) <= self.tol {
+                break;
+            }
+            let direction = two_loop(&g, &memory);
+            let slope = dot(&g, &direction);
+            let direction = if slope < 0.0 { direction } else { g.iter().map(|v| -v).collect() };
+            let slope = dot(&g, &direction);
+            // First step: scale to a unit move; later ones trust the curvature estimate.
+            let mut step = if memory.is_empty() { 1.0 / norm(&g).max(1e-300) } else { 1.0 };
+            let mut accepted = None;
+            for _ in 0..40 {
+                let trial: Vec<f64> = x.iter().zip(&direction).map(|(a, d)| a + step * d).collect();
+                let (trial_loss, trial_g) = objective.value_and_gradient(&trial)?;
+                if trial_loss.is_finite() && trial_loss <= loss + 1e-4 * step * slope {
+                    accepted = Some((trial, trial_loss, trial_g));
+                    break;
+                }
+                step *= 0.5;
+            }
+            let Some((next, next_loss, next_g)) = accepted else { break };
+            let s: Vec<f64> = next.iter().zip(&x).map(|(a, b)| a - b).collect();
+            let y: Vec<f64> = next_g.iter().zip(&g).map(|(a, b)| a - b).collect();
+            let sy = dot(&s, &y);
+            if sy > 1e-12 * norm(&s) * norm(&y) {
+                memory.push_back((s, y, 1.0 / sy));
+                if memory.len() > self.history {
+                    memory.pop_front();
+                }
+            }
+            (x, loss, g) = (next, next_loss, next_g);
+        }
+        Ok(x)
+    }
+}
+
+/// The L-BFGS search direction `-H g` from the stored steps.
+fn two_loop(g: &[f64], memory: &std::collections::VecDeque<(Vec<f64>, Vec<f64>, f64)>) -> Vec<f64> {
+    let mut q = g.to_vec();
+    let mut alphas = Vec::with_capacity(memory.len());
+    for (s, y, rho) in memory.iter().rev() {
+        let alpha = rho * dot(s, &q);
+        q.iter_mut().zip(y).for_each(|(q, y)| *q -= alpha * y);
+        alphas.push(alpha);
+    }
+    if let Some((s, y, _)) = memory.back() {
+        let gamma = dot(s, y) / dot(y, y);
+        q.iter_mut().for_each(|q| *q *= gamma);
+    }
+    for ((s, y, rho), alpha) in memory.iter().zip(alphas.iter().rev()) {
+        let beta = rho * dot(y, &q);
+        q.iter_mut().zip(s).for_each(|(q, s)| *q += (alpha - beta) * s);
+    }
+    q.iter().map(|v| -v).collect()
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+pub fn norm(a: &[f64]) -> f64 {
+    dot(a, a).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Rosenbrock function, minimum at (1, 1).
+    struct Rosenbrock;
+
+    impl Objective for Rosenbrock {
+        fn value_and_gradient(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>), String> {
+            let (a, b) = (x[0], x[1]);
+            let value = (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2);
+            Ok((value, vec![-2.0 * (1.0 - a) - 400.0 * a * (b - a * a), 200.0 * (b - a * a)]))
+        }
+    }
+
+    #[test]
+    fn lbfgs_finds_the_rosenbrock_minimum() {
+        let x = Lbfgs::new(200).minimize(&mut Rosenbrock, vec![-1.2, 1.0], &mut |_| {}).expect("runs");
+        assert!((x[0] - 1.0).abs() < 1e-6 && (x[1] - 1.0).abs() < 1e-6, "{x:?}");
+    }
+
+    #[test]
+    fn adam_descends_a_quadratic() {
+        struct Bowl;
+        impl Objective for Bowl {
+            fn value_and_gradient(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>), String> {
+                Ok((x[0].powi(2) + 10.0 * x[1].powi(2), vec![2.0 * x[0], 20.0 * x[1]]))
+            }
+        }
+        let x = Adam::new(0.05, 2000).minimize(&mut Bowl, vec![3.0, -2.0], &mut |_| {}).expect("runs");
+        assert!(x[0].abs() < 1e-3 && x[1].abs() < 1e-3, "{x:?}");
+    }
+}

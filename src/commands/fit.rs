@@ -1,0 +1,82 @@
+//! `noether fit`: the script's `fit` directive.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use noether::runtime::FitOptions;
+use noether::{Backend, EngineOptions, Failure, Model, Override};
+use serde_json::{Value, json};
+
+pub struct FitCommand {
+    pub file: PathBuf,
+    pub overrides: Vec<Override>,
+    pub iters: Option<usize>,
+    pub lr: Option<f64>,
+    pub json: bool,
+    pub out: Option<PathBuf>,
+    pub backend: Backend,
+    pub threads: Option<usize>,
+}
+
+pub fn fit(options: &FitCommand) -> Result<(), Failure> {
+    let model = Model::from_file_with(&options.file, &options.overrides)?;
+    let mut sim = model
+        .simulator_with(options.backend, EngineOptions { threads: options.threads, ..EngineOptions::default() })?;
+    let started = Instant::now();
+    let quiet = options.json;
+    let result = sim.fit(FitOptions { iters: options.iters, lr: options.lr }, &mut |it| {
+        if !quiet {
+            println!("iter {:>4}: loss = {:<24} |gradient| = {:.3e}", it.iteration, it.loss, it.gradient_norm);
+        }
+    })?;
+    let seconds = started.elapsed().as_secs_f64();
+    let params: serde_json::Map<String, Value> = result
+        .params
+        .iter()
+        .map(|(name, value)| {
+            let v = if value.ndim() == 0 {
+                number(value[[]])
+            } else {
+                json!(value.iter().map(|x| number(*x)).collect::<Vec<_>>())
+            };
+            (name.clone(), v)
+        })
+        .collect();
+    let summary = json!({
+        "model": model.name(),
+        "loss": result.loss,
+        "optimizer": result.optimizer,
+        "iterations": result.history.len(),
+        "final_loss": number(result.final_loss),
+        "params": params,
+        "wall_seconds": seconds,
+    });
+    if let Some(dir) = &options.out {
+        let text = serde_json::to_string_pretty(&summary).expect("a JSON value serialises");
+        noether::runtime::output::write_text(&dir.join("fitted.json"), &format!("{text}\n"))
+            .map_err(|e| model.fail(e))?;
+    }
+    if options.json {
+        println!("{summary}");
+    } else {
+        println!(
+            "fitted ({} iterations of {}, {seconds:.2} s): {} = {}",
+            result.history.len(),
+            result.optimizer,
+            result.loss,
+            result.final_loss
+        );
+        for (name, value) in &result.params {
+            if value.ndim() == 0 {
+                println!("  {name} = {}", value[[]]);
+            } else {
+                println!("  {name}: shape {:?}", value.shape());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn number(value: f64) -> Value {
+    serde_json::Number::from_f64(value).map_or_else(|| Value::String(format!("{value}")), Value::Number)
+}

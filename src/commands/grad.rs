@@ -1,0 +1,219 @@
+//! `noether grad`: a loss and its gradient, optionally checked against finite differences.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use noether::compiler::model::{FieldKind, NamedKind};
+use noether::runtime::GradientOptions;
+use noether::{Backend, EngineOptions, Failure, Model, Override, Simulator};
+use serde_json::{Value, json};
+
+pub struct GradOptions {
+    pub file: PathBuf,
+    pub overrides: Vec<Override>,
+    pub wrt: Vec<String>,
+    pub loss: Option<String>,
+    pub check: bool,
+    pub json: bool,
+    pub out: Option<PathBuf>,
+    pub checkpoints: Option<usize>,
+    pub steps: Option<u64>,
+    pub dt: Option<f64>,
+    pub backend: Backend,
+    pub threads: Option<usize>,
+}
+
+/// One finite-difference comparison.
+struct Check {
+    name: String,
+    index: Option<usize>,
+    autodiff: f64,
+    finite_difference: f64,
+}
+
+impl Check {
+    fn relative_error(&self) -> f64 {
+        let scale = self.autodiff.abs().max(self.finite_difference.abs());
+        if scale == 0.0 { 0.0 } else { (self.autodiff - self.finite_difference).abs() / scale }
+    }
+}
+
+pub fn grad(options: &GradOptions) -> Result<(), Failure> {
+    let model = Model::from_file_with(&options.file, &options.overrides)?;
+    let mut sim = model
+        .simulator_with(options.backend, EngineOptions { threads: options.threads, ..EngineOptions::default() })?;
+    if let Some(steps) = options.steps {
+        sim.set_steps(steps)?;
+    }
+    if let Some(dt) = options.dt {
+        sim.set_dt(dt)?;
+    }
+    let checked = model.checked();
+    let loss = match &options.loss {
+        Some(loss) => loss.clone(),
+        None => checked
+            .scalars
+            .iter()
+            .find(|s| s.kind == NamedKind::Loss)
+            .map(|s| s.name.clone())
+            .ok_or_else(|| model.fail(noether::RunError::NoLoss))?,
+    };
+    let wrt: Vec<String> = if options.wrt.is_empty() {
+        checked
+            .fields
+            .iter()
+            .filter(|f| matches!(f.kind, FieldKind::Param | FieldKind::State { .. }))
+            .map(|f| f.name.clone())
+            .collect()
+    } else {
+        options.wrt.clone()
+    };
+    let names: Vec<&str> = wrt.iter().map(String::as_str).collect();
+    let started = Instant::now();
+    let gradient = sim.gradient_with(&loss, &names, GradientOptions { checkpoints: options.checkpoints })?;
+    let seconds = started.elapsed().as_secs_f64();
+
+    let mut files = Vec::new();
+    for (name, value) in &gradient.gradients {
+        if let (Some(dir), false) = (&options.out, value.ndim() == 0) {
+            let path = dir.join(format!("grad_{name}.npy"));
+            noether::runtime::output::write_npy(&path, &value.view()).map_err(|e| model.fail(e))?;
+            files.push((name.clone(), path));
+        }
+    }
+    let checks = if options.check { finite_differences(&mut sim, &loss, &gradient)? } else { Vec::new() };
+
+    if options.json {
+        let entries: serde_json::Map<String, Value> = gradient
+            .gradients
+            .iter()
+            .map(|(name, value)| {
+                let entry = if value.ndim() == 0 {
+                    number(value[[]])
+                } else {
+                    let file = files.iter().find(|(n, _)| n == name).map(|(_, p)| p.display().to_string());
+                    json!({ "norm": number(norm(value)), "shape": value.shape(), "file": file })
+                };
+                (name.clone(), entry)
+            })
+            .collect();
+        let checks: Vec<Value> = checks
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c.name, "index": c.index, "autodiff": number(c.autodiff),
+                    "finite_difference": number(c.finite_difference), "relative_error": number(c.relative_error()),
+                })
+            })
+            .collect();
+        let memory = gradient.memory;
+        let summary = json!({
+            "model": model.name(),
+            "backend": sim.backend(),
+            "loss": { "name": loss, "value": number(gradient.value) },
+            "gradient": entries,
+            "check": checks,
+            "memory": {
+                "checkpoints": memory.checkpoints,
+                "peak_stored_state_bytes": memory.peak_stored_bytes(),
+                "all_states_bytes": memory.all_states_bytes,
+                "buffer_bytes": memory.buffer_bytes,
+            },
+            "wall_seconds": {
+                "parse_check": model.timings().check.as_secs_f64(),
+                "compile": (model.timings().lower + sim.engine_build_time()).as_secs_f64(),
+                "gradient": seconds,
+            },
+        });
+        println!("{summary}");
+        return Ok(());
+    }
+    let memory = gradient.memory;
+    println!(
+        "{}: loss {loss} = {} ({} steps, {} checkpoints; states held at most {} sets, {:.1}% of keeping all)",
+        model.name(),
+        gradient.value,
+        sim.steps_done(),
+        memory.checkpoints,
+        memory.peak_state_sets,
+        100.0 * memory.peak_stored_bytes() as f64 / memory.all_states_bytes.max(1) as f64
+    );
+    for (name, value) in &gradient.gradients {
+        if value.ndim() == 0 {
+            println!("  d{loss}/d{name} = {}", value[[]]);
+        } else {
+            let file = files.iter().find(|(n, _)| n == name).map(|(_, p)| format!(" (wrote {})", p.display()));
+            println!("  d{loss}/d{name}: shape {:?}, norm {}{}", value.shape(), norm(value), file.unwrap_or_default());
+        }
+    }
+    for c in &checks {
+        let at = c.index.map(|i| format!("[{i}]")).unwrap_or_default();
+        println!(
+            "  check d{loss}/d{}{at}: autodiff {}, finite difference {}, relative error {:.1e}",
+            c.name,
+            c.autodiff,
+            c.finite_difference,
+            c.relative_error()
+        );
+    }
+    println!("  time: gradient {seconds:.3} s");
+    Ok(())
+}
+
+fn norm(value: &noether::runtime::buffers::Array) -> f64 {
+    value.iter().map(|v| v * v).sum::<f64>().sqrt()
+}
+
+fn number(value: f64) -> Value {
+    serde_json::Number::from_f64(value).map_or_else(|| Value::String(format!("{value}")), Value::Number)
+}
+
+/// Central differences for every scalar and up to three entries of every tensor.
+fn finite_differences(
+    sim: &mut Simulator,
+    loss: &str,
+    gradient: &noether::runtime::Gradient,
+) -> Result<Vec<Check>, Failure> {
+    let mut checks = Vec::new();
+    for (name, value) in &gradient.gradients {
+        let is_param = sim
+            .model()
+            .checked()
+            .field_named(name)
+            .is_some_and(|f| sim.model().checked().field(f).kind == FieldKind::Param);
+        let len = value.len();
+        let mut indices = vec![0, len / 2, len.saturating_sub(1)];
+        indices.dedup();
+        for index in indices {
+            let current = sim.field(name)?.as_slice().map_or(0.0, |s| s[index]);
+            let h = 1e-5 * current.abs().max(1.0);
+            let at = |sim: &mut Simulator, delta: f64| -> Result<f64, Failure> {
+                if is_param {
+                    let mut v = sim.field(name)?.to_owned();
+                    v.as_slice_mut().expect("contiguous")[index] = current + delta;
+                    sim.set_param_array(name, &v.view())?;
+                } else {
+                    sim.clear_initial_offsets();
+                    sim.set_initial_offset(name, index, delta)?;
+                }
+                sim.run()?;
+                sim.scalar(loss)
+            };
+            let (plus, minus) = (at(sim, h)?, at(sim, -h)?);
+            if is_param {
+                let mut v = sim.field(name)?.to_owned();
+                v.as_slice_mut().expect("contiguous")[index] = current;
+                sim.set_param_array(name, &v.view())?;
+            } else {
+                sim.clear_initial_offsets();
+            }
+            checks.push(Check {
+                name: name.clone(),
+                index: (value.ndim() > 0).then_some(index),
+                autodiff: value.as_slice().map_or(0.0, |s| s[index]),
+                finite_difference: (plus - minus) / (2.0 * h),
+            });
+        }
+    }
+    Ok(checks)
+}
