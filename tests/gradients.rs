@@ -16,6 +16,9 @@ on_every_engine!(
     non_invertible_reads_scatter,
     pair_sums,
     checkpoint_counts_do_not_change_the_gradient,
+    forces_are_minus_the_energy_gradient,
+    gradients_with_respect_to_params_and_lets,
+    gradients_through_force_dynamics,
 );
 
 fn simulator(text: &str, backend: Backend) -> Simulator {
@@ -189,29 +192,93 @@ fn checkpoint_counts_do_not_change_the_gradient(backend: Backend) {
     assert!(results.windows(2).all(|w| w[0] == w[1]), "{results:?}");
 }
 
+/// Particles on a line: a harmonic trap and a soft pair repulsion through a let.
+const PARTICLES: &str = "const N = 5\nparam k = 1.5\nparam eps = 0.3\n\
+                         state x : [p < N] = p * 1.1 + 0.2 * sin(3 * p)\nstate v : [p < N] = 0\n\
+                         let r2[p, q] = (x[p] - x[q])^2\n\
+                         energy E = sum(p) 0.5 * k * x[p]^2 + eps * sum(p, q | p != q) exp(-r2[p, q])\n\
+                         d/dt x = v\n";
+
+/// After one Euler step of `dt = 1` from rest, `v` holds the force `-grad(E, x)` at the
+/// initial positions, which a step leaves unchanged; `E` is then a function of them alone.
+fn forces_are_minus_the_energy_gradient(backend: Backend) {
+    let text = format!("{PARTICLES}d/dt v = -grad(E, x)\nrun euler(dt = 1, steps = 1)\n");
+    let mut sim = simulator(&text, backend);
+    sim.run().expect("runs");
+    let force = sim.field("v").expect("state").to_owned();
+    for (p, force) in force.iter().enumerate() {
+        let h = 1e-6;
+        let energy = |delta| loss_with(&text, backend, "E", Probe::StateAt("x", p), delta);
+        let slope = (energy(h) - energy(-h)) / (2.0 * h);
+        assert!((force + slope).abs() <= 1e-7 * slope.abs().max(1.0), "particle {p}: force {force}, dE/dx {slope}");
+    }
+}
+
+/// `grad(E, k)` of a scalar param is a scalar; `grad(E, r2)` treats the let `r2` as the
+/// variable, so it is `eps * (-exp(-r2))` off the diagonal; a gradient of a gradient's norm is
+/// a Hessian-vector product, checked against differences of the gradient it differentiates.
+fn gradients_with_respect_to_params_and_lets(backend: Backend) {
+    let text = format!(
+        "{PARTICLES}d/dt v = 0 * v\nlet f[p] = grad(E, x)\nenergy H = 0.5 * sum(p) f[p]^2\n\
+         let g[p] = grad(H, x)\nobserve dEdk = grad(E, k)\nobserve pair = sum(p, q) grad(E, r2)[p, q] * (p + 2 * q)\n\
+         observe probe = g[2]\nrun euler(dt = 1, steps = 1)\n"
+    );
+    let mut sim = simulator(&text, backend);
+    sim.run().expect("runs");
+    let x = sim.field("x").expect("state").to_owned();
+    let half_sq: f64 = x.iter().map(|x| 0.5 * x * x).sum();
+    assert!((sim.scalar("dEdk").expect("observe") - half_sq).abs() < 1e-12 * half_sq);
+    let mut pair = 0.0;
+    for p in 0..5 {
+        for q in (0..5).filter(|q| *q != p) {
+            pair += -0.3 * (-(x[p] - x[q]).powi(2)).exp() * (p + 2 * q) as f64;
+        }
+    }
+    let got = sim.scalar("pair").expect("observe");
+    assert!((got - pair).abs() < 1e-12 * pair.abs(), "grad(E, r2): {got} vs {pair}");
+    // H = |f|^2 / 2, so grad(H, x) = Hessian(E) f; its entry 2 by differences of H.
+    let h = 1e-6;
+    let energy = |delta| loss_with(&text, backend, "H", Probe::StateAt("x", 2), delta);
+    let slope = (energy(h) - energy(-h)) / (2.0 * h);
+    let got = sim.scalar("probe").expect("observe");
+    assert!((got - slope).abs() <= 1e-7 * slope.abs().max(1.0), "grad(H, x)[2]: {got} vs {slope}");
+}
+
+/// A loss through molecular dynamics whose forces are gradients, and through a second
+/// gradient (third derivatives of `E`), against finite differences.
+fn gradients_through_force_dynamics(backend: Backend) {
+    let text = format!(
+        "{PARTICLES}let f[p] = grad(E, x)\nenergy H = sum(p) f[p]^2\nd/dt v = -grad(E, x) - 0.01 * grad(H, x)\n\
+         loss L = sum(p) x[p]^2 * (1 + 0.1 * p) + E\nrun rk4(dt = 0.05, steps = 12)\n"
+    );
+    let probes = [Probe::Param("k"), Probe::Param("eps"), Probe::StateAt("x", 1), Probe::StateAt("v", 3)];
+    check(&text, backend, "L", &probes, 1e-6);
+}
+
 #[test]
 fn engines_agree_on_gradients() {
     let models = [
-        "param D = 0.15\nstate u : [i < 11, j < 9] periodic = exp(-((i - 5)^2 + (j - 4)^2) / 8)\n\
-         d/dt u = D * laplacian(u) + 0.2 * u * (1 - u)\nloss L = sum(i, j) u[i, j]^3\nrun rk4(dt = 0.3, steps = 7)\n",
+        (
+            &["D", "u"][..],
+            "param D = 0.15\nstate u : [i < 11, j < 9] periodic = exp(-((i - 5)^2 + (j - 4)^2) / 8)\n\
+         d/dt u = D * laplacian(u) + 0.2 * u * (1 - u)\nloss L = sum(i, j) u[i, j]^3\nrun rk4(dt = 0.3, steps = 7)\n"
+                .to_string(),
+        ),
         // Scatters (a[i + j], a[2 * i]), guarded reads, clamped reads and a max reduction.
-        "param q = 0.4\nstate a : [k < 8] periodic = cos(k)\nstate u : [i < 3, j < 5] clamp = i + j * 0.5\n\
+        (
+            &["q", "a", "u"][..],
+            "param q = 0.4\nstate a : [k < 8] periodic = cos(k)\nstate u : [i < 3, j < 5] clamp = i + j * 0.5\n\
          d/dt u = q * a[i + j] * u + a[2 * i] * 0.1 + (if j > 0 then u[i, j - 1] else 0) + u[i + 2, j] * 0.01\n\
-         loss L = max(i) sum(j) u[i, j]^2\nrun heun(dt = 0.1, steps = 5)\n",
+         loss L = max(i) sum(j) u[i, j]^2\nrun heun(dt = 0.1, steps = 5)\n"
+                .to_string(),
+        ),
+        (
+            &["k", "eps", "x", "v"][..],
+            format!("{PARTICLES}d/dt v = -grad(E, x)\nloss L = sum(p) x[p] * v[p]\nrun heun(dt = 0.1, steps = 6)\n"),
+        ),
     ];
-    for text in models {
-        let gradient = |backend| {
-            simulator(text, backend)
-                .gradient(
-                    "L",
-                    &["u", "a", "q", "D"]
-                        .iter()
-                        .copied()
-                        .filter(|n| text.contains(&format!("{n} ")))
-                        .collect::<Vec<_>>(),
-                )
-                .expect("gradient")
-        };
+    for (names, text) in models {
+        let gradient = |backend| simulator(&text, backend).gradient("L", names).expect("gradient");
         let (a, b) = (gradient(Backend::Interp), gradient(Backend::Jit));
         assert_eq!(a.value.to_bits(), b.value.to_bits());
         for ((name, x), (_, y)) in a.gradients.iter().zip(&b.gradients) {

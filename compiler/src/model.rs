@@ -81,10 +81,21 @@ pub struct Field {
 #[derive(Clone, Debug, PartialEq)]
 pub enum FieldKind {
     Param,
-    State { spin: bool },
-    Data { path: String, path_span: Span },
+    State {
+        spin: bool,
+    },
+    Data {
+        path: String,
+        path_span: Span,
+    },
     Noise,
     Let,
+    /// `grad(E, x)`: the derivative of the named scalar `E` with respect to the field `x`, a
+    /// field of `x`'s shape computed wherever it is read.
+    Grad {
+        scalar: String,
+        wrt: FieldId,
+    },
 }
 
 impl FieldKind {
@@ -95,6 +106,7 @@ impl FieldKind {
             FieldKind::Data { .. } => "data",
             FieldKind::Noise => "noise",
             FieldKind::Let => "let",
+            FieldKind::Grad { .. } => "gradient",
         }
     }
 }

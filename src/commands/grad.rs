@@ -29,12 +29,20 @@ struct Check {
     index: Option<usize>,
     autodiff: f64,
     finite_difference: f64,
+    /// The smallest derivative the finite difference resolves: rounding in the loss, divided
+    /// by the step. Errors are relative to at least this, so two values that are both zero to
+    /// within it (say, by a symmetry) agree.
+    resolution: f64,
 }
 
 impl Check {
     fn relative_error(&self) -> f64 {
-        let scale = self.autodiff.abs().max(self.finite_difference.abs());
+        let scale = self.autodiff.abs().max(self.finite_difference.abs()).max(self.resolution);
         if scale == 0.0 { 0.0 } else { (self.autodiff - self.finite_difference).abs() / scale }
+    }
+
+    fn unresolved(&self) -> bool {
+        self.autodiff.abs().max(self.finite_difference.abs()) < self.resolution
     }
 }
 
@@ -103,6 +111,7 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
                 json!({
                     "name": c.name, "index": c.index, "autodiff": number(c.autodiff),
                     "finite_difference": number(c.finite_difference), "relative_error": number(c.relative_error()),
+                    "resolution": number(c.resolution),
                 })
             })
             .collect();
@@ -148,8 +157,10 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
     }
     for c in &checks {
         let at = c.index.map(|i| format!("[{i}]")).unwrap_or_default();
+        let note =
+            if c.unresolved() { format!(" (both below the resolution {:.0e})", c.resolution) } else { String::new() };
         println!(
-            "  check d{loss}/d{}{at}: autodiff {}, finite difference {}, relative error {:.1e}",
+            "  check d{loss}/d{}{at}: autodiff {}, finite difference {}, relative error {:.1e}{note}",
             c.name,
             c.autodiff,
             c.finite_difference,
@@ -212,6 +223,7 @@ fn finite_differences(
                 index: (value.ndim() > 0).then_some(index),
                 autodiff: value.as_slice().map_or(0.0, |s| s[index]),
                 finite_difference: (plus - minus) / (2.0 * h),
+                resolution: 1e3 * f64::EPSILON * plus.abs().max(minus.abs()) / h,
             });
         }
     }

@@ -21,7 +21,7 @@ pub mod reverse;
 use std::collections::{BTreeSet, HashMap};
 
 use crate::ir::builder::KernelBuilder;
-use crate::ir::{Affine, BufferId, Kernel, Output, ProcId, Program, Store, VarId};
+use crate::ir::{Affine, BufferId, Kernel, KernelId, Output, ProcId, Program, Store, VarId};
 use formula::{F, FNode, FreeVars};
 
 /// The adjoint procedure of a procedure.
@@ -88,14 +88,12 @@ pub struct Adjoints<'p> {
     pub differentiable: &'p dyn Fn(BufferId) -> bool,
     /// The adjoint buffer of each buffer that has one.
     pub bars: HashMap<BufferId, BufferId>,
-    pub deferred: Deferred,
+    /// Where params' contributions are collected; `None` sums them in each adjoint kernel.
+    pub deferred: Option<Deferred>,
 }
 
 impl Adjoints<'_> {
-    /// Builds the VJP of `procedure`, creating adjoint buffers for every differentiable buffer
-    /// it touches. The VJP first zeroes the adjoints of the buffers it writes (except `seeds`),
-    /// then runs the kernels' adjoints in reverse order, adding into the adjoints of what they
-    /// read, except for `overwrite`, whose adjoints it sets.
+    /// Builds the VJP of `procedure` as a procedure of its own (see [`Adjoints::vjp_kernels`]).
     pub fn vjp(
         &mut self,
         procedure: ProcId,
@@ -103,20 +101,29 @@ impl Adjoints<'_> {
         overwrite: &[BufferId],
         name: &str,
     ) -> Result<Vjp, AdError> {
+        let kernels = self.program.procedure(procedure).kernels.clone();
+        let ids = self.vjp_kernels(&kernels, seeds, overwrite, name)?;
+        Ok(Vjp { procedure: self.program.add_procedure(name, ids) })
+    }
+
+    /// The adjoint kernels of running `forward` in order, creating adjoint buffers for every
+    /// differentiable buffer they touch. They first zero the adjoints of the buffers `forward`
+    /// writes (except `seeds`), then run the kernels' adjoints in reverse order, adding into
+    /// the adjoints of what they read, except for `overwrite`, whose adjoints they set.
+    pub fn vjp_kernels(
+        &mut self,
+        forward: &[KernelId],
+        seeds: &[BufferId],
+        overwrite: &[BufferId],
+        name: &str,
+    ) -> Result<Vec<KernelId>, AdError> {
         let program = &mut *self.program;
         let differentiable = self.differentiable;
-        let fail = |message: String| AdError { procedure: program.procedure(procedure).name.clone(), message };
-        let kernels: Vec<Kernel> =
-            program.procedure(procedure).kernels.iter().map(|k| program.kernel(*k).clone()).collect();
-        let mut written: BTreeSet<BufferId> = BTreeSet::new();
-        let mut touched: BTreeSet<BufferId> = BTreeSet::new();
+        let kernels: Vec<Kernel> = forward.iter().map(|k| program.kernel(*k).clone()).collect();
+        let written = accumulated_writes(&kernels, program)
+            .map_err(|message| AdError { procedure: name.to_string(), message })?;
+        let mut touched: BTreeSet<BufferId> = written.clone();
         for kernel in &kernels {
-            for output in &kernel.outputs {
-                if !written.insert(output.buffer) {
-                    return Err(fail(format!("`{}` is written twice", program.buffer(output.buffer).name)));
-                }
-                touched.insert(output.buffer);
-            }
             for node in &kernel.nodes {
                 if let crate::ir::Node::Load(load) = node {
                     touched.insert(load.buffer);
@@ -145,6 +152,7 @@ impl Adjoints<'_> {
         for kernel in kernels.iter().rev() {
             // Scalars the procedure only reads (params) collect their adjoints in fields.
             let mut accumulator = |bar: BufferId, domain: &[usize]| -> Option<BufferId> {
+                let deferred = deferred.as_mut()?;
                 let leaf = bars.iter().any(|(b, x)| *x == bar && !written.contains(b));
                 leaf.then(|| deferred.field(program, bar, domain))
             };
@@ -154,10 +162,40 @@ impl Adjoints<'_> {
         let overwritten: Vec<BufferId> = overwrite.iter().filter_map(|b| bars.get(b).copied()).collect();
         let adjoint_kernels = first_writes_assign(adjoint_kernels, &overwritten, &shapes, name);
         let adjoint_kernels = fuse_neighbours(adjoint_kernels, &shapes);
-        let ids = adjoint_kernels.into_iter().map(|k| program.add_kernel(k)).collect();
-        let procedure = program.add_procedure(name, ids);
-        Ok(Vjp { procedure })
+        Ok(adjoint_kernels.into_iter().map(|k| program.add_kernel(k)).collect())
     }
+}
+
+/// The buffers `kernels` write, checking each is written the way reverse mode needs: once, or
+/// assigned once and then only added into (how adjoint kernels accumulate), with no kernel
+/// reading it between its first and last write. Every write then sees the same final adjoint.
+fn accumulated_writes(kernels: &[Kernel], program: &Program) -> Result<BTreeSet<BufferId>, String> {
+    let mut last_write: HashMap<BufferId, usize> = HashMap::new();
+    for (k, kernel) in kernels.iter().enumerate() {
+        for output in &kernel.outputs {
+            let first = !last_write.contains_key(&output.buffer);
+            if first != (output.store == Store::Assign) {
+                let name = &program.buffer(output.buffer).name;
+                return Err(if first {
+                    format!("`{name}` is added into before it is assigned")
+                } else {
+                    format!("`{name}` is assigned twice")
+                });
+            }
+            last_write.insert(output.buffer, k);
+        }
+    }
+    for (k, kernel) in kernels.iter().enumerate() {
+        for node in &kernel.nodes {
+            let crate::ir::Node::Load(load) = node else { continue };
+            let Some(&last) = last_write.get(&load.buffer) else { continue };
+            let first = kernels.iter().position(|w| w.outputs.iter().any(|o| o.buffer == load.buffer));
+            if first.is_some_and(|first| first <= k && k <= last) {
+                return Err(format!("`{}` is read while it is being accumulated", program.buffer(load.buffer).name));
+            }
+        }
+    }
+    Ok(last_write.into_keys().collect())
 }
 
 /// The adjoints in `overwritten` are set by this procedure, not added to: the first kernel

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use crate::builtins::Builtin;
 use crate::model::Affine;
+use crate::model::{FieldId, FieldKind};
 use crate::ops::{BuiltinOp, builtin_op};
-use crate::resolve::{Callee, FnDef, ItemId, ItemKind, LocalId, Origin, RExpr};
+use crate::resolve::{Callee, FnDef, ItemId, ItemKind, LocalId, Origin, RExpr, RKind};
 
 use super::elab::{Binding, Elab, Env, FieldVal, Implicit, Kind, R, Value, binary, unary};
 use super::error::CheckError;
@@ -30,11 +31,14 @@ impl<'r> Elab<'_, 'r, '_> {
                 help: format!("call it as `{}`", builtin_example(builtin)),
             }));
         }
+        if builtin == Builtin::Grad {
+            return self.gradient_field(args, e, env);
+        }
         let Some(op) = builtin_op(builtin) else {
             let (feature, help) = match builtin {
-                Builtin::Grad | Builtin::Diff => (
+                Builtin::Diff => (
                     format!("automatic differentiation (`{}`)", builtin.name()),
-                    "the autodiff engine is not built yet; write the derivative out by hand for now",
+                    "forward mode is not built yet; write the derivative out by hand for now",
                 ),
                 _ => (
                     format!("random draws (`{}`)", builtin.name()),
@@ -48,6 +52,49 @@ impl<'r> Elab<'_, 'r, '_> {
             BuiltinOp::Unary(u) => unary(u, xs[0].clone()),
             BuiltinOp::Binary(b) => binary(b, xs[0].clone(), xs[1].clone()),
         })
+    }
+
+    /// `grad(E, x)`: a field of `x`'s shape, the derivative of the named scalar `E`.
+    fn gradient_field(&mut self, args: &'r [RExpr], e: &'r RExpr, env: &Env<'r>) -> R<Value<'r>> {
+        let resolved = self.ck.resolved;
+        let scalar = match &args[0].kind {
+            RKind::Item(id) if matches!(resolved.item(*id).kind, ItemKind::Named { .. }) => {
+                resolved.item(*id).name.clone()
+            }
+            _ => {
+                return Err(self.report(CheckError::Model {
+                    message: "`grad` differentiates a named scalar".into(),
+                    span: env.span(&args[0]),
+                    label: "not an energy, loss or observable".into(),
+                    help: "declare the scalar, e.g. `energy E = sum(i) x[i]^2`, and write `grad(E, x)`".into(),
+                }));
+            }
+        };
+        let field = match &args[1].kind {
+            RKind::Item(id) => self.ck.field_of(*id),
+            _ => None,
+        };
+        let variable = |f: &FieldId| {
+            matches!(self.ck.fields[f.index()].kind, FieldKind::State { .. } | FieldKind::Param | FieldKind::Let)
+        };
+        let Some(wrt) = field.filter(variable) else {
+            let help = match field {
+                Some(f) => format!(
+                    "`{}` is a {} field, which has no derivative; differentiate by a state, param or let",
+                    self.ck.fields[f.index()].name,
+                    self.ck.fields[f.index()].kind.describe()
+                ),
+                None => "name the field, e.g. `grad(E, x)`".into(),
+            };
+            return Err(self.report(CheckError::Model {
+                message: "`grad` differentiates with respect to a state, param or let field".into(),
+                span: env.span(&args[1]),
+                label: "not a state, param or let".into(),
+                help,
+            }));
+        };
+        let field = self.ck.gradient_field(&scalar, wrt, env.span(e));
+        self.field(field, false, e, env)
     }
 
     fn fn_call(&mut self, item: ItemId, args: &'r [RExpr], e: &'r RExpr, env: &Env<'r>) -> R<Value<'r>> {

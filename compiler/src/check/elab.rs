@@ -244,7 +244,7 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
     }
 
     /// A reference to a field: read it at the implicit indices, or keep it as a field value.
-    fn field(&mut self, field: FieldId, differential: bool, e: &'r RExpr, env: &Env<'r>) -> R<Value<'r>> {
+    pub(super) fn field(&mut self, field: FieldId, differential: bool, e: &'r RExpr, env: &Env<'r>) -> R<Value<'r>> {
         let span = match (&env.implicit, env.site) {
             (Some(implicit), None) => implicit.site.unwrap_or(e.span),
             _ => env.span(e),

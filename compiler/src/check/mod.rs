@@ -112,6 +112,20 @@ impl<'r, 's> Checker<'r, 's> {
         Reported
     }
 
+    /// The field `grad(scalar, wrt)`, made on first use.
+    /// `span` is where it is first used.
+    fn gradient_field(&mut self, scalar: &str, wrt: FieldId, span: Span) -> FieldId {
+        let kind = FieldKind::Grad { scalar: scalar.to_string(), wrt };
+        if let Some(existing) = self.fields.iter().position(|f| f.kind == kind) {
+            return FieldId(existing as u32);
+        }
+        let of = &self.fields[wrt.index()];
+        let field =
+            Field { name: format!("grad_{}_{}", scalar, of.name), kind, shape: of.shape.clone(), span, def: None };
+        self.fields.push(field);
+        FieldId(self.fields.len() as u32 - 1)
+    }
+
     fn field_of(&self, item: ItemId) -> Option<FieldId> {
         self.fields_by_item.get(&item).copied()
     }

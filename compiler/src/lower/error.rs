@@ -39,4 +39,25 @@ pub enum LowerError {
         #[label("declared here")]
         span: Span,
     },
+
+    #[error("the gradient `{name}` depends on itself")]
+    #[diagnostic(
+        code(noether::lower::gradient_cycle),
+        help("`{scalar}` reads this gradient, directly or through lets; a scalar cannot depend on its own gradient")
+    )]
+    GradientCycle {
+        name: String,
+        scalar: String,
+        #[label("differentiated here")]
+        span: Span,
+    },
+
+    #[error("cannot differentiate for `{name}`: {message}")]
+    #[diagnostic(code(noether::lower::gradient), help("this is a compiler bug; please report it with the script"))]
+    Gradient {
+        name: String,
+        message: String,
+        #[label("differentiated here")]
+        span: Span,
+    },
 }

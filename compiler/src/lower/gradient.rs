@@ -50,7 +50,7 @@ pub fn gradient_program(compiled: &Compiled, loss: usize) -> Result<GradientProg
         program: &mut program,
         differentiable: &differentiable,
         bars: HashMap::new(),
-        deferred: autodiff::Deferred::default(),
+        deferred: Some(autodiff::Deferred::default()),
     };
 
     let loss_buffer = interface.scalars[loss];
@@ -81,6 +81,7 @@ pub fn gradient_program(compiled: &Compiled, loss: usize) -> Result<GradientProg
     let states: Vec<BufferId> = model.states().filter_map(|s| interface.field_buffer(s)).collect();
     let init_vjp = adjoints.vjp(interface.init_states, &states, &[], "init_vjp")?;
     let autodiff::Adjoints { bars, deferred, .. } = adjoints;
+    let deferred = deferred.expect("set above");
     let finish_kernels: Vec<_> = deferred.finish(&program).into_iter().map(|k| program.add_kernel(k)).collect();
     let finish = program.add_procedure("finish_gradient", finish_kernels);
     let mut accumulators: Vec<BufferId> = bars.values().copied().collect();

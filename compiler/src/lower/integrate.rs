@@ -52,12 +52,13 @@ impl Tableau {
 }
 
 impl Lowering<'_, '_> {
-    /// The step procedure of `tableau` for `equations`, and the (state, next) buffer pairs.
+    /// The step procedure of `tableau` for `equations`, and the (state, next) buffer pairs;
+    /// `None` when errors were reported.
     pub(super) fn explicit_rk(
         &mut self,
         tableau: &Tableau,
         equations: &[(FieldId, &Def)],
-    ) -> (ProcId, Vec<(BufferId, BufferId)>) {
+    ) -> Option<(ProcId, Vec<(BufferId, BufferId)>)> {
         let stages = tableau.stages();
         let model = self.model;
         let mut add = |suffix: &str, state: FieldId| {
@@ -80,7 +81,8 @@ impl Lowering<'_, '_> {
             if i > 0 {
                 reading.fields = states.iter().copied().zip(stage_states[i - 1].iter().copied()).collect();
             }
-            kernels.extend(self.lets_for(&defs, &mut reading, Some(i)));
+            let suffix = format!("stage{i}");
+            kernels.extend(self.derived_for(&defs, &mut reading, (i > 0).then_some(suffix.as_str()), None)?);
             for (n, (state, def)) in equations.iter().enumerate() {
                 let state_buffer = self.buffer(*state);
                 let earlier: Vec<Option<BufferId>> = (0..i).map(|j| rates[j].as_ref().map(|r| r[n])).collect();
@@ -100,7 +102,7 @@ impl Lowering<'_, '_> {
             }
         }
         let swaps = states.iter().map(|s| self.buffer(*s)).zip(next).collect();
-        (self.program.add_procedure("step", kernels), swaps)
+        Some((self.program.add_procedure("step", kernels), swaps))
     }
 }
 

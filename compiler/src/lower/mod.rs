@@ -11,7 +11,8 @@
 //! - `eval:NAME`: one named scalar (losses and energies) at the current state.
 //!
 //! Lets are recomputed, in dependency order, at the start of each procedure that needs them,
-//! reading whatever the procedure's current state buffers are.
+//! reading whatever the procedure's current state buffers are. So are gradient fields
+//! (`grad(E, x)`): `E`'s kernels followed by their reverse-mode adjoint (see [`autodiff`]).
 
 mod error;
 pub mod gradient;
@@ -22,6 +23,7 @@ use std::collections::HashMap;
 
 pub use error::LowerError;
 
+use crate::autodiff;
 use crate::diag::Sink;
 use crate::ir::builder::KernelBuilder;
 use crate::ir::{BufferId, KernelId, Output, ProcId, Program};
@@ -73,20 +75,21 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
     let time = program.add_buffer("t", Vec::new());
     let dt = program.add_buffer("dt", Vec::new());
     let scalars = model.scalars.iter().map(|s| program.add_buffer(s.name.clone(), Vec::new())).collect();
-    let mut lowering = Lowering { model: &model, program, fields, time, dt, scalars, sink };
+    let mut lowering =
+        Lowering { model: &model, program, fields, time, dt, scalars, sink, gradients_in_progress: Vec::new() };
     let init_params = lowering.init_params()?;
     let init_states = lowering.init_states()?;
     let (step, swaps) = match lowering.integrator()? {
         Some((step, swaps)) => (Some(step), swaps),
         None => (None, Vec::new()),
     };
-    let observe = lowering.scalar_procedure("observe", |s| s.kind == NamedKind::Observe);
+    let observe = lowering.scalar_procedure("observe", |s| s.kind == NamedKind::Observe)?;
     let eval = (0..model.scalars.len())
         .map(|i| {
             let name = format!("eval:{}", model.scalars[i].name);
             lowering.scalar_procedure(&name, |s| std::ptr::eq(s, &model.scalars[i]))
         })
-        .collect();
+        .collect::<Option<_>>()?;
     let Lowering { program, fields, time, dt, scalars, .. } = lowering;
     let interface = Interface { fields, time, dt, swaps, scalars, init_params, init_states, step, observe, eval };
     Some(Compiled { model, program, interface })
@@ -112,6 +115,8 @@ struct Lowering<'m, 's> {
     dt: BufferId,
     scalars: Vec<BufferId>,
     sink: &'s mut Sink,
+    /// Gradient fields being built, innermost last: one reached again depends on itself.
+    gradients_in_progress: Vec<FieldId>,
 }
 
 impl Lowering<'_, '_> {
@@ -156,48 +161,139 @@ impl Lowering<'_, '_> {
         self.def_kernel(name, def, reading, |_, value| vec![Output::assign(target, value)])
     }
 
-    /// Kernels computing the lets `defs` need, directly or through other lets, in order. With a
-    /// `stage`, each let goes to a buffer of its own for that stage (so a step writes every
-    /// buffer once, as reverse mode needs), and `reading` learns where to find it.
-    fn lets_for(&mut self, defs: &[&Def], reading: &mut Reading, stage: Option<usize>) -> Vec<KernelId> {
+    /// Kernels computing the derived fields (lets, gradients) `defs` need, directly or through
+    /// other lets, in order. With a `fresh` suffix, each goes to a buffer of its own (so a
+    /// procedure writes every buffer once, as reverse mode needs), and `reading` learns where
+    /// to find it; `given` is read as it is, not recomputed (what a gradient differentiates by).
+    fn derived_for(
+        &mut self,
+        defs: &[&Def],
+        reading: &mut Reading,
+        fresh: Option<&str>,
+        given: Option<FieldId>,
+    ) -> Option<Vec<KernelId>> {
         let mut order = Vec::new();
-        let mut seen = Vec::new();
         for def in defs {
             for field in reads(def) {
-                self.visit_let(field, &mut seen, &mut order);
+                self.visit_derived(field, given, &mut order);
             }
         }
-        order
-            .into_iter()
-            .map(|field| {
-                let model = self.model;
-                let info = model.field(field);
-                let def = info.def.as_ref().expect("checked lets have definitions");
-                let target = match stage {
-                    Some(stage) if stage > 0 => {
-                        let buffer =
-                            self.program.add_buffer(format!("{}_stage{stage}", info.name), info.shape.extents());
-                        reading.fields.insert(field, buffer);
-                        buffer
-                    }
-                    _ => self.buffer(field),
-                };
-                self.store_kernel(format!("let_{}", info.name), def, reading, target)
-            })
-            .collect()
+        let mut kernels = Vec::new();
+        for field in order {
+            let model = self.model;
+            let info = model.field(field);
+            let target = match fresh {
+                Some(suffix) => {
+                    let buffer = self.program.add_buffer(format!("{}_{suffix}", info.name), info.shape.extents());
+                    reading.fields.insert(field, buffer);
+                    buffer
+                }
+                None => self.buffer(field),
+            };
+            match &info.def {
+                Some(def) => kernels.push(self.store_kernel(format!("let_{}", info.name), def, reading, target)),
+                None => kernels.extend(self.gradient_kernels(field, reading, target)?),
+            }
+        }
+        Some(kernels)
     }
 
-    fn visit_let(&self, field: FieldId, seen: &mut Vec<FieldId>, order: &mut Vec<FieldId>) {
-        if self.model.field(field).kind != FieldKind::Let || seen.contains(&field) {
+    /// Appends the derived field `field` to `order` after the derived fields it needs first.
+    fn visit_derived(&self, field: FieldId, given: Option<FieldId>, order: &mut Vec<FieldId>) {
+        if given == Some(field) || order.contains(&field) {
             return;
         }
-        seen.push(field);
-        if let Some(def) = &self.model.field(field).def {
-            for inner in reads(def) {
-                self.visit_let(inner, seen, order);
+        let info = self.model.field(field);
+        match &info.kind {
+            FieldKind::Let => {
+                for inner in info.def.as_ref().map(reads).unwrap_or_default() {
+                    self.visit_derived(inner, given, order);
+                }
             }
+            // The scalar's own lets are recomputed with the gradient; only `wrt` comes first.
+            FieldKind::Grad { wrt, .. } => self.visit_derived(*wrt, given, order),
+            _ => return,
         }
         order.push(field);
+    }
+
+    /// Kernels computing the gradient field `field`, `grad(E, x)`, into `target`: `E` (and the
+    /// lets it reads) into buffers of their own, then `E`'s reverse-mode adjoint with respect
+    /// to `x` as read through `reading`, everything else held constant.
+    fn gradient_kernels(&mut self, field: FieldId, reading: &Reading, target: BufferId) -> Option<Vec<KernelId>> {
+        let model = self.model;
+        let info = model.field(field);
+        let FieldKind::Grad { scalar, wrt } = &info.kind else { unreachable!("only gradients lack definitions") };
+        if self.gradients_in_progress.contains(&field) {
+            self.sink.push(LowerError::GradientCycle {
+                name: info.name.clone(),
+                scalar: scalar.clone(),
+                span: info.span,
+            });
+            return None;
+        }
+        self.gradients_in_progress.push(field);
+        let scalar = model.scalars.iter().find(|s| s.name == *scalar).expect("checked: `grad` names a scalar");
+        let suffix = self.program.buffer(target).name.clone();
+        let mut inner = reading.clone();
+        let mut kernels = self.derived_for(&[&scalar.def], &mut inner, Some(&suffix), Some(*wrt))?;
+        let value = self.program.add_buffer(format!("{}_{suffix}", scalar.name), Vec::new());
+        kernels.push(self.store_kernel(
+            format!("{}_{}_{suffix}", scalar.kind.keyword(), scalar.name),
+            &scalar.def,
+            &inner,
+            value,
+        ));
+        let x = inner.fields.get(wrt).copied().unwrap_or_else(|| self.buffer(*wrt));
+        let written: Vec<BufferId> =
+            kernels.iter().flat_map(|k| self.program.kernel(*k).outputs.iter().map(|o| o.buffer)).collect();
+        let value_bar = self.program.add_buffer(format!("{}_{suffix}_bar", scalar.name), Vec::new());
+        let differentiable = |b: BufferId| b == x || written.contains(&b);
+        let mut adjoints = autodiff::Adjoints {
+            program: &mut self.program,
+            differentiable: &differentiable,
+            bars: HashMap::from([(x, target), (value, value_bar)]),
+            deferred: None,
+        };
+        let adjoint = adjoints.vjp_kernels(&kernels, &[value], &[x], &suffix);
+        let adjoint = match adjoint {
+            Ok(adjoint) => adjoint,
+            Err(error) => {
+                self.sink.push(LowerError::Gradient {
+                    name: info.name.clone(),
+                    message: error.message,
+                    span: info.span,
+                });
+                return None;
+            }
+        };
+        let seed = autodiff::constant_kernel(&format!("seed_{suffix}"), &[], value_bar, 1.0);
+        let mut kernels = self.needed_by(&kernels, &adjoint);
+        kernels.push(self.program.add_kernel(seed));
+        kernels.extend(adjoint);
+        self.gradients_in_progress.pop();
+        Some(kernels)
+    }
+
+    /// The kernels of `forward` whose results `later` reads, directly or through each other: a
+    /// gradient needs the lets its scalar reads, but seldom the scalar's value itself.
+    fn needed_by(&self, forward: &[KernelId], later: &[KernelId]) -> Vec<KernelId> {
+        let loads = |k: KernelId| {
+            self.program.kernel(k).nodes.iter().filter_map(|n| match n {
+                crate::ir::Node::Load(load) => Some(load.buffer),
+                _ => None,
+            })
+        };
+        let mut read: Vec<BufferId> = later.iter().flat_map(|k| loads(*k)).collect();
+        let mut kept = Vec::new();
+        for &kernel in forward.iter().rev() {
+            if self.program.kernel(kernel).outputs.iter().any(|o| read.contains(&o.buffer)) {
+                read.extend(loads(kernel));
+                kept.push(kernel);
+            }
+        }
+        kept.reverse();
+        kept
     }
 
     /// Param initial values, each after the params it reads.
@@ -210,7 +306,7 @@ impl Lowering<'_, '_> {
     /// State initial values and the lets they need, each after what it reads.
     fn init_states(&mut self) -> Option<ProcId> {
         let is_state = |k: &FieldKind| matches!(k, FieldKind::State { .. });
-        let scheduled = |k: &FieldKind| matches!(k, FieldKind::State { .. } | FieldKind::Let);
+        let scheduled = |k: &FieldKind| matches!(k, FieldKind::State { .. } | FieldKind::Let | FieldKind::Grad { .. });
         self.init_procedure("init_states", &is_state, &scheduled, &|_| true)
     }
 
@@ -233,16 +329,26 @@ impl Lowering<'_, '_> {
                 return None;
             }
         }
-        let kernels = order
-            .into_iter()
-            .filter_map(|field| {
-                let info = model.field(field);
-                let def = info.def.as_ref()?;
-                let prefix = if info.kind == FieldKind::Let { "let" } else { "init" };
-                let target = self.buffer(field);
-                Some(self.store_kernel(format!("{prefix}_{}", info.name), def, &Reading::default(), target))
-            })
-            .collect();
+        let mut kernels = Vec::new();
+        for field in order {
+            let info = model.field(field);
+            let target = self.buffer(field);
+            match (&info.kind, &info.def) {
+                (FieldKind::Grad { .. }, _) => {
+                    kernels.extend(self.gradient_kernels(field, &Reading::default(), target)?)
+                }
+                (kind, Some(def)) => {
+                    let prefix = if *kind == FieldKind::Let { "let" } else { "init" };
+                    kernels.push(self.store_kernel(
+                        format!("{prefix}_{}", info.name),
+                        def,
+                        &Reading::default(),
+                        target,
+                    ));
+                }
+                _ => {}
+            }
+        }
         Some(self.program.add_procedure(name, kernels))
     }
 
@@ -265,7 +371,7 @@ impl Lowering<'_, '_> {
             return false;
         }
         stack.push(field);
-        for read in info.def.as_ref().map(reads).unwrap_or_default() {
+        for read in self.dependencies(field) {
             let kind = &model.field(read).kind;
             let ok = if scheduled(kind) {
                 self.visit_init(read, scheduled, may_read, stack, order)
@@ -288,6 +394,21 @@ impl Lowering<'_, '_> {
         true
     }
 
+    /// The fields `field`'s value is computed from.
+    fn dependencies(&self, field: FieldId) -> Vec<FieldId> {
+        let model = self.model;
+        let info = model.field(field);
+        match &info.kind {
+            FieldKind::Grad { scalar, wrt } => {
+                let scalar = model.scalars.iter().find(|s| s.name == *scalar).expect("checked: `grad` names a scalar");
+                let mut fields = reads(&scalar.def);
+                fields.push(*wrt);
+                fields
+            }
+            _ => info.def.as_ref().map(reads).unwrap_or_default(),
+        }
+    }
+
     fn integrator(&mut self) -> Option<Option<Step>> {
         let Some(run) = self.model.run.clone() else { return Some(None) };
         let equations: Vec<(FieldId, &Def)> = self
@@ -307,16 +428,16 @@ impl Lowering<'_, '_> {
             });
             return None;
         };
-        Some(Some(self.explicit_rk(&tableau, &equations)))
+        Some(Some(self.explicit_rk(&tableau, &equations)?))
     }
 
     /// A procedure computing the named scalars `keep` selects into their buffers.
-    fn scalar_procedure(&mut self, name: &str, keep: impl Fn(&crate::model::NamedScalar) -> bool) -> ProcId {
+    fn scalar_procedure(&mut self, name: &str, keep: impl Fn(&crate::model::NamedScalar) -> bool) -> Option<ProcId> {
         let model = self.model;
         let chosen: Vec<usize> = (0..model.scalars.len()).filter(|i| keep(&model.scalars[*i])).collect();
         let defs: Vec<&Def> = chosen.iter().map(|i| &model.scalars[*i].def).collect();
         let mut reading = Reading::default();
-        let mut kernels = self.lets_for(&defs, &mut reading, None);
+        let mut kernels = self.derived_for(&defs, &mut reading, None, None)?;
         for i in chosen {
             let scalar = &model.scalars[i];
             let target = self.scalars[i];
@@ -327,7 +448,7 @@ impl Lowering<'_, '_> {
                 target,
             ));
         }
-        self.program.add_procedure(name, kernels)
+        Some(self.program.add_procedure(name, kernels))
     }
 }
 
