@@ -19,6 +19,9 @@ on_every_engine!(
     forces_are_minus_the_energy_gradient,
     gradients_with_respect_to_params_and_lets,
     gradients_through_force_dynamics,
+    diff_gives_exact_derivatives,
+    diff_satisfies_the_heat_and_wave_equations,
+    gradients_through_diff,
 );
 
 fn simulator(text: &str, backend: Backend) -> Simulator {
@@ -253,6 +256,66 @@ fn gradients_through_force_dynamics(backend: Backend) {
     );
     let probes = [Probe::Param("k"), Probe::Param("eps"), Probe::StateAt("x", 1), Probe::StateAt("v", 3)];
     check(&text, backend, "L", &probes, 1e-6);
+}
+
+/// First, second and third derivatives by nested `diff` against their closed forms.
+fn diff_gives_exact_derivatives(backend: Backend) {
+    let text = "fn f(s) = sin(s) * s^3\nfn df(s) = diff(f(s), s)\nfn d2f(s) = diff(df(s), s)\n\
+                fn d3(s) = diff(diff(diff(s^4 + exp(2 * s), s), s), s)\nfn g(a, b) = a^2 * b + atan2(a, b)\n\
+                state z : [i < 5] = 0.4 * i - 0.7\nd/dt z = 0 * z\nobserve a = df(z[1])\nobserve b = d2f(z[3])\n\
+                observe c = d3(z[4])\nobserve ga = diff(g(z[1], z[2]), z)\nrun euler(dt = 1, steps = 1)\n";
+    let ga = "fn g(a, b) = a^2 * b + atan2(a, b)\nfn dga(a, b) = diff(g(a, b), a)\n\
+              state z : [i < 5] = 0.4 * i - 0.7\nd/dt z = 0 * z\nobserve ga = dga(z[1], z[2])\nrun euler(dt = 1, steps = 1)\n";
+    let Some(failure) = crate::support::failure_on(text, &[], backend) else { panic!("`diff(.., z)` by a field") };
+    assert!(format!("{failure:?}").contains("function parameter"), "{failure:?}");
+    let text = text.replace("observe ga = diff(g(z[1], z[2]), z)\n", "");
+    let mut sim = simulator(&text, backend);
+    sim.run().expect("runs");
+    let (s1, s3, s4) = (-0.3f64, 0.5f64, 0.9f64);
+    let expected = [
+        ("a", s1.cos() * s1.powi(3) + 3.0 * s1 * s1 * s1.sin()),
+        ("b", -s3.sin() * s3.powi(3) + 6.0 * s3 * s3 * s3.cos() + 6.0 * s3 * s3.sin()),
+        ("c", 24.0 * s4 + 8.0 * (2.0 * s4).exp()),
+    ];
+    for (name, value) in expected {
+        let got = sim.scalar(name).expect("observe");
+        assert!((got - value).abs() <= 1e-13 * value.abs().max(1.0), "{name}: {got} vs {value}");
+    }
+    let mut sim = simulator(ga, backend);
+    sim.run().expect("runs");
+    let (a, b) = (-0.3f64, 0.1f64);
+    let value = 2.0 * a * b + b / (a * a + b * b);
+    let got = sim.scalar("ga").expect("observe");
+    assert!((got - value).abs() <= 1e-13 * value.abs(), "ga: {got} vs {value}");
+}
+
+/// Closed-form solutions make physics-informed residuals vanish: `exp(-D t) sin(x)` solves
+/// the heat equation, `sin(x - c t)` the wave equation.
+fn diff_satisfies_the_heat_and_wave_equations(backend: Backend) {
+    let text = "param D = 0.3\nparam c = 1.7\nfn u(x, t) = exp(-D * t) * sin(x)\nfn w(x, t) = sin(x - c * t)\n\
+                fn heat_residual(x, t) = diff(u(x, t), t) - D * diff(diff(u(x, t), x), x)\n\
+                fn wave_residual(x, t) = diff(diff(w(x, t), t), t) - c^2 * diff(diff(w(x, t), x), x)\n\
+                fn ut(x, t) = diff(u(x, t), t)\n\
+                observe heat = sum(i < 9, j < 4) heat_residual(0.7 * i, 0.2 * j)^2\n\
+                observe wave = sum(i < 9, j < 4) wave_residual(0.7 * i, 0.2 * j)^2\n\
+                observe slope = ut(1.1, 0.4)\nstate s = 0\nd/dt s = 0 * s\nrun euler(dt = 1, steps = 1)\n";
+    let mut sim = simulator(text, backend);
+    sim.run().expect("runs");
+    assert!(sim.scalar("heat").expect("observe") < 1e-28);
+    assert!(sim.scalar("wave").expect("observe") < 1e-26);
+    // Not vanishing for a trivial reason: u_t itself is -D u.
+    let slope = -0.3 * (-0.3f64 * 0.4).exp() * 1.1f64.sin();
+    assert!((sim.scalar("slope").expect("observe") - slope).abs() < 1e-15);
+}
+
+/// Reverse mode through forward mode: a physics-informed loss fitting a diffusivity to a
+/// decaying mode, by the param, against finite differences.
+fn gradients_through_diff(backend: Backend) {
+    let text = "param D = 0.2\nparam k = 1.3\nfn u(x, t) = exp(-0.5 * k^2 * t) * sin(k * x)\n\
+                fn residual(x, t) = diff(u(x, t), t) - D * diff(diff(u(x, t), x), x)\n\
+                state s = 1\nd/dt s = -D * s\n\
+                loss L = s + sum(i < 7, j < 3) residual(0.5 * i, 0.3 * j)^2\nrun heun(dt = 0.1, steps = 3)\n";
+    check(text, backend, "L", &[Probe::Param("D"), Probe::Param("k"), Probe::StateAt("s", 0)], 1e-6);
 }
 
 #[test]

@@ -281,3 +281,36 @@ pub fn children(f: &FNode) -> Vec<&F> {
         FNode::Reduce { filter, body, .. } => filter.iter().chain([body]).collect(),
     }
 }
+
+impl super::rules::Terms for F {
+    fn constant(c: f64) -> F {
+        constant(c)
+    }
+    fn unary(op: Unary, x: F) -> F {
+        unary(op, x)
+    }
+    fn binary(op: Binary, x: F, y: F) -> F {
+        binary(op, x, y)
+    }
+    fn compare(op: Compare, x: F, y: F) -> F {
+        compare(op, x, y)
+    }
+    fn select(c: F, x: F, y: F) -> F {
+        select(c, x, y)
+    }
+    fn neg(x: F) -> F {
+        neg(x)
+    }
+    fn add(x: F, y: F) -> F {
+        add(x, y)
+    }
+    fn sub(x: F, y: F) -> F {
+        sub(x, y)
+    }
+    fn mul(x: F, y: F) -> F {
+        mul(x, y)
+    }
+    fn div(x: F, y: F) -> F {
+        div(x, y)
+    }
+}

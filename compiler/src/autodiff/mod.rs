@@ -15,8 +15,10 @@
 //! `u_bar[J]` (one gather, reads wrapping) and `sum(i) u_next_bar[i] * dt * (...)` into `D_bar`.
 
 pub mod formula;
+pub mod forward;
 pub mod gather;
 pub mod reverse;
+pub mod rules;
 
 use std::collections::{BTreeSet, HashMap};
 

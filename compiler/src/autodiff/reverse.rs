@@ -7,19 +7,18 @@
 //! never summed here: a load's adjoint is per domain point, and gathering it into the loaded
 //! buffer sums over points later.
 //!
-//! Choices at kinks and ties: `abs` has derivative `sign(x)` (0 at 0); `floor`, `ceil`, `round`
-//! and `sign` have derivative 0; `min(a, b)` and `max(a, b)` send the adjoint to `a` on ties;
-//! `max`/`min` reductions share it equally between all points that attain the extremum;
-//! comparisons and conditions carry no derivative; `sqrt` and `log` at 0 give infinities, as
-//! their derivatives do.
+//! Operations' derivatives (and the choices at kinks) are in [`super::rules`]. `max`/`min`
+//! reductions share the adjoint equally between all points that attain the extremum;
+//! comparisons and conditions carry no derivative.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::builtins::ReduceOp;
-use crate::ops::{Binary, Compare, Unary};
+use crate::ops::Compare;
 
 use super::formula::{self as f, F, FNode, FreeVars};
+use super::rules::{binary_partials, unary_partial};
 use crate::ir::VarId;
 
 /// The adjoint of every load formula reached from `outputs` (each `(formula, seed)`), in a
@@ -133,60 +132,6 @@ impl Sweep<'_> {
                 };
                 self.contribute(body, c);
             }
-        }
-    }
-}
-
-fn unary_partial(op: Unary, x: &F, p: &F, a: F) -> F {
-    let x = x.clone();
-    let call = |op: Unary, v: F| f::unary(op, v);
-    let one = || f::constant(1.0);
-    match op {
-        Unary::Neg => f::neg(a),
-        Unary::Exp => f::mul(a, p.clone()),
-        Unary::Log => f::div(a, x),
-        Unary::Sqrt => f::div(a, f::mul(f::constant(2.0), p.clone())),
-        Unary::Sin => f::mul(a, call(Unary::Cos, x)),
-        Unary::Cos => f::neg(f::mul(a, call(Unary::Sin, x))),
-        Unary::Tan => f::mul(a, f::add(one(), f::mul(p.clone(), p.clone()))),
-        Unary::Tanh => f::mul(a, f::sub(one(), f::mul(p.clone(), p.clone()))),
-        Unary::Sinh => f::mul(a, call(Unary::Cosh, x)),
-        Unary::Cosh => f::mul(a, call(Unary::Sinh, x)),
-        Unary::Asin => f::div(a, call(Unary::Sqrt, f::sub(one(), f::mul(x.clone(), x)))),
-        Unary::Acos => f::neg(f::div(a, call(Unary::Sqrt, f::sub(one(), f::mul(x.clone(), x))))),
-        Unary::Atan => f::div(a, f::add(one(), f::mul(x.clone(), x))),
-        Unary::Abs => f::mul(a, call(Unary::Sign, x)),
-        Unary::Floor | Unary::Ceil | Unary::Round | Unary::Sign => f::zero(),
-        Unary::Powi(0) => f::zero(),
-        Unary::Powi(1) => a,
-        Unary::Powi(n) => f::mul(a, f::mul(f::constant(f64::from(n)), call(Unary::Powi(n - 1), x))),
-    }
-}
-
-fn binary_partials(op: Binary, x: &F, y: &F, p: &F, a: F) -> (F, F) {
-    let (x, y) = (x.clone(), y.clone());
-    match op {
-        Binary::Add => (a.clone(), a),
-        Binary::Sub => (a.clone(), f::neg(a)),
-        Binary::Mul => (f::mul(a.clone(), y), f::mul(a, x)),
-        Binary::Div => (f::div(a.clone(), y.clone()), f::neg(f::div(f::mul(a, p.clone()), y))),
-        Binary::FloorDiv => (f::zero(), f::zero()),
-        Binary::Mod => {
-            let quotient = f::unary(Unary::Floor, f::div(x, y));
-            (a.clone(), f::neg(f::mul(a, quotient)))
-        }
-        Binary::Pow => {
-            let lowered = f::binary(Binary::Pow, x.clone(), f::sub(y.clone(), f::constant(1.0)));
-            (f::mul(a.clone(), f::mul(y, lowered)), f::mul(a, f::mul(p.clone(), f::unary(Unary::Log, x))))
-        }
-        Binary::Min | Binary::Max => {
-            let first = if op == Binary::Min { Compare::Le } else { Compare::Ge };
-            let takes_x = f::compare(first, x, y);
-            (f::select(takes_x.clone(), a.clone(), f::zero()), f::select(takes_x, f::zero(), a))
-        }
-        Binary::Atan2 => {
-            let r2 = f::add(f::mul(x.clone(), x.clone()), f::mul(y.clone(), y.clone()));
-            (f::div(f::mul(a.clone(), y), r2.clone()), f::neg(f::div(f::mul(a, x), r2)))
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::autodiff::forward;
 use crate::builtins::Builtin;
 use crate::model::Affine;
 use crate::model::{FieldId, FieldKind};
@@ -31,20 +32,16 @@ impl<'r> Elab<'_, 'r, '_> {
                 help: format!("call it as `{}`", builtin_example(builtin)),
             }));
         }
-        if builtin == Builtin::Grad {
-            return self.gradient_field(args, e, env);
+        match builtin {
+            Builtin::Grad => return self.gradient_field(args, e, env),
+            Builtin::Diff => return self.derivative(args, e, env),
+            _ => {}
         }
         let Some(op) = builtin_op(builtin) else {
-            let (feature, help) = match builtin {
-                Builtin::Diff => (
-                    format!("automatic differentiation (`{}`)", builtin.name()),
-                    "forward mode is not built yet; write the derivative out by hand for now",
-                ),
-                _ => (
-                    format!("random draws (`{}`)", builtin.name()),
-                    "counter-based random numbers are not built yet; load random data with `data x : G = load(\"x.npy\")`",
-                ),
-            };
+            let (feature, help) = (
+                format!("random draws (`{}`)", builtin.name()),
+                "counter-based random numbers are not built yet; load random data with `data x : G = load(\"x.npy\")`",
+            );
             return Err(self.report(CheckError::Unsupported { feature, span, help: help.into() }));
         };
         let operands: Vec<&'r RExpr> = args.iter().collect();
@@ -95,6 +92,43 @@ impl<'r> Elab<'_, 'r, '_> {
         };
         let field = self.ck.gradient_field(&scalar, wrt, env.span(e));
         self.field(field, false, e, env)
+    }
+
+    /// `diff(expr, s)`: the derivative of `expr` by the function parameter `s`, in forward
+    /// mode (see [`crate::autodiff::forward`]).
+    fn derivative(&mut self, args: &'r [RExpr], e: &'r RExpr, env: &Env<'r>) -> R<Value<'r>> {
+        let by_parameter = |message: &str| CheckError::Model {
+            message: message.into(),
+            span: env.span(&args[1]),
+            label: "not a function parameter".into(),
+            help: "inside `fn f(s) = ...`, write `diff(expr, s)`; to differentiate a named scalar by a field, \
+                   use `grad(E, x)`"
+                .into(),
+        };
+        let RKind::Local(local) = args[1].kind else {
+            return Err(self.report(by_parameter("`diff` differentiates by a scalar function parameter")));
+        };
+        let point = match env.binding(local).clone() {
+            Binding::Arg(arg, arg_env) => {
+                self.scalar(arg, &arg_env.with_implicit(env.implicit.clone()), "the variable of `diff`")?
+            }
+            Binding::Value(value) => value,
+            Binding::Index(_) => {
+                return Err(self.report(by_parameter("`diff` differentiates by a function parameter, not an index")));
+            }
+            Binding::Unset => return Err(Reported),
+        };
+        let marker = forward::marker(point);
+        let inner = env.bind(local, Binding::Value(marker.clone()));
+        let expr = self.scalar(&args[0], &inner, "the expression `diff` differentiates")?;
+        match forward::derivative(&expr, &marker) {
+            Ok(derivative) => Ok(Value::Scalar(forward::unmark(&derivative, &marker), Kind::Num)),
+            Err(forward::Unsupported(what)) => Err(self.report(CheckError::Unsupported {
+                feature: format!("`diff` of {what}"),
+                span: env.span(e),
+                help: "a max or min has a kink where it switches; write the derivative out by hand".into(),
+            })),
+        }
     }
 
     fn fn_call(&mut self, item: ItemId, args: &'r [RExpr], e: &'r RExpr, env: &Env<'r>) -> R<Value<'r>> {

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use crate::autodiff::rules::Terms;
 use crate::builtins::ReduceOp;
 use crate::diag::Span;
 use crate::model::{Affine, Expr, FieldId, FieldKind, Node, Read, ReadId, Reduce, VarId};
@@ -38,6 +39,9 @@ pub(super) enum Binding<'r> {
     Index(Affine),
     /// A function parameter: the caller's argument, elaborated where it is used.
     Arg(&'r RExpr, Env<'r>),
+    /// A function parameter `diff` differentiates by: its elaborated value (a marker, see
+    /// [`crate::autodiff::forward`]).
+    Value(Expr),
 }
 
 /// Indices supplied by the context to a field-valued expression written without them.
@@ -160,6 +164,7 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
             RKind::Local(id) => match env.binding(*id).clone() {
                 Binding::Index(affine) => Ok(Value::Scalar(affine_expr(&affine), Kind::Num)),
                 Binding::Arg(arg, arg_env) => self.elab(arg, &arg_env.with_implicit(env.implicit.clone())),
+                Binding::Value(value) => Ok(Value::Scalar(value, Kind::Num)),
                 Binding::Unset => Err(Reported),
             },
             RKind::Neg(a) => self.operator(e, env, &[a], Kind::Num, |xs| unary(Unary::Neg, xs[0].clone())),
@@ -444,18 +449,12 @@ fn constant(e: &Expr) -> Option<f64> {
 
 /// `op a`, folded when `a` is a number.
 pub(super) fn unary(op: Unary, a: Expr) -> Expr {
-    match constant(&a) {
-        Some(x) => Arc::new(Node::Num(op.eval(x))),
-        None => Arc::new(Node::Unary(op, a)),
-    }
+    <Expr as Terms>::unary(op, a)
 }
 
 /// `a op b`, folded when both are numbers.
 pub(super) fn binary(op: Binary, a: Expr, b: Expr) -> Expr {
-    match (constant(&a), constant(&b)) {
-        (Some(x), Some(y)) => Arc::new(Node::Num(op.eval(x, y))),
-        _ => Arc::new(Node::Binary(op, a, b)),
-    }
+    <Expr as Terms>::binary(op, a, b)
 }
 
 /// A source-level binary operator; `x^n` with a small integer constant `n` becomes `powi`.
