@@ -1,7 +1,8 @@
 //! The shipped examples compile to the IR in their snapshots and run to physically sensible
 //! results (on reduced sizes, to keep the suite fast).
 
-use noether::{Backend, Model, Override};
+use noether::runtime::FitOptions;
+use noether::{Backend, Model, Override, Source};
 
 fn run(name: &str, overrides: &[(&str, f64)], steps: u64) -> noether::Simulator {
     let overrides: Vec<Override> = overrides.iter().map(|(n, v)| Override { name: n.to_string(), value: *v }).collect();
@@ -55,4 +56,114 @@ fn gray_scott_stays_bounded() {
     assert!(u.iter().all(|x| x.is_finite() && *x >= -1e-9 && *x <= 1.0 + 1e-9));
     let mean_v = sim.observable("mean_v").expect("observed");
     assert!(mean_v.iter().all(|v| *v > 0.0 && *v < 1.0));
+}
+
+/// The example's script at a reduced size, with a data file made by the script itself run at
+/// `truth` (a zero placeholder lets it load until then): the inverse problem's own observation.
+fn own_observation(
+    name: &str,
+    data: &str,
+    state: &str,
+    size: &[(&str, f64)],
+    truth: &[(&str, f64)],
+    steps: u64,
+) -> (tempfile::TempDir, Model) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let text = std::fs::read_to_string(format!("examples/{name}.noe")).expect("the example exists");
+    let load = |values: &[(&str, f64)]| {
+        let overrides: Vec<Override> =
+            values.iter().map(|(n, v)| Override { name: n.to_string(), value: *v }).collect();
+        Model::from_source(Source::new(format!("{name}.noe"), text.as_str()), &overrides, dir.path())
+            .unwrap_or_else(|f| panic!("{f:?}"))
+    };
+    let n = size[0].1 as usize;
+    ndarray_npy::write_npy(dir.path().join(data), &ndarray::Array2::<f64>::zeros((n, n))).expect("written");
+    let at_truth: Vec<(&str, f64)> = size.iter().chain(truth).copied().collect();
+    let mut sim = load(&at_truth).simulator(Backend::Jit).unwrap_or_else(|f| panic!("{f:?}"));
+    sim.set_steps(steps).unwrap_or_else(|f| panic!("{f:?}"));
+    sim.run().unwrap_or_else(|f| panic!("{f:?}"));
+    let observed = sim.state(state).expect("a state").to_owned();
+    ndarray_npy::write_npy(dir.path().join(data), &observed).expect("written");
+    let model = load(size);
+    (dir, model)
+}
+
+#[test]
+fn fisher_kpp_fit_recovers_the_growth_params() {
+    let (diffusivity, growth) = (0.7, 0.2);
+    let (_dir, model) = own_observation(
+        "fisher_kpp",
+        "fisher_kpp_obs.npy",
+        "c",
+        &[("N", 32.0)],
+        &[("D", diffusivity), ("rho", growth)],
+        150,
+    );
+    let mut sim = model.simulator(Backend::Jit).unwrap_or_else(|f| panic!("{f:?}"));
+    sim.set_steps(150).unwrap_or_else(|f| panic!("{f:?}"));
+    let fitted = sim.fit(FitOptions::default(), &mut |_| {}).unwrap_or_else(|f| panic!("{f:?}"));
+    let value = |name: &str| fitted.params.iter().find(|(n, _)| n == name).expect("fitted").1[[]];
+    assert!(fitted.history[0].loss > 1.0, "the fit starts far off: {}", fitted.history[0].loss);
+    for (name, truth) in [("D", diffusivity), ("rho", growth)] {
+        let error = (value(name) - truth).abs() / truth;
+        assert!(error < 0.01, "{name} = {} against {truth}", value(name));
+    }
+}
+
+/// The shipped observation is the script's own output at the values its header names.
+#[test]
+fn fisher_kpp_observation_comes_from_its_stated_params() {
+    let mut sim = run("fisher_kpp", &[("D", 0.7), ("rho", 0.2)], 500);
+    assert!(sim.scalar("misfit").expect("a loss") < 1e-20);
+}
+
+/// The two hot spots `heat_source_obs.npy` was made from (the example's header).
+fn hot_spots(i: f64, j: f64) -> f64 {
+    (-((i - 14.0).powi(2) + (j - 18.0).powi(2)) / 8.0).exp()
+        + 0.6 * (-((i - 30.0).powi(2) + (j - 32.0).powi(2)) / 12.0).exp()
+}
+
+#[test]
+fn heat_source_observation_comes_from_the_stated_hot_spots() {
+    let model = Model::from_file("examples/heat_source.noe").unwrap_or_else(|f| panic!("{f:?}"));
+    let mut sim = model.simulator(Backend::Jit).unwrap_or_else(|f| panic!("{f:?}"));
+    let truth = ndarray::Array2::from_shape_fn((48, 48), |(i, j)| hot_spots(i as f64, j as f64)).into_dyn();
+    sim.set_param_array("u0", &truth.view()).unwrap_or_else(|f| panic!("{f:?}"));
+    sim.run().unwrap_or_else(|f| panic!("{f:?}"));
+    let (u, obs) = (sim.state("u").expect("a state"), sim.field("obs").expect("data"));
+    let worst = u.iter().zip(obs.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-14, "{worst}");
+}
+
+/// Fitting the initial temperature finds both hot spots where they were, at roughly their
+/// strength: what survives of them after the heat has spread.
+#[test]
+fn heat_source_fit_finds_both_hot_spots() {
+    let model = Model::from_file("examples/heat_source.noe").unwrap_or_else(|f| panic!("{f:?}"));
+    let mut sim = model.simulator(Backend::Jit).unwrap_or_else(|f| panic!("{f:?}"));
+    let fitted = sim.fit(FitOptions::default(), &mut |_| {}).unwrap_or_else(|f| panic!("{f:?}"));
+    let u0 = &fitted.params[0].1;
+    let peak_in = |rows: std::ops::Range<usize>| {
+        let (mut best, mut at) = (f64::MIN, (0, 0));
+        for i in rows {
+            for j in 0..48 {
+                if u0[[i, j]] > best {
+                    (best, at) = (u0[[i, j]], (i, j));
+                }
+            }
+        }
+        (at, best)
+    };
+    let ((first, a), (second, b)) = (peak_in(0..24), peak_in(24..48));
+    assert_eq!((first, second), ((14, 18), (30, 32)), "peaks {a} and {b}");
+    assert!((a - 1.0).abs() < 0.3 && (b - 0.6).abs() < 0.2, "peak heights {a} and {b}");
+    let (mut error, mut size) = (0.0, 0.0);
+    for ((i, j), value) in u0.indexed_iter().map(|(ix, v)| ((ix[0], ix[1]), *v)) {
+        let truth = hot_spots(i as f64, j as f64);
+        error += (value - truth).powi(2);
+        size += truth.powi(2);
+    }
+    let relative = (error / size).sqrt();
+    assert!(relative < 0.2, "relative L2 error of the fitted initial state {relative}");
+    assert!(fitted.final_loss < 1e-3 * fitted.history[0].loss);
 }

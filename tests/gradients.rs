@@ -1,7 +1,7 @@
 //! Gradients through whole runs agree with central finite differences, on every engine; the
 //! engines agree with each other.
 
-use noether::{Backend, Model, Simulator, Source};
+use noether::{Backend, Model, Override, Simulator, Source};
 use proptest::prelude::*;
 
 use crate::support::on_every_engine;
@@ -22,6 +22,7 @@ on_every_engine!(
     diff_gives_exact_derivatives,
     diff_satisfies_the_heat_and_wave_equations,
     gradients_through_diff,
+    example_gradients,
 );
 
 fn simulator(text: &str, backend: Backend) -> Simulator {
@@ -39,8 +40,8 @@ enum Probe<'a> {
     StateAt(&'a str, usize),
 }
 
-fn loss_with(text: &str, backend: Backend, loss: &str, probe: Probe<'_>, delta: f64) -> f64 {
-    let mut sim = simulator(text, backend);
+fn loss_with(make: &dyn Fn() -> Simulator, loss: &str, probe: Probe<'_>, delta: f64) -> f64 {
+    let mut sim = make();
     match probe {
         Probe::Param(name) => {
             let value = sim.field(name).expect("param")[[]];
@@ -57,8 +58,14 @@ fn loss_with(text: &str, backend: Backend, loss: &str, probe: Probe<'_>, delta: 
     sim.scalar(loss).expect("loss")
 }
 
-/// Checks the gradient of `loss` at every probe against a central difference.
+/// Checks the gradient of `loss` in the script `text` at every probe against a central difference.
 fn check(text: &str, backend: Backend, loss: &str, probes: &[Probe<'_>], tolerance: f64) {
+    check_simulator(&|| simulator(text, backend), text, loss, probes, tolerance);
+}
+
+/// Checks the gradient of `loss` at every probe against a central difference, on simulators
+/// made by `make` (`what` names them in failures).
+fn check_simulator(make: &dyn Fn() -> Simulator, what: &str, loss: &str, probes: &[Probe<'_>], tolerance: f64) {
     let mut names: Vec<&str> = probes
         .iter()
         .map(|p| match p {
@@ -66,8 +73,7 @@ fn check(text: &str, backend: Backend, loss: &str, probes: &[Probe<'_>], toleran
         })
         .collect();
     names.dedup();
-    let mut sim = simulator(text, backend);
-    let gradient = sim.gradient(loss, &names).unwrap_or_else(|f| panic!("{f:?}"));
+    let gradient = make().gradient(loss, &names).unwrap_or_else(|f| panic!("{f:?}"));
     for &probe in probes {
         let (name, index) = match probe {
             Probe::Param(n) => (n, 0),
@@ -75,9 +81,9 @@ fn check(text: &str, backend: Backend, loss: &str, probes: &[Probe<'_>], toleran
         };
         let ad = gradient.get(name).expect("asked for").as_slice().expect("contiguous")[index];
         let h = 1e-6;
-        let fd = (loss_with(text, backend, loss, probe, h) - loss_with(text, backend, loss, probe, -h)) / (2.0 * h);
+        let fd = (loss_with(make, loss, probe, h) - loss_with(make, loss, probe, -h)) / (2.0 * h);
         let scale = fd.abs().max(ad.abs()).max(1e-3);
-        assert!((ad - fd).abs() <= tolerance * scale, "{probe:?}: autodiff {ad}, finite difference {fd}\n{text}");
+        assert!((ad - fd).abs() <= tolerance * scale, "{probe:?}: autodiff {ad}, finite difference {fd}\n{what}");
     }
 }
 
@@ -211,7 +217,7 @@ fn forces_are_minus_the_energy_gradient(backend: Backend) {
     let force = sim.field("v").expect("state").to_owned();
     for (p, force) in force.iter().enumerate() {
         let h = 1e-6;
-        let energy = |delta| loss_with(&text, backend, "E", Probe::StateAt("x", p), delta);
+        let energy = |delta| loss_with(&|| simulator(&text, backend), "E", Probe::StateAt("x", p), delta);
         let slope = (energy(h) - energy(-h)) / (2.0 * h);
         assert!((force + slope).abs() <= 1e-7 * slope.abs().max(1.0), "particle {p}: force {force}, dE/dx {slope}");
     }
@@ -241,7 +247,7 @@ fn gradients_with_respect_to_params_and_lets(backend: Backend) {
     assert!((got - pair).abs() < 1e-12 * pair.abs(), "grad(E, r2): {got} vs {pair}");
     // H = |f|^2 / 2, so grad(H, x) = Hessian(E) f; its entry 2 by differences of H.
     let h = 1e-6;
-    let energy = |delta| loss_with(&text, backend, "H", Probe::StateAt("x", 2), delta);
+    let energy = |delta| loss_with(&|| simulator(&text, backend), "H", Probe::StateAt("x", 2), delta);
     let slope = (energy(h) - energy(-h)) / (2.0 * h);
     let got = sim.scalar("probe").expect("observe");
     assert!((got - slope).abs() <= 1e-7 * slope.abs().max(1.0), "grad(H, x)[2]: {got} vs {slope}");
@@ -389,4 +395,91 @@ proptest! {
         prop_assume!(model.is_ok());
         check(&text, Backend::Jit, "L", &[Probe::Param("p"), Probe::StateAt("u", 2), Probe::StateAt("a", 1)], 1e-5);
     }
+}
+
+/// The shipped examples with a loss, on shortened runs: every param and a few initial values
+/// against central differences.
+fn example_gradients(backend: Backend) {
+    let examples: [(&str, &[(&str, f64)], u64, &[Probe<'_>]); 3] = [
+        ("heat", &[("N", 24.0)], 30, &[Probe::Param("D"), Probe::StateAt("u", 300), Probe::StateAt("u", 5)]),
+        (
+            "fisher_kpp",
+            &[],
+            6,
+            &[
+                Probe::Param("D"),
+                Probe::Param("rho"),
+                Probe::StateAt("c", 38 * 128 + 68),
+                Probe::StateAt("c", 40 * 128 + 75),
+            ],
+        ),
+        ("heat_source", &[], 25, &[Probe::ParamAt("u0", 14 * 48 + 18), Probe::ParamAt("u0", 31 * 48 + 30)]),
+    ];
+    for (name, overrides, steps, probes) in examples {
+        let overrides: Vec<Override> =
+            overrides.iter().map(|(n, v)| Override { name: n.to_string(), value: *v }).collect();
+        let model =
+            Model::from_file_with(format!("examples/{name}.noe"), &overrides).unwrap_or_else(|f| panic!("{f:?}"));
+        let loss = model.checked().scalars.iter().find(|s| s.kind == noether::compiler::model::NamedKind::Loss);
+        let loss = loss.expect("the example has a loss").name.clone();
+        let make = || {
+            let mut sim = model.simulator(backend).unwrap_or_else(|f| panic!("{f:?}"));
+            sim.set_steps(steps).unwrap_or_else(|f| panic!("{f:?}"));
+            sim
+        };
+        check_simulator(&make, name, &loss, probes, 1e-6);
+    }
+}
+
+#[test]
+fn example_gradients_agree_across_engines() {
+    for (name, wrt) in [("fisher_kpp", &["D", "rho", "c"][..]), ("heat_source", &["u0"][..])] {
+        let model = Model::from_file(format!("examples/{name}.noe")).unwrap_or_else(|f| panic!("{f:?}"));
+        let gradient = |backend| {
+            let mut sim = model.simulator(backend).unwrap_or_else(|f| panic!("{f:?}"));
+            sim.set_steps(8).unwrap_or_else(|f| panic!("{f:?}"));
+            sim.gradient("misfit", wrt).unwrap_or_else(|f| panic!("{f:?}"))
+        };
+        let (a, b) = (gradient(Backend::Interp), gradient(Backend::Jit));
+        assert!((a.value - b.value).abs() <= 1e-12 * a.value.abs(), "{name}: {} vs {}", a.value, b.value);
+        for ((param, x), (_, y)) in a.gradients.iter().zip(&b.gradients) {
+            let scale = x.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            let worst = x.iter().zip(y.iter()).fold(0.0_f64, |m, (p, q)| m.max((p - q).abs()));
+            assert!(worst <= 1e-12 * scale, "{name}: d/d{param} differs by {worst} (scale {scale})");
+        }
+    }
+}
+
+/// AD kernels come out simplified. The heat step is self-adjoint, so a hand-written adjoint
+/// is the step's own stencil applied to `u_bar`; the generated kernel's `u_bar` must take at
+/// most twice the nodes of the forward step's `u_next` (counted alike: every node the stored
+/// value depends on, prelude included).
+#[test]
+fn heat_adjoint_kernel_is_within_twice_a_hand_written_one() {
+    use noether::compiler::ir::{Kernel, NodeId, Program};
+    fn nodes_behind(kernel: &Kernel, value: NodeId) -> usize {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![value];
+        while let Some(id) = stack.pop() {
+            if seen.insert(id) {
+                stack.extend(kernel.node(id).operands());
+            }
+        }
+        seen.len()
+    }
+    fn store_size(program: &Program, kernels: &[noether::compiler::ir::KernelId], buffer: &str) -> usize {
+        let found = kernels.iter().map(|k| program.kernel(*k)).find_map(|kernel| {
+            let output = kernel.outputs.iter().find(|o| program.buffer(o.buffer).name == buffer)?;
+            Some(nodes_behind(kernel, output.value))
+        });
+        found.unwrap_or_else(|| panic!("no kernel stores {buffer}"))
+    }
+    let model = Model::from_file("examples/heat.noe").unwrap_or_else(|f| panic!("{f:?}"));
+    let gradient = model.gradient_program(Some("L")).unwrap_or_else(|f| panic!("{f:?}"));
+    let program = &gradient.program;
+    let step = program.procedures.iter().find(|p| p.name == "step").expect("a step");
+    let step_vjp = program.procedure(gradient.step_vjp.expect("a step adjoint"));
+    let hand = store_size(program, &step.kernels, "u_next");
+    let generated = store_size(program, &step_vjp.kernels, "u_bar");
+    assert!(generated <= 2 * hand, "u_bar takes {generated} nodes against {hand} by hand");
 }

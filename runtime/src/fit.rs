@@ -49,11 +49,9 @@ impl ModelObjective<'_> {
 
 impl Objective for ModelObjective<'_> {
     fn value_and_gradient(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>), String> {
-        let names: Vec<&str> = self.params.iter().map(|(n, _)| n.as_str()).collect();
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let result = self.set(x).and_then(|()| {
-            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            self.sim.gradient(&self.loss, &refs)
+            let names: Vec<&str> = self.params.iter().map(|(n, _)| n.as_str()).collect();
+            self.sim.gradient(&self.loss, &names)
         });
         match result {
             Ok(gradient) => {

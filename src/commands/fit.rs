@@ -7,6 +7,8 @@ use noether::runtime::FitOptions;
 use noether::{Backend, EngineOptions, Failure, Model, Override};
 use serde_json::{Value, json};
 
+use super::{norm, number};
+
 pub struct FitCommand {
     pub file: PathBuf,
     pub overrides: Vec<Override>,
@@ -26,20 +28,30 @@ pub fn fit(options: &FitCommand) -> Result<(), Failure> {
     let quiet = options.json;
     let result = sim.fit(FitOptions { iters: options.iters, lr: options.lr }, &mut |it| {
         if !quiet {
-            println!("iter {:>4}: loss = {:<24} |gradient| = {:.3e}", it.iteration, it.loss, it.gradient_norm);
+            println!("iter {:>4}: loss = {:<20.12e} |gradient| = {:.3e}", it.iteration, it.loss, it.gradient_norm);
         }
     })?;
     let seconds = started.elapsed().as_secs_f64();
+    // Tensor params go to `<name>.npy` beside `fitted.json`, like `grad`'s gradients.
+    let mut files = Vec::new();
+    if let Some(dir) = &options.out {
+        for (name, value) in result.params.iter().filter(|(_, v)| v.ndim() > 0) {
+            let path = dir.join(format!("{name}.npy"));
+            noether::runtime::output::write_npy(&path, &value.view()).map_err(|e| model.fail(e))?;
+            files.push((name.clone(), path));
+        }
+    }
     let params: serde_json::Map<String, Value> = result
         .params
         .iter()
         .map(|(name, value)| {
-            let v = if value.ndim() == 0 {
+            let entry = if value.ndim() == 0 {
                 number(value[[]])
             } else {
-                json!(value.iter().map(|x| number(*x)).collect::<Vec<_>>())
+                let file = files.iter().find(|(n, _)| n == name).map(|(_, p)| p.display().to_string());
+                json!({ "norm": number(norm(value)), "shape": value.shape(), "file": file })
             };
-            (name.clone(), v)
+            (name.clone(), entry)
         })
         .collect();
     let summary = json!({
@@ -70,13 +82,10 @@ pub fn fit(options: &FitCommand) -> Result<(), Failure> {
             if value.ndim() == 0 {
                 println!("  {name} = {}", value[[]]);
             } else {
-                println!("  {name}: shape {:?}", value.shape());
+                let file = files.iter().find(|(n, _)| n == name).map(|(_, p)| format!(" (wrote {})", p.display()));
+                println!("  {name}: shape {:?}, norm {}{}", value.shape(), norm(value), file.unwrap_or_default());
             }
         }
     }
     Ok(())
-}
-
-fn number(value: f64) -> Value {
-    serde_json::Number::from_f64(value).map_or_else(|| Value::String(format!("{value}")), Value::Number)
 }

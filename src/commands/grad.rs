@@ -8,6 +8,8 @@ use noether::runtime::GradientOptions;
 use noether::{Backend, EngineOptions, Failure, Model, Override, Simulator};
 use serde_json::{Value, json};
 
+use super::{norm, number};
+
 pub struct GradOptions {
     pub file: PathBuf,
     pub overrides: Vec<Override>,
@@ -169,14 +171,6 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
     }
     println!("  time: gradient {seconds:.3} s");
     Ok(())
-}
-
-fn norm(value: &noether::runtime::buffers::Array) -> f64 {
-    value.iter().map(|v| v * v).sum::<f64>().sqrt()
-}
-
-fn number(value: f64) -> Value {
-    serde_json::Number::from_f64(value).map_or_else(|| Value::String(format!("{value}")), Value::Number)
 }
 
 /// Central differences for every scalar and up to three entries of every tensor.

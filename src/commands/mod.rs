@@ -110,17 +110,20 @@ fn describe(model: &Model) -> String {
     }
     if let Some(fit) = &checked.fit {
         let params: Vec<&str> = fit.params.iter().map(|p| checked.field(*p).name.as_str()).collect();
-        add(
-            "fit",
-            format!(
-                "{} minimizing {} with {} (fitting is not implemented yet)",
-                params.join(", "),
-                fit.loss,
-                fit.optimizer
-            ),
-        );
+        add("fit", format!("{} minimizing {} with {}", params.join(", "), fit.loss, fit.optimizer));
     }
     let program = &model.compiled().program;
     add("compiled", format!("{} kernels, {} buffers", program.kernels.len(), program.buffers.len()));
     lines.join("\n")
+}
+
+/// JSON numbers for finite values, strings ("NaN", "inf") otherwise: JSON has no NaN.
+fn number(value: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(value)
+        .map_or_else(|| serde_json::Value::String(format!("{value}")), serde_json::Value::Number)
+}
+
+/// The Euclidean norm of a tensor, as printed for tensors too large to print.
+fn norm(value: &noether::runtime::buffers::Array) -> f64 {
+    value.iter().map(|v| v * v).sum::<f64>().sqrt()
 }

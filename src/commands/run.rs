@@ -8,6 +8,8 @@ use noether::compiler::model::NamedKind;
 use noether::{Backend, EngineOptions, Failure, Model, Override, Simulator};
 use serde_json::{Map, Value, json};
 
+use super::number;
+
 pub struct RunOptions {
     pub file: PathBuf,
     pub overrides: Vec<Override>,
@@ -99,11 +101,6 @@ fn progress_bar(steps: u64) -> ProgressBar {
         bar.set_style(style);
     }
     bar
-}
-
-/// JSON numbers for finite values, strings ("NaN", "inf") otherwise: JSON has no NaN.
-fn number(value: f64) -> Value {
-    serde_json::Number::from_f64(value).map_or_else(|| Value::String(format!("{value}")), Value::Number)
 }
 
 fn object(pairs: &[(String, f64)]) -> Value {
