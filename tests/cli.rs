@@ -177,3 +177,59 @@ fn output_directory_that_cannot_be_created_is_an_error() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("noether::io::write"), "{}", stderr(&output));
 }
+
+#[test]
+fn grad_writes_tensor_gradients_and_checks_against_finite_differences() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().to_str().expect("utf-8 path");
+    let output = noether(&["grad", "examples/heat.noe", "--set", "N=48", "--check", "--json", "--out", out]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_str(stdout(&output).trim()).expect("one JSON object");
+    assert_eq!(summary["loss"]["name"], "L");
+    assert!(summary["gradient"]["D"].as_f64().is_some_and(|g| g < 0.0), "wider spread, smaller L: {summary}");
+    let grad_u = read_npy(&dir.path().join("grad_u.npy"));
+    assert_eq!(grad_u.shape(), &[48, 48]);
+    let norm = grad_u.iter().map(|g| g * g).sum::<f64>().sqrt();
+    assert_eq!(summary["gradient"]["u"]["norm"].as_f64(), Some(norm));
+    let checks = summary["check"].as_array().expect("checks");
+    assert!(checks.len() >= 2, "{summary}");
+    for check in checks {
+        assert!(check["relative_error"].as_f64().is_some_and(|e| e < 1e-6), "{check}");
+    }
+    let memory = &summary["memory"];
+    let kept = memory["peak_stored_state_bytes"].as_f64().expect("bytes");
+    assert!(kept < 0.1 * memory["all_states_bytes"].as_f64().expect("bytes"), "{memory}");
+}
+
+#[test]
+fn grad_of_an_unknown_name_is_a_diagnostic() {
+    let output = noether(&["grad", "examples/heat.noe", "--set", "N=16", "--wrt", "Dx"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("did you mean `D`?"), "{}", stderr(&output));
+}
+
+#[test]
+fn fit_writes_fitted_params_and_lowers_the_loss() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().to_str().expect("utf-8 path");
+    let output = noether(&["fit", "examples/heat_source.noe", "--iters", "8", "--out", out]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let losses: Vec<f64> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("iter ")?.split("loss = ").nth(1)?.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert_eq!(losses.len(), 8, "{text}");
+    let fitted: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("fitted.json")).expect("fitted.json"))
+            .expect("json");
+    assert_eq!(fitted["optimizer"], "lbfgs");
+    assert!(fitted["final_loss"].as_f64().is_some_and(|l| l < 0.1 * losses[0]), "{fitted}");
+    let u0 = read_npy(&dir.path().join("u0.npy"));
+    assert_eq!(u0.shape(), &[48, 48]);
+    assert_eq!(fitted["params"]["u0"]["shape"], serde_json::json!([48, 48]));
+
+    let output = noether(&["fit", "examples/heat.noe", "--set", "N=16"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("no `fit` directive"), "{}", stderr(&output));
+}
