@@ -6,5 +6,6 @@ mod examples;
 mod gradients;
 mod parity;
 mod physics;
+mod random;
 mod robustness;
 mod support;

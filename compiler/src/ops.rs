@@ -62,6 +62,44 @@ pub enum Compare {
     Ne,
 }
 
+/// Operations on 32-bit unsigned words, for counter-based random numbers (Philox): wrapping
+/// addition, exclusive or, and the low and high halves of the 64-bit product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WordOp {
+    Add,
+    Xor,
+    MulLo,
+    MulHi,
+}
+
+impl WordOp {
+    #[inline]
+    pub fn eval(self, a: u32, b: u32) -> u32 {
+        match self {
+            WordOp::Add => a.wrapping_add(b),
+            WordOp::Xor => a ^ b,
+            WordOp::MulLo => a.wrapping_mul(b),
+            WordOp::MulHi => ((u64::from(a) * u64::from(b)) >> 32) as u32,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WordOp::Add => "word.add",
+            WordOp::Xor => "word.xor",
+            WordOp::MulLo => "word.mullo",
+            WordOp::MulHi => "word.mulhi",
+        }
+    }
+}
+
+/// The word of an integer-valued number: its low 32 bits after truncation toward zero
+/// (negative numbers wrap, as two's complement).
+#[inline]
+pub fn to_word(x: f64) -> u32 {
+    x as i64 as u32
+}
+
 impl Unary {
     #[inline]
     pub fn eval(self, x: f64) -> f64 {

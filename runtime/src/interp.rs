@@ -7,7 +7,7 @@ use noether_compiler::builtins::ReduceOp;
 use noether_compiler::ir::{
     Access, Affine, BufferId, Kernel, Load, Node, NodeId, ProcId, Program, Reduction, Region, Store,
 };
-use noether_compiler::ops::Binary;
+use noether_compiler::ops::{Binary, to_word};
 
 use crate::buffers::Buffers;
 use crate::engine::{Engine, EngineError};
@@ -80,7 +80,7 @@ fn run_kernel(kernel: &Kernel, buffers: &mut Buffers) {
 struct Frame<'k> {
     kernel: &'k Kernel,
     buffers: &'k Buffers,
-    /// Node values; booleans are 1.0 and 0.0.
+    /// Node values; booleans are 1.0 and 0.0, words the numbers they are.
     values: Vec<f64>,
     vars: Vec<i64>,
 }
@@ -95,6 +95,11 @@ impl Frame<'_> {
 
     fn get(&self, id: NodeId) -> f64 {
         self.values[id.index()]
+    }
+
+    /// A word node's value (held exactly as a number).
+    fn word(&self, id: NodeId) -> u32 {
+        self.values[id.index()] as u32
     }
 
     fn node(&mut self, id: NodeId) -> f64 {
@@ -117,6 +122,10 @@ impl Frame<'_> {
                 }
             }
             Node::Reduce(reduction) => self.reduce(reduction),
+            Node::WordConst(w) => f64::from(*w),
+            Node::ToWord(a) => f64::from(to_word(self.get(*a))),
+            Node::Word(op, a, b) => f64::from(op.eval(self.word(*a), self.word(*b))),
+            Node::FromWord(a) => self.get(*a),
         }
     }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::builtins::ReduceOp;
 use crate::ir::{Kernel, Load, Node, NodeId, VarId};
-use crate::ops::{Binary, Compare, Unary};
+use crate::ops::{Binary, Compare, Unary, WordOp};
 
 pub type F = Arc<FNode>;
 
@@ -27,7 +27,17 @@ pub enum FNode {
     Or(F, F),
     Not(F),
     Select(F, F, F),
-    Reduce { op: ReduceOp, vars: Vec<VarId>, filter: Option<F>, body: F },
+    Reduce {
+        op: ReduceOp,
+        vars: Vec<VarId>,
+        filter: Option<F>,
+        body: F,
+    },
+    /// Word arithmetic (random numbers): no derivatives flow through it.
+    WordConst(u32),
+    ToWord(F),
+    Word(WordOp, F, F),
+    FromWord(F),
 }
 
 /// Every node of `kernel` as a formula, by node id.
@@ -54,6 +64,10 @@ fn convert_region(kernel: &Kernel, region: &crate::ir::Region, formulas: &mut [O
             Node::Or(a, b) => Arc::new(FNode::Or(get(formulas, *a), get(formulas, *b))),
             Node::Not(a) => Arc::new(FNode::Not(get(formulas, *a))),
             Node::Select(c, a, b) => Arc::new(FNode::Select(get(formulas, *c), get(formulas, *a), get(formulas, *b))),
+            Node::WordConst(w) => Arc::new(FNode::WordConst(*w)),
+            Node::ToWord(a) => Arc::new(FNode::ToWord(get(formulas, *a))),
+            Node::Word(op, a, b) => Arc::new(FNode::Word(*op, get(formulas, *a), get(formulas, *b))),
+            Node::FromWord(a) => Arc::new(FNode::FromWord(get(formulas, *a))),
             Node::Reduce(r) => {
                 convert_region(kernel, &r.region, formulas);
                 Arc::new(FNode::Reduce {
@@ -274,9 +288,13 @@ impl FreeVars {
 /// Direct subformulas (a reduction's filter and body included).
 pub fn children(f: &FNode) -> Vec<&F> {
     match f {
-        FNode::Const(_) | FNode::Index(_) | FNode::Load(_) => Vec::new(),
-        FNode::Unary(_, a) | FNode::Not(a) => vec![a],
-        FNode::Binary(_, a, b) | FNode::Compare(_, a, b) | FNode::And(a, b) | FNode::Or(a, b) => vec![a, b],
+        FNode::Const(_) | FNode::Index(_) | FNode::Load(_) | FNode::WordConst(_) => Vec::new(),
+        FNode::Unary(_, a) | FNode::Not(a) | FNode::ToWord(a) | FNode::FromWord(a) => vec![a],
+        FNode::Binary(_, a, b)
+        | FNode::Compare(_, a, b)
+        | FNode::And(a, b)
+        | FNode::Or(a, b)
+        | FNode::Word(_, a, b) => vec![a, b],
         FNode::Select(c, a, b) => vec![c, a, b],
         FNode::Reduce { filter, body, .. } => filter.iter().chain([body]).collect(),
     }

@@ -416,6 +416,19 @@ impl Emitter<'_, '_> {
                 let (c, x, y) = (self.emit(b, c, subst), self.emit(b, x, subst), self.emit(b, y, subst));
                 b.push(Node::Select(c, x, y))
             }
+            FNode::WordConst(w) => b.word_constant(*w),
+            FNode::ToWord(x) => {
+                let x = self.emit(b, x, subst);
+                b.push(Node::ToWord(x))
+            }
+            FNode::Word(op, x, y) => {
+                let (x, y) = (self.emit(b, x, subst), self.emit(b, y, subst));
+                b.word(*op, x, y)
+            }
+            FNode::FromWord(x) => {
+                let x = self.emit(b, x, subst);
+                b.push(Node::FromWord(x))
+            }
             FNode::Reduce { op, vars, filter, body } => {
                 let fresh: Vec<VarId> = vars.iter().map(|v| b.add_var(self.cx.kernel_vars[v.index()])).collect();
                 let mut inner = subst.clone();

@@ -96,6 +96,8 @@ impl Sweep<'_> {
         match &**node {
             FNode::Const(_) | FNode::Index(_) | FNode::Load(_) => {}
             FNode::Compare(..) | FNode::And(..) | FNode::Or(..) | FNode::Not(_) => {}
+            // Random draws are constants of the computation (the adjoint replays them).
+            FNode::WordConst(_) | FNode::ToWord(_) | FNode::Word(..) | FNode::FromWord(_) => {}
             FNode::Unary(op, x) => {
                 let c = unary_partial(*op, x, node, a);
                 self.contribute(x, c);

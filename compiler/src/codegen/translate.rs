@@ -9,7 +9,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 
 use crate::builtins::ReduceOp;
 use crate::ir::{BufferId, Kernel, Node, NodeId, Program, Reduction, Region, Store, VarId};
-use crate::ops::{Binary, Compare, Unary};
+use crate::ops::{Binary, Compare, Unary, WordOp};
 
 use super::access::RowPlan;
 use super::{Imports, MathOp, Options, math_signature, math_symbol};
@@ -378,6 +378,28 @@ impl<'a> Translator<'a> {
                 self.b.ins().select(c, a, b)
             }
             Node::Reduce(r) => self.reduce(r),
+            Node::WordConst(w) => self.b.ins().iconst(types::I32, i64::from(*w)),
+            Node::ToWord(a) => {
+                // Saturating like Rust's `as i64` (NaN gives 0), then the low 32 bits.
+                let a = self.get(*a);
+                let wide = self.b.ins().fcvt_to_sint_sat(types::I64, a);
+                self.b.ins().ireduce(types::I32, wide)
+            }
+            Node::Word(op, a, b) => {
+                let (a, b) = (self.get(*a), self.get(*b));
+                let ins = self.b.ins();
+                match op {
+                    WordOp::Add => ins.iadd(a, b),
+                    WordOp::Xor => ins.bxor(a, b),
+                    WordOp::MulLo => ins.imul(a, b),
+                    WordOp::MulHi => ins.umulhi(a, b),
+                }
+            }
+            Node::FromWord(a) => {
+                let a = self.get(*a);
+                let wide = self.b.ins().uextend(types::I64, a);
+                self.b.ins().fcvt_from_sint(types::F64, wide)
+            }
         }
     }
 

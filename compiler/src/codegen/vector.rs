@@ -27,7 +27,10 @@ impl Translator<'_> {
         let ok = stores_fit
             && self.kernel.body.items.iter().filter(|id| self.inner[id.index()]).all(|&id| {
                 match self.kernel.node(id) {
-                    Node::Reduce(_) => false,
+                    // Reductions and word arithmetic (random numbers) run point by point.
+                    Node::Reduce(_) | Node::WordConst(_) | Node::ToWord(_) | Node::Word(..) | Node::FromWord(_) => {
+                        false
+                    }
                     Node::Load(load) => self.contiguous(id, load),
                     _ => true,
                 }
@@ -169,7 +172,9 @@ impl Translator<'_> {
                 let (c, a, b) = (self.lane(*c, lanes), self.lane(*a, lanes), self.lane(*b, lanes));
                 self.lane_select(c, a, b)
             }
-            Node::Reduce(_) => unreachable!("kernels with reductions in the innermost loop are not vectorised"),
+            Node::Reduce(_) | Node::WordConst(_) | Node::ToWord(_) | Node::Word(..) | Node::FromWord(_) => {
+                unreachable!("kernels with reductions or words in the innermost loop are not vectorised")
+            }
         }
     }
 }

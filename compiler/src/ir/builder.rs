@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use super::{Access, Affine, BufferId, Kernel, Load, Node, NodeId, Output, Reduction, Region, VarId};
 use crate::builtins::ReduceOp;
-use crate::ops::{Binary, Compare, Unary};
+use crate::ops::{Binary, Compare, Unary, WordOp};
 
 /// Region depths: the prelude is 0, the body 1, reductions deeper.
 const BODY: usize = 1;
@@ -116,6 +116,10 @@ impl KernelBuilder {
         id
     }
 
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.index()]
+    }
+
     pub fn constant(&mut self, value: f64) -> NodeId {
         self.push(Node::Const(value))
     }
@@ -201,5 +205,16 @@ impl KernelBuilder {
 
     pub fn compare(&mut self, op: Compare, a: NodeId, b: NodeId) -> NodeId {
         self.push(Node::Compare(op, a, b))
+    }
+
+    pub fn word_constant(&mut self, w: u32) -> NodeId {
+        self.push(Node::WordConst(w))
+    }
+
+    pub fn word(&mut self, op: WordOp, a: NodeId, b: NodeId) -> NodeId {
+        match (&self.nodes[a.index()], &self.nodes[b.index()]) {
+            (Node::WordConst(x), Node::WordConst(y)) => self.word_constant(op.eval(*x, *y)),
+            _ => self.push(Node::Word(op, a, b)),
+        }
     }
 }

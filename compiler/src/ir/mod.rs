@@ -28,8 +28,10 @@
 //! the number of points folded; NaN for none), max/min (by [`crate::ops::Binary::Max`], from -inf /
 //! +inf). Engines must visit in this order so sums agree bit for bit.
 //!
-//! Values are `f64` or booleans (comparisons, `and`, `or`, `not`); `select` takes a boolean and
-//! evaluates both of its other operands. Arithmetic follows [`crate::ops`] exactly.
+//! Values are `f64`, booleans (comparisons, `and`, `or`, `not`) or 32-bit unsigned words (the
+//! integer arithmetic of counter-based random numbers, see [`crate::ops::WordOp`]; a word only
+//! becomes a number through `from_word`); `select` takes a boolean and evaluates both of its
+//! other operands. Arithmetic follows [`crate::ops`] exactly.
 //!
 //! **Procedures** are named lists of kernels run in order; the runtime runs them (initialise,
 //! step, observe) and owns the time loop.
@@ -57,7 +59,7 @@ pub use print::print;
 pub use verify::{VerifyError, verify};
 
 use crate::builtins::ReduceOp;
-use crate::ops::{Binary, Compare, Unary};
+use crate::ops::{Binary, Compare, Unary, WordOp};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BufferId(pub u32);
@@ -225,15 +227,24 @@ pub enum Node {
     Not(NodeId),
     Select(NodeId, NodeId, NodeId),
     Reduce(Reduction),
+    /// A 32-bit unsigned word (see [`crate::ops::WordOp`]).
+    WordConst(u32),
+    /// The word of an integer-valued number ([`crate::ops::to_word`]).
+    ToWord(NodeId),
+    Word(WordOp, NodeId, NodeId),
+    /// A word as the number it is, `0..2^32`.
+    FromWord(NodeId),
 }
 
 impl Node {
     /// The values this node uses directly (not those inside a reduction's region).
     pub fn operands(&self) -> Vec<NodeId> {
         match self {
-            Node::Const(_) | Node::Index(_) | Node::Load(_) => Vec::new(),
-            Node::Unary(_, a) | Node::Not(a) => vec![*a],
-            Node::Binary(_, a, b) | Node::Compare(_, a, b) | Node::And(a, b) | Node::Or(a, b) => vec![*a, *b],
+            Node::Const(_) | Node::Index(_) | Node::Load(_) | Node::WordConst(_) => Vec::new(),
+            Node::Unary(_, a) | Node::Not(a) | Node::ToWord(a) | Node::FromWord(a) => vec![*a],
+            Node::Binary(_, a, b) | Node::Compare(_, a, b) | Node::And(a, b) | Node::Or(a, b) | Node::Word(_, a, b) => {
+                vec![*a, *b]
+            }
             Node::Select(c, a, b) => vec![*c, *a, *b],
             Node::Reduce(r) => r.filter.iter().copied().chain([r.value]).collect(),
         }
@@ -241,6 +252,10 @@ impl Node {
 
     pub fn is_boolean(&self) -> bool {
         matches!(self, Node::Compare(..) | Node::And(..) | Node::Or(..) | Node::Not(_))
+    }
+
+    pub fn is_word(&self) -> bool {
+        matches!(self, Node::WordConst(_) | Node::ToWord(_) | Node::Word(..))
     }
 }
 

@@ -87,6 +87,10 @@ fn node_text(program: &Program, node: &Node) -> String {
         Node::Not(a) => format!("not {}", v(*a)),
         Node::Select(c, a, b) => format!("select {} {} {}", v(*c), v(*a), v(*b)),
         Node::Reduce(_) => unreachable!("printed as a block"),
+        Node::WordConst(w) => format!("word {w:#010x}"),
+        Node::ToWord(a) => format!("to_word {}", v(*a)),
+        Node::Word(op, a, b) => format!("{} {} {}", op.name(), v(*a), v(*b)),
+        Node::FromWord(a) => format!("from_word {}", v(*a)),
     }
 }
 

@@ -30,6 +30,7 @@ pub fn verify(program: &Program) -> Result<(), VerifyError> {
 enum Type {
     Number,
     Boolean,
+    Word,
 }
 
 struct Verifier<'p> {
@@ -200,6 +201,20 @@ impl Verifier<'_> {
                 let t = self.ty(*a)?;
                 self.expect(*b, t)?;
                 t
+            }
+            Node::WordConst(_) => Type::Word,
+            Node::ToWord(a) => {
+                number(a)?;
+                Type::Word
+            }
+            Node::Word(_, a, b) => {
+                self.expect(*a, Type::Word)?;
+                self.expect(*b, Type::Word)?;
+                Type::Word
+            }
+            Node::FromWord(a) => {
+                self.expect(*a, Type::Word)?;
+                Type::Number
             }
         })
     }

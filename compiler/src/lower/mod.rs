@@ -18,6 +18,7 @@ mod error;
 pub mod gradient;
 mod integrate;
 mod kernel;
+pub mod random;
 
 use std::collections::HashMap;
 

@@ -1,0 +1,69 @@
+//! Counter-based random numbers as Kernel IR word arithmetic: Philox4x32-10 (Salmon et al.,
+//! "Parallel random numbers: as easy as 1, 2, 3", SC11), uniforms and normals built on it.
+//!
+//! A draw is a pure function of its key (seed, stream) and counter (say step and index), so
+//! every engine computes the same bits, any point can be drawn independently (parallel
+//! kernels), and a reverse pass draws the forward pass's noise again instead of storing it.
+
+use crate::ir::NodeId;
+use crate::ir::builder::KernelBuilder;
+use crate::ops::{Binary, Unary, WordOp};
+
+const MULTIPLIERS: [u32; 2] = [0xD251_1F53, 0xCD9E_8D57];
+/// Added to the key between rounds (the golden ratio and sqrt(3) - 1, as 32-bit fractions).
+const WEYL: [u32; 2] = [0x9E37_79B9, 0xBB67_AE85];
+const ROUNDS: usize = 10;
+
+/// Philox4x32-10 of `counter` under `key`: four independent, uniformly distributed words.
+pub fn philox(b: &mut KernelBuilder, counter: [NodeId; 4], key: [NodeId; 2]) -> [NodeId; 4] {
+    let multipliers = MULTIPLIERS.map(|m| b.word_constant(m));
+    let weyl = WEYL.map(|w| b.word_constant(w));
+    let mut x = counter;
+    let mut key = key;
+    for round in 0..ROUNDS {
+        if round > 0 {
+            key = [b.word(WordOp::Add, key[0], weyl[0]), b.word(WordOp::Add, key[1], weyl[1])];
+        }
+        let (hi0, lo0) = (b.word(WordOp::MulHi, multipliers[0], x[0]), b.word(WordOp::MulLo, multipliers[0], x[0]));
+        let (hi1, lo1) = (b.word(WordOp::MulHi, multipliers[1], x[2]), b.word(WordOp::MulLo, multipliers[1], x[2]));
+        let mix = |b: &mut KernelBuilder, hi: NodeId, other: NodeId, k: NodeId| {
+            let m = b.word(WordOp::Xor, hi, other);
+            b.word(WordOp::Xor, m, k)
+        };
+        x = [mix(b, hi1, x[1], key[0]), lo1, mix(b, hi0, x[3], key[1]), lo0];
+    }
+    x
+}
+
+/// A uniform number in (0, 1) from two words: `(hi + (lo + 1/2) 2^-32) 2^-32`, so 53 bits of
+/// resolution, never 0 (it may round to 1 only within 2^-53 of it).
+pub fn uniform(b: &mut KernelBuilder, hi: NodeId, lo: NodeId) -> NodeId {
+    let (hi, lo) = (b.push(crate::ir::Node::FromWord(hi)), b.push(crate::ir::Node::FromWord(lo)));
+    let (half, scale) = (b.constant(0.5), b.constant(1.0 / 4_294_967_296.0));
+    let lo = b.binary(Binary::Add, lo, half);
+    let fraction = b.binary(Binary::Mul, lo, scale);
+    let sum = b.binary(Binary::Add, hi, fraction);
+    b.binary(Binary::Mul, sum, scale)
+}
+
+/// A standard normal number from four words, by the Box–Muller transform of two uniforms:
+/// `sqrt(-2 ln u1) cos(2 pi u2)` (exact in distribution; the smallest `u1`, 2^-65, puts the tails at 9.5 standard deviations).
+pub fn normal(b: &mut KernelBuilder, words: [NodeId; 4]) -> NodeId {
+    let (u1, u2) = (uniform(b, words[0], words[1]), uniform(b, words[2], words[3]));
+    let log = b.unary(Unary::Log, u1);
+    let minus_two = b.constant(-2.0);
+    let radius = b.binary(Binary::Mul, minus_two, log);
+    let radius = b.unary(Unary::Sqrt, radius);
+    let two_pi = b.constant(2.0 * std::f64::consts::PI);
+    let angle = b.binary(Binary::Mul, two_pi, u2);
+    let cos = b.unary(Unary::Cos, angle);
+    b.binary(Binary::Mul, radius, cos)
+}
+
+/// A word from a number node (an index, a step, a seed).
+pub fn word_of(b: &mut KernelBuilder, number: NodeId) -> NodeId {
+    match b.node(number) {
+        crate::ir::Node::Const(c) => b.word_constant(crate::ops::to_word(*c)),
+        _ => b.push(crate::ir::Node::ToWord(number)),
+    }
+}
