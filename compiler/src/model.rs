@@ -152,6 +152,8 @@ pub enum Node {
     /// `if c then a else b`; both sides are evaluated, so neither may fail.
     Select(Expr, Expr, Expr),
     Reduce(Reduce),
+    /// `normal(seed, ...)` / `uniform(seed, ...)`: a draw that is a function of its arguments.
+    Random(Draw, Vec<Expr>),
     /// `dt` in an SDE, before the right side is split into drift and diffusion.
     Dt,
     /// `dW[idx]` in an SDE, before splitting.
@@ -159,6 +161,15 @@ pub enum Node {
         noise: FieldId,
         index: Vec<Affine>,
     },
+}
+
+/// The distribution of a `Random` draw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Draw {
+    /// Standard normal.
+    Normal,
+    /// Uniform on (0, 1).
+    Uniform,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -314,6 +325,7 @@ pub fn children(e: &Node) -> Vec<&Expr> {
         Node::Binary(_, a, b) | Node::Compare(_, a, b) | Node::And(a, b) | Node::Or(a, b) => vec![a, b],
         Node::Select(c, a, b) => vec![c, a, b],
         Node::Reduce(r) => r.filter.iter().chain([&r.body]).collect(),
+        Node::Random(_, args) => args.iter().collect(),
     }
 }
 
@@ -349,6 +361,10 @@ fn display_expr(model: &Model, def: &Def, e: &Expr) -> String {
                 .collect();
             let filter = r.filter.as_ref().map(|f| format!(" | {}", show(f))).unwrap_or_default();
             format!("{}({}{}) {}", r.op.name(), vars.join(", "), filter, show(&r.body))
+        }
+        Node::Random(draw, args) => {
+            let args: Vec<String> = args.iter().map(show).collect();
+            format!("{}({})", if *draw == Draw::Normal { "normal" } else { "uniform" }, args.join(", "))
         }
         Node::Dt => "dt".into(),
         Node::Dw { noise, index } => {

@@ -18,6 +18,8 @@ pub struct Settings {
     pub dt: f64,
     pub steps: u64,
     pub t0: f64,
+    /// The key of the run's noise: the same seed draws the same paths on every engine.
+    pub seed: u64,
 }
 
 /// One model's buffers on one engine.
@@ -83,7 +85,7 @@ impl Simulator {
                 buffers.data_mut(buffer).copy_from_slice(&values);
             }
         }
-        let settings = checked.run.as_ref().map(|r| Settings { dt: r.dt, steps: r.steps, t0: r.t0 });
+        let settings = checked.run.as_ref().map(|r| Settings { dt: r.dt, steps: r.steps, t0: r.t0, seed: r.seed });
         let observables = checked
             .scalars
             .iter()
@@ -152,6 +154,12 @@ impl Simulator {
             }));
         }
         self.settings_mut()?.dt = dt;
+        Ok(())
+    }
+
+    /// Sets the seed of the run's noise (from the next run on).
+    pub fn set_seed(&mut self, seed: u64) -> Result<(), Failure> {
+        self.settings_mut()?.seed = seed;
         Ok(())
     }
 
@@ -305,13 +313,8 @@ impl Simulator {
 
     /// Sets every state to its initial value (from the current params) at the start time.
     pub fn reset(&mut self) -> Result<(), Failure> {
-        self.time = self.settings.map_or(0.0, |s| s.t0);
-        self.steps_done = 0;
-        let interface = &self.model.compiled().interface;
-        let (time, dt, init) = (interface.time, interface.dt, interface.init_states);
-        self.buffers.set_scalar(time, self.time);
-        self.buffers.set_scalar(dt, self.settings.map_or(0.0, |s| s.dt));
-        self.run_procedure(init)?;
+        self.set_clock(0);
+        self.run_procedure(self.model.compiled().interface.init_states)?;
         for &(buffer, index, delta) in &self.initial_offsets {
             self.buffers.data_mut(buffer)[index] += delta;
         }
@@ -386,13 +389,16 @@ impl Simulator {
 
     /// Sets the step count, the time and the time step buffers to the start of step `step`.
     pub(crate) fn set_clock(&mut self, step: u64) {
-        let settings = self.settings.unwrap_or(Settings { dt: 0.0, steps: 0, t0: 0.0 });
+        let settings = self.settings.unwrap_or(Settings { dt: 0.0, steps: 0, t0: 0.0, seed: 0 });
         self.steps_done = step;
         self.time = settings.t0 + step as f64 * settings.dt;
         let interface = &self.model.compiled().interface;
-        let (time, dt) = (interface.time, interface.dt);
+        let (time, dt, count, seed) = (interface.time, interface.dt, interface.step_count, interface.seed);
         self.buffers.set_scalar(time, self.time);
         self.buffers.set_scalar(dt, settings.dt);
+        self.buffers.set_scalar(count, step as f64);
+        // Seeds are keys of 32 bits: the draws use the low word.
+        self.buffers.set_scalar(seed, (settings.seed & 0xFFFF_FFFF) as f64);
     }
 
     /// The states, the clock and the length of the observation record.

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::builtins::ReduceOp;
-use crate::model::{Expr, Node, Reduce};
+use crate::model::{Expr, Node, Read, Reduce};
 use crate::ops::{Binary, Compare, Unary};
 
 use super::rules::{Terms, binary_partials, unary_partial};
@@ -36,7 +36,23 @@ pub fn derivative(e: &Expr, marker: &Expr) -> Result<Expr, Unsupported> {
 /// `e` with `marker` replaced by the value it stands for.
 pub fn unmark(e: &Expr, marker: &Expr) -> Expr {
     let Node::Unary(_, value) = &**marker else { unreachable!("markers are made by `marker`") };
-    replace(e, marker, value, &mut HashMap::new())
+    substitute(e, &|x| Arc::ptr_eq(x, marker).then(|| value.clone()), &mut HashMap::new())
+}
+
+/// `e` with every read `is_variable` picks replaced by one marker standing for the first of
+/// them (they must all read the same value), and that marker; `None` when none is picked.
+/// Differentiating by the marker then differentiates by the value those reads see.
+pub fn mark_reads(e: &Expr, is_variable: &dyn Fn(&Read) -> bool) -> Option<(Expr, Expr)> {
+    let picked = |x: &Expr| matches!(&**x, Node::Read(read) if is_variable(read));
+    let mut first = None;
+    crate::model::walk(e, &mut |node| {
+        if first.is_none() && matches!(node, Node::Read(read) if is_variable(read)) {
+            first = Some(Arc::new(node.clone()));
+        }
+    });
+    let mark = marker(first?);
+    let marked = substitute(e, &|x| picked(x).then(|| mark.clone()), &mut HashMap::new());
+    Some((marked, mark))
 }
 
 struct Forward<'m> {
@@ -56,7 +72,14 @@ impl Forward<'_> {
         }
         let zero = || Expr::constant(0.0);
         let d = match &**e {
-            Node::Num(_) | Node::Var(_) | Node::Time | Node::Read(_) | Node::Dt | Node::Dw { .. } => zero(),
+            // A draw is piecewise constant in its arguments (they are words).
+            Node::Num(_)
+            | Node::Var(_)
+            | Node::Time
+            | Node::Read(_)
+            | Node::Dt
+            | Node::Dw { .. }
+            | Node::Random(..) => zero(),
             // Conditions carry no derivative.
             Node::Compare(..) | Node::And(..) | Node::Or(..) | Node::Not(_) => zero(),
             Node::Unary(op, x) => {
@@ -92,15 +115,16 @@ impl Forward<'_> {
     }
 }
 
-fn replace(e: &Expr, target: &Expr, with: &Expr, memo: &mut HashMap<usize, Expr>) -> Expr {
-    if Arc::ptr_eq(e, target) {
-        return with.clone();
+/// `e` with each subexpression `pick` gives a replacement for replaced.
+fn substitute(e: &Expr, pick: &dyn Fn(&Expr) -> Option<Expr>, memo: &mut HashMap<usize, Expr>) -> Expr {
+    if let Some(with) = pick(e) {
+        return with;
     }
     let key = Arc::as_ptr(e) as usize;
     if let Some(done) = memo.get(&key) {
         return done.clone();
     }
-    let mut go = |x: &Expr| replace(x, target, with, memo);
+    let mut go = |x: &Expr| substitute(x, pick, memo);
     let node = match &**e {
         Node::Num(_) | Node::Var(_) | Node::Time | Node::Read(_) | Node::Dt | Node::Dw { .. } => return e.clone(),
         Node::Unary(op, x) => Node::Unary(*op, go(x)),
@@ -110,6 +134,7 @@ fn replace(e: &Expr, target: &Expr, with: &Expr, memo: &mut HashMap<usize, Expr>
         Node::Or(x, y) => Node::Or(go(x), go(y)),
         Node::Not(x) => Node::Not(go(x)),
         Node::Select(c, x, y) => Node::Select(go(c), go(x), go(y)),
+        Node::Random(draw, args) => Node::Random(*draw, args.iter().map(&mut go).collect()),
         Node::Reduce(r) => Node::Reduce(Reduce {
             op: r.op,
             vars: r.vars.clone(),

@@ -360,7 +360,7 @@ impl Emitter<'_, '_> {
         }
         let mut holds: Option<NodeId> = None;
         for (affine, lo, hi) in &piece.conditions {
-            let x = affine_value(b, affine);
+            let x = b.affine_value(affine);
             let (lo, hi) = (b.constant(*lo as f64), b.constant(*hi as f64));
             let above = b.compare(Compare::Ge, x, lo);
             let below = b.compare(Compare::Le, x, hi);
@@ -385,7 +385,7 @@ impl Emitter<'_, '_> {
             FNode::Const(c) => b.constant(*c),
             FNode::Index(v) => {
                 let image = subst.map.get(v).cloned().unwrap_or_else(|| Affine::var(*v));
-                affine_value(b, &image)
+                b.affine_value(&image)
             }
             FNode::Load(load) => self.load(b, load, subst),
             FNode::Unary(op, a) => {
@@ -477,30 +477,6 @@ impl Emitter<'_, '_> {
             axes.push(access);
         }
         b.load(load.buffer, index, axes, fill)
-    }
-}
-
-/// The numeric value of an affine index of the kernel's variables.
-fn affine_value(b: &mut KernelBuilder, affine: &Affine) -> NodeId {
-    let mut total: Option<NodeId> = None;
-    for &(v, c) in &affine.terms {
-        let index = b.push(Node::Index(v));
-        let term = if c == 1 {
-            index
-        } else {
-            let c = b.constant(c as f64);
-            b.binary(Binary::Mul, c, index)
-        };
-        total = Some(match total {
-            Some(t) => b.binary(Binary::Add, t, term),
-            None => term,
-        });
-    }
-    let offset = b.constant(affine.offset as f64);
-    match total {
-        Some(t) if affine.offset != 0 => b.binary(Binary::Add, t, offset),
-        Some(t) => t,
-        None => offset,
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::autodiff::forward;
 use crate::builtins::Builtin;
 use crate::model::Affine;
-use crate::model::{FieldId, FieldKind};
+use crate::model::{Draw, FieldId, FieldKind, Node};
 use crate::ops::{BuiltinOp, builtin_op};
 use crate::resolve::{Callee, FnDef, ItemId, ItemKind, LocalId, Origin, RExpr, RKind};
 
@@ -37,14 +37,25 @@ impl<'r> Elab<'_, 'r, '_> {
             Builtin::Diff => return self.derivative(args, e, env),
             _ => {}
         }
-        let Some(op) = builtin_op(builtin) else {
-            let (feature, help) = (
-                format!("random draws (`{}`)", builtin.name()),
-                "counter-based random numbers are not built yet; load random data with `data x : G = load(\"x.npy\")`",
-            );
-            return Err(self.report(CheckError::Unsupported { feature, span, help: help.into() }));
-        };
         let operands: Vec<&'r RExpr> = args.iter().collect();
+        let Some(op) = builtin_op(builtin) else {
+            let draw = if builtin == Builtin::Normal { Draw::Normal } else { Draw::Uniform };
+            if args.len() > 5 {
+                return Err(self.report(CheckError::Arity {
+                    name: builtin.name().into(),
+                    expected: "a seed and at most 4 more".into(),
+                    found: count_given(args.len()),
+                    span,
+                    help: format!(
+                        "a draw is keyed by its seed and counted by up to four numbers, e.g. `{}`",
+                        builtin_example(builtin)
+                    ),
+                }));
+            }
+            return self.operator_with(e, env, &operands, &vec![Kind::Num; operands.len()], Kind::Num, |xs| {
+                Arc::new(Node::Random(draw, xs.to_vec()))
+            });
+        };
         self.operator_with(e, env, &operands, &vec![Kind::Num; operands.len()], Kind::Num, |xs| match op {
             BuiltinOp::Unary(u) => unary(u, xs[0].clone()),
             BuiltinOp::Binary(b) => binary(b, xs[0].clone(), xs[1].clone()),

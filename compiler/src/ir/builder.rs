@@ -207,6 +207,30 @@ impl KernelBuilder {
         self.push(Node::Compare(op, a, b))
     }
 
+    /// The numeric value of an affine index of the kernel's variables.
+    pub fn affine_value(&mut self, affine: &Affine) -> NodeId {
+        let mut total: Option<NodeId> = None;
+        for &(v, c) in &affine.terms {
+            let index = self.push(Node::Index(v));
+            let term = if c == 1 {
+                index
+            } else {
+                let c = self.constant(c as f64);
+                self.binary(Binary::Mul, c, index)
+            };
+            total = Some(match total {
+                Some(t) => self.binary(Binary::Add, t, term),
+                None => term,
+            });
+        }
+        let offset = self.constant(affine.offset as f64);
+        match total {
+            Some(t) if affine.offset != 0 => self.binary(Binary::Add, t, offset),
+            Some(t) => t,
+            None => offset,
+        }
+    }
+
     pub fn word_constant(&mut self, w: u32) -> NodeId {
         self.push(Node::WordConst(w))
     }

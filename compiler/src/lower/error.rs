@@ -60,4 +60,15 @@ pub enum LowerError {
         #[label("differentiated here")]
         span: Span,
     },
+
+    #[error("milstein cannot step `{state}`: {problem}")]
+    #[diagnostic(code(noether::lower::milstein))]
+    Milstein {
+        state: String,
+        problem: String,
+        #[label("this equation")]
+        span: Span,
+        #[help]
+        help: String,
+    },
 }

@@ -6,6 +6,8 @@ use crate::ir::builder::KernelBuilder;
 use crate::ir::{BufferId, Node, NodeId};
 use crate::model::{self, Def};
 
+use super::random;
+
 /// A kernel over the domain and variables of `def`.
 pub(super) fn for_def(name: impl Into<String>, def: &Def) -> KernelBuilder {
     KernelBuilder::new(name, def.vars.iter().map(|v| v.extent).collect(), def.rank)
@@ -64,6 +66,14 @@ pub(super) fn expr(
             let filter = r.filter.as_ref().map(|f| expr(b, f, def, buffers, time));
             (filter, expr(b, &r.body, def, buffers, time))
         }),
+        model::Node::Random(draw, args) => {
+            let args: Vec<NodeId> = args.iter().map(|a| sub(b, a)).collect();
+            let stream = match draw {
+                model::Draw::Uniform => random::UNIFORM_STREAM,
+                model::Draw::Normal => random::NORMAL_STREAM,
+            };
+            random::draw(b, *draw, args[0], stream, &args[1..])
+        }
         model::Node::Dt | model::Node::Dw { .. } => {
             unreachable!("SDE differentials are split off before lowering")
         }

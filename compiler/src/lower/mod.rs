@@ -19,6 +19,7 @@ pub mod gradient;
 mod integrate;
 mod kernel;
 pub mod random;
+mod stochastic;
 
 use std::collections::HashMap;
 
@@ -46,6 +47,10 @@ pub struct Interface {
     pub fields: Vec<Option<BufferId>>,
     pub time: BufferId,
     pub dt: BufferId,
+    /// The number of steps taken (the counter of noise draws).
+    pub step_count: BufferId,
+    /// The run's random seed (the key of noise draws).
+    pub seed: BufferId,
     /// `(current, next)` buffers whose contents are exchanged after each step.
     pub swaps: Vec<(BufferId, BufferId)>,
     /// The buffer of each named scalar, in the order of `Model::scalars`.
@@ -75,9 +80,21 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
         .collect();
     let time = program.add_buffer("t", Vec::new());
     let dt = program.add_buffer("dt", Vec::new());
+    let step_count = program.add_buffer("step", Vec::new());
+    let seed = program.add_buffer("seed", Vec::new());
     let scalars = model.scalars.iter().map(|s| program.add_buffer(s.name.clone(), Vec::new())).collect();
-    let mut lowering =
-        Lowering { model: &model, program, fields, time, dt, scalars, sink, gradients_in_progress: Vec::new() };
+    let mut lowering = Lowering {
+        model: &model,
+        program,
+        fields,
+        time,
+        dt,
+        step_count,
+        seed,
+        scalars,
+        sink,
+        gradients_in_progress: Vec::new(),
+    };
     let init_params = lowering.init_params()?;
     let init_states = lowering.init_states()?;
     let (step, swaps) = match lowering.integrator()? {
@@ -91,8 +108,9 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
             lowering.scalar_procedure(&name, |s| std::ptr::eq(s, &model.scalars[i]))
         })
         .collect::<Option<_>>()?;
-    let Lowering { program, fields, time, dt, scalars, .. } = lowering;
-    let interface = Interface { fields, time, dt, swaps, scalars, init_params, init_states, step, observe, eval };
+    let Lowering { program, fields, time, dt, step_count, seed, scalars, .. } = lowering;
+    let interface =
+        Interface { fields, time, dt, step_count, seed, swaps, scalars, init_params, init_states, step, observe, eval };
     Some(Compiled { model, program, interface })
 }
 
@@ -114,6 +132,8 @@ struct Lowering<'m, 's> {
     fields: Vec<Option<BufferId>>,
     time: BufferId,
     dt: BufferId,
+    step_count: BufferId,
+    seed: BufferId,
     scalars: Vec<BufferId>,
     sink: &'s mut Sink,
     /// Gradient fields being built, innermost last: one reached again depends on itself.
@@ -134,6 +154,19 @@ impl Lowering<'_, '_> {
         outputs: impl FnOnce(&mut KernelBuilder, crate::ir::NodeId) -> Vec<Output>,
     ) -> KernelId {
         let mut builder = kernel::for_def(name, def);
+        let value = self.lower_expr(&mut builder, def, &def.expr, reading);
+        let outputs = outputs(&mut builder, value);
+        self.program.add_kernel(builder.finish(outputs))
+    }
+
+    /// Lowers `expr`, an expression of `def` (whose read table it uses), into `builder`.
+    fn lower_expr(
+        &self,
+        builder: &mut KernelBuilder,
+        def: &Def,
+        expr: &crate::model::Expr,
+        reading: &Reading,
+    ) -> crate::ir::NodeId {
         let field_buffers = &self.fields;
         let buffers = |f: FieldId| {
             reading
@@ -152,9 +185,7 @@ impl Lowering<'_, '_> {
             let shift = b.binary(crate::ops::Binary::Mul, c, dt);
             b.binary(crate::ops::Binary::Add, t, shift)
         };
-        let value = kernel::expr(&mut builder, &def.expr, def, &buffers, &time);
-        let outputs = outputs(&mut builder, value);
-        self.program.add_kernel(builder.finish(outputs))
+        kernel::expr(builder, expr, def, &buffers, &time)
     }
 
     /// A kernel storing `def`'s value into `target`.
@@ -421,11 +452,14 @@ impl Lowering<'_, '_> {
                 EquationKind::Sde { .. } => None,
             })
             .collect();
+        if run.integrator.is_stochastic() {
+            return Some(Some(self.stochastic_step(run.integrator)?));
+        }
         let Some(tableau) = integrate::Tableau::of(run.integrator) else {
             self.sink.push(LowerError::Unsupported {
                 feature: format!("the `{}` integrator", run.integrator.name()),
                 span: run.span,
-                help: "implemented so far: euler, heun, rk4".into(),
+                help: "implemented so far: euler, heun, rk4, euler_maruyama, milstein".into(),
             });
             return None;
         };

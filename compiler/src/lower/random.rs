@@ -7,7 +7,14 @@
 
 use crate::ir::NodeId;
 use crate::ir::builder::KernelBuilder;
+use crate::model::Draw;
 use crate::ops::{Binary, Unary, WordOp};
+
+/// The second key word tells apart the streams one seed drives: `uniform(...)` and
+/// `normal(...)` calls, and each noise field (stream `NOISE_STREAMS + its field index`).
+pub const UNIFORM_STREAM: u32 = 0;
+pub const NORMAL_STREAM: u32 = 1;
+pub const NOISE_STREAMS: u32 = 2;
 
 const MULTIPLIERS: [u32; 2] = [0xD251_1F53, 0xCD9E_8D57];
 /// Added to the key between rounds (the golden ratio and sqrt(3) - 1, as 32-bit fractions).
@@ -65,5 +72,21 @@ pub fn word_of(b: &mut KernelBuilder, number: NodeId) -> NodeId {
     match b.node(number) {
         crate::ir::Node::Const(c) => b.word_constant(crate::ops::to_word(*c)),
         _ => b.push(crate::ir::Node::ToWord(number)),
+    }
+}
+
+/// A draw of `kind` keyed by (`seed`, `stream`) at `counter` (at most four numbers, the rest 0).
+pub fn draw(b: &mut KernelBuilder, kind: Draw, seed: NodeId, stream: u32, counter: &[NodeId]) -> NodeId {
+    assert!(counter.len() <= 4, "a Philox counter has four words");
+    let zero = b.word_constant(0);
+    let mut words = [zero; 4];
+    for (slot, &number) in words.iter_mut().zip(counter) {
+        *slot = word_of(b, number);
+    }
+    let key = [word_of(b, seed), b.word_constant(stream)];
+    let out = philox(b, words, key);
+    match kind {
+        Draw::Normal => normal(b, out),
+        Draw::Uniform => uniform(b, out[0], out[1]),
     }
 }
