@@ -8,4 +8,5 @@ mod parity;
 mod physics;
 mod random;
 mod robustness;
+mod sde;
 mod support;
