@@ -62,14 +62,30 @@ struct GradArgs {
     /// How many states the forward run keeps for the reverse run (default: sqrt(steps)).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     checkpoints: Option<u64>,
+    #[command(flatten)]
+    settings: SettingsArgs,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// Overrides of the script's `run` settings.
+#[derive(Args)]
+struct SettingsArgs {
     /// Number of steps (overrides the script's `steps`).
     #[arg(long)]
     steps: Option<u64>,
     /// Time step (overrides the script's `dt`).
     #[arg(long)]
     dt: Option<f64>,
-    #[command(flatten)]
-    engine: EngineArgs,
+    /// Seed of the noise (overrides the script's `seed`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(..1 << 32))]
+    seed: Option<u64>,
+}
+
+impl From<SettingsArgs> for commands::RunOverrides {
+    fn from(args: SettingsArgs) -> Self {
+        commands::RunOverrides { steps: args.steps, dt: args.dt, seed: args.seed }
+    }
 }
 
 #[derive(Args)]
@@ -89,6 +105,8 @@ struct FitArgs {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     #[command(flatten)]
+    settings: SettingsArgs,
+    #[command(flatten)]
     engine: EngineArgs,
 }
 
@@ -106,12 +124,8 @@ struct ModelArgs {
 struct RunArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// Number of steps (overrides the script's `steps`).
-    #[arg(long)]
-    steps: Option<u64>,
-    /// Time step (overrides the script's `dt`).
-    #[arg(long)]
-    dt: Option<f64>,
+    #[command(flatten)]
+    settings: SettingsArgs,
     /// Write final states and observable series as .npy, plus summary.json, into this folder.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -191,8 +205,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run(&commands::RunOptions {
             file: args.model.file,
             overrides: args.model.overrides,
-            steps: args.steps,
-            dt: args.dt,
+            settings: args.settings.into(),
             out: args.out,
             json: args.json,
             backend: args.backend.into(),
@@ -207,8 +220,7 @@ fn main() -> ExitCode {
             json: args.json,
             out: args.out,
             checkpoints: args.checkpoints.map(|c| c as usize),
-            steps: args.steps,
-            dt: args.dt,
+            settings: args.settings.into(),
             backend: args.engine.backend.into(),
             threads: args.engine.threads.map(|t| t as usize),
         }),
@@ -219,6 +231,7 @@ fn main() -> ExitCode {
             lr: args.lr,
             json: args.json,
             out: args.out,
+            settings: args.settings.into(),
             backend: args.engine.backend.into(),
             threads: args.engine.threads.map(|t| t as usize),
         }),

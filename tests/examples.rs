@@ -167,3 +167,104 @@ fn heat_source_fit_finds_both_hot_spots() {
     assert!(relative < 0.2, "relative L2 error of the fitted initial state {relative}");
     assert!(fitted.final_loss < 1e-3 * fitted.history[0].loss);
 }
+
+#[test]
+fn ou_ensemble_relaxes_to_its_exact_moments() {
+    let sim = run("ou", &[("M", 20_000.0)], 400);
+    let (mean, var) = (sim.observable("mean_X").expect("observed"), sim.observable("var_X").expect("observed"));
+    let t = 2.0_f64;
+    let (exact_mean, exact_var) = (2.0 * (-1.5 * t).exp(), 0.36 / 3.0 * (1.0 - (-3.0 * t).exp()));
+    let last = mean.len() - 1;
+    assert!((mean[last] - exact_mean).abs() < 4.0 * (var[last] / 20_000.0).sqrt(), "{} vs {exact_mean}", mean[last]);
+    // A Gaussian's variance has standard error var * sqrt(2 / M).
+    assert!(
+        (var[last] - exact_var).abs() < 4.0 * exact_var * (2.0 / 20_000.0_f64).sqrt(),
+        "{} vs {exact_var}",
+        var[last]
+    );
+    assert_eq!(var[0], 0.0, "every path starts at x0");
+}
+
+#[test]
+fn kuramoto_synchronises_above_the_critical_coupling_only() {
+    let order = |coupling: f64| {
+        run("kuramoto", &[("N", 1000.0), ("K", coupling)], 1500).observable("r").expect("observed").to_vec()
+    };
+    let strong = order(2.5);
+    assert!(strong[0] < 0.1, "random phases start incoherent: {}", strong[0]);
+    assert!(strong[strong.len() - 1] > 0.9, "K = 2.5 synchronises: {}", strong[strong.len() - 1]);
+    let weak = order(0.3);
+    let late = &weak[weak.len() / 2..];
+    assert!(
+        late.iter().all(|r| *r < 0.12),
+        "K = 0.3 stays incoherent: max {}",
+        late.iter().fold(0.0_f64, |m, r| m.max(*r))
+    );
+}
+
+#[test]
+fn cbo_finds_the_rastrigin_global_minimum_from_a_spread_start() {
+    for seed in [1_u64, 2, 3] {
+        let overrides: Vec<Override> = vec![Override { name: "N".into(), value: 300.0 }];
+        let model = Model::from_file_with("examples/cbo.noe", &overrides).unwrap_or_else(|f| panic!("{f:?}"));
+        let mut sim = model.simulator(Backend::Jit).unwrap_or_else(|f| panic!("{f:?}"));
+        sim.set_seed(seed).unwrap_or_else(|f| panic!("{f:?}"));
+        sim.run().unwrap_or_else(|f| panic!("{f:?}"));
+        let m = (sim.observable("m0").expect("observed").to_vec(), sim.observable("m1").expect("observed").to_vec());
+        let start = (m.0[0], m.1[0]);
+        assert!(start.0.hypot(start.1) > 0.5, "the start is not already at the minimum: {start:?}");
+        let end = (m.0[m.0.len() - 1], m.1[m.1.len() - 1]);
+        assert!(end.0.hypot(end.1) < 0.02, "seed {seed}: consensus at {end:?}, the global minimum is (0, 0)");
+    }
+}
+
+/// The Boltzmann distribution exp(-beta U) of one particle, by quadrature: E[x^2].
+fn boltzmann_second_moment(beta: f64) -> f64 {
+    let (mut weight, mut moment) = (0.0, 0.0);
+    for i in 0..=80_000 {
+        let x = -4.0 + i as f64 * 1e-4;
+        let w = (-beta * (x * x - 1.0).powi(2)).exp();
+        weight += w;
+        moment += x * x * w;
+    }
+    moment / weight
+}
+
+#[test]
+fn langevin_relaxes_from_one_well_to_the_boltzmann_distribution() {
+    let m = 4000.0;
+    let sim = run("langevin_double_well", &[("M", m)], 8000);
+    let (right, x2) = (sim.observable("right").expect("observed"), sim.observable("x2").expect("observed"));
+    assert_eq!(right[0], 0.0, "everyone starts in the left well");
+    let last = right.len() - 1;
+    assert!((right[last] - 0.5).abs() < 4.0 * 0.5 / m.sqrt(), "half cross the barrier: {}", right[last]);
+    let exact = boltzmann_second_moment(2.0);
+    // sd(x^2) under the Boltzmann distribution is below 0.6.
+    assert!((x2[last] - exact).abs() < 4.0 * 0.6 / m.sqrt(), "E[x^2] {} vs {exact}", x2[last]);
+}
+
+#[test]
+fn diffusion_sampling_reproduces_the_mixture() {
+    let m = 1500;
+    let sim = run("diffusion_sampling", &[("M", m as f64)], 2000);
+    let x = sim.state("x").expect("state");
+    let means = [(-2.0, 0.0), (2.0, 1.5), (1.0, -2.0)];
+    let mut counts = [0usize; 3];
+    for p in 0..m {
+        let (a, b) = (x[[p, 0]], x[[p, 1]]);
+        let nearest = (0..3).min_by(|&i, &j| {
+            let d = |c: usize| (a - means[c].0).powi(2) + (b - means[c].1).powi(2);
+            d(i).total_cmp(&d(j))
+        });
+        let c = nearest.expect("three components");
+        // Samples sit within a few standard deviations (0.2 to 0.25) of their component.
+        assert!((a - means[c].0).hypot(b - means[c].1) < 1.5, "sample ({a}, {b}) is far from every component");
+        counts[c] += 1;
+    }
+    for (c, count) in counts.iter().enumerate() {
+        let w = (c + 1) as f64 / 6.0;
+        let fraction = *count as f64 / m as f64;
+        let standard_error = (w * (1.0 - w) / m as f64).sqrt();
+        assert!((fraction - w).abs() < 4.0 * standard_error, "component {c}: {fraction} of samples, weight {w}");
+    }
+}

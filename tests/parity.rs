@@ -91,6 +91,12 @@ fn examples_agree() {
         ("wave", vec![("N", 41.0)], 40),
         ("burgers", vec![("N", 37.0)], 60),
         ("gray_scott", vec![("N", 21.0)], 40),
+        ("gbm", vec![("M", 50.0)], 30),
+        ("ou", vec![("M", 50.0)], 30),
+        ("kuramoto", vec![("N", 40.0)], 30),
+        ("cbo", vec![("N", 30.0)], 30),
+        ("langevin_double_well", vec![("M", 30.0)], 30),
+        ("diffusion_sampling", vec![("M", 20.0)], 30),
     ] {
         let text = std::fs::read_to_string(format!("examples/{name}.noe")).expect("example");
         assert_engines_agree(&model_of(&text, &overrides), Some(steps), name);

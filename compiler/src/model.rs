@@ -160,6 +160,7 @@ pub enum Node {
     Dw {
         noise: FieldId,
         index: Vec<Affine>,
+        span: Span,
     },
 }
 
@@ -367,7 +368,7 @@ fn display_expr(model: &Model, def: &Def, e: &Expr) -> String {
             format!("{}({})", if *draw == Draw::Normal { "normal" } else { "uniform" }, args.join(", "))
         }
         Node::Dt => "dt".into(),
-        Node::Dw { noise, index } => {
+        Node::Dw { noise, index, .. } => {
             let index: Vec<String> = index.iter().map(|a| a.display(&|v| def.vars[v.index()].name.clone())).collect();
             format!("d{}[{}]", model.field(*noise).name, index.join(", "))
         }

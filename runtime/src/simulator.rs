@@ -157,8 +157,15 @@ impl Simulator {
         Ok(())
     }
 
-    /// Sets the seed of the run's noise (from the next run on).
+    /// Sets the seed of the run's noise (from the next run on); seeds are 32-bit keys.
     pub fn set_seed(&mut self, seed: u64) -> Result<(), Failure> {
+        if seed > u64::from(u32::MAX) {
+            return Err(self.model.fail(RunError::BadSetting {
+                setting: "seed",
+                problem: format!("{seed} does not fit in 32 bits"),
+                help: "give a seed from 0 to 4294967295".into(),
+            }));
+        }
         self.settings_mut()?.seed = seed;
         Ok(())
     }
@@ -397,8 +404,7 @@ impl Simulator {
         self.buffers.set_scalar(time, self.time);
         self.buffers.set_scalar(dt, settings.dt);
         self.buffers.set_scalar(count, step as f64);
-        // Seeds are keys of 32 bits: the draws use the low word.
-        self.buffers.set_scalar(seed, (settings.seed & 0xFFFF_FFFF) as f64);
+        self.buffers.set_scalar(seed, settings.seed as f64);
     }
 
     /// The states, the clock and the length of the observation record.

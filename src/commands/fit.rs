@@ -16,6 +16,7 @@ pub struct FitCommand {
     pub lr: Option<f64>,
     pub json: bool,
     pub out: Option<PathBuf>,
+    pub settings: super::RunOverrides,
     pub backend: Backend,
     pub threads: Option<usize>,
 }
@@ -24,6 +25,7 @@ pub fn fit(options: &FitCommand) -> Result<(), Failure> {
     let model = Model::from_file_with(&options.file, &options.overrides)?;
     let mut sim = model
         .simulator_with(options.backend, EngineOptions { threads: options.threads, ..EngineOptions::default() })?;
+    options.settings.apply(&mut sim)?;
     let started = Instant::now();
     let quiet = options.json;
     let result = sim.fit(FitOptions { iters: options.iters, lr: options.lr }, &mut |it| {

@@ -19,8 +19,7 @@ pub struct GradOptions {
     pub json: bool,
     pub out: Option<PathBuf>,
     pub checkpoints: Option<usize>,
-    pub steps: Option<u64>,
-    pub dt: Option<f64>,
+    pub settings: super::RunOverrides,
     pub backend: Backend,
     pub threads: Option<usize>,
 }
@@ -52,12 +51,7 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
     let model = Model::from_file_with(&options.file, &options.overrides)?;
     let mut sim = model
         .simulator_with(options.backend, EngineOptions { threads: options.threads, ..EngineOptions::default() })?;
-    if let Some(steps) = options.steps {
-        sim.set_steps(steps)?;
-    }
-    if let Some(dt) = options.dt {
-        sim.set_dt(dt)?;
-    }
+    options.settings.apply(&mut sim)?;
     let checked = model.checked();
     let loss = match &options.loss {
         Some(loss) => loss.clone(),

@@ -14,6 +14,29 @@ pub use fit::{FitCommand, fit};
 pub use grad::{GradOptions, grad};
 pub use run::{RunOptions, run};
 
+/// Command-line overrides of the script's `run` settings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOverrides {
+    pub steps: Option<u64>,
+    pub dt: Option<f64>,
+    pub seed: Option<u64>,
+}
+
+impl RunOverrides {
+    fn apply(&self, sim: &mut noether::Simulator) -> Result<(), Failure> {
+        if let Some(steps) = self.steps {
+            sim.set_steps(steps)?;
+        }
+        if let Some(dt) = self.dt {
+            sim.set_dt(dt)?;
+        }
+        if let Some(seed) = self.seed {
+            sim.set_seed(seed)?;
+        }
+        Ok(())
+    }
+}
+
 /// `noether check`: compile and load data, then summarise the model.
 pub fn check(file: &Path, overrides: &[Override]) -> Result<(), Failure> {
     let model = Model::from_file_with(file, overrides)?;

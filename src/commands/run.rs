@@ -13,8 +13,7 @@ use super::number;
 pub struct RunOptions {
     pub file: PathBuf,
     pub overrides: Vec<Override>,
-    pub steps: Option<u64>,
-    pub dt: Option<f64>,
+    pub settings: super::RunOverrides,
     pub out: Option<PathBuf>,
     pub json: bool,
     pub backend: Backend,
@@ -28,12 +27,7 @@ pub fn run(options: &RunOptions) -> Result<(), Failure> {
     let model = Model::from_file_with(&options.file, &options.overrides)?;
     let mut sim = model
         .simulator_with(options.backend, EngineOptions { threads: options.threads, ..EngineOptions::default() })?;
-    if let Some(steps) = options.steps {
-        sim.set_steps(steps)?;
-    }
-    if let Some(dt) = options.dt {
-        sim.set_dt(dt)?;
-    }
+    options.settings.apply(&mut sim)?;
     let settings = sim.settings().ok_or_else(|| model.fail(noether::RunError::NoRun))?;
 
     let started = Instant::now();

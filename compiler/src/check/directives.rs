@@ -17,6 +17,8 @@ enum Kind {
     Count,
     /// An integer >= 0.
     Natural,
+    /// An integer in 0..2^32: the key word of counter-based random numbers.
+    Seed,
     /// One of these words.
     Word(&'static [&'static str]),
 }
@@ -46,7 +48,7 @@ const SDE_OPTIONS: [Opt; 4] = [
     required("dt", Kind::Positive, "the time step, e.g. `dt = 0.01`"),
     required("steps", Kind::Count, "the number of steps, e.g. `steps = 1000`"),
     optional("t0", Kind::Number, "the start time (default 0)"),
-    optional("seed", Kind::Natural, "the random seed (default 0)"),
+    optional("seed", Kind::Seed, "the random seed, 0 to 4294967295 (default 0)"),
 ];
 
 fn integrator_options(integrator: Integrator) -> &'static [Opt] {
@@ -56,7 +58,7 @@ fn integrator_options(integrator: Integrator) -> &'static [Opt] {
 const METROPOLIS: [Opt; 4] = [
     required("sweeps", Kind::Count, "the number of sweeps over all sites, e.g. `sweeps = 1000`"),
     optional("order", Kind::Word(&["checkerboard", "random", "sequential"]), "the update order"),
-    optional("seed", Kind::Natural, "the random seed (default 0)"),
+    optional("seed", Kind::Seed, "the random seed, 0 to 4294967295 (default 0)"),
     optional("burn_in", Kind::Natural, "sweeps discarded before observing (default 0)"),
 ];
 
@@ -220,6 +222,7 @@ fn validate(kind: Kind, value: &ArgValue) -> Result<OptionValue, String> {
         Kind::Number => number.is_finite(),
         Kind::Count => integer && number >= 1.0,
         Kind::Natural => integer && number >= 0.0,
+        Kind::Seed => integer && (0.0..4_294_967_296.0).contains(&number),
         Kind::Word(_) => unreachable!("handled above"),
     };
     if fine {
@@ -229,6 +232,7 @@ fn validate(kind: Kind, value: &ArgValue) -> Result<OptionValue, String> {
             Kind::Positive => format!("{number} is not a positive number"),
             Kind::Count => format!("{number} is not a whole number of at least 1"),
             Kind::Natural => format!("{number} is not a whole number of at least 0"),
+            Kind::Seed => format!("{number} is not a whole number from 0 to 4294967295"),
             _ => format!("{number} is not a finite number"),
         })
     }

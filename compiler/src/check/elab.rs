@@ -271,7 +271,7 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
             }
         };
         let node = if differential {
-            Node::Dw { noise: field, index: indices }
+            Node::Dw { noise: field, index: indices, span }
         } else {
             let id = ReadId(self.reads.len() as u32);
             self.reads.push(ReadInfo { field, span });

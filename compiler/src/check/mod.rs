@@ -294,6 +294,7 @@ impl<'r, 's> Checker<'r, 's> {
 
     fn sde(&mut self, body: &'r Body, domain: &[DomainVar], span: Span, name: &str) -> Result<EquationKind, Reported> {
         let (rhs, mut elab) = self.top_expr(body, domain, &format!("the increment of `{name}`"))?;
+        ranges::noise_reads(&mut elab, &rhs)?;
         let terms = match sde::split(&rhs) {
             Ok(terms) => terms,
             Err(sde::NotLinear(problem)) => {

@@ -74,6 +74,33 @@ pub(super) fn classify(elab: &mut Elab<'_, '_, '_>, expr: &Expr) -> R<Vec<ReadAc
     if classifier.failed { Err(Reported) } else { Ok(classifier.accesses) }
 }
 
+/// Reports `dW[...]` reads that can leave their noise's shape: a noise has one increment per
+/// element, so no boundary rule or guard applies.
+pub(super) fn noise_reads(elab: &mut Elab<'_, '_, '_>, expr: &Expr) -> R<()> {
+    let full = Ranges {
+        lo: vec![0; elab.vars.len()],
+        hi: elab.vars.iter().map(|v| v.extent.map_or(0, |e| e as i64 - 1)).collect(),
+    };
+    let mut uses = Vec::new();
+    crate::model::walk(expr, &mut |node| {
+        if let Node::Dw { noise, index, span } = node {
+            uses.push((*noise, index.clone(), *span));
+        }
+    });
+    let mut classifier = Classifier { elab, full, accesses: Vec::new(), failed: false, reported_at: Vec::new() };
+    for (noise, index, span) in uses {
+        let extents = classifier.elab.ck.fields[noise.index()].shape.extents();
+        for (axis, (affine, extent)) in index.iter().zip(extents).enumerate() {
+            let (lo, hi) = classifier.full.interval(&affine.terms, affine.offset);
+            if lo < 0 || hi >= extent as i64 {
+                classifier.out_of_range(span, noise, &index, axis, (lo, hi));
+                break;
+            }
+        }
+    }
+    if classifier.failed { Err(Reported) } else { Ok(()) }
+}
+
 struct Classifier<'e, 'c, 'r, 's> {
     elab: &'e mut Elab<'c, 'r, 's>,
     full: Ranges,
@@ -138,21 +165,20 @@ impl Classifier<'_, '_, '_, '_> {
                 slot.fill = f64::NAN;
                 continue;
             }
-            self.out_of_range(id, field, index, axis, (lo, hi));
+            self.out_of_range(self.elab.reads[id.0 as usize].span, field, index, axis, (lo, hi));
             return;
         }
     }
 
     fn out_of_range(
         &mut self,
-        id: ReadId,
+        span: crate::diag::Span,
         field: FieldId,
         index: &[crate::model::Affine],
         axis: usize,
         (lo, hi): (i64, i64),
     ) {
         self.failed = true;
-        let span = self.elab.reads[id.0 as usize].span;
         if self.reported_at.contains(&span) {
             return;
         }
@@ -172,9 +198,13 @@ impl Classifier<'_, '_, '_, '_> {
             span,
             field: name.clone(),
             extents: format!("{}, no boundary rule", shape_text(&extents)),
-            help: format!(
-                "give the {kind} `{name}` a boundary rule after its shape (periodic, dirichlet(v), neumann or clamp), or guard the read with `if ... then ... else ...`"
-            ),
+            help: if info.kind == crate::model::FieldKind::Noise {
+                format!("`{name}` has one Brownian increment per element: read `d{name}` inside its shape")
+            } else {
+                format!(
+                    "give the {kind} `{name}` a boundary rule after its shape (periodic, dirichlet(v), neumann or clamp), or guard the read with `if ... then ... else ...`"
+                )
+            },
         });
     }
 }

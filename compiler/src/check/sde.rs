@@ -39,7 +39,7 @@ fn terms(e: &Expr) -> Result<Parts, NotLinear> {
     }
     match &**e {
         Node::Dt => Ok(Parts { dt: Some(one()), dw: Vec::new(), rest: None }),
-        Node::Dw { noise, index } => Ok(Parts { dt: None, dw: vec![(*noise, index.clone(), one())], rest: None }),
+        Node::Dw { noise, index, .. } => Ok(Parts { dt: None, dw: vec![(*noise, index.clone(), one())], rest: None }),
         Node::Binary(Binary::Add, a, b) => Ok(merge(terms(a)?, terms(b)?)),
         Node::Binary(Binary::Sub, a, b) => Ok(merge(terms(a)?, scale(terms(b)?, &Arc::new(Node::Num(-1.0))))),
         Node::Unary(Unary::Neg, a) => Ok(scale(terms(a)?, &Arc::new(Node::Num(-1.0)))),
