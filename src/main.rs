@@ -129,6 +129,10 @@ struct RunArgs {
     /// Write final states and observable series as .npy, plus summary.json, into this folder.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Also write the first K elements of each state at every step: DIR/<state>_paths.npy,
+    /// shaped [steps + 1, K] (sample paths of an ensemble).
+    #[arg(long, value_name = "K", requires = "out", default_value_t = 0)]
+    paths: usize,
     /// Print one JSON object on stdout instead of the text report.
     #[arg(long)]
     json: bool,
@@ -207,6 +211,7 @@ fn main() -> ExitCode {
             overrides: args.model.overrides,
             settings: args.settings.into(),
             out: args.out,
+            paths: args.paths,
             json: args.json,
             backend: args.backend.into(),
             threads: args.threads.map(|t| t as usize),

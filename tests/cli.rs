@@ -233,3 +233,26 @@ fn fit_writes_fitted_params_and_lowers_the_loss() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("no `fit` directive"), "{}", stderr(&output));
 }
+
+#[test]
+fn sde_runs_write_sample_paths_and_follow_the_seed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |seed: &str, name: &str| {
+        let out = dir.path().join(name);
+        let args =
+            ["run", "examples/gbm.noe", "--set", "M=500", "--steps", "40", "--seed", seed, "--paths", "3", "--out"];
+        let output = noether(&[&args[..], &[out.to_str().expect("utf-8 path"), "--json"]].concat());
+        assert!(output.status.success(), "{}", stderr(&output));
+        (read_npy(&out.join("X.npy")), read_npy(&out.join("X_paths.npy")))
+    };
+    let (x, paths) = run("7", "a");
+    assert_eq!(paths.shape(), &[41, 3]);
+    for k in 0..3 {
+        assert_eq!(paths[[0, k]], 1.0, "paths start at the initial value");
+        assert_eq!(paths[[40, k]], x[[k]], "and end at the final state");
+    }
+    let (again, _) = run("7", "b");
+    assert_eq!(x, again, "the same seed draws the same paths");
+    let (other, _) = run("8", "c");
+    assert!(x.iter().zip(other.iter()).all(|(a, b)| a != b), "another seed draws other paths");
+}

@@ -35,6 +35,10 @@ pub struct Simulator {
     /// Indices into `Model::scalars` of the observables, and each one's series.
     observables: Vec<(usize, Vec<f64>)>,
     times: Vec<f64>,
+    /// How many elements of each state [`Simulator::paths`] records at every observation.
+    path_count: usize,
+    /// For each state buffer, its first `path_count` elements at every observation, flat.
+    paths: Vec<(BufferId, Vec<f64>)>,
     /// How long building the engine took (JIT compilation).
     engine_build: std::time::Duration,
     /// The gradient program the engine runs, once a gradient was asked for (it contains the
@@ -107,6 +111,8 @@ impl Simulator {
             steps_done: 0,
             observables,
             times: Vec::new(),
+            path_count: 0,
+            paths: Vec::new(),
             engine_build,
         };
         simulator.run_procedure(simulator.model.compiled().interface.init_params)?;
@@ -327,6 +333,9 @@ impl Simulator {
         }
         self.check_states()?;
         self.times.clear();
+        for (_, path) in &mut self.paths {
+            path.clear();
+        }
         for (_, series) in &mut self.observables {
             series.clear();
         }
@@ -427,6 +436,10 @@ impl Simulator {
         self.time = snapshot.time;
         self.steps_done = snapshot.steps_done;
         self.times.truncate(snapshot.observed);
+        for (buffer, path) in &mut self.paths {
+            let width = self.path_count.min(self.buffers.data(*buffer).len());
+            path.truncate(snapshot.observed * width);
+        }
         for (_, series) in &mut self.observables {
             series.truncate(snapshot.observed);
         }
@@ -454,7 +467,37 @@ impl Simulator {
             series.push(self.buffers.scalar(interface.scalars[*index]));
         }
         self.times.push(self.time);
+        for (buffer, path) in &mut self.paths {
+            let data = self.buffers.data(*buffer);
+            path.extend_from_slice(&data[..self.path_count.min(data.len())]);
+        }
         Ok(())
+    }
+
+    /// Records the first `count` elements (row-major) of every state at each observation from
+    /// the next run on: a few sample paths of an ensemble. `0` stops recording.
+    pub fn record_paths(&mut self, count: usize) {
+        self.path_count = count;
+        let interface = &self.model.compiled().interface;
+        self.paths = if count == 0 {
+            Vec::new()
+        } else {
+            self.model.checked().states().filter_map(|s| interface.field_buffer(s)).map(|b| (b, Vec::new())).collect()
+        };
+    }
+
+    /// How many elements of each state are recorded as paths.
+    pub fn recorded_paths(&self) -> usize {
+        self.path_count
+    }
+
+    /// The recorded paths of `state`: one row per observation time, one column per element.
+    pub fn paths(&self, state: &str) -> Result<ndarray::Array2<f64>, Failure> {
+        let buffer = self.field_buffer(state, "state", |k| matches!(k, FieldKind::State { .. }))?;
+        let width = self.path_count.min(self.buffers.data(buffer).len());
+        let path = self.paths.iter().find(|(b, _)| *b == buffer).map(|(_, p)| p.clone()).unwrap_or_default();
+        let rows = if width == 0 { 0 } else { path.len() / width };
+        Ok(ndarray::Array2::from_shape_vec((rows, width), path).expect("rows of equal width"))
     }
 
     /// Stops the run at the first state value that is not finite.

@@ -15,6 +15,8 @@ pub struct RunOptions {
     pub overrides: Vec<Override>,
     pub settings: super::RunOverrides,
     pub out: Option<PathBuf>,
+    /// How many sample paths of each state to write (the first elements).
+    pub paths: usize,
     pub json: bool,
     pub backend: Backend,
     pub threads: Option<usize>,
@@ -28,6 +30,7 @@ pub fn run(options: &RunOptions) -> Result<(), Failure> {
     let mut sim = model
         .simulator_with(options.backend, EngineOptions { threads: options.threads, ..EngineOptions::default() })?;
     options.settings.apply(&mut sim)?;
+    sim.record_paths(options.paths);
     let settings = sim.settings().ok_or_else(|| model.fail(noether::RunError::NoRun))?;
 
     let started = Instant::now();
@@ -109,6 +112,11 @@ fn write_outputs(sim: &Simulator, dir: &Path) -> Result<Vec<PathBuf>, Failure> {
     for name in sim.state_names() {
         let path = dir.join(format!("{name}.npy"));
         noether::runtime::output::write_npy(&path, &sim.state(&name)?).map_err(fail)?;
+        written.push(path);
+    }
+    for name in sim.state_names().iter().filter(|_| sim.recorded_paths() > 0) {
+        let path = dir.join(format!("{name}_paths.npy"));
+        noether::runtime::output::write_npy(&path, &sim.paths(name)?.into_dyn().view()).map_err(fail)?;
         written.push(path);
     }
     let mut names = sim.observable_names();
