@@ -144,3 +144,27 @@ fn engines_draw_identical_noise_and_gradients() {
     };
     assert_eq!(run(Backend::Interp), run(Backend::Jit));
 }
+
+/// `var` is the population variance, computed stably around the mean (a large offset does not
+/// wash it out), with filters, and differentiable.
+#[test]
+fn var_reduction_is_the_centred_second_moment() {
+    let text = "state X : [p < 4, k < 2] = 1e8 + p + 10 * k\nd/dt X = 0\nobserve v = var(p) X[p, 0]\n\
+                observe w = var(p, k | p > 1) X[p, k]\nloss L = var(p, k) X[p, k]\nrun euler(dt = 1, steps = 1)\n";
+    for backend in [Backend::Interp, Backend::Jit] {
+        let mut sim = simulator(text, backend);
+        sim.run().expect("runs");
+        // 0, 1, 2, 3: variance 1.25; {2, 3, 12, 13}: mean 7.5, variance 25.25.
+        assert_eq!(sim.scalar("v").expect("v"), 1.25);
+        assert_eq!(sim.scalar("w").expect("w"), 25.25);
+        let gradient = sim.gradient("L", &["X"]).expect("gradient");
+        // d var / d x_i = 2 (x_i - mean) / n, mean 1e8 + 6.5 over n = 8.
+        let g = gradient.get("X").expect("asked for");
+        for p in 0..4 {
+            for k in 0..2 {
+                let expected = 2.0 * (p as f64 + 10.0 * k as f64 - 6.5) / 8.0;
+                assert!((g[[p, k]] - expected).abs() < 1e-9, "{p}, {k}: {} vs {expected}", g[[p, k]]);
+            }
+        }
+    }
+}

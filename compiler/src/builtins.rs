@@ -171,6 +171,30 @@ pub fn sign(x: f64) -> f64 {
     }
 }
 
+/// A reduction as written in a script: one of the IR's, or `var`, the population variance,
+/// which the checker writes as two means, `mean((x - mean(x))^2)` (stable for large means).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reduction {
+    Op(ReduceOp),
+    Var,
+}
+
+impl Reduction {
+    pub fn from_name(name: &str) -> Option<Reduction> {
+        match name {
+            "var" => Some(Reduction::Var),
+            other => ReduceOp::from_name(other).map(Reduction::Op),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Reduction::Op(op) => op.name(),
+            Reduction::Var => "var",
+        }
+    }
+}
+
 /// `sum`, `mean`, `max`, `min` over index ranges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReduceOp {

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use crate::autodiff::rules::Terms;
-use crate::builtins::ReduceOp;
+use crate::builtins::{ReduceOp, Reduction};
 use crate::diag::Span;
 use crate::model::{Affine, Expr, FieldId, FieldKind, Node, Read, ReadId, Reduce, VarId};
 use crate::ops::{Binary, Compare, Unary};
@@ -189,7 +189,7 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
             }
             RKind::If(c, a, b) => self.conditional(e, env, c, a, b),
             RKind::Call { callee, args } => self.call(*callee, args, e, env),
-            RKind::Reduce { op, vars, filter, body } => self.reduce(*op, vars, filter.as_deref(), body, e, env),
+            RKind::Reduce { op, vars, filter, body } => self.reduce(*op, vars, filter.as_deref(), body, env),
             RKind::Index { base, indices } => self.index(base, indices, e, env),
         }
     }
@@ -379,13 +379,34 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
 
     fn reduce(
         &mut self,
+        op: Reduction,
+        locals: &[LocalId],
+        filter: Option<&'r RExpr>,
+        body: &'r RExpr,
+        env: &Env<'r>,
+    ) -> R<Value<'r>> {
+        let reduced = match op {
+            Reduction::Op(op) => self.reduction(op, locals, filter, body, env, None)?,
+            Reduction::Var => {
+                // mean((x - mean(x))^2): the inner mean has variables of its own and does not
+                // depend on the outer ones, so it is computed once.
+                let center = self.reduction(ReduceOp::Mean, locals, filter, body, env, None)?;
+                self.reduction(ReduceOp::Mean, locals, filter, body, env, Some(center))?
+            }
+        };
+        Ok(Value::Scalar(reduced, Kind::Num))
+    }
+
+    /// `op` over fresh variables for `locals` of `body`, or of `(body - center)^2`.
+    fn reduction(
+        &mut self,
         op: ReduceOp,
         locals: &[LocalId],
         filter: Option<&'r RExpr>,
         body: &'r RExpr,
-        e: &'r RExpr,
         env: &Env<'r>,
-    ) -> R<Value<'r>> {
+        center: Option<Expr>,
+    ) -> R<Expr> {
         let mut inner = env.clone();
         let mut vars = Vec::with_capacity(locals.len());
         for &local in locals {
@@ -404,8 +425,11 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
         };
         let value = self.elab(body, &inner)?;
         let body = self.expect(value, Kind::Num, inner.span(body), &format!("the body of `{}`", op.name()))?;
-        let _ = e;
-        Ok(Value::Scalar(Arc::new(Node::Reduce(Reduce { op, vars, filter, body })), Kind::Num))
+        let body = match center {
+            Some(center) => unary(Unary::Powi(2), binary(Binary::Sub, body, center)),
+            None => body,
+        };
+        Ok(Arc::new(Node::Reduce(Reduce { op, vars, filter, body })))
     }
 
     /// `base[indices]`: elaborates `base` with the indices as its implicit indices.

@@ -1,6 +1,6 @@
 //! Resolving expressions: lexical scopes of index names, parameters and reduction variables.
 
-use crate::builtins::{Builtin, ReduceOp};
+use crate::builtins::{Builtin, Reduction};
 use crate::diag::{Span, did_you_mean, suggestion_help};
 use crate::syntax::ast::{self, ExprKind};
 
@@ -104,7 +104,7 @@ impl Resolver<'_, '_> {
             "t" => return RKind::Time,
             _ => {}
         }
-        if Builtin::from_name(name).is_some() || ReduceOp::from_name(name).is_some() {
+        if Builtin::from_name(name).is_some() || Reduction::from_name(name).is_some() {
             self.not_a_value(name, "a built-in function", span, format!("call it: `{name}(...)`"));
             return RKind::Num(f64::NAN);
         }
@@ -165,7 +165,7 @@ impl Resolver<'_, '_> {
         if let Some(builtin) = Builtin::from_name(name) {
             return Some(Callee::Builtin(builtin));
         }
-        if let Some(op) = ReduceOp::from_name(name) {
+        if let Some(op) = Reduction::from_name(name) {
             self.sink.push(ResolveError::MissingReductionBody {
                 name: name.into(),
                 span: callee.span,
@@ -203,14 +203,15 @@ impl Resolver<'_, '_> {
         body: &ast::Expr,
         cx: &mut BodyCx,
     ) -> RKind {
-        let Some(reduce_op) = ReduceOp::from_name(&op.name) else {
+        let Some(reduce_op) = Reduction::from_name(&op.name) else {
             self.sink.push(ResolveError::WrongKind {
                 name: op.name.clone(),
                 found: "not a reduction".into(),
-                expected: "sum, mean, max or min".into(),
+                expected: "sum, mean, var, max or min".into(),
                 span: op.span,
-                help: "only sum, mean, max and min take a body; a function call cannot be followed by an expression"
-                    .into(),
+                help:
+                    "only sum, mean, var, max and min take a body; a function call cannot be followed by an expression"
+                        .into(),
             });
             return RKind::Num(f64::NAN);
         };

@@ -1,7 +1,7 @@
 //! The resolved program: every name replaced by what it refers to, consts folded to numbers,
 //! shapes given their extents and boundary rules.
 
-use crate::builtins::{Builtin, ReduceOp};
+use crate::builtins::{Builtin, Reduction};
 use crate::diag::Span;
 pub use crate::syntax::ast::NamedKind;
 use crate::syntax::ast::{BinOp, CmpOp, Ident};
@@ -218,7 +218,7 @@ pub enum RKind {
         args: Vec<RExpr>,
     },
     Reduce {
-        op: ReduceOp,
+        op: Reduction,
         vars: Vec<LocalId>,
         filter: Option<Box<RExpr>>,
         body: Box<RExpr>,
