@@ -397,10 +397,13 @@ proptest! {
     }
 }
 
+/// An example's name, its overrides, how many steps, and what to probe.
+type Example<'a> = (&'a str, &'a [(&'a str, f64)], u64, &'a [Probe<'a>]);
+
 /// The shipped examples with a loss, on shortened runs: every param and a few initial values
 /// against central differences.
 fn example_gradients(backend: Backend) {
-    let examples: [(&str, &[(&str, f64)], u64, &[Probe<'_>]); 3] = [
+    let examples: [Example<'_>; 3] = [
         ("heat", &[("N", 24.0)], 30, &[Probe::Param("D"), Probe::StateAt("u", 300), Probe::StateAt("u", 5)]),
         (
             "fisher_kpp",

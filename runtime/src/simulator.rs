@@ -496,7 +496,7 @@ impl Simulator {
         let buffer = self.field_buffer(state, "state", |k| matches!(k, FieldKind::State { .. }))?;
         let width = self.path_count.min(self.buffers.data(buffer).len());
         let path = self.paths.iter().find(|(b, _)| *b == buffer).map(|(_, p)| p.clone()).unwrap_or_default();
-        let rows = if width == 0 { 0 } else { path.len() / width };
+        let rows = path.len().checked_div(width).unwrap_or(0);
         Ok(ndarray::Array2::from_shape_vec((rows, width), path).expect("rows of equal width"))
     }
 
