@@ -2,24 +2,15 @@
 //! same process, plus compile and start-up times. Prints a table; asserts only that both sides
 //! computed the same numbers.
 
+mod common;
+
+use common::best;
+
 use std::hint::black_box;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use noether::{Backend, EngineOptions, Model, Override, Simulator, Source};
-
-/// The best of `repeats` timings of `f` (the least disturbed by the machine).
-fn best<T>(repeats: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
-    let mut best = Duration::MAX;
-    let mut last = None;
-    for _ in 0..repeats {
-        let start = Instant::now();
-        let value = f();
-        best = best.min(start.elapsed());
-        last = Some(value);
-    }
-    (best, last.expect("at least one repeat"))
-}
 
 fn model(text: &str, overrides: &[(&str, f64)]) -> Model {
     let overrides: Vec<Override> = overrides.iter().map(|(n, v)| Override { name: n.to_string(), value: *v }).collect();

@@ -2,8 +2,11 @@
 //! hand-written Rust loop drawing the same Philox4x32-10 normals, in the same process; and the
 //! pathwise gradient against the forward run. Asserts only that both sides computed the same.
 
+mod common;
+
+use common::best;
+
 use std::f64::consts::PI;
-use std::time::{Duration, Instant};
 
 use noether::compiler::lower::random::NOISE_STREAMS;
 use noether::{Backend, EngineOptions, Model, Override, Source};
@@ -11,18 +14,6 @@ use noether::{Backend, EngineOptions, Model, Override, Source};
 const GBM: &str = "const M = 100000\nparam lambda = 2.0\nparam mu = 1.0\nstate X : [p < M] = 1.0\nnoise W : [p < M]\n\
                    d X[p] = lambda * X[p] * dt + mu * X[p] * dW[p]\nloss L = mean(p) X[p]\n\
                    run euler_maruyama(dt = 0.001, steps = 1000, seed = 1)\n";
-
-fn best<T>(repeats: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
-    let mut best = Duration::MAX;
-    let mut last = None;
-    for _ in 0..repeats {
-        let start = Instant::now();
-        let value = f();
-        best = best.min(start.elapsed());
-        last = Some(value);
-    }
-    (best, last.expect("at least one repeat"))
-}
 
 /// Philox4x32-10 (Salmon et al. 2011), written directly.
 fn philox(mut x: [u32; 4], mut key: [u32; 2]) -> [u32; 4] {
