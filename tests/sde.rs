@@ -168,3 +168,38 @@ fn var_reduction_is_the_centred_second_moment() {
         }
     }
 }
+
+/// Several noises drive one equation independently; one noise drives several components alike.
+#[test]
+fn several_noises_add_and_a_shared_noise_moves_components_together() {
+    let text = "const M = 20000\nstate X : [p < M] = 0\nstate Y : [p < M, k < 3] = 0\nnoise A : [p < M]\nnoise B : [p < M]\n\
+                d X[p] = dA[p] + 2 * dB[p]\nd Y[p, k] = (k + 1) * dA[p]\n\
+                observe vx = var(p) X[p]\nobserve spread = mean(p) abs(Y[p, 2] - 3 * Y[p, 0])\n\
+                observe c = mean(p) X[p] * Y[p, 0]\nrun euler_maruyama(dt = 0.01, steps = 100, seed = 6)\n";
+    let mut sim = simulator(text, Backend::Jit);
+    sim.run().expect("runs");
+    // Var[A + 2B] = (1 + 4) t at t = 1; Cov[A + 2B, A] = t. A Gaussian's variance has standard
+    // error var * sqrt(2 / M); the covariance's is below sqrt(5 / M).
+    let (vx, c) = (sim.scalar("vx").expect("vx"), sim.scalar("c").expect("c"));
+    assert!((vx - 5.0).abs() < 4.0 * 5.0 * (2.0 / 20_000.0_f64).sqrt(), "variance {vx}, expected 5");
+    assert!((c - 1.0).abs() < 4.0 * (5.0 / 20_000.0_f64).sqrt(), "covariance {c}, expected 1");
+    assert!(sim.scalar("spread").expect("spread") < 1e-12, "components of one noise move together");
+}
+
+#[test]
+fn milstein_pathwise_gradient_matches_finite_differences() {
+    let text = GBM.replace("const M = 20000", "const M = 500").replace("euler_maruyama(", "milstein(");
+    let gradient = simulator(&text, Backend::Interp).gradient("L", &["lambda", "mu"]).expect("gradient");
+    for (name, value) in [("lambda", 2.0), ("mu", 1.0)] {
+        let ad = gradient.get(name).expect("asked for")[[]];
+        let loss_at = |v: f64| {
+            let mut sim = simulator(&text, Backend::Jit);
+            sim.set_param(name, v).expect("param");
+            sim.run().expect("runs");
+            sim.scalar("L").expect("loss")
+        };
+        let h = 1e-6;
+        let fd = (loss_at(value + h) - loss_at(value - h)) / (2.0 * h);
+        assert!((ad - fd).abs() < 1e-7 * fd.abs().max(1.0), "d/d{name}: pathwise {ad} vs finite difference {fd}");
+    }
+}
