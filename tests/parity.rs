@@ -158,6 +158,8 @@ fn expression() -> impl Strategy<Value = String> {
         Just("i".to_string()),
         Just("j".to_string()),
         Just("t".to_string()),
+        Just("normal(3, i, j)".to_string()),
+        Just("uniform(5, j, t)".to_string()),
         (-3.0..3.0f64).prop_map(|x| format!("{x:.3}")),
     ];
     leaf.prop_recursive(4, 32, 4, |inner| {
@@ -181,7 +183,9 @@ fn expression() -> impl Strategy<Value = String> {
             inner.clone().prop_map(|a| format!("(max(k) a[k] + {a})")),
             (inner.clone(), 2..4i32).prop_map(|(a, n)| format!("tanh({a})^{n}")),
             inner.clone().prop_map(|a| format!("({a} % 1.5)")),
-            inner.prop_map(|a| format!("({a} // 0.7)")),
+            inner.clone().prop_map(|a| format!("({a} // 0.7)")),
+            // Counters from any number: negative ones wrap, fractions truncate, NaN gives 0.
+            inner.prop_map(|a| format!("(normal(11, {a} * 1000, i) + uniform(2, {a}))")),
         ]
     })
 }
