@@ -52,6 +52,7 @@ impl Arity {
         match self {
             Arity::Exactly(1) => "1 argument".into(),
             Arity::Exactly(k) => format!("{k} arguments"),
+            Arity::AtLeast(1) => "at least 1 argument".into(),
             Arity::AtLeast(k) => format!("at least {k} arguments"),
         }
     }
