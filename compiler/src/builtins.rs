@@ -25,7 +25,7 @@ pub enum Builtin {
     Max,
     /// `normal(seed, ...)`: a standard normal draw, deterministic in its arguments.
     Normal,
-    /// `uniform(seed, ...)`: a draw from [0, 1), deterministic in its arguments.
+    /// `uniform(seed, ...)`: a draw from (0, 1), deterministic in its arguments.
     Uniform,
     /// `grad(E, x)`: the gradient of a scalar with respect to a field.
     Grad,
