@@ -28,10 +28,12 @@ fn philox(mut x: [u32; 4], mut key: [u32; 2]) -> [u32; 4] {
     x
 }
 
-/// Box–Muller on two 53-bit uniforms, the same arithmetic as Noether's `normal`.
+/// Box–Muller on two 52-bit uniforms, the same arithmetic as Noether's `normal`.
 fn normal(w: [u32; 4]) -> f64 {
-    let scale = 1.0 / 4_294_967_296.0;
-    let uniform = |hi: u32, lo: u32| (f64::from(hi) + (f64::from(lo) + 0.5) * scale) * scale;
+    let uniform = |hi: u32, lo: u32| {
+        let k = f64::from(hi) * 2f64.powi(20) + (f64::from(lo) * 2f64.powi(-12)).floor();
+        (k + 0.5) * 2f64.powi(-52)
+    };
     let (u1, u2) = (uniform(w[0], w[1]), uniform(w[2], w[3]));
     (-2.0 * u1.ln()).sqrt() * (2.0 * PI * u2).cos()
 }

@@ -130,7 +130,7 @@ struct RunArgs {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Also write the first K elements of each state at every step: DIR/<state>_paths.npy,
-    /// shaped [steps + 1, K] (sample paths of an ensemble).
+    /// shaped [steps + 1, min(K, elements)] (sample paths of an ensemble).
     #[arg(long, value_name = "K", requires = "out", default_value_t = 0)]
     paths: usize,
     /// Print one JSON object on stdout instead of the text report.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use noether::compiler::ir::builder::KernelBuilder;
 use noether::compiler::ir::{Access, Affine, Node, Output, Program, VarId};
-use noether::compiler::lower::random::{philox, word_of};
+use noether::compiler::lower::random::{philox, uniform, word_of};
 use noether::runtime::buffers::Buffers;
 use noether::runtime::engine::Engine;
 use noether::runtime::interp::Interpreter;
@@ -69,4 +69,38 @@ fn philox_matches_the_known_answer_vectors_on_every_engine() {
     assert_eq!(draw(&mut interp, &program), expected, "interpreter");
     let mut jit = Jit::new(program.clone(), JitOptions::default()).expect("compiles");
     assert_eq!(draw(&mut jit, &program), expected, "JIT");
+}
+
+/// Uniforms lie strictly inside (0, 1), even from the extreme words.
+#[test]
+fn uniforms_never_reach_zero_or_one() {
+    let mut program = Program::default();
+    let input = program.add_buffer("words", vec![3, 2]);
+    let output = program.add_buffer("u", vec![3]);
+    let mut b = KernelBuilder::new("uniform", vec![3], 1);
+    let words: Vec<_> = (0..2)
+        .map(|column| {
+            let value =
+                b.load(input, vec![Affine::var(VarId(0)), Affine::constant(column)], vec![Access::Direct; 2], 0.0);
+            word_of(&mut b, value)
+        })
+        .collect();
+    let u = uniform(&mut b, words[0], words[1]);
+    let kernel = program.add_kernel(b.finish(vec![Output::assign(output, u)]));
+    program.add_procedure("uniform", vec![kernel]);
+    let program = Arc::new(program);
+    let engines: Vec<Box<dyn Engine>> = vec![
+        Box::new(Interpreter::new(program.clone())),
+        Box::new(Jit::new(program.clone(), JitOptions::default()).expect("compiles")),
+    ];
+    for mut engine in engines {
+        let mut buffers = Buffers::for_program(&program);
+        let max = f64::from(u32::MAX);
+        buffers.data_mut(input).copy_from_slice(&[0.0, 0.0, max, max, max, 0.0]);
+        engine.run(noether::compiler::ir::ProcId(0), &mut buffers).expect("runs");
+        let u = buffers.data(output);
+        assert_eq!(u[0], 2f64.powi(-53), "{}", engine.name());
+        assert_eq!(u[1], 1.0 - 2f64.powi(-53), "{}", engine.name());
+        assert!(u[2] > 0.99 && u[2] < 1.0, "{}", engine.name());
+    }
 }

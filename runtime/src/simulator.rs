@@ -163,7 +163,8 @@ impl Simulator {
         Ok(())
     }
 
-    /// Sets the seed of the run's noise (from the next run on); seeds are 32-bit keys.
+    /// Sets the seed of the run's noise (from the next step on; `run` starts over), a 32-bit
+    /// key. Draws written in the script, `normal(seed, ...)`, keep their own seeds.
     pub fn set_seed(&mut self, seed: u64) -> Result<(), Failure> {
         if seed > u64::from(u32::MAX) {
             return Err(self.model.fail(RunError::BadSetting {

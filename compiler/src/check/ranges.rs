@@ -197,7 +197,11 @@ impl Classifier<'_, '_, '_, '_> {
             detail,
             span,
             field: name.clone(),
-            extents: format!("{}, no boundary rule", shape_text(&extents)),
+            extents: if info.kind == crate::model::FieldKind::Noise {
+                shape_text(&extents)
+            } else {
+                format!("{}, no boundary rule", shape_text(&extents))
+            },
             help: if info.kind == crate::model::FieldKind::Noise {
                 format!("`{name}` has one Brownian increment per element: read `d{name}` inside its shape")
             } else {

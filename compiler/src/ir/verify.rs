@@ -199,6 +199,9 @@ impl Verifier<'_> {
             Node::Select(c, a, b) => {
                 boolean(c)?;
                 let t = self.ty(*a)?;
+                if t == Type::Word {
+                    return Err("a select chooses numbers or booleans, not words".into());
+                }
                 self.expect(*b, t)?;
                 t
             }

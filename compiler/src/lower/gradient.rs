@@ -39,7 +39,8 @@ pub fn gradient_program(compiled: &Compiled, loss: usize) -> Result<GradientProg
     let interface = &compiled.interface;
     let model = &compiled.model;
     let mut program = compiled.program.clone();
-    let mut constant: BTreeSet<BufferId> = BTreeSet::from([interface.time, interface.dt]);
+    let mut constant: BTreeSet<BufferId> =
+        BTreeSet::from([interface.time, interface.dt, interface.step_count, interface.seed]);
     for (field, buffer) in model.fields.iter().zip(&interface.fields) {
         if let (FieldKind::Data { .. }, Some(buffer)) = (&field.kind, buffer) {
             constant.insert(*buffer);

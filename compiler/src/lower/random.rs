@@ -42,19 +42,23 @@ pub fn philox(b: &mut KernelBuilder, counter: [NodeId; 4], key: [NodeId; 2]) -> 
     x
 }
 
-/// A uniform number in (0, 1) from two words: `(hi + (lo + 1/2) 2^-32) 2^-32`, so 53 bits of
-/// resolution, never 0 (it may round to 1 only within 2^-53 of it).
+/// A uniform number strictly inside (0, 1) from two words: their top 52 bits `k` as
+/// `(k + 1/2) 2^-52`, which every engine computes exactly (so from 2^-53 to 1 - 2^-53).
 pub fn uniform(b: &mut KernelBuilder, hi: NodeId, lo: NodeId) -> NodeId {
     let (hi, lo) = (b.push(crate::ir::Node::FromWord(hi)), b.push(crate::ir::Node::FromWord(lo)));
-    let (half, scale) = (b.constant(0.5), b.constant(1.0 / 4_294_967_296.0));
-    let lo = b.binary(Binary::Add, lo, half);
-    let fraction = b.binary(Binary::Mul, lo, scale);
-    let sum = b.binary(Binary::Add, hi, fraction);
-    b.binary(Binary::Mul, sum, scale)
+    let (shift_hi, shift_lo) = (b.constant(2f64.powi(20)), b.constant(2f64.powi(-12)));
+    let high_bits = b.binary(Binary::Mul, hi, shift_hi);
+    let low_bits = b.binary(Binary::Mul, lo, shift_lo);
+    let low_bits = b.unary(Unary::Floor, low_bits);
+    let k = b.binary(Binary::Add, high_bits, low_bits);
+    let half = b.constant(0.5);
+    let centred = b.binary(Binary::Add, k, half);
+    let scale = b.constant(2f64.powi(-52));
+    b.binary(Binary::Mul, centred, scale)
 }
 
 /// A standard normal number from four words, by the Box–Muller transform of two uniforms:
-/// `sqrt(-2 ln u1) cos(2 pi u2)` (exact in distribution; the smallest `u1`, 2^-65, puts the tails at 9.5 standard deviations).
+/// `sqrt(-2 ln u1) cos(2 pi u2)` (exact in distribution; the smallest `u1`, 2^-53, puts the tails at 8.6 standard deviations).
 pub fn normal(b: &mut KernelBuilder, words: [NodeId; 4]) -> NodeId {
     let (u1, u2) = (uniform(b, words[0], words[1]), uniform(b, words[2], words[3]));
     let log = b.unary(Unary::Log, u1);
@@ -75,7 +79,8 @@ pub fn word_of(b: &mut KernelBuilder, number: NodeId) -> NodeId {
     }
 }
 
-/// A draw of `kind` keyed by (`seed`, `stream`) at `counter` (at most four numbers, the rest 0).
+/// A draw of `kind` keyed by (`seed`, `stream`) at `counter` (at most four numbers, the rest 0,
+/// so `normal(s, a)` and `normal(s, a, 0)` draw the same).
 pub fn draw(b: &mut KernelBuilder, kind: Draw, seed: NodeId, stream: u32, counter: &[NodeId]) -> NodeId {
     assert!(counter.len() <= 4, "a Philox counter has four words");
     let zero = b.word_constant(0);

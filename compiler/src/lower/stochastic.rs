@@ -1,7 +1,8 @@
 //! Time steps of Itô SDEs `d X = a dt + sum_k b_k dW_k`, driven by counter-based noise.
 //!
 //! The Brownian increment of noise `W` at element `e` in step `n` is `sqrt(dt) Z`, where `Z` is
-//! the normal draw keyed by (seed, W) at counter (flat index of `e`, `n`) (see [`random`]): a
+//! the normal draw keyed by (seed, W) at counter (flat index of `e`, `n` in two words) (see
+//! [`random`]): a
 //! function of where and when, so the adjoint draws it again instead of storing it.
 //! - Euler–Maruyama: `X' = X + a dt + sum_k b_k dW_k` (strong order 1/2, weak order 1).
 //! - Milstein, for diagonal noise (one `dW` term, its coefficient a function of `X` at the same
@@ -122,8 +123,12 @@ impl Lowering<'_, '_> {
         }
         let flat = flat.unwrap_or_else(|| b.constant(0.0));
         let (step, seed) = (b.load_scalar(self.step_count), b.load_scalar(self.seed));
+        // The step takes two counter words: runs may be longer than 2^32 steps.
+        let scale = b.constant(2f64.powi(-32));
+        let step_high = b.binary(Binary::Mul, step, scale);
+        let step_high = b.unary(Unary::Floor, step_high);
         let stream = random::NOISE_STREAMS + noise.index() as u32;
-        random::draw(b, crate::model::Draw::Normal, seed, stream, &[flat, step])
+        random::draw(b, crate::model::Draw::Normal, seed, stream, &[flat, step, step_high])
     }
 
     /// `db/dX` for Milstein: the coefficient's derivative by the state at the equation's own
