@@ -256,6 +256,14 @@ fn main() {
     println!("compile heat (parse to ready-to-run), N = 4096: {:.2} ms", large.as_secs_f64() * 1e3);
     let small_run = whole_process(&["run", file, "--set", "N=64", "--steps", "10"]);
     println!("whole process `noether run` heat N = 64, 10 steps: {:.1} ms", small_run.as_secs_f64() * 1e3);
+    let with_loss = std::env::temp_dir().join("noether_bench_heat_loss.noe");
+    std::fs::write(&with_loss, format!("{HEAT}loss L = sum(i, j) u[i, j]^2\n")).expect("write");
+    let with_loss = with_loss.to_str().expect("utf-8");
+    let small_grad = whole_process(&["grad", with_loss, "--set", "N=64", "--steps", "10"]);
+    println!(
+        "whole process `noether grad` (loss and gradient) heat N = 64, 10 steps: {:.1} ms",
+        small_grad.as_secs_f64() * 1e3
+    );
     let full = whole_process(&["run", file, "--threads", "1"]);
     let initial: Vec<f64> = {
         let mut sim = simulator(&model(HEAT, &[]), 1);
