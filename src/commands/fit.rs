@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use noether::runtime::FitOptions;
 use noether::{Backend, EngineOptions, Failure, Model, Override};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{norm, number};
+use super::{NamedValues, number};
 
 pub struct FitCommand {
     pub file: PathBuf,
@@ -35,27 +35,8 @@ pub fn fit(options: &FitCommand) -> Result<(), Failure> {
     })?;
     let seconds = started.elapsed().as_secs_f64();
     // Tensor params go to `<name>.npy` beside `fitted.json`, like `grad`'s gradients.
-    let mut files = Vec::new();
-    if let Some(dir) = &options.out {
-        for (name, value) in result.params.iter().filter(|(_, v)| v.ndim() > 0) {
-            let path = dir.join(format!("{name}.npy"));
-            noether::runtime::output::write_npy(&path, &value.view()).map_err(|e| model.fail(e))?;
-            files.push((name.clone(), path));
-        }
-    }
-    let params: serde_json::Map<String, Value> = result
-        .params
-        .iter()
-        .map(|(name, value)| {
-            let entry = if value.ndim() == 0 {
-                number(value[[]])
-            } else {
-                let file = files.iter().find(|(n, _)| n == name).map(|(_, p)| p.display().to_string());
-                json!({ "norm": number(norm(value)), "shape": value.shape(), "file": file })
-            };
-            (name.clone(), entry)
-        })
-        .collect();
+    let reported = NamedValues::write(&model, &result.params, options.out.as_deref(), "")?;
+    let params = reported.json();
     let summary = json!({
         "model": model.name(),
         "loss": result.loss,
@@ -84,8 +65,7 @@ pub fn fit(options: &FitCommand) -> Result<(), Failure> {
             if value.ndim() == 0 {
                 println!("  {name} = {}", value[[]]);
             } else {
-                let file = files.iter().find(|(n, _)| n == name).map(|(_, p)| format!(" (wrote {})", p.display()));
-                println!("  {name}: shape {:?}, norm {}{}", value.shape(), norm(value), file.unwrap_or_default());
+                println!("  {name}: {}", reported.tensor_text(name, value));
             }
         }
     }

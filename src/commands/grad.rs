@@ -8,7 +8,7 @@ use noether::runtime::GradientOptions;
 use noether::{Backend, EngineOptions, Failure, Model, Override, Simulator};
 use serde_json::{Value, json};
 
-use super::{norm, number};
+use super::{NamedValues, number};
 
 pub struct GradOptions {
     pub file: PathBuf,
@@ -77,30 +77,11 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
     let gradient = sim.gradient_with(&loss, &names, GradientOptions { checkpoints: options.checkpoints })?;
     let seconds = started.elapsed().as_secs_f64();
 
-    let mut files = Vec::new();
-    for (name, value) in &gradient.gradients {
-        if let (Some(dir), false) = (&options.out, value.ndim() == 0) {
-            let path = dir.join(format!("grad_{name}.npy"));
-            noether::runtime::output::write_npy(&path, &value.view()).map_err(|e| model.fail(e))?;
-            files.push((name.clone(), path));
-        }
-    }
+    let reported = NamedValues::write(&model, &gradient.gradients, options.out.as_deref(), "grad_")?;
     let checks = if options.check { finite_differences(&mut sim, &loss, &gradient)? } else { Vec::new() };
 
     if options.json {
-        let entries: serde_json::Map<String, Value> = gradient
-            .gradients
-            .iter()
-            .map(|(name, value)| {
-                let entry = if value.ndim() == 0 {
-                    number(value[[]])
-                } else {
-                    let file = files.iter().find(|(n, _)| n == name).map(|(_, p)| p.display().to_string());
-                    json!({ "norm": number(norm(value)), "shape": value.shape(), "file": file })
-                };
-                (name.clone(), entry)
-            })
-            .collect();
+        let entries = reported.json();
         let checks: Vec<Value> = checks
             .iter()
             .map(|c| {
@@ -147,8 +128,7 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
         if value.ndim() == 0 {
             println!("  d{loss}/d{name} = {}", value[[]]);
         } else {
-            let file = files.iter().find(|(n, _)| n == name).map(|(_, p)| format!(" (wrote {})", p.display()));
-            println!("  d{loss}/d{name}: shape {:?}, norm {}{}", value.shape(), norm(value), file.unwrap_or_default());
+            println!("  d{loss}/d{name}: {}", reported.tensor_text(name, value));
         }
     }
     for c in &checks {

@@ -150,3 +150,55 @@ fn number(value: f64) -> serde_json::Value {
 fn norm(value: &noether::runtime::buffers::Array) -> f64 {
     value.iter().map(|v| v * v).sum::<f64>().sqrt()
 }
+
+/// Scalars and tensors by name, as `grad` and `fit` report them: with `out`, each tensor is
+/// written to `DIR/<prefix><name>.npy`; in JSON a scalar is a number and a tensor
+/// `{norm, shape, file}`.
+struct NamedValues<'v> {
+    values: &'v [(String, noether::runtime::buffers::Array)],
+    files: Vec<(String, std::path::PathBuf)>,
+}
+
+impl<'v> NamedValues<'v> {
+    fn write(
+        model: &Model,
+        values: &'v [(String, noether::runtime::buffers::Array)],
+        out: Option<&Path>,
+        prefix: &str,
+    ) -> Result<Self, Failure> {
+        let mut files = Vec::new();
+        for (name, value) in values.iter().filter(|(_, v)| v.ndim() > 0) {
+            if let Some(dir) = out {
+                let path = dir.join(format!("{prefix}{name}.npy"));
+                noether::runtime::output::write_npy(&path, &value.view()).map_err(|e| model.fail(e))?;
+                files.push((name.clone(), path));
+            }
+        }
+        Ok(NamedValues { values, files })
+    }
+
+    fn file(&self, name: &str) -> Option<&Path> {
+        self.files.iter().find(|(n, _)| n == name).map(|(_, p)| p.as_path())
+    }
+
+    fn json(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.values
+            .iter()
+            .map(|(name, value)| {
+                let entry = if value.ndim() == 0 {
+                    number(value[[]])
+                } else {
+                    let file = self.file(name).map(|p| p.display().to_string());
+                    serde_json::json!({ "norm": number(norm(value)), "shape": value.shape(), "file": file })
+                };
+                (name.clone(), entry)
+            })
+            .collect()
+    }
+
+    /// How a tensor is reported in text: its shape, norm and file.
+    fn tensor_text(&self, name: &str, value: &noether::runtime::buffers::Array) -> String {
+        let file = self.file(name).map(|p| format!(" (wrote {})", p.display())).unwrap_or_default();
+        format!("shape {:?}, norm {}{file}", value.shape(), norm(value))
+    }
+}
