@@ -114,10 +114,12 @@ fn write_outputs(sim: &Simulator, dir: &Path) -> Result<Vec<PathBuf>, Failure> {
         noether::runtime::output::write_npy(&path, &sim.state(&name)?).map_err(fail)?;
         written.push(path);
     }
-    for name in sim.state_names().iter().filter(|_| sim.recorded_paths() > 0) {
-        let path = dir.join(format!("{name}_paths.npy"));
-        noether::runtime::output::write_npy(&path, &sim.paths(name)?.into_dyn().view()).map_err(fail)?;
-        written.push(path);
+    if sim.recorded_paths() > 0 {
+        for name in sim.state_names() {
+            let path = dir.join(format!("{name}_paths.npy"));
+            noether::runtime::output::write_npy(&path, &sim.paths(&name)?.into_dyn().view()).map_err(fail)?;
+            written.push(path);
+        }
     }
     let mut names = sim.observable_names();
     for name in &names {

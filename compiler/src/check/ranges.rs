@@ -23,6 +23,14 @@ struct Ranges {
 }
 
 impl Ranges {
+    /// Every variable over its whole extent.
+    fn full(elab: &Elab<'_, '_, '_>) -> Ranges {
+        Ranges {
+            lo: vec![0; elab.vars.len()],
+            hi: elab.vars.iter().map(|v| v.extent.map_or(0, |e| e as i64 - 1)).collect(),
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.lo.iter().zip(&self.hi).any(|(lo, hi)| lo > hi)
     }
@@ -54,10 +62,7 @@ impl Ranges {
 /// Decides the access of every read in `expr`, reporting reads that can leave a field with no
 /// boundary rule.
 pub(super) fn classify(elab: &mut Elab<'_, '_, '_>, expr: &Expr) -> R<Vec<ReadAccess>> {
-    let full = Ranges {
-        lo: vec![0; elab.vars.len()],
-        hi: elab.vars.iter().map(|v| v.extent.map_or(0, |e| e as i64 - 1)).collect(),
-    };
+    let full = Ranges::full(elab);
     let mut classifier =
         Classifier { elab, full: full.clone(), accesses: Vec::new(), failed: false, reported_at: Vec::new() };
     classifier.accesses = classifier
@@ -77,10 +82,7 @@ pub(super) fn classify(elab: &mut Elab<'_, '_, '_>, expr: &Expr) -> R<Vec<ReadAc
 /// Reports `dW[...]` reads that can leave their noise's shape: a noise has one increment per
 /// element, so no boundary rule or guard applies.
 pub(super) fn noise_reads(elab: &mut Elab<'_, '_, '_>, expr: &Expr) -> R<()> {
-    let full = Ranges {
-        lo: vec![0; elab.vars.len()],
-        hi: elab.vars.iter().map(|v| v.extent.map_or(0, |e| e as i64 - 1)).collect(),
-    };
+    let full = Ranges::full(elab);
     let mut uses = Vec::new();
     crate::model::walk(expr, &mut |node| {
         if let Node::Dw { noise, index, span } = node {
@@ -191,24 +193,27 @@ impl Classifier<'_, '_, '_, '_> {
         let extent = extents[axis] as i64;
         let reach = if lo < 0 { lo } else { hi };
         let detail = format!("index `{}` reaches {reach}, outside 0..{} on axis {axis}", indices[axis], extent - 1);
-        let kind = info.kind.describe();
+        let (extents, help) = if info.kind == crate::model::FieldKind::Noise {
+            (
+                shape_text(&extents),
+                format!("`{name}` has one Brownian increment per element: read `d{name}` inside its shape"),
+            )
+        } else {
+            (
+                format!("{}, no boundary rule", shape_text(&extents)),
+                format!(
+                    "give the {} `{name}` a boundary rule after its shape (periodic, dirichlet(v), neumann or clamp), or guard the read with `if ... then ... else ...`",
+                    info.kind.describe()
+                ),
+            )
+        };
         self.elab.report(CheckError::OutOfRange {
             read: format!("{name}[{}]", indices.join(", ")),
             detail,
             span,
             field: name.clone(),
-            extents: if info.kind == crate::model::FieldKind::Noise {
-                shape_text(&extents)
-            } else {
-                format!("{}, no boundary rule", shape_text(&extents))
-            },
-            help: if info.kind == crate::model::FieldKind::Noise {
-                format!("`{name}` has one Brownian increment per element: read `d{name}` inside its shape")
-            } else {
-                format!(
-                    "give the {kind} `{name}` a boundary rule after its shape (periodic, dirichlet(v), neumann or clamp), or guard the read with `if ... then ... else ...`"
-                )
-            },
+            extents,
+            help,
         });
     }
 }

@@ -28,9 +28,8 @@ impl Translator<'_> {
             && self.kernel.body.items.iter().filter(|id| self.inner[id.index()]).all(|&id| {
                 match self.kernel.node(id) {
                     // Reductions and word arithmetic (random numbers) run point by point.
-                    Node::Reduce(_) | Node::WordConst(_) | Node::ToWord(_) | Node::Word(..) | Node::FromWord(_) => {
-                        false
-                    }
+                    node if node.involves_words() => false,
+                    Node::Reduce(_) => false,
                     Node::Load(load) => self.contiguous(id, load),
                     _ => true,
                 }

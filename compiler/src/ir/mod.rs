@@ -254,8 +254,9 @@ impl Node {
         matches!(self, Node::Compare(..) | Node::And(..) | Node::Or(..) | Node::Not(_))
     }
 
-    pub fn is_word(&self) -> bool {
-        matches!(self, Node::WordConst(_) | Node::ToWord(_) | Node::Word(..))
+    /// Whether the node makes or reads words (random-number arithmetic).
+    pub fn involves_words(&self) -> bool {
+        matches!(self, Node::WordConst(_) | Node::ToWord(_) | Node::Word(..) | Node::FromWord(_))
     }
 }
 

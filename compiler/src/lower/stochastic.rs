@@ -28,7 +28,7 @@ impl Lowering<'_, '_> {
         let mut slopes = Vec::new();
         for eq in &model.equations {
             slopes.push(match (&eq.kind, milstein) {
-                (EquationKind::Sde { diffusion, .. }, true) => Some(self.milstein_slope(eq, diffusion)?),
+                (EquationKind::Sde { diffusion, .. }, true) => self.milstein_slope(eq, diffusion)?,
                 _ => None,
             });
         }
@@ -132,8 +132,9 @@ impl Lowering<'_, '_> {
     }
 
     /// `db/dX` for Milstein: the coefficient's derivative by the state at the equation's own
-    /// point, by forward mode. Refuses what is not diagonal noise.
-    fn milstein_slope(&mut self, eq: &Equation, diffusion: &[Diffusion]) -> Option<Expr> {
+    /// point, by forward mode (`Some(None)` for additive noise, which needs no correction).
+    /// Refuses what is not diagonal noise, returning `None`.
+    fn milstein_slope(&mut self, eq: &Equation, diffusion: &[Diffusion]) -> Option<Option<Expr>> {
         let model = self.model;
         let name = model.field(eq.state).name.clone();
         let refuse = |problem: String, help: &str| LowerError::Milstein {
@@ -177,11 +178,10 @@ impl Lowering<'_, '_> {
         }
         let Some((marked, marker)) = forward::mark_reads(&coeff.expr, &|r| r.field == eq.state && own_point(&r.index))
         else {
-            // Additive noise: the correction vanishes.
-            return Some(Expr::new(Node::Num(0.0)));
+            return Some(None);
         };
         match forward::derivative(&marked, &marker) {
-            Ok(slope) => Some(forward::unmark(&slope, &marker)),
+            Ok(slope) => Some(Some(forward::unmark(&slope, &marker))),
             Err(forward::Unsupported(what)) => {
                 self.sink.push(refuse(
                     format!("its noise coefficient uses {what}, which forward mode cannot differentiate"),
