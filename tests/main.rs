@@ -10,3 +10,4 @@ mod random;
 mod robustness;
 mod sde;
 mod support;
+mod threads;

@@ -5,8 +5,9 @@
 //! the code generator only emits loads that are in range for buffers of the program's shapes
 //! (the IR verifier checks `Direct` loads; boundary rules resolve every other position into
 //! range), the buffer table passed here holds one pointer per buffer of exactly those shapes,
-//! and concurrent calls cover disjoint ranges of the first axis, so they write disjoint
-//! elements of the outputs and never write what any kernel reads.
+//! and concurrent calls cover disjoint row ranges of what the kernel's [`Partition`] divides
+//! (domain rows, or the rows of a scatter's target), so they write disjoint elements of the
+//! outputs and never write what any kernel reads.
 
 #![allow(unsafe_code)]
 
@@ -17,7 +18,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 use noether_compiler::codegen::{self, Imports, MATH_FUNCTIONS, MathOp, Options};
-use noether_compiler::ir::{Kernel, ProcId, Program};
+use noether_compiler::ir::{Kernel, Partition, ProcId, Program};
 use noether_compiler::ops::{Binary, Unary};
 
 use crate::buffers::Buffers;
@@ -135,9 +136,14 @@ impl Jit {
 
     fn call(&self, kernel: usize, spec: &Kernel, table: &Table) {
         let f = self.kernels[kernel];
-        let rows = spec.domain().first().copied().unwrap_or(1);
+        let domain_rows = spec.domain().first().copied().unwrap_or(1);
+        let (rows, divisible) = match spec.partition() {
+            Partition::Rows => (domain_rows, true),
+            Partition::ScatterRows(target) => (self.program.buffer(target).shape[0], true),
+            Partition::Single => (domain_rows, false),
+        };
         let parallel =
-            self.pool.as_ref().filter(|_| spec.rank >= 1 && rows >= 2 && spec.points() >= self.min_parallel_points);
+            self.pool.as_ref().filter(|_| divisible && rows >= 2 && spec.points() >= self.min_parallel_points);
         match parallel {
             None => {
                 // SAFETY: see the module documentation.

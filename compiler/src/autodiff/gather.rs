@@ -137,7 +137,7 @@ fn scalar_contributions(cx: &Context<'_>, field: BufferId, loads: &[(F, F)], fre
 /// neither reads what the other writes, no scatters, no buffer written twice. Loads both make
 /// are then made once.
 pub fn fuse(a: &Kernel, b: &Kernel, shapes: &[Vec<usize>]) -> Option<Kernel> {
-    if a.domain() != b.domain() || a.is_sequential() || b.is_sequential() {
+    if a.domain() != b.domain() || a.has_scatter() || b.has_scatter() {
         return None;
     }
     let writes = |k: &Kernel| -> BTreeSet<BufferId> { k.outputs.iter().map(|o| o.buffer).collect() };

@@ -49,7 +49,7 @@ impl Translator<'_> {
     }
 
     /// The value of `affine` without the term of `skip`.
-    fn affine_value(&mut self, affine: &Affine, skip: Option<VarId>) -> Value {
+    pub fn affine_value(&mut self, affine: &Affine, skip: Option<VarId>) -> Value {
         let mut total = self.b.ins().iconst(types::I64, affine.offset);
         for &(var, coeff) in &affine.terms {
             if Some(var) == skip {

@@ -10,11 +10,17 @@
 //!
 //! - `buffers[b]` points at the storage of buffer `b` (`BufferId(b)`): `len` contiguous `f64`s in
 //!   row-major order, `len` the product of the buffer's shape. The caller guarantees the lengths.
-//! - The call computes the domain points whose first index lies in `lo..hi` (`0 <= lo <= hi <=
-//!   extent of axis 0`); a rank-0 kernel is called with `0..1`. The prelude runs once per call.
-//!   Calls on disjoint ranges write disjoint output elements and may run on different threads.
+//! - `lo..hi` is a range of rows of what the kernel's [`Partition`] divides: for
+//!   `Partition::Rows` (and `Single`) the call computes the domain points whose first index lies
+//!   in `lo..hi` (`0 <= lo <= hi <= extent of axis 0`); for `Partition::ScatterRows` it visits
+//!   every domain point in order and adds only the contributions whose position on the target's
+//!   first axis lies in `lo..hi`. A rank-0 kernel is called with `0..1`. The prelude runs once per
+//!   call. Calls on disjoint ranges of a `Rows` or `ScatterRows` kernel write disjoint elements and
+//!   may run on different threads; a `Single` kernel is called once, with the whole range.
 //!
-//! The OpenCL back end will keep the same buffer table and domain split, one work-item a point.
+//! The OpenCL back end will keep the same buffer table and partitions.
+//!
+//! [`Partition`]: crate::ir::Partition
 //!
 //! # Shape of the code
 //!

@@ -8,7 +8,7 @@ use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 
 use crate::builtins::ReduceOp;
-use crate::ir::{BufferId, Kernel, Node, NodeId, Program, Reduction, Region, Store, VarId};
+use crate::ir::{BufferId, Kernel, Node, NodeId, Partition, Program, Reduction, Region, Store, VarId};
 use crate::ops::{Binary, Compare, Unary, WordOp};
 
 use super::access::RowPlan;
@@ -39,6 +39,8 @@ pub(super) struct Translator<'a> {
     pub point_bytes: Option<Value>,
     /// Row values in both lanes, for the vector loop.
     pub splats: HashMap<NodeId, Value>,
+    /// For a kernel split by scatter rows: the rows of the target this call adds into.
+    owned_rows: Option<(Value, Value)>,
     math: HashMap<&'static str, FuncRef>,
 }
 
@@ -76,6 +78,7 @@ impl<'a> Translator<'a> {
             out_rows: HashMap::new(),
             point_bytes: None,
             splats: HashMap::new(),
+            owned_rows: None,
             math: HashMap::new(),
         };
         t.load_bases();
@@ -85,6 +88,12 @@ impl<'a> Translator<'a> {
             t.out_rows = t.bases.clone();
             t.point_bytes = Some(t.b.ins().iconst(types::I64, 0));
             t.store_outputs();
+        } else if let Partition::ScatterRows(_) = kernel.partition() {
+            // `lo..hi` are rows of the scatter's target: visit the whole domain.
+            t.mark_inner();
+            t.owned_rows = Some((params[1], params[2]));
+            let (from, to) = (t.b.ins().iconst(types::I64, 0), t.b.ins().iconst(types::I64, kernel.vars[0] as i64));
+            t.axis(0, from, to);
         } else {
             t.mark_inner();
             t.axis(0, params[1], params[2]);
@@ -246,9 +255,34 @@ impl<'a> Translator<'a> {
             }
         }
         self.start_point(counter);
+        let skip = self.owned_rows.map(|rows| self.skip_unless_owned(rows));
         self.region(&self.kernel.body, &|id| inner[id.index()]);
         self.store_outputs();
+        if let Some(skip) = skip {
+            self.b.ins().jump(skip, &[]);
+            self.b.switch_to_block(skip);
+            self.b.seal_block(skip);
+        }
         self.end_loop(counter, 1, blocks);
+    }
+
+    /// Branches past the point (to the returned block) unless the scatter lands in `lo..hi`.
+    fn skip_unless_owned(&mut self, (lo, hi): (Value, Value)) -> Block {
+        let Store::Scatter { index, axes } = &self.kernel.outputs[0].store else {
+            unreachable!("kernels split by scatter rows have one scatter output")
+        };
+        let extent = self.program.buffer(self.kernel.outputs[0].buffer).shape[0] as i64;
+        let x = self.affine_value(&index[0], None);
+        let interval = self.interval(&index[0]);
+        let (row, _) = self.position(x, interval, extent, axes[0]);
+        let from_lo = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, row, lo);
+        let below_hi = self.b.ins().icmp(IntCC::SignedLessThan, row, hi);
+        let owned = self.b.ins().band(from_lo, below_hi);
+        let (compute, skip) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(owned, compute, &[], skip, &[]);
+        self.b.switch_to_block(compute);
+        self.b.seal_block(compute);
+        skip
     }
 
     /// Sets up per-point values shared by loads and stores.

@@ -23,7 +23,7 @@ impl Translator<'_> {
         let saved = self.ranges[innermost.index()];
         self.ranges[innermost.index()] = range;
         // A scatter may hit one element from both lanes: it runs point by point.
-        let stores_fit = !self.kernel.is_sequential();
+        let stores_fit = !self.kernel.has_scatter();
         let ok = stores_fit
             && self.kernel.body.items.iter().filter(|id| self.inner[id.index()]).all(|&id| {
                 match self.kernel.node(id) {

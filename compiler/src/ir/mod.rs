@@ -23,6 +23,19 @@
 //! **Outputs** assign or add the value at the domain point, or add it at a computed position
 //! (a scatter, see [`Store`]); adjoint kernels accumulate this way.
 //!
+//! **Parallel execution** never changes a bit of a result: every engine, with any number of
+//! workers, computes what one worker visiting the domain in row-major order computes
+//! ([`Kernel::partition`] says how a kernel may be divided). A kernel without scatters writes
+//! only its own points, so it may be split by rows of its domain's first axis. A scatter adds
+//! into each element in visiting order, and splitting its domain would reorder those additions
+//! (or, done naively, lose them to races). So a kernel whose one output is a scatter is split by
+//! rows of the *written* buffer instead: each worker visits every point in order and adds only
+//! the contributions that land in its rows. We chose this over atomics (an order that changes
+//! from run to run) and over per-worker accumulators summed afterwards (an association of the
+//! sum that changes with the worker count, and a copy of the target per worker): it costs each
+//! worker a scan of the scatter positions, and keeps every engine bit-identical to the
+//! interpreter. Any other kernel with a scatter runs on one worker.
+//!
 //! **Reductions** visit their box in row-major order, evaluate the region, and fold the value
 //! of every point whose filter holds: sum (from 0, in visiting order), mean (the sum divided by
 //! the number of points folded; NaN for none), max/min (by [`crate::ops::Binary::Max`], from -inf /
@@ -174,10 +187,34 @@ impl Kernel {
         self.domain().iter().product()
     }
 
-    /// Whether points must run one after another (a scatter may hit one element twice).
-    pub fn is_sequential(&self) -> bool {
+    /// Whether an output adds at computed positions (several points may hit one element).
+    pub fn has_scatter(&self) -> bool {
         self.outputs.iter().any(|o| matches!(o.store, Store::Scatter { .. }))
     }
+
+    /// How engines may divide this kernel's points between workers (see the module docs).
+    pub fn partition(&self) -> Partition {
+        match self.outputs.as_slice() {
+            _ if self.rank == 0 => Partition::Single,
+            [Output { buffer, store: Store::Scatter { index, .. }, .. }] if !index.is_empty() => {
+                Partition::ScatterRows(*buffer)
+            }
+            _ if self.has_scatter() => Partition::Single,
+            _ => Partition::Rows,
+        }
+    }
+}
+
+/// How a kernel's work may be divided between workers without changing any result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Partition {
+    /// By rows of the domain's first axis: each point writes only its own elements.
+    Rows,
+    /// By rows of the first axis of this buffer, the kernel's one output, a scatter: each worker
+    /// visits every point in order and adds only the contributions landing in its rows.
+    ScatterRows(BufferId),
+    /// Not at all: one worker visits every point in order.
+    Single,
 }
 
 /// Nodes evaluated in order.
@@ -208,8 +245,8 @@ pub enum Store {
     /// `buffer[point] += value`; the buffer has the domain's shape.
     Add,
     /// `buffer[position] += value` at the position the index resolves to (as a load would),
-    /// skipped where a `Fill` axis is outside. Several points may hit one element, so a kernel
-    /// with a scatter runs its points one after another in visiting order.
+    /// skipped where a `Fill` axis is outside. Several points may hit one element; they add in
+    /// visiting order (see [`Partition::ScatterRows`]).
     Scatter { index: Vec<Affine>, axes: Vec<Access> },
 }
 
@@ -427,6 +464,35 @@ mod tests {
         assert_eq!(Access::Reflect.resolve(-2, 1), Some(0));
         assert_eq!(Access::Fill.resolve(5, 5), None);
         assert_eq!(Access::Direct.resolve(4, 5), Some(4));
+    }
+
+    #[test]
+    fn partitions() {
+        let scatter = |buffer: u32, index: Vec<Affine>| Output {
+            buffer: BufferId(buffer),
+            value: NodeId(0),
+            store: Store::Scatter { axes: vec![Access::Periodic; index.len()], index },
+        };
+        let kernel = |rank: usize, outputs: Vec<Output>| Kernel {
+            name: "k".into(),
+            vars: vec![8; rank.max(1)],
+            rank,
+            nodes: vec![Node::Const(1.0)],
+            prelude: Region::default(),
+            body: Region { items: vec![NodeId(0)] },
+            outputs,
+        };
+        let i_plus_j = Affine::var(VarId(0)).add(&Affine::var(VarId(1)));
+        assert_eq!(kernel(2, vec![Output::assign(BufferId(0), NodeId(0))]).partition(), Partition::Rows);
+        assert_eq!(
+            kernel(2, vec![scatter(1, vec![i_plus_j.clone()])]).partition(),
+            Partition::ScatterRows(BufferId(1))
+        );
+        // Into a scalar, or beside another output: one worker.
+        assert_eq!(kernel(2, vec![scatter(1, Vec::new())]).partition(), Partition::Single);
+        let mixed = vec![scatter(1, vec![i_plus_j]), Output::assign(BufferId(0), NodeId(0))];
+        assert_eq!(kernel(2, mixed).partition(), Partition::Single);
+        assert_eq!(kernel(0, vec![Output::assign(BufferId(0), NodeId(0))]).partition(), Partition::Single);
     }
 
     #[test]
