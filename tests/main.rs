@@ -3,6 +3,7 @@
 mod cases;
 mod cli;
 mod examples;
+mod filters;
 mod gradients;
 mod parity;
 mod physics;

@@ -2,9 +2,7 @@
 //!
 //! A kernel's SSA nodes, regions and all, become shared trees (`Arc`), a reduction holding its
 //! filter and body. Constructors fold constants and drop structural zeros (`0 * x` is 0 even
-//! where `x` would be NaN: an adjoint that is structurally zero stays zero). A multiplication of
-//! a masked value `select(c, x, 0)` keeps the mask outside, so a partial derivative that is NaN
-//! in an untaken branch (a guarded read) never meets a zero adjoint.
+//! where `x` would be NaN: an adjoint that is structurally zero stays zero).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -138,13 +136,9 @@ pub fn sub(a: F, b: F) -> F {
     binary(Binary::Sub, a, b)
 }
 
-/// `a * b`, keeping masks (`select(c, x, 0)`) outermost.
 pub fn mul(a: F, b: F) -> F {
     if is_zero(&a) || is_zero(&b) {
         return zero();
-    }
-    if let Some(masked) = push_into_mask(&a, &b, true).or_else(|| push_into_mask(&b, &a, false)) {
-        return masked;
     }
     match (value_of(&a), value_of(&b)) {
         (Some(1.0), _) => b,
@@ -177,27 +171,9 @@ fn invariant(f: &F, depth: usize) -> bool {
     }
 }
 
-/// `select(c, x, 0) * k` as `select(c, x * k, 0)` (and the mirror image).
-fn push_into_mask(masked: &F, factor: &F, masked_left: bool) -> Option<F> {
-    let FNode::Select(c, x, y) = &**masked else { return None };
-    let times = |v: &F| if masked_left { mul(v.clone(), factor.clone()) } else { mul(factor.clone(), v.clone()) };
-    if is_zero(y) {
-        Some(select(c.clone(), times(x), zero()))
-    } else if is_zero(x) {
-        Some(select(c.clone(), zero(), times(y)))
-    } else {
-        None
-    }
-}
-
 pub fn div(a: F, b: F) -> F {
     if is_zero(&a) {
         return zero();
-    }
-    if let FNode::Select(c, x, y) = &*a {
-        if is_zero(y) {
-            return select(c.clone(), div(x.clone(), b), zero());
-        }
     }
     if value_of(&b) == Some(1.0) {
         return a;
@@ -218,6 +194,10 @@ pub fn compare(op: Compare, a: F, b: F) -> F {
 
 pub fn and(a: F, b: F) -> F {
     Arc::new(FNode::And(a, b))
+}
+
+pub fn or(a: F, b: F) -> F {
+    Arc::new(FNode::Or(a, b))
 }
 
 pub fn not(a: F) -> F {
