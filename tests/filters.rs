@@ -112,8 +112,8 @@ fn gradients_through_lennard_jones_dynamics(backend: Backend) {
     }
 }
 
-/// `sqrt`, `log` and negative powers behind `if` and filters, at points where the guards
-/// exclude their singularities (`u = 0` exactly, `w` negative, `i == j`): the gradient is
+/// `sqrt`, `log` and negative powers behind `if`, filters, `min` and `max`, at points where the
+/// guards exclude their singularities (`u = 0` exactly, `w` negative, `i == j`): the gradient is
 /// finite everywhere and equals central differences at the points the guards let through.
 fn guarded_singularities_have_finite_exact_gradients(backend: Backend) {
     let text = "param s = 0.5\n\
@@ -124,7 +124,8 @@ fn guarded_singularities_have_finite_exact_gradients(backend: Backend) {
                 loss L = sum(i | u[i] > 0) (s - sqrt(s * u[i])) \
                 + sum(i) (if w[i] > 0 then -log(w[i]) * s else 0) \
                 + sum(i, j | i != j) s * (z[i] - z[j])^-2 \
-                + mean(i | u[i] > 0) (1 - u[i]^-3)\n\
+                + mean(i | u[i] > 0) (1 - u[i]^-3) \
+                + sum(i) (s * max(0.5, sqrt(u[i])) + min(u[i]^-2, 10))\n\
                 run euler(dt = 0.1, steps = 3)\n";
     let gradient = simulator(text, backend).gradient("L", &["s", "u", "w", "z"]).expect("gradient");
     for (name, g) in &gradient.gradients {

@@ -25,10 +25,10 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::builtins::ReduceOp;
-use crate::ops::Compare;
+use crate::ops::{Binary, Compare};
 
 use super::formula::{self as f, F, FNode, FreeVars};
-use super::rules::{binary_partials, unary_partial};
+use super::rules::{binary_partials, takes_first, unary_partial};
 use crate::ir::VarId;
 
 /// The adjoint of every load formula reached from `outputs` (each `(formula, seed)`), in a
@@ -164,6 +164,12 @@ impl Sweep<'_> {
             FNode::Unary(op, x) => {
                 let c = unary_partial(*op, x, node, a.value.clone());
                 self.contribute(x, a.with(c));
+            }
+            // The argument `min`/`max` does not take is excluded, like an untaken branch.
+            FNode::Binary(op @ (Binary::Min | Binary::Max), x, y) => {
+                let takes_x = takes_first(*op, x.clone(), y.clone());
+                self.contribute(x, a.only_where(takes_x.clone(), a.value.clone()));
+                self.contribute(y, a.only_where(f::not(takes_x), a.value.clone()));
             }
             FNode::Binary(op, x, y) => {
                 let (cx, cy) = binary_partials(*op, x, y, node, a.value.clone());

@@ -70,8 +70,7 @@ pub fn binary_partials<T: Terms>(op: Binary, x: &T, y: &T, p: &T, a: T) -> (T, T
             (T::mul(a.clone(), T::mul(y, lowered)), T::mul(a, T::mul(p.clone(), T::unary(Unary::Log, x))))
         }
         Binary::Min | Binary::Max => {
-            let first = if op == Binary::Min { Compare::Le } else { Compare::Ge };
-            let takes_x = T::compare(first, x, y);
+            let takes_x = takes_first(op, x, y);
             (T::select(takes_x.clone(), a.clone(), zero()), T::select(takes_x, zero(), a))
         }
         Binary::Atan2 => {
@@ -79,4 +78,10 @@ pub fn binary_partials<T: Terms>(op: Binary, x: &T, y: &T, p: &T, a: T) -> (T, T
             (T::div(T::mul(a.clone(), y), r2.clone()), T::neg(T::div(T::mul(a, x), r2)))
         }
     }
+}
+
+/// Whether `min(x, y)` or `max(x, y)` (`op`) is `x`: ties follow `x`.
+pub fn takes_first<T: Terms>(op: Binary, x: T, y: T) -> T {
+    let first = if op == Binary::Min { Compare::Le } else { Compare::Ge };
+    T::compare(first, x, y)
 }
