@@ -202,15 +202,19 @@ fn gradient(threads: usize) {
     let memory = gradient.memory;
     println!(
         "gradient of heat 256x256, 1000 steps, {threads} thread(s): {:.1} ms = {:.2} x forward ({:.1} ms); \
-         states kept {:.1} MB = {:.1}% of all states ({:.1} MB); all buffers {:.1} MB",
+         states stored {:.1} MiB = {:.1}% of all states ({:.1} MiB); all buffers {:.1} MiB",
         backward.as_secs_f64() * 1e3,
         backward.as_secs_f64() / forward.as_secs_f64(),
         forward.as_secs_f64() * 1e3,
-        memory.peak_stored_bytes() as f64 / 1e6,
-        100.0 * memory.peak_stored_bytes() as f64 / memory.all_states_bytes as f64,
-        memory.all_states_bytes as f64 / 1e6,
-        memory.buffer_bytes as f64 / 1e6,
+        mib(memory.stored_bytes),
+        100.0 * memory.stored_bytes as f64 / memory.all_states_bytes as f64,
+        mib(memory.all_states_bytes),
+        mib(memory.buffer_bytes),
     );
+}
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 /// Parse, check, lower and JIT-compile: everything before buffers are allocated.

@@ -197,8 +197,10 @@ fn grad_writes_tensor_gradients_and_checks_against_finite_differences() {
         assert!(check["relative_error"].as_f64().is_some_and(|e| e < 1e-6), "{check}");
     }
     let memory = &summary["memory"];
-    let kept = memory["peak_stored_state_bytes"].as_f64().expect("bytes");
+    let kept = memory["stored_bytes"].as_f64().expect("bytes");
     assert!(kept < 0.1 * memory["all_states_bytes"].as_f64().expect("bytes"), "{memory}");
+    assert_eq!(memory["stored_state_sets"], 32 + 32 + 1, "{memory}");
+    assert_eq!(memory["stored_bytes"], 65 * 48 * 48 * 8, "{memory}");
 }
 
 #[test]

@@ -4,6 +4,7 @@ mod cases;
 mod cli;
 mod examples;
 mod gradients;
+mod guards;
 mod parity;
 mod physics;
 mod random;
