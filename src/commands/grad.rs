@@ -6,7 +6,7 @@ use std::time::Instant;
 use noether::compiler::model::{FieldKind, NamedKind};
 use noether::runtime::GradientOptions;
 use noether::runtime::error::bytes_text;
-use noether::{Backend, EngineOptions, Failure, Model, Override, Simulator};
+use noether::{Failure, Model, Override, Simulator};
 use serde_json::{Value, json};
 
 use super::{NamedValues, number};
@@ -21,8 +21,7 @@ pub struct GradOptions {
     pub out: Option<PathBuf>,
     pub checkpoints: Option<usize>,
     pub settings: super::RunOverrides,
-    pub backend: Backend,
-    pub threads: Option<usize>,
+    pub engine: super::EngineChoice,
 }
 
 /// One finite-difference comparison.
@@ -50,8 +49,7 @@ impl Check {
 
 pub fn grad(options: &GradOptions) -> Result<(), Failure> {
     let model = Model::from_file_with(&options.file, &options.overrides)?;
-    let mut sim = model
-        .simulator_with(options.backend, EngineOptions { threads: options.threads, ..EngineOptions::default() })?;
+    let mut sim = options.engine.simulator(&model)?;
     options.settings.apply(&mut sim)?;
     let checked = model.checked();
     let loss = match &options.loss {
@@ -188,8 +186,7 @@ fn finite_differences(
                     sim.clear_initial_offsets();
                     sim.set_initial_offset(name, index, delta)?;
                 }
-                sim.run()?;
-                sim.scalar(loss)
+                sim.loss_through_run(loss)
             };
             let (plus, minus) = (at(sim, h)?, at(sim, -h)?);
             if is_param {
