@@ -4,11 +4,10 @@
 //! A run holds its program's buffers and one copy of the states (the NaN guard's). A gradient
 //! holds the gradient program's buffers (the forward ones, the adjoints, the temporaries of its
 //! procedures) and the copies of states the reverse run keeps: its checkpoints, the recomputed
-//! segment, and the final states. [`Allowance::for_simulator`] is what the simulator may hold:
-//! the memory the system has available (`MemAvailable` on Linux; no limit elsewhere) plus what
-//! the simulator holds already, capped by [`crate::EngineOptions::memory_limit`]. The limit is
-//! how a user confines a run below the machine's memory, and how tests provoke a refusal without
-//! exhausting the machine.
+//! segment, and the final states. What the simulator may hold is the memory the system has
+//! available (`MemAvailable` on Linux; no limit elsewhere) plus what the simulator holds
+//! already, capped by [`crate::EngineOptions::memory_limit`]. The limit is how a user confines a
+//! run below the machine's memory, and how tests provoke a refusal without exhausting it.
 //!
 //! For example, heat on a 256 × 256 grid over 1000 steps needs 1.5 MiB to run, and for its
 //! gradient 2.5 MiB of buffers plus 65 copies of the 0.5 MiB state (32 checkpoints, a 32-step
