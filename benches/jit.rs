@@ -1,6 +1,7 @@
 //! `cargo bench --bench jit`: the JIT against hand-written Rust doing the same arithmetic, in the
-//! same process, plus compile and start-up times. Prints a table; asserts only that both sides
-//! computed the same numbers.
+//! same process, plus compile and start-up times, and gradients' reported memory against the
+//! peak resident memory measured in a fresh process. Prints a table; asserts only that both
+//! sides computed the same numbers.
 
 mod common;
 
@@ -202,15 +203,87 @@ fn gradient(threads: usize) {
     let memory = gradient.memory;
     println!(
         "gradient of heat 256x256, 1000 steps, {threads} thread(s): {:.1} ms = {:.2} x forward ({:.1} ms); \
-         states kept {:.1} MB = {:.1}% of all states ({:.1} MB); all buffers {:.1} MB",
+         states stored {:.1} MiB = {:.1}% of all states ({:.1} MiB); all buffers {:.1} MiB",
         backward.as_secs_f64() * 1e3,
         backward.as_secs_f64() / forward.as_secs_f64(),
         forward.as_secs_f64() * 1e3,
-        memory.peak_stored_bytes() as f64 / 1e6,
-        100.0 * memory.peak_stored_bytes() as f64 / memory.all_states_bytes as f64,
-        memory.all_states_bytes as f64 / 1e6,
-        memory.buffer_bytes as f64 / 1e6,
+        mib(memory.stored_bytes),
+        100.0 * memory.stored_bytes as f64 / memory.all_states_bytes as f64,
+        mib(memory.all_states_bytes),
+        mib(memory.buffer_bytes),
     );
+}
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Gray–Scott on 256², Runge–Kutta 4 (stage temporaries, steps run again before their
+/// adjoints), 200 steps.
+const GRAY_SCOTT: &str = "const N = 256\nparam Du = 0.16\nparam Dv = 0.08\nparam F = 0.035\nparam k = 0.065\n\
+    shape G = [i < N, j < N] periodic\n\
+    state u : G = if abs(i - N/2) < 10 and abs(j - N/2) < 10 then 0.5 else 1\n\
+    state v : G = if abs(i - N/2) < 10 and abs(j - N/2) < 10 then 0.25 + 0.02 * sin(i * j) else 0\n\
+    d/dt u = Du * laplacian(u) - u * v^2 + F * (1 - u)\nd/dt v = Dv * laplacian(v) + u * v^2 - (F + k) * v\n\
+    loss L = sum(i, j) v[i, j]^2\nrun rk4(dt = 0.5, steps = 200)\n";
+
+/// The models whose gradient memory is measured, by name.
+fn memory_model(name: &str) -> String {
+    match name {
+        "heat, 1000 steps" => format!("{HEAT}loss L = sum(i, j) u[i, j]^2\n"),
+        "gray-scott rk4, 200 steps" => GRAY_SCOTT.to_string(),
+        other => panic!("no memory model {other}"),
+    }
+}
+
+/// Set in the fresh process that measures one gradient's memory: `N=<grid size> <model name>`.
+const MEMORY_CHILD: &str = "NOETHER_BENCH_MEMORY_OF";
+
+/// A figure of this process from /proc/self/status, in bytes (`VmRSS`: resident now; `VmHWM`:
+/// the most ever resident).
+fn resident(key: &str) -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status (Linux)");
+    let line = status.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(':')).expect("the key");
+    line.trim().trim_end_matches("kB").trim().parse::<usize>().expect("kB") * 1024
+}
+
+/// In the fresh process: compile, note the resident memory, take the gradient, print what the
+/// gradient reports it held, the resident memory before the simulator, and the peak.
+fn measure_memory(request: &str) {
+    let (n, name) = request.strip_prefix("N=").and_then(|r| r.split_once(' ')).expect("N=<size> <name>");
+    let model = model(&memory_model(name), &[("N", n.parse().expect("a size"))]);
+    let before = resident("VmRSS");
+    let mut sim = simulator(&model, 1);
+    let memory = sim.gradient("L", &["u"]).expect("gradient").memory;
+    println!("{} {} {} {before} {}", memory.peak_bytes(), memory.buffer_bytes, memory.stored_bytes, resident("VmHWM"));
+}
+
+/// Each model's gradient in a fresh process (so no earlier allocation hides in its peak): the
+/// peak it reports against the peak resident memory above the compiled model. The same gradient
+/// on an 8 x 8 grid shows what does not grow with the grid (JIT code, the compiler's memory).
+fn gradient_memory() {
+    let measure = |n: usize, name: &str| -> [usize; 5] {
+        let exe = std::env::current_exe().expect("this benchmark");
+        let output = Command::new(exe).env(MEMORY_CHILD, format!("N={n} {name}")).output().expect("runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let figures: Vec<usize> =
+            String::from_utf8_lossy(&output.stdout).split_whitespace().map(|f| f.parse().expect("bytes")).collect();
+        figures.try_into().expect("five figures")
+    };
+    for name in ["heat, 1000 steps", "gray-scott rk4, 200 steps"] {
+        let [reported, buffers, stored, before, peak] = measure(256, name);
+        let [_, _, _, small_before, small_peak] = measure(8, name);
+        println!(
+            "gradient memory of {name} on 256x256: reported {:.1} MiB (buffers {:.1} + stored states {:.1}); \
+             peak RSS {:.1} MiB: {:.1} above the compiled model, against {:.1} for the same gradient on 8x8",
+            mib(reported),
+            mib(buffers),
+            mib(stored),
+            mib(peak),
+            mib(peak - before),
+            mib(small_peak - small_before)
+        );
+    }
 }
 
 /// Parse, check, lower and JIT-compile: everything before buffers are allocated.
@@ -233,6 +306,10 @@ fn whole_process(args: &[&str]) -> Duration {
 }
 
 fn main() {
+    if let Ok(name) = std::env::var(MEMORY_CHILD) {
+        measure_memory(&name);
+        return;
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("{:<44} {:>13} {:>13} {:>7}", "benchmark", "noether", "hand Rust", "ratio");
     heat(256, 1000, 1, "1 thread");
@@ -246,6 +323,7 @@ fn main() {
     println!();
     gradient(1);
     gradient(cores);
+    gradient_memory();
 
     let path = std::env::temp_dir().join("noether_bench_heat.noe");
     std::fs::write(&path, HEAT).expect("write");

@@ -17,8 +17,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check a script (syntax, names, shapes, data files) without running it.
-    Check(ModelArgs),
+    /// Check a script (syntax, names, shapes, data files, memory) without running it.
+    Check(CheckArgs),
     /// Run a script's `run` directive and report its losses and observables.
     Run(RunArgs),
     /// The gradient of a loss through the whole run, with respect to params and initial states.
@@ -29,7 +29,7 @@ enum Command {
     Emit(EmitArgs),
 }
 
-/// The engine and its threads.
+/// The engine, its threads, and the memory it may use.
 #[derive(Args)]
 struct EngineArgs {
     /// The engine that runs the model.
@@ -38,6 +38,34 @@ struct EngineArgs {
     /// Worker threads for the JIT (default: all cores).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     threads: Option<u64>,
+    #[command(flatten)]
+    memory: MemoryArgs,
+}
+
+impl From<EngineArgs> for commands::EngineChoice {
+    fn from(args: EngineArgs) -> Self {
+        commands::EngineChoice {
+            backend: args.backend.into(),
+            threads: args.threads.map(|t| t as usize),
+            memory_limit: args.memory.memory_limit,
+        }
+    }
+}
+
+#[derive(Args)]
+struct MemoryArgs {
+    /// The most memory the model may use, e.g. `8G` or `512MiB` (default: what the system has
+    /// available). Runs and gradients that would need more are refused before they start.
+    #[arg(long, value_name = "SIZE", value_parser = parse_bytes)]
+    memory_limit: Option<u64>,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    memory: MemoryArgs,
 }
 
 #[derive(Args)]
@@ -136,12 +164,8 @@ struct RunArgs {
     /// Print one JSON object on stdout instead of the text report.
     #[arg(long)]
     json: bool,
-    /// The engine that runs the model.
-    #[arg(long, value_enum, default_value_t = BackendArg::Jit)]
-    backend: BackendArg,
-    /// Worker threads for the JIT (default: all cores).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
-    threads: Option<u64>,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 #[derive(Args)]
@@ -202,10 +226,27 @@ fn parse_override(text: &str) -> Result<Override, String> {
     Ok(Override { name: name.trim().to_string(), value })
 }
 
+/// Bytes, with binary multiples: `1048576`, `512K`, `1.5G`, `8GiB`.
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a size; write e.g. 512M or 8G"))?;
+    let scale = match unit.trim().to_ascii_lowercase().trim_end_matches("ib").trim_end_matches('b') {
+        "" => 1u64,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return Err(format!("unknown unit `{unit}`; use K, M, G or T (powers of 1024)")),
+    };
+    Ok((value * scale as f64) as u64)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Check(args) => commands::check(&args.file, &args.overrides),
+        Command::Check(args) => commands::check(&args.model.file, &args.model.overrides, args.memory.memory_limit),
         Command::Run(args) => commands::run(&commands::RunOptions {
             file: args.model.file,
             overrides: args.model.overrides,
@@ -213,8 +254,7 @@ fn main() -> ExitCode {
             out: args.out,
             paths: args.paths,
             json: args.json,
-            backend: args.backend.into(),
-            threads: args.threads.map(|t| t as usize),
+            engine: args.engine.into(),
         }),
         Command::Grad(args) => commands::grad(&commands::GradOptions {
             file: args.model.file,
@@ -226,8 +266,7 @@ fn main() -> ExitCode {
             out: args.out,
             checkpoints: args.checkpoints.map(|c| c as usize),
             settings: args.settings.into(),
-            backend: args.engine.backend.into(),
-            threads: args.engine.threads.map(|t| t as usize),
+            engine: args.engine.into(),
         }),
         Command::Fit(args) => commands::fit(&commands::FitCommand {
             file: args.model.file,
@@ -237,8 +276,7 @@ fn main() -> ExitCode {
             json: args.json,
             out: args.out,
             settings: args.settings.into(),
-            backend: args.engine.backend.into(),
-            threads: args.engine.threads.map(|t| t as usize),
+            engine: args.engine.into(),
         }),
         Command::Emit(args) => commands::emit(&args.model.file, &args.model.overrides, args.stage.into()),
     };

@@ -197,8 +197,56 @@ fn grad_writes_tensor_gradients_and_checks_against_finite_differences() {
         assert!(check["relative_error"].as_f64().is_some_and(|e| e < 1e-6), "{check}");
     }
     let memory = &summary["memory"];
-    let kept = memory["peak_stored_state_bytes"].as_f64().expect("bytes");
+    let kept = memory["stored_bytes"].as_f64().expect("bytes");
     assert!(kept < 0.1 * memory["all_states_bytes"].as_f64().expect("bytes"), "{memory}");
+    assert_eq!(memory["stored_state_sets"], 32 + 32 + 1, "{memory}");
+    assert_eq!(memory["stored_bytes"], 65 * 48 * 48 * 8, "{memory}");
+}
+
+#[test]
+fn grad_check_needs_no_run_directive() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("static.noe");
+    std::fs::write(&script, "param a = 1.5\nstate u : [i < 8] = a * i\nloss L = sum(i) sin(u[i])\n").expect("write");
+    let output = noether(&["grad", script.to_str().expect("utf-8 path"), "--check", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_str(stdout(&output).trim()).expect("one JSON object");
+    let checks = summary["check"].as_array().expect("checks");
+    assert_eq!(checks.len(), 4, "a, and three entries of u: {summary}");
+    for check in checks {
+        assert!(check["relative_error"].as_f64().is_some_and(|e| e < 1e-6), "{check}");
+    }
+}
+
+#[test]
+fn grad_refuses_a_gradient_beyond_the_memory_limit_where_run_fits() {
+    let limited = |command: &str, limit: &str| {
+        noether(&[command, "examples/heat.noe", "--set", "N=64", "--steps", "100", "--memory-limit", limit])
+    };
+    let run = limited("run", "512K");
+    assert!(run.status.success(), "{}", stderr(&run));
+    let grad = limited("grad", "512K");
+    assert_eq!(grad.status.code(), Some(1));
+    let text = stderr(&grad);
+    assert!(text.contains("noether::grad::too_large"), "{text}");
+    // 160.1 KiB of buffers; 10 checkpoints, a 10-step segment and the final states: 21 copies
+    // of 32 KiB.
+    assert!(text.contains("the gradient needs 832.1 KiB"), "{text}");
+    assert!(text.contains("more than the memory limit of 512.0 KiB"), "{text}");
+    assert!(text.contains("keeps 21 copies of the states"), "{text}");
+    assert!(limited("grad", "1M").status.success());
+    assert_eq!(limited("grad", "2x").status.code(), Some(2), "a size needs a known unit");
+}
+
+#[test]
+fn check_refuses_what_run_refuses_as_too_large() {
+    for args in [&["--set", "N=1000000"][..], &["--set", "N=64", "--memory-limit", "64K"]] {
+        let check = noether(&[&["check", "examples/heat.noe"][..], args].concat());
+        let run = noether(&[&["run", "examples/heat.noe"][..], args].concat());
+        assert_eq!((check.status.code(), run.status.code()), (Some(1), Some(1)));
+        assert!(stderr(&check).contains("noether::run::too_large"), "{}", stderr(&check));
+        assert_eq!(stderr(&check), stderr(&run));
+    }
 }
 
 #[test]

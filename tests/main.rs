@@ -5,6 +5,7 @@ mod cli;
 mod examples;
 mod filters;
 mod gradients;
+mod guards;
 mod parity;
 mod physics;
 mod random;

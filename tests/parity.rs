@@ -54,9 +54,9 @@ fn assert_engines_agree(model: &Model, steps: Option<u64>, label: &str) {
         ("jit", EngineOptions { threads: Some(1), ..EngineOptions::default() }),
         (
             "jit, 2 threads, split small kernels",
-            EngineOptions { threads: Some(2), min_parallel_points: Some(1), scalar_only: false },
+            EngineOptions { threads: Some(2), min_parallel_points: Some(1), ..EngineOptions::default() },
         ),
-        ("jit, scalar code", EngineOptions { threads: Some(1), min_parallel_points: None, scalar_only: true }),
+        ("jit, scalar code", EngineOptions { threads: Some(1), scalar_only: true, ..EngineOptions::default() }),
     ];
     for (name, options) in configurations {
         let jit = outcome(model, Backend::Jit, options, steps);

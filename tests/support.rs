@@ -13,7 +13,7 @@ pub fn model(text: &str) -> Model {
 /// A simulator of `text` on `backend`. The JIT splits even small kernels across two threads,
 /// so tests exercise the parallel path.
 pub fn simulator(text: &str, backend: Backend) -> Simulator {
-    let options = EngineOptions { threads: Some(2), min_parallel_points: Some(1), scalar_only: false };
+    let options = EngineOptions { threads: Some(2), min_parallel_points: Some(1), ..EngineOptions::default() };
     model(text).simulator_with(backend, options).unwrap_or_else(|f| panic!("{f:?}"))
 }
 

@@ -1,13 +1,20 @@
 //! Gradients of a loss through a whole run: reverse mode through time with checkpoints.
 //!
-//! The forward run keeps the states at `c` evenly spaced checkpoints (default `c = ⌈√steps⌉`).
+//! The forward run keeps the states at `c` evenly spaced checkpoints (default `c = ⌈√steps⌉`)
+//! and checks them for NaN and infinity as `run` does, naming the first bad step.
 //! Going backwards, each segment between checkpoints is run forward again from its checkpoint,
 //! keeping its states, and then reversed step by step: the step's adjoint (compiled by
 //! `noether_compiler::autodiff`) turns the adjoint of the next states into that of the states
-//! before, and adds into the params' adjoints. So at most `c + ⌈steps / c⌉` sets of states are
-//! stored (about `2√steps`), at the price of one extra forward run. Where the step's adjoint
-//! needs what the step computes on the way (Runge–Kutta stages, lets), the step is run once more
-//! from its starting state right before its adjoint.
+//! before, and adds into the params' adjoints. Where the step's adjoint needs what the step
+//! computes on the way (Runge–Kutta stages, lets), the step is run once more from its starting
+//! state right before its adjoint. Recomputed steps start from bit-identical states as the
+//! checked ones, so they are not checked again.
+//!
+//! So besides the gradient program's buffers (states, adjoints, temporaries) the reverse run
+//! stores `c` checkpoints, one segment of `⌈steps / c⌉` states and the final states: about
+//! `2√steps + 1` sets, at the price of one extra forward run. Before allocating, the gradient
+//! sizes all of it and refuses, with the figures, what would not fit (see [`crate::memory`]);
+//! afterwards [`AdjointMemory`] reports what was held, counted from the storage itself.
 //!
 //! The result is the exact gradient of the discrete computation (up to rounding), the same on
 //! every engine since they run the same adjoint kernels.
@@ -17,10 +24,12 @@ use std::sync::Arc;
 use ndarray::{ArrayD, IxDyn};
 use noether_compiler::diag::Failure;
 use noether_compiler::ir::BufferId;
+use noether_compiler::lower::gradient::GradientProgram;
 use noether_compiler::model::FieldKind;
 
-use crate::error::RunError;
-use crate::simulator::{Simulator, build_engine};
+use crate::error::{RunError, bytes_text};
+use crate::memory::{self, Allowance};
+use crate::simulator::{Simulator, Snapshot, build_engine};
 
 /// Settings of a gradient computation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,35 +54,89 @@ impl Gradient {
     }
 }
 
-/// What reversing the run kept in memory, against keeping every state.
+/// What the gradient held in memory at its peak, counted from its storage, against keeping
+/// every state. The storage only grows during a gradient, so the peak is what it holds at the
+/// end (not counting the gradients handed back).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AdjointMemory {
     pub checkpoints: usize,
-    /// The most sets of states held at once (checkpoints plus one segment).
-    pub peak_state_sets: usize,
+    /// Sets of states stored: the checkpoints, the recomputed segment and the final states.
+    pub stored_state_sets: usize,
+    /// Bytes of those stored states.
+    pub stored_bytes: usize,
+    /// Bytes of the gradient program's buffers: states, params, data, adjoints, temporaries.
+    pub buffer_bytes: usize,
     /// Bytes of one set of the evolving states.
     pub state_bytes: usize,
-    /// Bytes of all forward and adjoint buffers.
-    pub buffer_bytes: usize,
     /// Bytes that keeping every step's states would take.
     pub all_states_bytes: usize,
 }
 
 impl AdjointMemory {
-    /// Bytes of stored states at the peak.
-    pub fn peak_stored_bytes(&self) -> usize {
-        self.peak_state_sets * self.state_bytes
+    /// Bytes held at the peak: the stored states and the buffers.
+    pub fn peak_bytes(&self) -> usize {
+        self.stored_bytes + self.buffer_bytes
     }
 }
 
 type States = Vec<Vec<f64>>;
 
-/// States kept by the reverse run, reused from one gradient to the next.
+/// States kept by the reverse run, reused from one gradient to the next (a fit asks for many):
+/// fresh allocations would cost page faults every time.
 #[derive(Default)]
 pub(crate) struct AdjointStorage {
     checkpoints: Vec<States>,
     segment: Vec<States>,
-    last: Vec<States>,
+    /// The NaN guard's copy during the forward run; the final states after it.
+    last: Snapshot,
+}
+
+impl AdjointStorage {
+    /// Makes room for what `plan` stores, dropping what it does not need.
+    fn fit(&mut self, plan: &Plan) {
+        self.checkpoints.truncate(plan.checkpoints);
+        self.segment.truncate(plan.segment);
+    }
+
+    /// Bytes held.
+    fn bytes(&self) -> usize {
+        let sets = |slots: &[States]| slots.iter().flatten().map(|s| s.capacity() * size_of::<f64>()).sum::<usize>();
+        sets(&self.checkpoints) + sets(&self.segment) + self.last.bytes()
+    }
+
+    fn sets(&self) -> usize {
+        self.checkpoints.len() + self.segment.len() + 1
+    }
+}
+
+/// How the reverse run divides the steps: a checkpoint every `length` steps, and a segment of
+/// up to `length` recomputed states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Plan {
+    steps: usize,
+    length: usize,
+    checkpoints: usize,
+    segment: usize,
+}
+
+impl Plan {
+    /// `requested` checkpoints (default `⌈√steps⌉`, which stores about the fewest states,
+    /// `c + ⌈steps / c⌉ + 1`); the segment is empty when there are no steps to reverse.
+    fn new(steps: usize, requested: Option<usize>) -> Plan {
+        let wanted = requested.unwrap_or_else(|| (steps as f64).sqrt().ceil() as usize).clamp(1, steps.max(1));
+        let length = steps.div_ceil(wanted).max(1);
+        Plan { steps, length, checkpoints: steps.div_ceil(length), segment: length.min(steps) }
+    }
+
+    /// Sets of states stored: checkpoints, segment, final states.
+    fn stored_sets(&self) -> usize {
+        self.checkpoints + self.segment + 1
+    }
+
+    /// "32 checkpoints, a 32-step segment and the final states".
+    fn describe(&self) -> String {
+        format!("{} checkpoints, a {}-step segment and the final states", self.checkpoints, self.segment)
+    }
 }
 
 impl Simulator {
@@ -83,36 +146,38 @@ impl Simulator {
         self.gradient_with(loss, wrt, GradientOptions::default())
     }
 
+    /// As [`Simulator::gradient`], with settings. Refuses, before allocating, a gradient whose
+    /// buffers and stored states would need more memory than the simulator may use.
     pub fn gradient_with(&mut self, loss: &str, wrt: &[&str], options: GradientOptions) -> Result<Gradient, Failure> {
         let targets = self.gradient_targets(wrt)?;
-        self.use_gradient_program(loss)?;
-        let gradient = self.gradient.clone().expect("the gradient program is loaded");
+        let gradient = self.gradient_program_of(loss)?;
+        let steps = self.settings.map_or(0, |s| s.steps) as usize;
+        let plan = Plan::new(steps, options.checkpoints);
+        self.check_gradient_memory(&gradient, &plan, options.checkpoints)?;
+        self.load_gradient_program(&gradient)?;
         let interface = self.model.compiled().interface.clone();
         let bars = &gradient.bars;
         for &accumulator in &gradient.accumulators {
             self.buffers.fill(accumulator, 0.0);
         }
         let evolving: Vec<(BufferId, BufferId)> = interface.swaps.clone();
-        let steps = self.settings.map_or(0, |s| s.steps) as usize;
 
-        // Forward, keeping checkpoints. Storage is reused from earlier calls (a fit calls this
-        // many times): fresh allocations would cost page faults every time.
+        // Forward, keeping checkpoints, checked as `run` checks.
         self.reset()?;
-        let segments =
-            options.checkpoints.unwrap_or_else(|| (steps as f64).sqrt().ceil() as usize).clamp(1, steps.max(1));
-        let length = steps.div_ceil(segments).max(1);
         let mut storage = std::mem::take(&mut self.adjoint_storage);
-        let mut kept = 0;
-        for s in 0..steps {
-            if s % length == 0 {
-                self.keep_states(&evolving, &mut storage.checkpoints, kept);
-                kept += 1;
-            }
-            self.advance_unchecked()?;
-            self.observe()?;
+        storage.fit(&plan);
+        let length = plan.length;
+        if steps > 0 {
+            self.keep_states(&evolving, &mut storage.checkpoints, 0);
         }
-        self.check_states()?;
-        self.keep_states(&evolving, &mut storage.last, 0);
+        let checkpoints = &mut storage.checkpoints;
+        self.advance_guarded(steps as u64, &mut storage.last, &mut |sim, done| {
+            let done = done as usize;
+            if done % length == 0 && done < steps {
+                sim.keep_states(&evolving, checkpoints, done / length);
+            }
+            Ok(())
+        })?;
         // The loss and its adjoint.
         self.run_procedure(interface.eval[gradient.loss])?;
         let value = self.buffers.scalar(interface.scalars[gradient.loss]);
@@ -120,12 +185,11 @@ impl Simulator {
         self.run_procedure(gradient.loss_vjp)?;
 
         // Backwards through the steps: `bar(next)` holds the adjoint of the states after step s.
-        let mut peak = kept;
         if let Some(step_vjp) = gradient.step_vjp {
             for &(current, next) in &evolving {
                 self.buffers.swap(bars[&current], bars[&next]);
             }
-            for segment in (0..kept).rev() {
+            for segment in (0..plan.checkpoints).rev() {
                 let start = segment * length;
                 let end = (start + length).min(steps);
                 self.set_evolving_states(&evolving, &storage.checkpoints[segment]);
@@ -140,7 +204,6 @@ impl Simulator {
                     }
                 }
                 self.keep_states(&evolving, &mut storage.segment, end - 1 - start);
-                peak = peak.max(segment + end - start);
                 for s in (start..end).rev() {
                     for (k, &(state, _)) in evolving.iter().enumerate() {
                         self.buffers.exchange(state, &mut storage.segment[s - start][k]);
@@ -182,18 +245,81 @@ impl Simulator {
             .collect();
 
         // Leave the simulator as a run leaves it.
-        self.set_evolving_states(&evolving, &storage.last[0]);
-        self.set_clock(steps as u64);
-        let state_bytes: usize = evolving.iter().map(|(s, _)| self.buffers.data(*s).len() * 8).sum();
-        self.adjoint_storage = storage;
+        self.restore(&storage.last);
+        let state_bytes: usize = evolving.iter().map(|(s, _)| size_of_val(self.buffers.data(*s))).sum();
         let memory = AdjointMemory {
-            checkpoints: kept,
-            peak_state_sets: peak,
-            state_bytes,
+            checkpoints: plan.checkpoints,
+            stored_state_sets: storage.sets(),
+            stored_bytes: storage.bytes(),
             buffer_bytes: self.buffers.bytes(),
+            state_bytes,
             all_states_bytes: (steps + 1) * state_bytes,
         };
+        self.adjoint_storage = storage;
         Ok(Gradient { loss: loss.to_string(), value, gradients, memory })
+    }
+
+    /// Refuses a gradient whose buffers and stored states (by `plan`) would need more memory
+    /// than the simulator may use, with the figures and what to change.
+    fn check_gradient_memory(
+        &self,
+        gradient: &GradientProgram,
+        plan: &Plan,
+        requested: Option<usize>,
+    ) -> Result<(), Failure> {
+        let program = &gradient.program;
+        let evolving: u64 =
+            self.model.compiled().interface.swaps.iter().map(|(s, _)| memory::buffer_bytes(program, *s)).sum();
+        let final_states = memory::states_bytes(&self.model);
+        let stored_by = |plan: &Plan| {
+            ((plan.checkpoints + plan.segment) as u64).saturating_mul(evolving).saturating_add(final_states)
+        };
+        let buffers = memory::program_bytes(program);
+        let needed = buffers.saturating_add(stored_by(plan));
+        let held = (self.buffers.bytes() + self.adjoint_storage.bytes()) as u64;
+        let allowance = Allowance::for_simulator(self.engine_options.memory_limit, held);
+        if needed <= allowance.bytes {
+            return Ok(());
+        }
+        let fewest = Plan::new(plan.steps, None);
+        let with_fewest = buffers.saturating_add(stored_by(&fewest));
+        let advice =
+            if requested.is_some() && fewest.stored_sets() < plan.stored_sets() && with_fewest <= allowance.bytes {
+                format!(
+                    "with {} checkpoints (the default; `--checkpoints {}`) it would store {} sets and need {}",
+                    fewest.checkpoints,
+                    fewest.checkpoints,
+                    fewest.stored_sets(),
+                    bytes_text(with_fewest)
+                )
+            } else {
+                "reduce the grid or ensemble size (`--set N=...`) or the number of steps (`--steps`)".into()
+            };
+        let checked = self.model.checked();
+        Err(self.model.fail(RunError::GradientTooLarge {
+            needed: bytes_text(needed),
+            allowance: allowance.to_string(),
+            sets: plan.stored_sets(),
+            span: checked.run.as_ref().map_or_else(|| memory::largest_field(&self.model), |r| r.span),
+            help: format!(
+                "its buffers (states, adjoints, temporaries) take {}, and {} take {}; {advice}",
+                bytes_text(buffers),
+                plan.describe(),
+                bytes_text(stored_by(plan))
+            ),
+        }))
+    }
+
+    /// The value [`Simulator::gradient`] differentiates: `loss` after the script's whole run
+    /// from the initial states (at the initial states when the script has no `run`), as finite
+    /// differences of a gradient evaluate it.
+    pub fn loss_through_run(&mut self, loss: &str) -> Result<f64, Failure> {
+        if self.settings.is_some() {
+            self.run()?;
+        } else {
+            self.reset()?;
+        }
+        self.scalar(loss)
     }
 
     /// The buffers of the names to differentiate with respect to: params and states.
@@ -231,20 +357,26 @@ impl Simulator {
             .collect()
     }
 
-    /// Switches the engine to the gradient program of `loss` (kept for later calls).
-    fn use_gradient_program(&mut self, loss: &str) -> Result<(), Failure> {
+    /// The gradient program of `loss`: the loaded one, or a new one, not loaded yet.
+    fn gradient_program_of(&self, loss: &str) -> Result<Arc<GradientProgram>, Failure> {
         let index = self.model.checked().scalars.iter().position(|s| s.name == loss);
-        if let (Some(current), Some(index)) = (&self.gradient, index) {
-            if current.loss == index {
-                return Ok(());
-            }
+        match &self.gradient {
+            Some(current) if Some(current.loss) == index => Ok(current.clone()),
+            _ => Ok(Arc::new(self.model.gradient_program(Some(loss))?)),
         }
-        let program = self.model.gradient_program(Some(loss))?;
-        let shared = Arc::new(program.program.clone());
+    }
+
+    /// Switches the engine to `gradient` and allocates its buffers (kept for later calls),
+    /// unless it is loaded already.
+    fn load_gradient_program(&mut self, gradient: &Arc<GradientProgram>) -> Result<(), Failure> {
+        if self.gradient.as_ref().is_some_and(|current| Arc::ptr_eq(current, gradient)) {
+            return Ok(());
+        }
+        let shared = Arc::new(gradient.program.clone());
         self.engine = build_engine(&self.model, &shared, self.backend, self.engine_options)?;
         self.buffers.truncate(self.model.program().buffers.len());
-        self.buffers.extend_to(&program.program);
-        self.gradient = Some(Arc::new(program));
+        self.buffers.extend_to(&gradient.program);
+        self.gradient = Some(gradient.clone());
         Ok(())
     }
 

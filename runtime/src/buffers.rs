@@ -88,9 +88,9 @@ impl Buffers {
         self.data[id.index()] = storage;
     }
 
-    /// Total bytes held.
+    /// Total bytes held (allocated).
     pub fn bytes(&self) -> usize {
-        self.data.iter().map(|d| d.len() * size_of::<f64>()).sum()
+        self.data.iter().map(|d| d.capacity() * size_of::<f64>()).sum()
     }
 }
 

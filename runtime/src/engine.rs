@@ -43,7 +43,7 @@ impl Backend {
     }
 }
 
-/// Settings of the engine a simulator uses.
+/// Settings of a simulator: its engine, and the memory it may use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EngineOptions {
     /// Threads for the JIT (default: all cores). The interpreter always uses one.
@@ -52,6 +52,10 @@ pub struct EngineOptions {
     pub min_parallel_points: Option<usize>,
     /// Whether the JIT may use vector instructions (default yes; results are the same).
     pub scalar_only: bool,
+    /// The most bytes the simulator may hold (default: what the system has available). A model
+    /// whose run, or a gradient whose buffers and stored states, would need more is refused
+    /// before allocating; see [`crate::memory`].
+    pub memory_limit: Option<u64>,
 }
 
 impl fmt::Display for Backend {

@@ -116,16 +116,30 @@ pub enum RunError {
         help: String,
     },
 
-    #[error("the model needs {needed} of memory for its buffers, more than the {available} available")]
+    #[error("the model needs {needed} of memory to run, more than {allowance}")]
     #[diagnostic(
         code(noether::run::too_large),
         help("reduce the grid or ensemble size (for example with `--set N=...`)")
     )]
     TooLarge {
         needed: String,
-        available: String,
+        /// What the simulator may hold: "the 2.0 GiB available" or "the memory limit of 1.0 GiB".
+        allowance: String,
         #[label("the largest field")]
         span: Span,
+    },
+
+    #[error("the gradient needs {needed} of memory, more than {allowance}")]
+    #[diagnostic(code(noether::grad::too_large))]
+    GradientTooLarge {
+        needed: String,
+        allowance: String,
+        /// Copies of the states stored: checkpoints, a segment, the final states.
+        sets: usize,
+        #[label("reversing this run keeps {sets} copies of the states")]
+        span: Span,
+        #[help]
+        help: String,
     },
 
     #[error("cannot write `{path}`: {reason}")]

@@ -7,6 +7,8 @@
 //! | `jit` | the Cranelift JIT: compiling kernels, calling them across threads |
 //! | `simulator` | buffers, params, the time loop, observations, the NaN guard |
 //! | `model` | a compiled script, the embedding entry point |
+//! | `memory` | what a run or a gradient will hold, against what it may use |
+//! | `adjoint` | gradients through a run: reverse through time with checkpoints |
 //! | `data`, `output` | `.npy` input with diagnostics, atomic file output |
 //!
 //! ```no_run
@@ -26,6 +28,7 @@ pub mod error;
 pub mod fit;
 pub mod interp;
 pub mod jit;
+pub mod memory;
 pub mod model;
 pub mod optim;
 pub mod output;

@@ -7,7 +7,7 @@ use noether_compiler::model::{FieldId, FieldKind, NamedKind};
 
 use crate::buffers::Buffers;
 use crate::engine::{Backend, Engine, EngineOptions};
-use crate::error::{RunError, bytes_text, index_text, unflatten};
+use crate::error::{RunError, index_text, unflatten};
 use crate::interp::Interpreter;
 use crate::jit::{Jit, JitOptions};
 use crate::model::Model;
@@ -74,7 +74,7 @@ pub(crate) fn build_engine(
 
 impl Simulator {
     pub(crate) fn new(model: Model, backend: Backend, options: EngineOptions) -> Result<Simulator, Failure> {
-        check_memory(&model)?;
+        model.check_memory(options.memory_limit)?;
         let program = model.program().clone();
         let started = std::time::Instant::now();
         let engine = build_engine(&model, &program, backend, options)?;
@@ -354,19 +354,35 @@ impl Simulator {
             return Err(Failure::single(self.model.source(), RunError::NoRun));
         };
         self.reset()?;
-        // States are checked for NaN and infinity every GUARD_INTERVAL steps against a copy
-        // kept from the last check; when a check fails, the run goes back to the copy and
-        // repeats the steps one by one, so the report still names the exact step.
-        let mut last_good = self.snapshot();
-        for done in 1..=settings.steps {
-            self.advance()?;
+        let mut guard = Snapshot::default();
+        self.advance_guarded(settings.steps, &mut guard, &mut |_, done| {
             progress(done, settings.steps);
-            if done % GUARD_INTERVAL == 0 || done == settings.steps {
+            Ok(())
+        })
+    }
+
+    /// Takes `steps` steps (with observations), calling `after(self, done)` once after each,
+    /// and stops at the first state value that is not finite, naming its step, state and index
+    /// as [`Simulator::step`] does. States are checked every GUARD_INTERVAL steps and after the
+    /// last against `guard`, a copy kept from the last check; when a check fails, the steps since
+    /// the copy are repeated one by one, each checked. On success `guard` holds the final states.
+    pub(crate) fn advance_guarded(
+        &mut self,
+        steps: u64,
+        guard: &mut Snapshot,
+        after: &mut dyn FnMut(&mut Simulator, u64) -> Result<(), Failure>,
+    ) -> Result<(), Failure> {
+        self.snapshot_into(guard);
+        let start = self.steps_done;
+        for done in 1..=steps {
+            self.advance()?;
+            after(self, done)?;
+            if done % GUARD_INTERVAL == 0 || done == steps {
                 if self.states_finite() {
-                    last_good = self.snapshot();
+                    self.snapshot_into(guard);
                 } else {
-                    self.restore(&last_good);
-                    while self.steps_done < done {
+                    self.restore(guard);
+                    while self.steps_done < start + done {
                         self.step()?;
                     }
                 }
@@ -417,25 +433,27 @@ impl Simulator {
         self.buffers.set_scalar(seed, settings.seed as f64);
     }
 
-    /// The states, the clock and the length of the observation record.
-    fn snapshot(&self) -> Snapshot {
+    /// Copies the states, the step count and the length of the observation record into
+    /// `snapshot`, reusing its storage.
+    pub(crate) fn snapshot_into(&self, snapshot: &mut Snapshot) {
         let interface = &self.model.compiled().interface;
-        let states = self
-            .model
-            .checked()
-            .states()
-            .filter_map(|s| interface.field_buffer(s))
-            .map(|b| (b, self.buffers.data(b).to_vec()))
-            .collect();
-        Snapshot { states, time: self.time, steps_done: self.steps_done, observed: self.times.len() }
+        let buffers: Vec<BufferId> = self.model.checked().states().filter_map(|s| interface.field_buffer(s)).collect();
+        snapshot.states.resize_with(buffers.len(), || (BufferId(0), Vec::new()));
+        for ((id, kept), &buffer) in snapshot.states.iter_mut().zip(&buffers) {
+            *id = buffer;
+            kept.clear();
+            kept.extend_from_slice(self.buffers.data(buffer));
+        }
+        snapshot.steps_done = self.steps_done;
+        snapshot.observed = self.times.len();
     }
 
-    fn restore(&mut self, snapshot: &Snapshot) {
+    /// Goes back to `snapshot`: the states, the clock and the observation record.
+    pub(crate) fn restore(&mut self, snapshot: &Snapshot) {
         for (buffer, values) in &snapshot.states {
             self.buffers.data_mut(*buffer).copy_from_slice(values);
         }
-        self.time = snapshot.time;
-        self.steps_done = snapshot.steps_done;
+        self.set_clock(snapshot.steps_done);
         self.times.truncate(snapshot.observed);
         for (buffer, path) in &mut self.paths {
             let width = self.path_count.min(self.buffers.data(*buffer).len());
@@ -549,12 +567,19 @@ impl Simulator {
 /// tenth of a cheap step), and a failed check replays at most this many steps.
 const GUARD_INTERVAL: u64 = 64;
 
-/// What `run` goes back to when a check fails.
-struct Snapshot {
+/// What the NaN guard goes back to when a check fails.
+#[derive(Default)]
+pub(crate) struct Snapshot {
     states: Vec<(BufferId, Vec<f64>)>,
-    time: f64,
     steps_done: u64,
     observed: usize,
+}
+
+impl Snapshot {
+    /// Bytes of the states held.
+    pub fn bytes(&self) -> usize {
+        self.states.iter().map(|(_, s)| s.capacity() * size_of::<f64>()).sum()
+    }
 }
 
 /// Whether every value is finite: `v - v` is 0 for finite `v` and NaN otherwise, and NaN
@@ -582,39 +607,4 @@ fn unknown<'a>(what: &'static str, name: &str, names: impl Iterator<Item = &'a s
         name: name.into(),
         help: suggestion_help(did_you_mean(name, names), format!("available: {}", listed.join(", "))),
     }
-}
-
-/// Refuses, before allocating, a model whose buffers would not fit in memory.
-fn check_memory(model: &Model) -> Result<(), Failure> {
-    let program = model.program();
-    let mut total: u64 = 0;
-    let mut largest = (0u64, None);
-    for (index, buffer) in program.buffers.iter().enumerate() {
-        let bytes = buffer.shape.iter().try_fold(8u64, |acc, &e| acc.checked_mul(e as u64)).unwrap_or(u64::MAX);
-        total = total.saturating_add(bytes);
-        if bytes > largest.0 {
-            largest = (bytes, Some(index));
-        }
-    }
-    let available = available_memory();
-    if total <= available {
-        return Ok(());
-    }
-    let checked = model.checked();
-    let interface = &model.compiled().interface;
-    let span = largest
-        .1
-        .and_then(|b| interface.fields.iter().position(|f| f.map(|f| f.index()) == Some(b)))
-        .map(|f| checked.fields[f].span)
-        .unwrap_or_default();
-    Err(model.fail(RunError::TooLarge { needed: bytes_text(total), available: bytes_text(available), span }))
-}
-
-/// Memory the process may use: `MemAvailable` on Linux, else no limit.
-fn available_memory() -> u64 {
-    let Ok(info) = std::fs::read_to_string("/proc/meminfo") else { return u64::MAX };
-    info.lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(u64::MAX, |kb| kb * 1024)
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use noether::runtime::FitOptions;
-use noether::{Backend, EngineOptions, Failure, Model, Override};
+use noether::{Failure, Model, Override};
 use serde_json::json;
 
 use super::{NamedValues, number};
@@ -17,14 +17,12 @@ pub struct FitCommand {
     pub json: bool,
     pub out: Option<PathBuf>,
     pub settings: super::RunOverrides,
-    pub backend: Backend,
-    pub threads: Option<usize>,
+    pub engine: super::EngineChoice,
 }
 
 pub fn fit(options: &FitCommand) -> Result<(), Failure> {
     let model = Model::from_file_with(&options.file, &options.overrides)?;
-    let mut sim = model
-        .simulator_with(options.backend, EngineOptions { threads: options.threads, ..EngineOptions::default() })?;
+    let mut sim = options.engine.simulator(&model)?;
     options.settings.apply(&mut sim)?;
     let started = Instant::now();
     let quiet = options.json;

@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use noether::compiler::model::{FieldKind, NamedKind};
 use noether::runtime::GradientOptions;
-use noether::{Backend, EngineOptions, Failure, Model, Override, Simulator};
+use noether::runtime::error::bytes_text;
+use noether::{Failure, Model, Override, Simulator};
 use serde_json::{Value, json};
 
 use super::{NamedValues, number};
@@ -20,8 +21,7 @@ pub struct GradOptions {
     pub out: Option<PathBuf>,
     pub checkpoints: Option<usize>,
     pub settings: super::RunOverrides,
-    pub backend: Backend,
-    pub threads: Option<usize>,
+    pub engine: super::EngineChoice,
 }
 
 /// One finite-difference comparison.
@@ -49,8 +49,7 @@ impl Check {
 
 pub fn grad(options: &GradOptions) -> Result<(), Failure> {
     let model = Model::from_file_with(&options.file, &options.overrides)?;
-    let mut sim = model
-        .simulator_with(options.backend, EngineOptions { threads: options.threads, ..EngineOptions::default() })?;
+    let mut sim = options.engine.simulator(&model)?;
     options.settings.apply(&mut sim)?;
     let checked = model.checked();
     let loss = match &options.loss {
@@ -101,9 +100,11 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
             "check": checks,
             "memory": {
                 "checkpoints": memory.checkpoints,
-                "peak_stored_state_bytes": memory.peak_stored_bytes(),
-                "all_states_bytes": memory.all_states_bytes,
+                "stored_state_sets": memory.stored_state_sets,
+                "stored_bytes": memory.stored_bytes,
                 "buffer_bytes": memory.buffer_bytes,
+                "peak_bytes": memory.peak_bytes(),
+                "all_states_bytes": memory.all_states_bytes,
             },
             "wall_seconds": {
                 "parse_check": model.timings().check.as_secs_f64(),
@@ -116,13 +117,11 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
     }
     let memory = gradient.memory;
     println!(
-        "{}: loss {loss} = {} ({} steps, {} checkpoints; states held at most {} sets, {:.1}% of keeping all)",
+        "{}: loss {loss} = {} ({} steps, {} checkpoints)",
         model.name(),
         gradient.value,
         sim.steps_done(),
-        memory.checkpoints,
-        memory.peak_state_sets,
-        100.0 * memory.peak_stored_bytes() as f64 / memory.all_states_bytes.max(1) as f64
+        memory.checkpoints
     );
     for (name, value) in &gradient.gradients {
         if value.ndim() == 0 {
@@ -143,6 +142,18 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
             c.relative_error()
         );
     }
+    let share = if memory.all_states_bytes > 0 {
+        format!(", {:.1}% of keeping every step's", 100.0 * memory.stored_bytes as f64 / memory.all_states_bytes as f64)
+    } else {
+        String::new()
+    };
+    println!(
+        "  memory: {} at most: buffers {}, stored states {} ({} sets{share})",
+        bytes_text(memory.peak_bytes() as u64),
+        bytes_text(memory.buffer_bytes as u64),
+        bytes_text(memory.stored_bytes as u64),
+        memory.stored_state_sets,
+    );
     println!("  time: gradient {seconds:.3} s");
     Ok(())
 }
@@ -175,8 +186,7 @@ fn finite_differences(
                     sim.clear_initial_offsets();
                     sim.set_initial_offset(name, index, delta)?;
                 }
-                sim.run()?;
-                sim.scalar(loss)
+                sim.loss_through_run(loss)
             };
             let (plus, minus) = (at(sim, h)?, at(sim, -h)?);
             if is_param {

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use noether::compiler::diag::{Failure, Source};
 use noether::compiler::model::{FieldKind, NamedKind};
-use noether::{Model, Override};
+use noether::runtime::error::bytes_text;
+use noether::{Backend, EngineOptions, Model, Override, Simulator};
 
 pub use fit::{FitCommand, fit};
 pub use grad::{GradOptions, grad};
@@ -23,7 +24,7 @@ pub struct RunOverrides {
 }
 
 impl RunOverrides {
-    fn apply(&self, sim: &mut noether::Simulator) -> Result<(), Failure> {
+    fn apply(&self, sim: &mut Simulator) -> Result<(), Failure> {
         if let Some(steps) = self.steps {
             sim.set_steps(steps)?;
         }
@@ -37,10 +38,28 @@ impl RunOverrides {
     }
 }
 
-/// `noether check`: compile and load data, then summarise the model.
-pub fn check(file: &Path, overrides: &[Override]) -> Result<(), Failure> {
+/// The engine that runs a model, its threads, and the memory it may use.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineChoice {
+    pub backend: Backend,
+    pub threads: Option<usize>,
+    pub memory_limit: Option<u64>,
+}
+
+impl EngineChoice {
+    fn simulator(&self, model: &Model) -> Result<Simulator, Failure> {
+        let options =
+            EngineOptions { threads: self.threads, memory_limit: self.memory_limit, ..EngineOptions::default() };
+        model.simulator_with(self.backend, options)
+    }
+}
+
+/// `noether check`: compile, load data and size the run (refusing what `run` would refuse),
+/// then summarise the model.
+pub fn check(file: &Path, overrides: &[Override], memory_limit: Option<u64>) -> Result<(), Failure> {
     let model = Model::from_file_with(file, overrides)?;
     model.check_data()?;
+    model.check_memory(memory_limit)?;
     println!("{}", describe(&model));
     Ok(())
 }
@@ -137,6 +156,7 @@ fn describe(model: &Model) -> String {
     }
     let program = &model.compiled().program;
     add("compiled", format!("{} kernels, {} buffers", program.kernels.len(), program.buffers.len()));
+    add("memory", format!("{} to run", bytes_text(model.run_bytes())));
     lines.join("\n")
 }
 

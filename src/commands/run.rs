@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use noether::compiler::model::NamedKind;
-use noether::{Backend, EngineOptions, Failure, Model, Override, Simulator};
+use noether::{Failure, Model, Override, Simulator};
 use serde_json::{Map, Value, json};
 
 use super::number;
@@ -18,8 +18,7 @@ pub struct RunOptions {
     /// How many sample paths of each state to write (the first elements).
     pub paths: usize,
     pub json: bool,
-    pub backend: Backend,
-    pub threads: Option<usize>,
+    pub engine: super::EngineChoice,
 }
 
 /// Runs long enough to be worth a progress bar.
@@ -27,8 +26,7 @@ const PROGRESS_MIN_STEPS: u64 = 200;
 
 pub fn run(options: &RunOptions) -> Result<(), Failure> {
     let model = Model::from_file_with(&options.file, &options.overrides)?;
-    let mut sim = model
-        .simulator_with(options.backend, EngineOptions { threads: options.threads, ..EngineOptions::default() })?;
+    let mut sim = options.engine.simulator(&model)?;
     options.settings.apply(&mut sim)?;
     sim.record_paths(options.paths);
     let settings = sim.settings().ok_or_else(|| model.fail(noether::RunError::NoRun))?;
