@@ -115,7 +115,8 @@ fn example_gradients_do_not_depend_on_the_thread_count() {
         let loss = model.checked().scalars.iter().find(|s| s.kind == noether::compiler::model::NamedKind::Loss);
         let loss = loss.expect("the example has a loss").name.clone();
         let run = |threads: usize| {
-            let options = EngineOptions { threads: Some(threads), min_parallel_points: Some(1024), scalar_only: false };
+            let options =
+                EngineOptions { threads: Some(threads), min_parallel_points: Some(1024), ..EngineOptions::default() };
             let mut sim = model.simulator_with(Backend::Jit, options).unwrap_or_else(|f| panic!("{f:?}"));
             sim.set_steps(steps).unwrap_or_else(|f| panic!("{f:?}"));
             sim.gradient(&loss, wrt).unwrap_or_else(|f| panic!("{f:?}"))
