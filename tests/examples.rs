@@ -218,6 +218,23 @@ fn cbo_finds_the_rastrigin_global_minimum_from_a_spread_start() {
     }
 }
 
+/// The design's Lennard-Jones lattice is an equilibrium: velocity Verlet keeps it at rest, and
+/// the observed total energy is the lattice's potential energy at every step.
+#[test]
+fn lj_lattice_stays_at_rest_with_its_energy() {
+    let sim = run("lj", &[], 5);
+    let (kinetic, potential, total) = (
+        sim.observable("kinetic").expect("observed"),
+        sim.observable("potential").expect("observed"),
+        sim.observable("total").expect("observed"),
+    );
+    assert_eq!(total.len(), 6);
+    assert!(kinetic.iter().all(|k| *k < 1e-20), "{kinetic:?}");
+    for (u, h) in potential.iter().zip(total) {
+        assert!((u - potential[0]).abs() < 1e-9 && (h - u).abs() < 1e-9, "{u} {h}");
+    }
+}
+
 /// The Boltzmann distribution exp(-beta U) of one particle, by quadrature: E[x^2].
 fn boltzmann_second_moment(beta: f64) -> f64 {
     let (mut weight, mut moment) = (0.0, 0.0);

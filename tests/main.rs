@@ -6,6 +6,7 @@ mod examples;
 mod filters;
 mod gradients;
 mod guards;
+mod md;
 mod parity;
 mod physics;
 mod random;

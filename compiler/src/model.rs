@@ -247,17 +247,21 @@ pub enum Integrator {
     Rk4,
     EulerMaruyama,
     Milstein,
+    /// Velocity Verlet: kick, drift, kick.
     Verlet,
+    /// Drift, kick, drift.
+    Leapfrog,
 }
 
 impl Integrator {
-    pub const ALL: [Integrator; 6] = [
+    pub const ALL: [Integrator; 7] = [
         Integrator::Euler,
         Integrator::Heun,
         Integrator::Rk4,
         Integrator::EulerMaruyama,
         Integrator::Milstein,
         Integrator::Verlet,
+        Integrator::Leapfrog,
     ];
 
     pub fn name(self) -> &'static str {
@@ -268,12 +272,28 @@ impl Integrator {
             Integrator::EulerMaruyama => "euler_maruyama",
             Integrator::Milstein => "milstein",
             Integrator::Verlet => "verlet",
+            Integrator::Leapfrog => "leapfrog",
         }
     }
 
     pub fn is_stochastic(self) -> bool {
         matches!(self, Integrator::EulerMaruyama | Integrator::Milstein)
     }
+
+    /// Whether the integrator splits a second-order system into kicks and drifts (see
+    /// [`SecondOrder`]).
+    pub fn is_symplectic(self) -> bool {
+        matches!(self, Integrator::Verlet | Integrator::Leapfrog)
+    }
+}
+
+/// A second-order system as the symplectic integrators take it: `d/dt position = velocity`
+/// (the velocity state itself, read at the same point) and `d/dt velocity = a`, an acceleration
+/// that does not read the velocity, directly or through lets and gradients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecondOrder {
+    pub position: FieldId,
+    pub velocity: FieldId,
 }
 
 /// The `run` directive, validated.
@@ -285,6 +305,8 @@ pub struct Run {
     pub t0: f64,
     pub seed: u64,
     pub span: Span,
+    /// For `verlet` and `leapfrog`: the position and velocity states.
+    pub second_order: Option<SecondOrder>,
 }
 
 #[derive(Clone, Debug)]

@@ -224,9 +224,13 @@ impl Simulator {
             }
         }
 
-        // Through the initial values into the params.
+        // Through what the step carries into the initial states, and through the initial values
+        // into the params.
         self.set_clock(0);
-        self.run_procedure(interface.init_states)?;
+        self.initial_values()?;
+        if let Some(carried_vjp) = gradient.carried_vjp {
+            self.run_procedure(carried_vjp)?;
+        }
         self.run_procedure(gradient.init_vjp)?;
         self.run_procedure(gradient.finish)?;
 

@@ -33,15 +33,12 @@ pub(crate) fn program_bytes(program: &Program) -> u64 {
     (0..program.buffers.len()).map(|b| buffer_bytes(program, BufferId(b as u32))).fold(0, u64::saturating_add)
 }
 
-/// Bytes of one copy of the model's states (what the NaN guard and the final-state copy hold).
+/// Bytes of one copy of the model's states and what the step carries besides them (what the
+/// NaN guard and the final-state copy hold).
 pub(crate) fn states_bytes(model: &Model) -> u64 {
     let interface = &model.compiled().interface;
-    model
-        .checked()
-        .states()
-        .filter_map(|s| interface.field_buffer(s))
-        .map(|b| buffer_bytes(model.program(), b))
-        .fold(0, u64::saturating_add)
+    let states = model.checked().states().filter_map(|s| interface.field_buffer(s));
+    states.chain(interface.carried()).map(|b| buffer_bytes(model.program(), b)).fold(0, u64::saturating_add)
 }
 
 /// The most bytes a simulator may hold, and whether a user's limit or the machine set it.

@@ -328,10 +328,7 @@ impl Simulator {
     /// Sets every state to its initial value (from the current params) at the start time.
     pub fn reset(&mut self) -> Result<(), Failure> {
         self.set_clock(0);
-        self.run_procedure(self.model.compiled().interface.init_states)?;
-        for &(buffer, index, delta) in &self.initial_offsets {
-            self.buffers.data_mut(buffer)[index] += delta;
-        }
+        self.initial_values()?;
         self.check_states()?;
         self.times.clear();
         for (_, path) in &mut self.paths {
@@ -341,6 +338,22 @@ impl Simulator {
             series.clear();
         }
         self.observe()
+    }
+
+    /// The initial states (from the current params, plus any offsets) and what the step carries
+    /// besides them (see [`noether_compiler::lower::Interface::init_carried`]), at the current
+    /// clock.
+    pub(crate) fn initial_values(&mut self) -> Result<(), Failure> {
+        let interface = &self.model.compiled().interface;
+        let (init_states, init_carried) = (interface.init_states, interface.init_carried);
+        self.run_procedure(init_states)?;
+        for &(buffer, index, delta) in &self.initial_offsets {
+            self.buffers.data_mut(buffer)[index] += delta;
+        }
+        match init_carried {
+            Some(procedure) => self.run_procedure(procedure),
+            None => Ok(()),
+        }
     }
 
     /// Resets, then takes the configured number of steps.
@@ -433,11 +446,12 @@ impl Simulator {
         self.buffers.set_scalar(seed, settings.seed as f64);
     }
 
-    /// Copies the states, the step count and the length of the observation record into
-    /// `snapshot`, reusing its storage.
+    /// Copies the states (and what the step carries besides them), the step count and the
+    /// length of the observation record into `snapshot`, reusing its storage.
     pub(crate) fn snapshot_into(&self, snapshot: &mut Snapshot) {
         let interface = &self.model.compiled().interface;
-        let buffers: Vec<BufferId> = self.model.checked().states().filter_map(|s| interface.field_buffer(s)).collect();
+        let states = self.model.checked().states().filter_map(|s| interface.field_buffer(s));
+        let buffers: Vec<BufferId> = states.chain(interface.carried()).collect();
         snapshot.states.resize_with(buffers.len(), || (BufferId(0), Vec::new()));
         for ((id, kept), &buffer) in snapshot.states.iter_mut().zip(&buffers) {
             *id = buffer;

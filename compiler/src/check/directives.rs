@@ -115,6 +115,7 @@ impl Checker<'_, '_> {
             t0: number("t0", 0.0),
             seed: number("seed", 0.0) as u64,
             span: d.span,
+            second_order: None,
         })
     }
 

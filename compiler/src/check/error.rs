@@ -159,6 +159,18 @@ pub enum CheckError {
         help: String,
     },
 
+    #[error("`{integrator}` needs a second-order system: {problem}")]
+    #[diagnostic(code(noether::check::second_order))]
+    SecondOrder {
+        integrator: &'static str,
+        problem: String,
+        #[label("{label}")]
+        span: Span,
+        label: String,
+        #[help]
+        help: String,
+    },
+
     #[error("the noise `{name}` can only be used as `d{name}` on the right side of an SDE")]
     #[diagnostic(code(noether::check::noise_use), help("write `d X = a * dt + b * d{name}[p]`"))]
     NoiseUse {

@@ -4,8 +4,8 @@
 //! scalar expression in explicit index notation over a domain with known extents, with every read
 //! classified against its field's extents and boundary rule (see [`crate::model`]). Along the way:
 //! kinds (numbers vs conditions, scalars vs fields), function overloads and arities, index-extent
-//! inference for `let` fields and reductions, out-of-range reads, the SDE form, and the options of
-//! `run`, `sample` and `fit`.
+//! inference for `let` fields and reductions, out-of-range reads, the SDE form, the second-order
+//! form the symplectic integrators need, and the options of `run`, `sample` and `fit`.
 //!
 //! Example: `let r2[p, q] = sum(k) d[p, q, k]^2` with `d : [3, 3, 2]` gives the let field `r2` of
 //! shape `[3, 3]` (p and q learnt from the read of `d`, and k too).
@@ -17,6 +17,7 @@ mod error;
 mod index;
 mod ranges;
 mod sde;
+mod second_order;
 
 use std::collections::{HashMap, HashSet};
 
@@ -62,7 +63,17 @@ pub fn check(resolved: &Resolved, name: &str, sink: &mut Sink) -> Option<Model> 
     if checker.failed {
         return None;
     }
-    Some(Model { name: name.into(), fields: checker.fields, equations, scalars, run, sample, fit })
+    let mut model = Model { name: name.into(), fields: checker.fields, equations, scalars, run, sample, fit };
+    if let Some(run) = model.run.as_ref().filter(|r| r.integrator.is_symplectic()) {
+        match second_order::recognise(&model, run) {
+            Ok(pair) => model.run.as_mut().expect("checked above").second_order = Some(pair),
+            Err(error) => {
+                sink.push(error);
+                return None;
+            }
+        }
+    }
+    Some(model)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

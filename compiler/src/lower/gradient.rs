@@ -3,6 +3,8 @@
 //!
 //! - `loss_vjp`: from the loss to the final states, params and constant states;
 //! - `step_vjp`: from the next states to the states the step read (and params);
+//! - `carried_vjp`: from what the step carries (velocity Verlet's accelerations) to the initial
+//!   states and params it was computed from;
 //! - `init_vjp`: from the initial states to the params their initial values use.
 //!
 //! Every forward buffer keeps its id; adjoint buffers (`NAME_bar`) and kernels are appended.
@@ -24,6 +26,8 @@ pub struct GradientProgram {
     pub bars: HashMap<BufferId, BufferId>,
     pub loss_vjp: ProcId,
     pub step_vjp: Option<ProcId>,
+    /// Runs before `init_vjp`, when the step carries something besides the states.
+    pub carried_vjp: Option<ProcId>,
     pub init_vjp: ProcId,
     /// Adds the params' collected contributions into their adjoints; runs last.
     pub finish: ProcId,
@@ -79,6 +83,13 @@ pub fn gradient_program(compiled: &Compiled, loss: usize) -> Result<GradientProg
         None => (None, false),
     };
 
+    let carried_vjp = match interface.init_carried {
+        Some(init_carried) => {
+            let carried: Vec<BufferId> = interface.carried().collect();
+            Some(adjoints.vjp(init_carried, &carried, &[], "carried_vjp")?.procedure)
+        }
+        None => None,
+    };
     let states: Vec<BufferId> = model.states().filter_map(|s| interface.field_buffer(s)).collect();
     let init_vjp = adjoints.vjp(interface.init_states, &states, &[], "init_vjp")?;
     let autodiff::Adjoints { bars, deferred, .. } = adjoints;
@@ -95,6 +106,7 @@ pub fn gradient_program(compiled: &Compiled, loss: usize) -> Result<GradientProg
         bars,
         loss_vjp: loss_vjp.procedure,
         step_vjp,
+        carried_vjp,
         init_vjp: init_vjp.procedure,
         finish,
         accumulators,

@@ -7,11 +7,11 @@
 //! one fused kernel per state, `S_next = S + dt * f(S)`, and `k_i` is stored only when a
 //! later kernel reads it.
 
-use crate::ir::{BufferId, NodeId, Output, ProcId};
+use crate::ir::{BufferId, NodeId, Output};
 use crate::model::{Def, FieldId, Integrator};
 use crate::ops::Binary;
 
-use super::{Lowering, Reading};
+use super::{Lowering, Reading, Step};
 use crate::ir::builder::KernelBuilder;
 
 /// The Butcher tableau of an explicit method.
@@ -36,7 +36,9 @@ impl Tableau {
                 a: vec![vec![], vec![0.5], vec![0.0, 0.5], vec![0.0, 0.0, 1.0]],
                 b: vec![1.0 / 6.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 6.0],
             },
-            Integrator::EulerMaruyama | Integrator::Milstein | Integrator::Verlet => return None,
+            Integrator::EulerMaruyama | Integrator::Milstein | Integrator::Verlet | Integrator::Leapfrog => {
+                return None;
+            }
         })
     }
 
@@ -52,13 +54,8 @@ impl Tableau {
 }
 
 impl Lowering<'_, '_> {
-    /// The step procedure of `tableau` for `equations`, and the (state, next) buffer pairs;
-    /// `None` when errors were reported.
-    pub(super) fn explicit_rk(
-        &mut self,
-        tableau: &Tableau,
-        equations: &[(FieldId, &Def)],
-    ) -> Option<(ProcId, Vec<(BufferId, BufferId)>)> {
+    /// The step procedure of `tableau` for `equations`; `None` when errors were reported.
+    pub(super) fn explicit_rk(&mut self, tableau: &Tableau, equations: &[(FieldId, &Def)]) -> Option<Step> {
         let stages = tableau.stages();
         let model = self.model;
         let mut add = |suffix: &str, state: FieldId| {
@@ -102,7 +99,7 @@ impl Lowering<'_, '_> {
             }
         }
         let swaps = states.iter().map(|s| self.buffer(*s)).zip(next).collect();
-        Some((self.program.add_procedure("step", kernels), swaps))
+        Some(Step { procedure: self.program.add_procedure("step", kernels), swaps, init_carried: None })
     }
 }
 

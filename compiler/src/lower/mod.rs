@@ -4,9 +4,11 @@
 //! and each named scalar. Procedures:
 //! - `init_params`: param initial values; then the runtime may override params;
 //! - `init_states`: state initial values (with the lets they need), in dependency order;
-//! - `step`: one step of the run's integrator (see [`integrate`]), writing each evolving state's
-//!   next value into a second buffer; the runtime swaps the pairs in [`Interface::swaps`] and
-//!   advances `t` by `dt`;
+//! - `step`: one step of the run's integrator (see [`integrate`], [`symplectic`]), writing each
+//!   evolving state's next value into a second buffer; the runtime swaps the pairs in
+//!   [`Interface::swaps`] and advances `t` by `dt`;
+//! - `init_carried` (velocity Verlet only): what the step carries from one step to the next
+//!   besides the states (the accelerations), from the initial states;
 //! - `observe`: every `observe` scalar at the current state;
 //! - `eval:NAME`: one named scalar (losses and energies) at the current state.
 //!
@@ -20,6 +22,7 @@ mod integrate;
 mod kernel;
 pub mod random;
 mod stochastic;
+mod symplectic;
 
 use std::collections::HashMap;
 
@@ -51,7 +54,8 @@ pub struct Interface {
     pub step_count: BufferId,
     /// The run's random seed (the key of noise draws).
     pub seed: BufferId,
-    /// `(current, next)` buffers whose contents are exchanged after each step.
+    /// `(current, next)` buffers whose contents are exchanged after each step: the evolving
+    /// states, and what the step carries besides them (see [`Interface::carried`]).
     pub swaps: Vec<(BufferId, BufferId)>,
     /// The buffer of each named scalar, in the order of `Model::scalars`.
     pub scalars: Vec<BufferId>,
@@ -59,6 +63,9 @@ pub struct Interface {
     pub init_states: ProcId,
     /// `None` when the model has no `run` directive.
     pub step: Option<ProcId>,
+    /// Computes the carried buffers from the current states; the runtime runs it after setting
+    /// the initial states (and any offsets to them). `None` when the step carries nothing.
+    pub init_carried: Option<ProcId>,
     pub observe: ProcId,
     /// The procedure computing each named scalar, in the order of `Model::scalars`.
     pub eval: Vec<ProcId>,
@@ -67,6 +74,12 @@ pub struct Interface {
 impl Interface {
     pub fn field_buffer(&self, field: FieldId) -> Option<BufferId> {
         self.fields[field.index()]
+    }
+
+    /// What the step carries from one step to the next besides the states, such as velocity
+    /// Verlet's end-of-step accelerations: swapped, stored and restored like states.
+    pub fn carried(&self) -> impl Iterator<Item = BufferId> + '_ {
+        self.swaps.iter().map(|(current, _)| *current).filter(|b| !self.fields.contains(&Some(*b)))
     }
 }
 
@@ -97,9 +110,9 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
     };
     let init_params = lowering.init_params()?;
     let init_states = lowering.init_states()?;
-    let (step, swaps) = match lowering.integrator()? {
-        Some((step, swaps)) => (Some(step), swaps),
-        None => (None, Vec::new()),
+    let (step, swaps, init_carried) = match lowering.integrator()? {
+        Some(Step { procedure, swaps, init_carried }) => (Some(procedure), swaps, init_carried),
+        None => (None, Vec::new(), None),
     };
     let observe = lowering.scalar_procedure("observe", |s| s.kind == NamedKind::Observe)?;
     let eval = (0..model.scalars.len())
@@ -109,13 +122,31 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
         })
         .collect::<Option<_>>()?;
     let Lowering { program, fields, time, dt, step_count, seed, scalars, .. } = lowering;
-    let interface =
-        Interface { fields, time, dt, step_count, seed, swaps, scalars, init_params, init_states, step, observe, eval };
+    let interface = Interface {
+        fields,
+        time,
+        dt,
+        step_count,
+        seed,
+        swaps,
+        scalars,
+        init_params,
+        init_states,
+        step,
+        init_carried,
+        observe,
+        eval,
+    };
     Some(Compiled { model, program, interface })
 }
 
-/// A step procedure and the (state, next) buffer pairs it fills.
-type Step = (ProcId, Vec<(BufferId, BufferId)>);
+/// A step procedure, the (current, next) buffer pairs it fills, and the procedure computing
+/// what it carries besides the states (see [`Interface::init_carried`]).
+struct Step {
+    procedure: ProcId,
+    swaps: Vec<(BufferId, BufferId)>,
+    init_carried: Option<ProcId>,
+}
 
 /// Where a kernel reads fields and the time: the current buffers, or a stage's.
 #[derive(Clone, Default)]
@@ -455,14 +486,10 @@ impl Lowering<'_, '_> {
         if run.integrator.is_stochastic() {
             return Some(Some(self.stochastic_step(run.integrator)?));
         }
-        let Some(tableau) = integrate::Tableau::of(run.integrator) else {
-            self.sink.push(LowerError::Unsupported {
-                feature: format!("the `{}` integrator", run.integrator.name()),
-                span: run.span,
-                help: "implemented so far: euler, heun, rk4, euler_maruyama, milstein".into(),
-            });
-            return None;
-        };
+        if let Some(pair) = run.second_order {
+            return Some(Some(self.symplectic_step(run.integrator, pair)?));
+        }
+        let tableau = integrate::Tableau::of(run.integrator).expect("check recognises every symplectic run");
         Some(Some(self.explicit_rk(&tableau, &equations)?))
     }
 

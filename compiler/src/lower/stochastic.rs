@@ -67,7 +67,7 @@ impl Lowering<'_, '_> {
             kernels.push(kernel);
             swaps.push((self.buffer(eq.state), next));
         }
-        Some((self.program.add_procedure("step", kernels), swaps))
+        Some(Step { procedure: self.program.add_procedure("step", kernels), swaps, init_carried: None })
     }
 
     /// `X + a dt + sum_k b_k dW_k` (+ Milstein's correction with `slope = db/dX`).
