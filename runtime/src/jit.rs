@@ -75,7 +75,7 @@ impl Jit {
     pub fn new(program: Arc<Program>, options: JitOptions) -> Result<Jit, EngineError> {
         let fail = |kernel: &str, message: String| EngineError { engine: "jit", kernel: kernel.into(), message };
         let mut flags = settings::builder();
-        for (name, value) in [("opt_level", "none"), ("use_colocated_libcalls", "false"), ("is_pic", "false")] {
+        for (name, value) in [("opt_level", "speed"), ("use_colocated_libcalls", "false"), ("is_pic", "false")] {
             flags.set(name, value).map_err(|e| fail("", e.to_string()))?;
         }
         let isa = cranelift_native::builder()

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types};
+use cranelift_codegen::ir::{InstBuilder, Value, types};
 
 use crate::ir::{Access, Affine, Load, NodeId, VarId};
 
@@ -138,7 +138,7 @@ impl Translator<'_> {
 
     /// Loads `load` as a scalar at the current point.
     pub fn load_scalar(&mut self, id: NodeId, load: &Load) -> Value {
-        let flags = MemFlagsData::trusted().with_readonly();
+        let flags = super::READ_ONLY;
         if let Some((address, displacement)) = self.direct_row_address(id, load) {
             let value = self.b.ins().load(types::F64, flags, address, displacement);
             return match self.plans[&id].inside {

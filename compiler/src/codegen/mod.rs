@@ -37,7 +37,9 @@ mod access;
 mod translate;
 mod vector;
 
-use cranelift_codegen::ir::{AbiParam, ExtFuncData, ExternalName, FuncRef, Function, Signature, UserFuncName, types};
+use cranelift_codegen::ir::{
+    AbiParam, ExtFuncData, ExternalName, FuncRef, Function, MemFlagsData, Signature, UserFuncName, types,
+};
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::FunctionBuilderContext;
 use target_lexicon::PointerWidth;
@@ -47,6 +49,11 @@ use crate::ops::{Binary, Unary};
 
 /// Pointer-sized integers: the code generator targets 64-bit hosts.
 pub const POINTER: types::Type = types::I64;
+
+/// Loads of what a kernel only reads (its inputs, the buffer table): aligned, never trapping,
+/// constant while the kernel runs, and in range wherever they are computed, so Cranelift may
+/// merge equal ones and move them out of loops.
+pub(crate) const READ_ONLY: MemFlagsData = MemFlagsData::trusted().with_readonly().with_can_move();
 
 /// Choices that change the code but never the results.
 #[derive(Clone, Copy, Debug)]

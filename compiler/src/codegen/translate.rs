@@ -113,7 +113,7 @@ impl<'a> Translator<'a> {
         }
         buffers.sort();
         buffers.dedup();
-        let flags = MemFlagsData::trusted().with_readonly();
+        let flags = super::READ_ONLY;
         for buffer in buffers {
             let offset = i32::try_from(buffer.index() * 8).expect("buffer tables are small");
             let base = self.b.ins().load(super::POINTER, flags, self.table, offset);

@@ -141,7 +141,12 @@ impl Translator<'_> {
                 let bytes = self.point_bytes.expect("a point is open");
                 let address = self.b.ins().iadd(row, bytes);
                 let displacement = displacement + 8 * shift as i32;
-                self.b.ins().load(LANES, MemFlagsData::new().with_notrap().with_readonly(), address, displacement)
+                self.b.ins().load(
+                    LANES,
+                    MemFlagsData::new().with_notrap().with_readonly().with_can_move(),
+                    address,
+                    displacement,
+                )
             }
             Node::Unary(op, a) => {
                 let a = self.lane(*a, lanes);
