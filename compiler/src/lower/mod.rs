@@ -18,6 +18,7 @@
 
 mod error;
 pub mod gradient;
+mod inline;
 mod integrate;
 mod kernel;
 pub mod random;
@@ -46,7 +47,8 @@ pub struct Compiled {
 
 #[derive(Clone, Debug)]
 pub struct Interface {
-    /// The buffer of each field (`None` for noises).
+    /// The buffer of each field (`None` for noises and for lets computed wherever they are read,
+    /// see [`inline`]).
     pub fields: Vec<Option<BufferId>>,
     pub time: BufferId,
     pub dt: BufferId,
@@ -85,11 +87,20 @@ impl Interface {
 
 /// Lowers a checked model. Returns `None` only when errors were pushed into `sink`.
 pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
+    let lowered = inline::inline_lets(&model);
+    let stored = inline::stored(&lowered);
     let mut program = Program::default();
-    let fields: Vec<Option<BufferId>> = model
-        .fields
-        .iter()
-        .map(|f| (f.kind != FieldKind::Noise).then(|| program.add_buffer(f.name.clone(), f.shape.extents())))
+    let fields: Vec<Option<BufferId>> = lowered
+        .field_ids()
+        .map(|id| {
+            let f = lowered.field(id);
+            let buffered = match f.kind {
+                FieldKind::Noise => false,
+                FieldKind::Let => stored.contains(&id),
+                _ => true,
+            };
+            buffered.then(|| program.add_buffer(f.name.clone(), f.shape.extents()))
+        })
         .collect();
     let time = program.add_buffer("t", Vec::new());
     let dt = program.add_buffer("dt", Vec::new());
@@ -97,7 +108,7 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
     let seed = program.add_buffer("seed", Vec::new());
     let scalars = model.scalars.iter().map(|s| program.add_buffer(s.name.clone(), Vec::new())).collect();
     let mut lowering = Lowering {
-        model: &model,
+        model: &lowered,
         program,
         fields,
         time,
@@ -118,7 +129,7 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
     let eval = (0..model.scalars.len())
         .map(|i| {
             let name = format!("eval:{}", model.scalars[i].name);
-            lowering.scalar_procedure(&name, |s| std::ptr::eq(s, &model.scalars[i]))
+            lowering.scalar_procedure(&name, |s| std::ptr::eq(s, &lowered.scalars[i]))
         })
         .collect::<Option<_>>()?;
     let Lowering { program, fields, time, dt, step_count, seed, scalars, .. } = lowering;
@@ -173,7 +184,7 @@ struct Lowering<'m, 's> {
 
 impl Lowering<'_, '_> {
     fn buffer(&self, field: FieldId) -> BufferId {
-        self.fields[field.index()].expect("noise fields are never read by lowered code")
+        self.fields[field.index()].expect("lowered code reads no noise and no let without a buffer")
     }
 
     /// Builds a kernel over `def`'s domain; `outputs` gets the lowered value of `def`.
