@@ -101,12 +101,11 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
         Some((step, swaps)) => (Some(step), swaps),
         None => (None, Vec::new()),
     };
-    let observe = lowering.scalar_procedure("observe", |s| s.kind == NamedKind::Observe)?;
+    let observed: Vec<usize> =
+        (0..model.scalars.len()).filter(|i| model.scalars[*i].kind == NamedKind::Observe).collect();
+    let observe = lowering.scalar_procedure("observe", &observed)?;
     let eval = (0..model.scalars.len())
-        .map(|i| {
-            let name = format!("eval:{}", model.scalars[i].name);
-            lowering.scalar_procedure(&name, |s| std::ptr::eq(s, &model.scalars[i]))
-        })
+        .map(|i| lowering.scalar_procedure(&format!("eval:{}", model.scalars[i].name), &[i]))
         .collect::<Option<_>>()?;
     let Lowering { program, fields, time, dt, step_count, seed, scalars, .. } = lowering;
     let interface =
@@ -466,14 +465,14 @@ impl Lowering<'_, '_> {
         Some(Some(self.explicit_rk(&tableau, &equations)?))
     }
 
-    /// A procedure computing the named scalars `keep` selects into their buffers.
-    fn scalar_procedure(&mut self, name: &str, keep: impl Fn(&crate::model::NamedScalar) -> bool) -> Option<ProcId> {
+    /// A procedure computing the named scalars `chosen` (indices into `Model::scalars`) into
+    /// their buffers.
+    fn scalar_procedure(&mut self, name: &str, chosen: &[usize]) -> Option<ProcId> {
         let model = self.model;
-        let chosen: Vec<usize> = (0..model.scalars.len()).filter(|i| keep(&model.scalars[*i])).collect();
         let defs: Vec<&Def> = chosen.iter().map(|i| &model.scalars[*i].def).collect();
         let mut reading = Reading::default();
         let mut kernels = self.derived_for(&defs, &mut reading, None, None)?;
-        for i in chosen {
+        for &i in chosen {
             let scalar = &model.scalars[i];
             let target = self.scalars[i];
             kernels.push(self.store_kernel(
