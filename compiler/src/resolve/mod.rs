@@ -210,8 +210,13 @@ impl<'a, 's> Resolver<'a, 's> {
         self.library.get(name).copied()
     }
 
-    /// Every item name visible from `origin`, for "did you mean".
+    /// Every item name visible from `origin`, for "did you mean"; none once the sink is full,
+    /// as its suggestion would not be shown (so many unknown names cost linear time, not
+    /// quadratic).
     fn visible_names(&self, origin: &Origin) -> Vec<&str> {
+        if self.sink.is_full() {
+            return Vec::new();
+        }
         let mut names: Vec<&str> = self.library.keys().map(String::as_str).collect();
         if *origin == Origin::User {
             names.extend(self.user.keys().map(String::as_str));
@@ -441,6 +446,7 @@ impl<'a, 's> Resolver<'a, 's> {
             let names: Vec<&str> = self
                 .user
                 .iter()
+                .filter(|_| !self.sink.is_full())
                 .filter(|(_, id)| matches!(self.pending[id.index()].decl, Decl::Stmt(StmtKind::State { .. })))
                 .map(|(n, _)| n.as_str())
                 .collect();

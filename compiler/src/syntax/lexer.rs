@@ -208,7 +208,8 @@ pub struct LexError {
 pub type Spanned<'s> = (usize, Token<'s>, usize);
 
 /// Splits `text` into tokens, applying the newline rules above. All lexing errors are returned
-/// together; the token list is only meaningful when there are none.
+/// together; after the first one the token list stops growing (it is only meaningful when there
+/// are none), so garbage costs no memory for tokens.
 pub fn tokenize(text: &str) -> (Vec<Spanned<'_>>, Vec<LexError>) {
     let mut tokens = Vec::new();
     let mut errors: Vec<LexError> = Vec::new();
@@ -217,6 +218,7 @@ pub fn tokenize(text: &str) -> (Vec<Spanned<'_>>, Vec<LexError>) {
     while let Some(result) = lexer.next() {
         let range = lexer.span();
         match result {
+            Ok(_) if !errors.is_empty() => {}
             Ok(Token::Newline) => {
                 let after_newline = matches!(tokens.last(), None | Some((_, Token::Newline, _)));
                 if depth == 0 && !after_newline {

@@ -84,12 +84,12 @@ pub fn parse_into(text: &str, sink: &mut Sink) -> Module {
     let mut recovered = Vec::new();
     let result = grammar::ModuleParser::new().parse(&mut recovered, tokens.into_iter().map(Ok::<_, GrammarError>));
     for ErrorRecovery { error, .. } in recovered {
-        sink.push(convert(error, text));
+        sink.push_with(|| convert(error, text));
     }
     match result {
         Ok(module) => module,
         Err(error) => {
-            sink.push(convert(error, text));
+            sink.push_with(|| convert(error, text));
             Module::default()
         }
     }
