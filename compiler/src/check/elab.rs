@@ -39,6 +39,10 @@ pub(super) enum Binding<'r> {
     Index(Affine),
     /// A function parameter: the caller's argument, elaborated where it is used.
     Arg(&'r RExpr, Env<'r>),
+    /// A function parameter whose argument is a scalar: elaborated once, at the call, and
+    /// shared by every use (elaborating it again at each use made nested calls `f(f(f(x)))`
+    /// exponential). The argument as written stays for index arithmetic (`u[p + k]`).
+    Scalar(&'r RExpr, Env<'r>, Expr, Kind),
     /// A function parameter `diff` differentiates by: its elaborated value (a marker, see
     /// [`crate::autodiff::forward`]).
     Value(Expr),
@@ -164,6 +168,7 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
             RKind::Local(id) => match env.binding(*id).clone() {
                 Binding::Index(affine) => Ok(Value::Scalar(affine_expr(&affine), Kind::Num)),
                 Binding::Arg(arg, arg_env) => self.elab(arg, &arg_env.with_implicit(env.implicit.clone())),
+                Binding::Scalar(_, _, value, kind) => Ok(Value::Scalar(value, kind)),
                 Binding::Value(value) => Ok(Value::Scalar(value, Kind::Num)),
                 Binding::Unset => Err(Reported),
             },

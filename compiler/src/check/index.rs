@@ -33,7 +33,9 @@ impl<'r> Elab<'_, 'r, '_> {
         match &e.kind {
             RKind::Local(id) => match env.binding(*id).clone() {
                 Binding::Index(affine) => return Ok(affine),
-                Binding::Arg(arg, arg_env) => return self.affine_unbounded(arg, &arg_env),
+                Binding::Arg(arg, arg_env) | Binding::Scalar(arg, arg_env, ..) => {
+                    return self.affine_unbounded(arg, &arg_env);
+                }
                 Binding::Value(_) => return Err(self.not_affine(env.span(e), "a parameter being differentiated")),
                 Binding::Unset => return Err(Reported),
             },
