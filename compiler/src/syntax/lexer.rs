@@ -8,6 +8,7 @@ use std::fmt;
 
 use logos::Logos;
 
+use super::depth::MAX_DEPTH;
 use crate::diag::Span;
 
 #[derive(Logos, Clone, Debug, PartialEq)]
@@ -197,11 +198,16 @@ impl Token<'_> {
     }
 }
 
-/// A character sequence that is not a token.
+/// What stops a text from being a token stream.
 #[derive(Clone, Debug, PartialEq)]
-pub struct LexError {
-    pub span: Span,
-    pub text: String,
+pub enum LexError {
+    /// A character sequence that is not a token.
+    Bad { span: Span, text: String },
+    /// A bracket opened inside more than [`MAX_DEPTH`] others, or a run of more than
+    /// [`MAX_DEPTH`] prefix operators (`- - - x`, each nested in the one before). Lexing stops
+    /// here: the parser would hold every open bracket and operator (and the input may be
+    /// megabytes of them).
+    TooDeep { span: Span },
 }
 
 /// A token with its byte range, as the generated parser consumes it.
@@ -209,11 +215,13 @@ pub type Spanned<'s> = (usize, Token<'s>, usize);
 
 /// Splits `text` into tokens, applying the newline rules above. All lexing errors are returned
 /// together; after the first one the token list stops growing (it is only meaningful when there
-/// are none), so garbage costs no memory for tokens.
+/// are none), so garbage costs no memory for tokens. Brackets nested deeper than [`MAX_DEPTH`]
+/// end lexing.
 pub fn tokenize(text: &str) -> (Vec<Spanned<'_>>, Vec<LexError>) {
     let mut tokens = Vec::new();
     let mut errors: Vec<LexError> = Vec::new();
     let mut depth = 0usize;
+    let mut prefix_run = 0usize;
     let mut lexer = Token::lexer(text);
     while let Some(result) = lexer.next() {
         let range = lexer.span();
@@ -231,15 +239,21 @@ pub fn tokenize(text: &str) -> (Vec<Spanned<'_>>, Vec<LexError>) {
                     Token::RParen | Token::RBracket => depth = depth.saturating_sub(1),
                     _ => {}
                 }
+                prefix_run = if matches!(token, Token::Minus | Token::Not) { prefix_run + 1 } else { 0 };
+                if depth > MAX_DEPTH || prefix_run > MAX_DEPTH {
+                    errors.push(LexError::TooDeep { span: Span::new(range.start, range.end) });
+                    break;
+                }
                 tokens.push((range.start, token, range.end));
             }
             Err(()) => match errors.last_mut() {
                 // Adjacent bad characters form one error.
-                Some(last) if last.span.end == range.start => {
-                    last.span.end = range.end;
-                    last.text.push_str(lexer.slice());
+                Some(LexError::Bad { span, text }) if span.end == range.start => {
+                    span.end = range.end;
+                    text.push_str(lexer.slice());
                 }
-                _ => errors.push(LexError { span: Span::new(range.start, range.end), text: lexer.slice().to_string() }),
+                _ => errors
+                    .push(LexError::Bad { span: Span::new(range.start, range.end), text: lexer.slice().to_string() }),
             },
         }
     }
@@ -283,8 +297,24 @@ mod tests {
     #[test]
     fn bad_characters_are_grouped() {
         let (_, errors) = tokenize("const a = 1 $$ 2 @");
-        assert_eq!(errors.len(), 2);
-        assert_eq!(errors[0].text, "$$");
-        assert_eq!(errors[1].span, Span::new(17, 18));
+        assert_eq!(
+            errors,
+            vec![
+                LexError::Bad { span: Span::new(12, 14), text: "$$".into() },
+                LexError::Bad { span: Span::new(17, 18), text: "@".into() }
+            ]
+        );
+    }
+
+    #[test]
+    fn brackets_or_prefix_operators_too_deep_end_lexing() {
+        let at = 12 + MAX_DEPTH;
+        for (open, close) in [("(", ")"), ("[", "]"), ("-", ""), ("-", "-")] {
+            let text = format!("observe m = {}x{}", open.repeat(MAX_DEPTH + 5), close.repeat(MAX_DEPTH + 5));
+            let (_, errors) = tokenize(&text);
+            assert_eq!(errors, vec![LexError::TooDeep { span: Span::new(at, at + 1) }], "{open}");
+        }
+        let (_, errors) = tokenize(&format!("observe m = {}x", "-".repeat(MAX_DEPTH)));
+        assert!(errors.is_empty());
     }
 }
