@@ -2,6 +2,7 @@
 
 mod cases;
 mod cli;
+mod deep;
 mod examples;
 mod gradients;
 mod parity;

@@ -164,6 +164,53 @@ pub enum Node {
     },
 }
 
+/// Dropping an expression does not recurse once per level: the model outlives the compiler's
+/// own stack (see [`crate::stack`]) and is dropped on whatever thread its owner runs, so
+/// subexpressions this node alone owns are moved to a work list, leaving a shared placeholder,
+/// and dropped from there.
+impl Drop for Node {
+    fn drop(&mut self) {
+        let mut pending = Vec::new();
+        self.take_children(&mut pending);
+        while let Some(child) = pending.pop() {
+            if let Some(mut node) = Arc::into_inner(child) {
+                node.take_children(&mut pending);
+            }
+        }
+    }
+}
+
+impl Node {
+    /// Moves the direct subexpressions only this node holds into `out`: those whose drop would
+    /// drop their subtree. Shared ones stay; dropping them only counts a reference down.
+    fn take_children(&mut self, out: &mut Vec<Expr>) {
+        static PLACEHOLDER: std::sync::LazyLock<Expr> = std::sync::LazyLock::new(|| Arc::new(Node::Num(0.0)));
+        let mut take = |e: &mut Expr| {
+            if Arc::strong_count(e) == 1 {
+                out.push(std::mem::replace(e, PLACEHOLDER.clone()));
+            }
+        };
+        match self {
+            Node::Num(_) | Node::Var(_) | Node::Time | Node::Read(_) | Node::Dt | Node::Dw { .. } => {}
+            Node::Unary(_, a) | Node::Not(a) => take(a),
+            Node::Binary(_, a, b) | Node::Compare(_, a, b) | Node::And(a, b) | Node::Or(a, b) => {
+                take(a);
+                take(b);
+            }
+            Node::Select(c, a, b) => {
+                take(c);
+                take(a);
+                take(b);
+            }
+            Node::Reduce(r) => {
+                r.filter.iter_mut().for_each(&mut take);
+                take(&mut r.body);
+            }
+            Node::Random(_, args) => out.append(args),
+        }
+    }
+}
+
 /// The distribution of a `Random` draw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Draw {
@@ -316,6 +363,27 @@ pub fn walk(e: &Expr, visit: &mut impl FnMut(&Node)) {
     for child in children(e) {
         walk(child, visit);
     }
+}
+
+/// How deeply `e` nests (a leaf is 1), measured without recursion and each shared
+/// subexpression once, so it is safe and linear on any expression.
+pub fn depth(e: &Expr) -> usize {
+    let mut known: std::collections::HashMap<*const Node, usize> = std::collections::HashMap::new();
+    let mut pending: Vec<(&Expr, bool)> = vec![(e, false)];
+    while let Some((node, children_known)) = pending.pop() {
+        if known.contains_key(&Arc::as_ptr(node)) {
+            continue;
+        }
+        let below = children(node);
+        if children_known {
+            let deepest = below.iter().map(|c| known[&Arc::as_ptr(c)]).max().unwrap_or(0);
+            known.insert(Arc::as_ptr(node), deepest + 1);
+        } else {
+            pending.push((node, true));
+            pending.extend(below.into_iter().map(|c| (c, false)));
+        }
+    }
+    known[&Arc::as_ptr(e)]
 }
 
 /// The direct subexpressions of a node.

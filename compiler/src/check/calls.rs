@@ -135,6 +135,8 @@ impl<'r> Elab<'_, 'r, '_> {
         let marker = forward::marker(point);
         let inner = env.bind(local, Binding::Value(marker.clone()));
         let expr = self.scalar(&args[0], &inner, "the expression `diff` differentiates")?;
+        // The derivative is taken by recursion on the expression: bound its depth first.
+        self.not_too_deep(&expr, env.span(&args[0]))?;
         match forward::derivative(&expr, &marker) {
             Ok(derivative) => Ok(Value::Scalar(forward::unmark(&derivative, &marker), Kind::Num)),
             Err(forward::Unsupported(what)) => Err(self.report(CheckError::Unsupported {

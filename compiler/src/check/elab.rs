@@ -16,6 +16,7 @@ use crate::model::{Affine, Expr, FieldId, FieldKind, Node, Read, ReadId, Reduce,
 use crate::ops::{Binary, Compare, Unary};
 use crate::resolve::{ItemKind, Local, LocalId, RExpr, RKind};
 use crate::syntax::ast::BinOp;
+use crate::syntax::depth::MAX_INLINED_DEPTH;
 
 use super::error::CheckError;
 use super::{Checker, Reported, shape_text};
@@ -154,7 +155,23 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
         self.ck.report(error)
     }
 
+    /// Elaborates `e`, refusing to nest deeper than [`MAX_INLINED_DEPTH`]: the written
+    /// expression is bounded by the parser, but inlined functions nest their bodies.
     pub fn elab(&mut self, e: &'r RExpr, env: &Env<'r>) -> R<Value<'r>> {
+        if self.ck.depth == MAX_INLINED_DEPTH {
+            return Err(self.report(CheckError::TooDeep {
+                limit: MAX_INLINED_DEPTH,
+                span: env.span(e),
+                what: format!("level {} is reached here", MAX_INLINED_DEPTH + 1),
+            }));
+        }
+        self.ck.depth += 1;
+        let value = self.elab_node(e, env);
+        self.ck.depth -= 1;
+        value
+    }
+
+    fn elab_node(&mut self, e: &'r RExpr, env: &Env<'r>) -> R<Value<'r>> {
         match &e.kind {
             RKind::Num(value) => Ok(num(*value)),
             RKind::Pi => Ok(num(std::f64::consts::PI)),

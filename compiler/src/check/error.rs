@@ -211,6 +211,21 @@ pub enum CheckError {
         help: String,
     },
 
+    #[error("with its functions inlined, this expression nests deeper than {limit} levels")]
+    #[diagnostic(
+        code(noether::check::too_deep),
+        help(
+            "functions are inlined, so nested calls nest their bodies; compute an inner part once as a `let` field \
+             and read it, instead of calling through it"
+        )
+    )]
+    TooDeep {
+        limit: usize,
+        #[label("{what}")]
+        span: Span,
+        what: String,
+    },
+
     #[error("{message}")]
     #[diagnostic(code(noether::check::model))]
     Model {

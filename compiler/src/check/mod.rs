@@ -27,6 +27,7 @@ use crate::model::{
     Def, Diffusion, Equation, EquationKind, Expr, Field, FieldId, FieldKind, Model, NamedScalar, Node, Var, VarId,
 };
 use crate::resolve::{Body, Dim, EquationKind as Form, ItemId, ItemKind, LetShape, LocalId, Resolved, Rule, Shape};
+use crate::syntax::depth::MAX_INLINED_DEPTH;
 use elab::{Binding, Elab, Env, Implicit, Value};
 
 /// Marks a failure whose diagnostic has already been reported.
@@ -84,6 +85,8 @@ pub(crate) struct Checker<'r, 's> {
     lets: HashMap<FieldId, LetProgress>,
     /// Named scalars being inlined, to catch cycles.
     inlining: Vec<ItemId>,
+    /// How deeply elaboration is nested now, across elaborators (see [`MAX_INLINED_DEPTH`]).
+    depth: usize,
 }
 
 impl<'r, 's> Checker<'r, 's> {
@@ -98,6 +101,7 @@ impl<'r, 's> Checker<'r, 's> {
             fields_by_item: HashMap::new(),
             lets: HashMap::new(),
             inlining: Vec::new(),
+            depth: 0,
         }
     }
 
@@ -221,6 +225,7 @@ impl<'r, 's> Checker<'r, 's> {
         let env = env.with_implicit(Some(std::sync::Arc::new(Implicit { indices, point_free: true, site: None })));
         let value = elab.elab(expr, &env)?;
         let expr = elab.expect(value, elab::Kind::Num, span, what)?;
+        elab.not_too_deep(&expr, body.expr.span)?;
         elab.finish(vars.len(), expr)
     }
 
@@ -248,6 +253,7 @@ impl<'r, 's> Checker<'r, 's> {
             env.implicit = Some(std::sync::Arc::new(Implicit { indices, point_free: true, site: None }));
         }
         let expr = elab.scalar(&body.expr, &env, what)?;
+        elab.not_too_deep(&expr, body.expr.span)?;
         Ok((expr, elab))
     }
 
@@ -357,6 +363,18 @@ pub(crate) fn shape_text(extents: &[usize]) -> String {
 }
 
 impl Elab<'_, '_, '_> {
+    /// Refuses an elaborated expression nested deeper than the later stages' stack holds. Each
+    /// elaboration step is bounded, but a scalar argument is elaborated once and placed where
+    /// the body uses it, so nested calls of a deep function can nest deeper still.
+    fn not_too_deep(&mut self, expr: &Expr, written: Span) -> Result<(), Reported> {
+        if crate::model::depth(expr) <= MAX_INLINED_DEPTH {
+            return Ok(());
+        }
+        let span = Span::new(written.start, (written.start + 1).min(written.end));
+        let what = "its calls nest too deeply once inlined".into();
+        Err(self.report(CheckError::TooDeep { limit: MAX_INLINED_DEPTH, span, what }))
+    }
+
     /// Completes a definition: every variable it uses has an extent, every read an access.
     fn finish(mut self, rank: usize, expr: Expr) -> Result<Def, Reported> {
         self.finish_shared(rank, expr)
