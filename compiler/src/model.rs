@@ -357,11 +357,19 @@ pub enum OptionValue {
     Word(String),
 }
 
-/// Visits `e` and every subexpression once per occurrence (shared nodes more than once).
+/// Visits `e` and each of its subexpressions once, parents first, left to right. A node shared
+/// by several parents (a function's scalar argument used twice) is visited once, so the walk
+/// is linear in the expression's size even when it is a tree of exponential size; it does not
+/// recurse, so it is safe on any expression from any thread.
 pub fn walk(e: &Expr, visit: &mut impl FnMut(&Node)) {
-    visit(e);
-    for child in children(e) {
-        walk(child, visit);
+    let mut shared_seen: std::collections::HashSet<*const Node> = std::collections::HashSet::new();
+    let mut pending = vec![e];
+    while let Some(e) = pending.pop() {
+        if Arc::strong_count(e) > 1 && !shared_seen.insert(Arc::as_ptr(e)) {
+            continue;
+        }
+        visit(e);
+        pending.extend(children(e).into_iter().rev());
     }
 }
 

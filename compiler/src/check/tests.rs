@@ -137,3 +137,12 @@ fn a_scalar_argument_still_shifts_an_index() {
     let model = checked("fn at(f, k)[i] = f[i + k]\nstate u : [i < 8] periodic = 0\nd/dt u = at(u, 1 + 1)\n");
     assert_eq!(rate(&model, 0), "[i < 8] u[i + 2]");
 }
+
+#[test]
+fn a_parameter_used_twice_is_shared_not_copied() {
+    // `sq(sq(...))` is a tree of 2^60 leaves written out, a DAG of 60 nodes shared; every
+    // walk of the checked model must see the DAG.
+    let calls = format!("{}u[i]{}", "sq(".repeat(60), ")".repeat(60));
+    let model = checked(&format!("fn sq(x) = x * x\nstate u : [i < 4] = 1\nloss L = sum(i) {calls}\n"));
+    assert_eq!(crate::model::depth(&model.scalars[0].def.expr), 62);
+}
