@@ -4,7 +4,8 @@
 //! A corpus of generated scripts (nested calls, long sums, `if` chains, chains of functions and
 //! lets, nesting past the limit, garbage) is replayed through the real binary, so a stack
 //! overflow fails one test instead of killing the test binary; the embedding API is driven
-//! from a thread with a 2 MB stack, as a user's spawned thread has.
+//! from a thread with a 2 MB stack, as a user's spawned thread has. Big scripts are sized so
+//! that anything quadratic (or exponential) in them would not finish: no test measures time.
 
 use std::process::{Command, Output};
 
@@ -65,6 +66,7 @@ fn answers(name: &str, args: &[&str], script: &str, error: Option<&str>) {
 fn the_issue_s_deep_scripts_check_run_and_differentiate() {
     let corpus = [
         ("5,000 nested calls", loss(&nested("sin", 5_000, "u[i]"))),
+        ("a parameter used twice, 60 calls deep", format!("fn sq(x) = x * x\n{}", loss(&nested("sq", 60, "u[i]")))),
         ("a sum of 8,000 terms", loss(&sum_of(8_000, "u[i]"))),
         ("20,000 nested user calls", format!("fn f(x) = 0.5 * x + 0.25\n{}", loss(&nested("f", 20_000, "u[i]")))),
         ("a chain of 5,000 functions", chain_of_functions(5_000)),
@@ -144,4 +146,61 @@ fn deep_trees_drop_on_a_small_stack() {
         let module = noether::compiler::stack::run(|| noether::compiler::syntax::parse(&source));
         drop(module.unwrap_or_else(|f| panic!("{f:?}")));
     });
+}
+
+/// Pseudo-random bytes from a fixed seed (an LCG is enough to make garbage).
+fn garbage(len: usize, alphabet: &[u8]) -> String {
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            char::from(alphabet[(state >> 33) as usize % alphabet.len()])
+        })
+        .collect()
+}
+
+#[test]
+fn ten_megabytes_of_garbage_end_in_fifty_diagnostics_and_a_count() {
+    let printable: Vec<u8> = (b' '..=b'~').chain([b'\n'; 2]).collect();
+    let tokens = b"const param state = ( ) [ ] + * u i < N sum 1 2.5 , : if then else \n".to_vec();
+    for (name, script) in [("bytes", garbage(10 << 20, &printable)), ("tokens", garbage(10 << 20, &tokens))] {
+        let output = noether(&["check", "FILE"], &script);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{name}: {}", &stderr[..stderr.len().min(2000)]);
+        let reports = stderr.lines().filter(|l| l.starts_with("noether::")).count();
+        assert!(reports <= noether::compiler::diag::MAX_ERRORS + 1, "{name}: {reports} reports");
+        if reports > noether::compiler::diag::MAX_ERRORS {
+            assert!(stderr.contains("stopped after 50 errors;"), "{name}");
+        }
+    }
+}
+
+#[test]
+fn a_script_of_64k_statements_compiles() {
+    let observes: String = (0..1 << 16).map(|k| format!("observe m{k} = u[{}] * {k} + sin(u[1])\n", k % 4)).collect();
+    let source = Source::new("big.noe", format!("{HEAD}{observes}{RUN}"));
+    let compiled = noether::compiler::compile(&source, &[]).unwrap_or_else(|f| panic!("{f:?}"));
+    assert_eq!(compiled.model.scalars.len(), 1 << 16);
+}
+
+#[test]
+fn unknown_names_in_64k_statements_are_counted_past_fifty() {
+    let observes: String = (0..1 << 16).map(|k| format!("observe m{k} = v{k} + u[0]\n")).collect();
+    let source = Source::new("big.noe", format!("{HEAD}{observes}"));
+    let failure = noether::compiler::check_source(&source, &[]).expect_err("unknown names");
+    let shown = noether::compiler::diag::MAX_ERRORS;
+    assert_eq!(failure.errors().len(), shown + 1);
+    let more = (1 << 16) - shown;
+    assert!(failure.render_plain(80).contains(&format!("stopped after {shown} errors; {more} more not shown")));
+}
+
+#[test]
+fn an_sde_with_20_000_terms_splits() {
+    let terms: Vec<String> = (0..20_000).map(|k| format!("{} * X[p] * dt", k % 7)).collect();
+    let script = format!(
+        "const M = 4\nstate X : [p < M] = 1\nnoise W : [p < M]\nd X[p] = {} + dW[p]\n\
+         run euler_maruyama(dt = 0.01, steps = 2, seed = 1)\n",
+        terms.join(" + ")
+    );
+    noether::compiler::check_source(&Source::new("sde.noe", script), &[]).unwrap_or_else(|f| panic!("{f:?}"));
 }

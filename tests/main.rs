@@ -1,8 +1,8 @@
 //! Integration tests, in one binary to keep link time low.
 
+mod big_input;
 mod cases;
 mod cli;
-mod deep;
 mod examples;
 mod gradients;
 mod parity;
