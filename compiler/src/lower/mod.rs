@@ -21,7 +21,7 @@ mod kernel;
 pub mod random;
 mod stochastic;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub use error::LowerError;
 
@@ -203,10 +203,10 @@ impl Lowering<'_, '_> {
         fresh: Option<&str>,
         given: Option<FieldId>,
     ) -> Option<Vec<KernelId>> {
-        let mut order = Vec::new();
+        let (mut order, mut seen) = (Vec::new(), HashSet::new());
         for def in defs {
             for field in reads(def) {
-                self.visit_derived(field, given, &mut order);
+                self.visit_derived(field, given, &mut order, &mut seen);
             }
         }
         let mut kernels = Vec::new();
@@ -230,19 +230,25 @@ impl Lowering<'_, '_> {
     }
 
     /// Appends the derived field `field` to `order` after the derived fields it needs first.
-    fn visit_derived(&self, field: FieldId, given: Option<FieldId>, order: &mut Vec<FieldId>) {
-        if given == Some(field) || order.contains(&field) {
+    fn visit_derived(
+        &self,
+        field: FieldId,
+        given: Option<FieldId>,
+        order: &mut Vec<FieldId>,
+        seen: &mut HashSet<FieldId>,
+    ) {
+        if given == Some(field) || !seen.insert(field) {
             return;
         }
         let info = self.model.field(field);
         match &info.kind {
             FieldKind::Let => {
                 for inner in info.def.as_ref().map(reads).unwrap_or_default() {
-                    self.visit_derived(inner, given, order);
+                    self.visit_derived(inner, given, order, seen);
                 }
             }
             // The scalar's own lets are recomputed with the gradient; only `wrt` comes first.
-            FieldKind::Grad { wrt, .. } => self.visit_derived(*wrt, given, order),
+            FieldKind::Grad { wrt, .. } => self.visit_derived(*wrt, given, order, seen),
             _ => return,
         }
         order.push(field);
@@ -486,12 +492,12 @@ impl Lowering<'_, '_> {
     }
 }
 
-/// The fields a definition reads.
+/// The fields a definition reads, in the order of their first reads.
 fn reads(def: &Def) -> Vec<FieldId> {
-    let mut fields = Vec::new();
+    let (mut fields, mut seen) = (Vec::new(), HashSet::new());
     crate::model::walk(&def.expr, &mut |node| {
         if let Node::Read(read) = node {
-            if !fields.contains(&read.field) {
+            if seen.insert(read.field) {
                 fields.push(read.field);
             }
         }
