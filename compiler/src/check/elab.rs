@@ -18,6 +18,7 @@ use crate::resolve::{ItemKind, Local, LocalId, RExpr, RKind};
 use crate::syntax::ast::BinOp;
 use crate::syntax::depth::MAX_INLINED_DEPTH;
 
+use super::bindings::Table;
 use super::error::CheckError;
 use super::{Checker, Reported, shape_text};
 
@@ -27,14 +28,15 @@ pub(super) type R<T> = Result<T, Reported>;
 #[derive(Clone)]
 pub(super) struct Env<'r> {
     pub locals: &'r [Local],
-    bindings: Arc<Vec<Binding<'r>>>,
+    bindings: Table<Binding<'r>>,
     pub implicit: Option<Arc<Implicit>>,
     /// Inside a library function: where it was called, so errors point at user code.
     pub site: Option<Span>,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub(super) enum Binding<'r> {
+    #[default]
     Unset,
     /// An index name: stands for this affine expression of the definition's variables.
     Index(Affine),
@@ -60,13 +62,11 @@ pub(super) struct Implicit {
 
 impl<'r> Env<'r> {
     pub fn new(locals: &'r [Local]) -> Self {
-        Env { locals, bindings: Arc::new(vec![Binding::Unset; locals.len()]), implicit: None, site: None }
+        Env { locals, bindings: Table::new(locals.len()), implicit: None, site: None }
     }
 
     pub fn bind(&self, id: LocalId, binding: Binding<'r>) -> Self {
-        let mut bindings = (*self.bindings).clone();
-        bindings[id.index()] = binding;
-        Env { bindings: Arc::new(bindings), ..self.clone() }
+        Env { bindings: self.bindings.set(id.index(), binding), ..self.clone() }
     }
 
     pub fn with_implicit(&self, implicit: Option<Arc<Implicit>>) -> Self {
@@ -74,7 +74,8 @@ impl<'r> Env<'r> {
     }
 
     pub fn binding(&self, id: LocalId) -> &Binding<'r> {
-        &self.bindings[id.index()]
+        static UNSET: Binding<'static> = Binding::Unset;
+        self.bindings.get(id.index()).unwrap_or(&UNSET)
     }
 
     /// Where to report a problem with `e`.
