@@ -9,6 +9,7 @@
 
 use std::process::{Command, Output};
 
+use noether::compiler::check::MAX_NESTED_REDUCTIONS;
 use noether::compiler::syntax::depth::{MAX_DEPTH, MAX_INLINED_DEPTH};
 use noether::{Backend, Model, Source};
 
@@ -23,6 +24,12 @@ fn nested(f: &str, depth: usize, x: &str) -> String {
 /// `x + x + ... + x`, `terms` terms: a left-leaning tree `terms` deep.
 fn sum_of(terms: usize, x: &str) -> String {
     vec![x; terms].join(" + ")
+}
+
+/// `sum(a0 < 1) sum(a1 < 1) ... u[0]`, `depth` reductions each inside the one before.
+fn nested_reductions(depth: usize) -> String {
+    let heads: String = (0..depth).map(|k| format!("sum(a{k} < 1) ")).collect();
+    format!("{heads}u[0]")
 }
 
 /// A script whose loss is `expr` (written with `u[i]`), or which observes it (with `u[0]`).
@@ -95,6 +102,13 @@ fn deep_scripts_check_or_are_refused_where_the_limit_is_passed() {
         ),
         ("powers at half the limit", observe(&format!("{}1", "u[0]^".repeat(MAX_DEPTH / 2))), None),
         ("20,000 chained ifs", observe(&format!("{ifs}0")), None),
+        ("20,000 reductions side by side", observe(&vec!["(sum(i) u[i])"; 20_000].join(" + ")), None),
+        ("reductions nested at their limit", observe(&nested_reductions(MAX_NESTED_REDUCTIONS)), None),
+        (
+            "reductions nested past their limit",
+            observe(&nested_reductions(MAX_NESTED_REDUCTIONS + 1)),
+            Some("noether::check::reductions_too_deep"),
+        ),
         ("20,000 chained lets", format!("let a0 = u\n{lets}{}", loss("a19999[i]")), None),
         (
             "functions nested past the inlined limit",

@@ -373,10 +373,18 @@ pub fn walk(e: &Expr, visit: &mut impl FnMut(&Node)) {
     }
 }
 
-/// How deeply `e` nests (a leaf is 1), measured without recursion and each shared
-/// subexpression once, so it is safe and linear on any expression.
-pub fn depth(e: &Expr) -> usize {
-    let mut known: std::collections::HashMap<*const Node, usize> = std::collections::HashMap::new();
+/// How deeply an expression nests: in all (a leaf is 1), and in reductions alone (each is a
+/// loop around its body).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Nesting {
+    pub depth: usize,
+    pub reductions: usize,
+}
+
+/// The [`Nesting`] of `e`, measured without recursion and each shared subexpression once, so
+/// it is safe and linear on any expression.
+pub fn nesting(e: &Expr) -> Nesting {
+    let mut known: std::collections::HashMap<*const Node, Nesting> = std::collections::HashMap::new();
     let mut pending: Vec<(&Expr, bool)> = vec![(e, false)];
     while let Some((node, children_known)) = pending.pop() {
         if known.contains_key(&Arc::as_ptr(node)) {
@@ -384,8 +392,15 @@ pub fn depth(e: &Expr) -> usize {
         }
         let below = children(node);
         if children_known {
-            let deepest = below.iter().map(|c| known[&Arc::as_ptr(c)]).max().unwrap_or(0);
-            known.insert(Arc::as_ptr(node), deepest + 1);
+            let inner = below.iter().map(|c| known[&Arc::as_ptr(c)]).fold(Nesting::default(), |a, b| Nesting {
+                depth: a.depth.max(b.depth),
+                reductions: a.reductions.max(b.reductions),
+            });
+            let reduction = usize::from(matches!(**node, Node::Reduce(_)));
+            known.insert(
+                Arc::as_ptr(node),
+                Nesting { depth: inner.depth + 1, reductions: inner.reductions + reduction },
+            );
         } else {
             pending.push((node, true));
             pending.extend(below.into_iter().map(|c| (c, false)));

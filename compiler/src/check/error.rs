@@ -226,6 +226,20 @@ pub enum CheckError {
         what: String,
     },
 
+    #[error("reductions nest deeper than {limit} levels in this expression")]
+    #[diagnostic(
+        code(noether::check::reductions_too_deep),
+        help(
+            "each reduction is a loop around its body; reduce over several indices at once (`sum(i, j) ...`) \
+             or compute an inner reduction once as a `let` field"
+        )
+    )]
+    ReductionsTooDeep {
+        limit: usize,
+        #[label("in here")]
+        span: Span,
+    },
+
     #[error("{message}")]
     #[diagnostic(code(noether::check::model))]
     Model {

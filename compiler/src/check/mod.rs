@@ -10,6 +10,7 @@
 //! Example: `let r2[p, q] = sum(k) d[p, q, k]^2` with `d : [3, 3, 2]` gives the let field `r2` of
 //! shape `[3, 3]` (p and q learnt from the read of `d`, and k too).
 
+mod bindings;
 mod calls;
 mod directives;
 mod elab;
@@ -33,6 +34,11 @@ use elab::{Binding, Elab, Env, Implicit, Value};
 /// Marks a failure whose diagnostic has already been reported.
 #[derive(Clone, Copy, Debug)]
 pub struct Reported;
+
+/// The deepest nesting of reductions in one expression. Each is a loop around its body, and
+/// the engines' code grows faster than linearly with the depth of a loop nest; no computation
+/// that finishes nests more than a few.
+pub const MAX_NESTED_REDUCTIONS: usize = 1000;
 
 /// Checks `resolved`, pushing errors into `sink`. Returns `None` only when errors were pushed.
 pub fn check(resolved: &Resolved, name: &str, sink: &mut Sink) -> Option<Model> {
@@ -363,16 +369,21 @@ pub(crate) fn shape_text(extents: &[usize]) -> String {
 }
 
 impl Elab<'_, '_, '_> {
-    /// Refuses an elaborated expression nested deeper than the later stages' stack holds. Each
-    /// elaboration step is bounded, but a scalar argument is elaborated once and placed where
-    /// the body uses it, so nested calls of a deep function can nest deeper still.
+    /// Refuses an elaborated expression nested deeper than the later stages' stack holds, or
+    /// with reductions nested deeper than [`MAX_NESTED_REDUCTIONS`]. Each elaboration step is
+    /// bounded, but a scalar argument is elaborated once and placed where the body uses it, so
+    /// nested calls of a deep function can nest deeper still.
     fn not_too_deep(&mut self, expr: &Expr, written: Span) -> Result<(), Reported> {
-        if crate::model::depth(expr) <= MAX_INLINED_DEPTH {
-            return Ok(());
-        }
+        let nesting = crate::model::nesting(expr);
         let span = Span::new(written.start, (written.start + 1).min(written.end));
-        let what = "its calls nest too deeply once inlined".into();
-        Err(self.report(CheckError::TooDeep { limit: MAX_INLINED_DEPTH, span, what }))
+        if nesting.depth > MAX_INLINED_DEPTH {
+            let what = "its calls nest too deeply once inlined".into();
+            return Err(self.report(CheckError::TooDeep { limit: MAX_INLINED_DEPTH, span, what }));
+        }
+        if nesting.reductions > MAX_NESTED_REDUCTIONS {
+            return Err(self.report(CheckError::ReductionsTooDeep { limit: MAX_NESTED_REDUCTIONS, span }));
+        }
+        Ok(())
     }
 
     /// Completes a definition: every variable it uses has an extent, every read an access.

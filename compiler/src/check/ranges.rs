@@ -150,16 +150,25 @@ impl Classifier<'_, '_, '_, '_> {
                 self.walk(b, &mut otherwise);
             }
             Node::Reduce(reduce) => {
-                let mut inner = ranges.clone();
-                for var in &reduce.vars {
-                    inner.lo[var.index()] = self.full.lo[var.index()];
-                    inner.hi[var.index()] = self.full.hi[var.index()];
+                // The reduction's variables range over their extents inside it: set in place
+                // and restored after (a copy per level made nested reductions quadratic).
+                let outside: Vec<(usize, i64, i64)> =
+                    reduce.vars.iter().map(|v| (v.index(), ranges.lo[v.index()], ranges.hi[v.index()])).collect();
+                for &(var, ..) in &outside {
+                    ranges.lo[var] = self.full.lo[var];
+                    ranges.hi[var] = self.full.hi[var];
                 }
-                if let Some(filter) = &reduce.filter {
-                    self.walk(filter, &mut inner);
-                    inner = refine(filter, true, &inner);
+                match &reduce.filter {
+                    Some(filter) => {
+                        self.walk(filter, ranges);
+                        self.walk(&reduce.body, &mut refine(filter, true, ranges));
+                    }
+                    None => self.walk(&reduce.body, ranges),
                 }
-                self.walk(&reduce.body, &mut inner);
+                for (var, lo, hi) in outside {
+                    ranges.lo[var] = lo;
+                    ranges.hi[var] = hi;
+                }
             }
             other => {
                 for child in crate::model::children(other) {

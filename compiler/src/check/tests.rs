@@ -144,5 +144,5 @@ fn a_parameter_used_twice_is_shared_not_copied() {
     // walk of the checked model must see the DAG.
     let calls = format!("{}u[i]{}", "sq(".repeat(60), ")".repeat(60));
     let model = checked(&format!("fn sq(x) = x * x\nstate u : [i < 4] = 1\nloss L = sum(i) {calls}\n"));
-    assert_eq!(crate::model::depth(&model.scalars[0].def.expr), 62);
+    assert_eq!(crate::model::nesting(&model.scalars[0].def.expr).depth, 62);
 }
