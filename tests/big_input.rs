@@ -209,6 +209,16 @@ fn unknown_names_in_64k_statements_are_counted_past_fifty() {
 }
 
 #[test]
+fn an_sde_whose_dt_is_used_twice_at_60_levels_splits() {
+    let script = format!(
+        "const M = 4\nstate X : [p < M] = 1\nnoise W : [p < M]\nfn g(x) = x + x\nd X[p] = {} + dW[p]\n\
+         run euler_maruyama(dt = 0.01, steps = 2, seed = 1)\n",
+        nested("g", 60, "X[p] * dt")
+    );
+    noether::compiler::check_source(&Source::new("sde.noe", script), &[]).unwrap_or_else(|f| panic!("{f:?}"));
+}
+
+#[test]
 fn an_sde_with_20_000_terms_splits() {
     let terms: Vec<String> = (0..20_000).map(|k| format!("{} * X[p] * dt", k % 7)).collect();
     let script = format!(

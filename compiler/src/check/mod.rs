@@ -5,7 +5,10 @@
 //! classified against its field's extents and boundary rule (see [`crate::model`]). Along the way:
 //! kinds (numbers vs conditions, scalars vs fields), function overloads and arities, index-extent
 //! inference for `let` fields and reductions, out-of-range reads, the SDE form, and the options of
-//! `run`, `sample` and `fit`.
+//! `run`, `sample` and `fit`. Every definition nests at most [`MAX_INLINED_DEPTH`] levels with
+//! its functions inlined, and its reductions at most [`MAX_NESTED_REDUCTIONS`]: the later
+//! stages rely on it. A function's scalar argument is elaborated once and shared by its uses, so
+//! expressions are DAGs, and every walk here visits a shared node once.
 //!
 //! Example: `let r2[p, q] = sum(k) d[p, q, k]^2` with `d : [3, 3, 2]` gives the let field `r2` of
 //! shape `[3, 3]` (p and q learnt from the read of `d`, and k too).

@@ -3,7 +3,7 @@
 //! The right side must be linear in the differentials: every term is a differential-free
 //! coefficient times `dt` or one `dW[...]`. Coefficients are kept as expressions.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::model::{Affine, Expr, FieldId, Node};
@@ -19,7 +19,7 @@ pub(super) struct Terms {
 pub(super) struct NotLinear(pub String);
 
 pub(super) fn split(rhs: &Expr) -> Result<Terms, NotLinear> {
-    let parts = Splitter { with_differentials: with_differentials(rhs) }.terms(rhs)?;
+    let parts = Splitter { with_differentials: with_differentials(rhs), split: HashMap::new() }.terms(rhs)?;
     match parts.rest {
         Some(rest) if !matches!(*rest, Node::Num(v) if v == 0.0) => {
             Err(NotLinear("this has a term without `dt` or `dW`".into()))
@@ -28,6 +28,7 @@ pub(super) fn split(rhs: &Expr) -> Result<Terms, NotLinear> {
     }
 }
 
+#[derive(Clone)]
 struct Parts {
     dt: Option<Expr>,
     dw: Vec<(FieldId, Vec<Affine>, Expr)>,
@@ -56,6 +57,8 @@ fn with_differentials(e: &Expr) -> HashSet<*const Node> {
 
 struct Splitter {
     with_differentials: HashSet<*const Node>,
+    /// Shared nodes already split (a function's argument holding `dt`, used twice).
+    split: HashMap<*const Node, Parts>,
 }
 
 impl Splitter {
@@ -63,7 +66,18 @@ impl Splitter {
         self.with_differentials.contains(&Arc::as_ptr(e))
     }
 
-    fn terms(&self, e: &Expr) -> Result<Parts, NotLinear> {
+    fn terms(&mut self, e: &Expr) -> Result<Parts, NotLinear> {
+        if let Some(parts) = self.split.get(&Arc::as_ptr(e)) {
+            return Ok(parts.clone());
+        }
+        let parts = self.split_node(e)?;
+        if Arc::strong_count(e) > 1 {
+            self.split.insert(Arc::as_ptr(e), parts.clone());
+        }
+        Ok(parts)
+    }
+
+    fn split_node(&mut self, e: &Expr) -> Result<Parts, NotLinear> {
         if !self.has_differential(e) {
             return Ok(Parts { dt: None, dw: Vec::new(), rest: Some(e.clone()) });
         }
