@@ -100,6 +100,12 @@ fn deep_scripts_check_or_are_refused_where_the_limit_is_passed() {
             observe(&format!("{}1", "-".repeat(3 * MAX_DEPTH))),
             Some("noether::syntax::too_deep"),
         ),
+        ("a sum of 10 MB", observe(&sum_of(10 << 20 >> 2, "1")), Some("noether::syntax::too_deep")),
+        (
+            "powers past the limit",
+            observe(&format!("{}1", "2^".repeat(3 * MAX_DEPTH))),
+            Some("noether::syntax::too_deep"),
+        ),
         ("powers at half the limit", observe(&format!("{}1", "u[0]^".repeat(MAX_DEPTH / 2))), None),
         ("20,000 chained ifs", observe(&format!("{ifs}0")), None),
         ("20,000 reductions side by side", observe(&vec!["(sum(i) u[i])"; 20_000].join(" + ")), None),

@@ -9,9 +9,16 @@
 //!
 //! Example: `observe m = sin(sin(...(x)...))` with 200,000 `sin`s is refused, pointing at the
 //! 100,001st `sin`; a 100,000-term sum `a + b + ...` is accepted.
+//!
+//! Most nesting is refused before parsing, by the lexer: [`Chains`] counts, token by token,
+//! constructs that each nest in the one before (brackets, runs of prefix `-`/`not`, chains of
+//! one operator such as `a + b + c` or `x ^ y ^ z`, `if`s), a lower bound of the nesting. The
+//! parser holds open constructs on its stack and builds a node per operator, so megabytes of
+//! them would cost gigabytes before [`check`] ran.
 
 use super::SyntaxError;
 use super::ast::{Expr, ExprKind, LetForm, Module, ShapeSpec, StmtKind, TypeAnn};
+use super::lexer::Token;
 use crate::diag::{Sink, Span};
 
 /// The deepest nesting of an expression the compiler accepts: operators, calls, `if`s and
@@ -21,6 +28,86 @@ pub const MAX_DEPTH: usize = 100_000;
 /// The deepest nesting once functions are inlined, checked by `check` as it elaborates and on
 /// what it produces: room for the written limit plus the bodies of the functions it calls.
 pub const MAX_INLINED_DEPTH: usize = 2 * MAX_DEPTH;
+
+/// A lower bound of the nesting at the current token, kept as the lexer goes.
+pub(super) struct Chains {
+    /// Per open bracket (the first entry: outside any), the operator chains at that level.
+    levels: Vec<[usize; CHAINED]>,
+    /// Consecutive prefix operators: `- - not x` nests each in the one before.
+    prefixes: usize,
+    /// Whether the last token ends an operand, so a `-` after it is binary.
+    after_operand: bool,
+}
+
+/// Operators that chain, loosest first: `if`, `or`, `and`, `+ -`, `* / // %`, `^`. Each link
+/// of a chain nests in the next (left-associative operators) or the one before (`^`, and `if`,
+/// which extends as far right as it can); an operator ends the chains of the tighter ones.
+const CHAINED: usize = 6;
+
+/// Where an operator stands among [`CHAINED`], or which chains it ends.
+enum Role {
+    /// Counts in this chain and ends the tighter ones.
+    Link(usize),
+    /// Ends the chains from this one on: a comparison or `not` ends sums and tighter, `then`
+    /// and `else` all but `if`s, a separator all.
+    Ends(usize),
+    /// Inside an operand: names, numbers, brackets, a prefix `-`.
+    Operand,
+}
+
+impl Chains {
+    pub fn new() -> Self {
+        Chains { levels: vec![[0; CHAINED]], prefixes: 0, after_operand: false }
+    }
+
+    /// How many brackets are open.
+    pub fn brackets(&self) -> usize {
+        self.levels.len() - 1
+    }
+
+    /// Takes `token` into account; `false` when the nesting passes [`MAX_DEPTH`] at it.
+    pub fn push(&mut self, token: &Token<'_>) -> bool {
+        let unary_minus = *token == Token::Minus && !self.after_operand;
+        self.prefixes = if unary_minus || *token == Token::Not { self.prefixes + 1 } else { 0 };
+        self.after_operand =
+            matches!(token, Token::Ident(_) | Token::Num(_) | Token::Str(_) | Token::RParen | Token::RBracket);
+        match token {
+            Token::LParen | Token::LBracket => self.levels.push([0; CHAINED]),
+            Token::RParen | Token::RBracket if self.levels.len() > 1 => {
+                self.levels.pop();
+            }
+            _ => {}
+        }
+        let role = match token {
+            _ if unary_minus => Role::Operand,
+            Token::If => Role::Link(0),
+            Token::Or => Role::Link(1),
+            Token::And => Role::Link(2),
+            Token::Plus | Token::Minus => Role::Link(3),
+            Token::Star | Token::Slash | Token::SlashSlash | Token::Percent => Role::Link(4),
+            Token::Caret => Role::Link(5),
+            Token::Then | Token::Else => Role::Ends(1),
+            Token::Not | Token::EqEq | Token::NotEq | Token::Lt | Token::Le | Token::Gt | Token::Ge => Role::Ends(3),
+            Token::Ident(_) | Token::Num(_) | Token::Str(_) => Role::Operand,
+            Token::LParen | Token::LBracket | Token::RParen | Token::RBracket => Role::Operand,
+            _ => Role::Ends(0),
+        };
+        let level = self.levels.last_mut().expect("the outermost level stays");
+        let longest = match role {
+            Role::Link(chain) => {
+                level[chain] += 1;
+                level[chain + 1..].iter_mut().for_each(|n| *n = 0);
+                level[chain]
+            }
+            Role::Ends(from) => {
+                level[from..].iter_mut().for_each(|n| *n = 0);
+                0
+            }
+            Role::Operand => 0,
+        };
+        self.brackets() <= MAX_DEPTH && self.prefixes <= MAX_DEPTH && longest <= MAX_DEPTH
+    }
+}
 
 /// Reports every statement of `module` that nests deeper than [`MAX_DEPTH`].
 pub fn check(module: &Module, sink: &mut Sink) {
