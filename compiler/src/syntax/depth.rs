@@ -12,7 +12,8 @@
 //!
 //! Most nesting is refused before parsing, by the lexer: [`Chains`] counts, token by token,
 //! constructs that each nest in the one before (brackets, runs of prefix `-`/`not`, chains of
-//! one operator such as `a + b + c` or `x ^ y ^ z`, `if`s), a lower bound of the nesting. The
+//! one operator such as `a + b + c` or `x ^ y ^ z`, `if`s, reductions `sum(i) sum(j) ...`), a
+//! lower bound of the nesting. The
 //! parser holds open constructs on its stack and builds a node per operator, so megabytes of
 //! them would cost gigabytes before [`check`] ran.
 
@@ -32,19 +33,39 @@ pub const MAX_INLINED_DEPTH: usize = 2 * MAX_DEPTH;
 /// A lower bound of the nesting at the current token, kept as the lexer goes.
 pub(super) struct Chains {
     /// Per open bracket (the first entry: outside any), the operator chains at that level.
-    levels: Vec<[usize; CHAINED]>,
+    levels: Vec<Level>,
     /// Consecutive prefix operators: `- - not x` nests each in the one before.
     prefixes: usize,
-    /// Whether the last token ends an operand, so a `-` after it is binary.
-    after_operand: bool,
+    /// What the last token was, as far as the next one cares.
+    last: Last,
 }
 
-/// Operators that chain, loosest first: `if`, `or`, `and`, `+ -`, `* / // %`, `^`. Each link
-/// of a chain nests in the next (left-associative operators) or the one before (`^`, and `if`,
-/// which extends as far right as it can); an operator ends the chains of the tighter ones.
-const CHAINED: usize = 6;
+struct Level {
+    chains: [usize; CHAINED],
+    /// Whether the bracket opened right after a name: a call, or a reduction's head.
+    call: bool,
+}
 
-/// Where an operator stands among [`CHAINED`], or which chains it ends.
+#[derive(Clone, Copy, PartialEq)]
+enum Last {
+    /// A name: a `(` after it opens a call.
+    Name,
+    /// The `)` of a call: an operand after it is a reduction's body, `sum(i) x`.
+    CallEnd,
+    /// The end of another operand: a `-` after it is binary.
+    Operand,
+    Other,
+}
+
+/// Operators that chain, loosest first: `if`, `or`, `and`, `+ -`, `* / // %`, reduction heads,
+/// `^`. Each link of a chain nests in the next (left-associative operators) or the one before
+/// (`^`, reductions, and `if`, which extends as far right as it can); an operator ends the
+/// chains of the tighter ones.
+const CHAINED: usize = 7;
+const REDUCTION: usize = 5;
+
+/// Where a token stands among the chains.
+#[derive(Clone, Copy)]
 enum Role {
     /// Counts in this chain and ends the tighter ones.
     Link(usize),
@@ -57,7 +78,7 @@ enum Role {
 
 impl Chains {
     pub fn new() -> Self {
-        Chains { levels: vec![[0; CHAINED]], prefixes: 0, after_operand: false }
+        Chains { levels: vec![Level { chains: [0; CHAINED], call: false }], prefixes: 0, last: Last::Other }
     }
 
     /// How many brackets are open.
@@ -67,14 +88,27 @@ impl Chains {
 
     /// Takes `token` into account; `false` when the nesting passes [`MAX_DEPTH`] at it.
     pub fn push(&mut self, token: &Token<'_>) -> bool {
-        let unary_minus = *token == Token::Minus && !self.after_operand;
+        let unary_minus = *token == Token::Minus && !matches!(self.last, Last::Operand | Last::CallEnd | Last::Name);
         self.prefixes = if unary_minus || *token == Token::Not { self.prefixes + 1 } else { 0 };
-        self.after_operand =
-            matches!(token, Token::Ident(_) | Token::Num(_) | Token::Str(_) | Token::RParen | Token::RBracket);
+        let starts_operand = matches!(token, Token::Ident(_) | Token::Num(_) | Token::LParen);
+        let mut longest = 0;
+        if self.last == Last::CallEnd && starts_operand {
+            longest = self.link(Role::Link(REDUCTION));
+        }
+        let opens_call = self.last == Last::Name && *token == Token::LParen;
+        self.last = match token {
+            Token::Ident(_) => Last::Name,
+            Token::Num(_) | Token::Str(_) | Token::RBracket => Last::Operand,
+            Token::RParen => Last::Operand,
+            _ => Last::Other,
+        };
         match token {
-            Token::LParen | Token::LBracket => self.levels.push([0; CHAINED]),
+            Token::LParen | Token::LBracket => self.levels.push(Level { chains: [0; CHAINED], call: opens_call }),
             Token::RParen | Token::RBracket if self.levels.len() > 1 => {
-                self.levels.pop();
+                let closed = self.levels.pop().expect("more than the outermost level");
+                if closed.call && *token == Token::RParen {
+                    self.last = Last::CallEnd;
+                }
             }
             _ => {}
         }
@@ -85,27 +119,32 @@ impl Chains {
             Token::And => Role::Link(2),
             Token::Plus | Token::Minus => Role::Link(3),
             Token::Star | Token::Slash | Token::SlashSlash | Token::Percent => Role::Link(4),
-            Token::Caret => Role::Link(5),
+            Token::Caret => Role::Link(6),
             Token::Then | Token::Else => Role::Ends(1),
             Token::Not | Token::EqEq | Token::NotEq | Token::Lt | Token::Le | Token::Gt | Token::Ge => Role::Ends(3),
             Token::Ident(_) | Token::Num(_) | Token::Str(_) => Role::Operand,
             Token::LParen | Token::LBracket | Token::RParen | Token::RBracket => Role::Operand,
             _ => Role::Ends(0),
         };
-        let level = self.levels.last_mut().expect("the outermost level stays");
-        let longest = match role {
+        longest = longest.max(self.link(role));
+        self.brackets() <= MAX_DEPTH && self.prefixes <= MAX_DEPTH && longest <= MAX_DEPTH
+    }
+
+    /// Applies `role` at the current level; the length of the chain it extends.
+    fn link(&mut self, role: Role) -> usize {
+        let chains = &mut self.levels.last_mut().expect("the outermost level stays").chains;
+        match role {
             Role::Link(chain) => {
-                level[chain] += 1;
-                level[chain + 1..].iter_mut().for_each(|n| *n = 0);
-                level[chain]
+                chains[chain] += 1;
+                chains[chain + 1..].iter_mut().for_each(|n| *n = 0);
+                chains[chain]
             }
             Role::Ends(from) => {
-                level[from..].iter_mut().for_each(|n| *n = 0);
+                chains[from..].iter_mut().for_each(|n| *n = 0);
                 0
             }
             Role::Operand => 0,
-        };
-        self.brackets() <= MAX_DEPTH && self.prefixes <= MAX_DEPTH && longest <= MAX_DEPTH
+        }
     }
 }
 

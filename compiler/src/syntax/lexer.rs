@@ -317,7 +317,7 @@ mod tests {
 
     #[test]
     fn long_chains_of_one_operator_end_lexing() {
-        for piece in ["x + ", "x - ", "x * ", "x // ", "x and ", "x or ", "x + -"] {
+        for piece in ["x + ", "x - ", "x * ", "x // ", "x and ", "x or ", "x + -", "sum(i) ", "max(a, b) * "] {
             let text = format!("observe m = {}0\n", piece.repeat(MAX_DEPTH + 1));
             assert!(matches!(tokenize(&text).1.as_slice(), [LexError::TooDeep { .. }]), "{piece}");
         }
@@ -335,6 +335,8 @@ mod tests {
             format!("f({}x, {}x)", run("x + "), run("x + ")),
             format!("({}x) + ({}x)", run("x + "), run("x + ")),
             format!("{}x", "-".repeat(MAX_DEPTH)),
+            format!("{}x + {}x", run("sum(i) "), run("sum(i) ")),
+            run("f(x) + "),
         ];
         for text in &texts {
             let (_, errors) = tokenize(&format!("observe m = {text}\n"));
