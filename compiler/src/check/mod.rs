@@ -96,6 +96,8 @@ pub(crate) struct Checker<'r, 's> {
     inlining: Vec<ItemId>,
     /// How deeply elaboration is nested now, across elaborators (see [`MAX_INLINED_DEPTH`]).
     depth: usize,
+    /// The field `grad(scalar, wrt)` of each pair used, made on first use.
+    gradients: HashMap<(String, FieldId), FieldId>,
 }
 
 impl<'r, 's> Checker<'r, 's> {
@@ -111,6 +113,7 @@ impl<'r, 's> Checker<'r, 's> {
             lets: HashMap::new(),
             inlining: Vec::new(),
             depth: 0,
+            gradients: HashMap::new(),
         }
     }
 
@@ -128,15 +131,17 @@ impl<'r, 's> Checker<'r, 's> {
     /// The field `grad(scalar, wrt)`, made on first use.
     /// `span` is where it is first used.
     fn gradient_field(&mut self, scalar: &str, wrt: FieldId, span: Span) -> FieldId {
-        let kind = FieldKind::Grad { scalar: scalar.to_string(), wrt };
-        if let Some(existing) = self.fields.iter().position(|f| f.kind == kind) {
-            return FieldId(existing as u32);
+        let key = (scalar.to_string(), wrt);
+        if let Some(existing) = self.gradients.get(&key) {
+            return *existing;
         }
         let of = &self.fields[wrt.index()];
-        let field =
-            Field { name: format!("grad_{}_{}", scalar, of.name), kind, shape: of.shape.clone(), span, def: None };
-        self.fields.push(field);
-        FieldId(self.fields.len() as u32 - 1)
+        let name = format!("grad_{}_{}", scalar, of.name);
+        let kind = FieldKind::Grad { scalar: scalar.to_string(), wrt };
+        self.fields.push(Field { name, kind, shape: of.shape.clone(), span, def: None });
+        let id = FieldId(self.fields.len() as u32 - 1);
+        self.gradients.insert(key, id);
+        id
     }
 
     fn field_of(&self, item: ItemId) -> Option<FieldId> {
