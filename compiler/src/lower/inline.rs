@@ -13,7 +13,11 @@
 //! times their body) and `r` the times `D` evaluates reads of `L` (per distinct read, the points
 //! of the region the code builder places it in, times how often that region runs), recompute
 //! when `r * w <= e * w + TRAFFIC * (e + r)`: storing costs the work once plus writing every
-//! element and loading every read. A let read once per element is always recomputed.
+//! element and loading every read. A let read once per element is always recomputed. Two bounds
+//! keep the code from growing: a let is substituted only while its definition (with what was
+//! substituted into it) has at most [`MAX_NODES`] nodes, and only where the result nests no
+//! deeper than check allows ([`MAX_INLINED_DEPTH`], [`MAX_NESTED_REDUCTIONS`]). Every walk here
+//! visits a shared subexpression once per region, so the pass is linear in the model.
 //!
 //! Example: in `lj.noe`, `d[p, q, k]` is read once per element by `r2` (`sum(k) d[p, q, k]^2`)
 //! and `r2[p, q]` once per element by `E`: both are recomputed, so `E` reads `x` directly and
@@ -23,13 +27,41 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::check::MAX_NESTED_REDUCTIONS;
 use crate::model::{
-    Access, Affine, Def, EquationKind, Expr, FieldId, FieldKind, Model, Node, Read, ReadId, Var, VarId,
+    Access, Affine, Def, EquationKind, Expr, FieldId, FieldKind, Model, Nesting, Node, Read, ReadId, Var, VarId,
 };
 use crate::ops::{Binary, Unary};
+use crate::syntax::depth::MAX_INLINED_DEPTH;
 
 /// Operations worth of writing one element to memory and loading it back once.
 const TRAFFIC: f64 = 4.0;
+
+/// The largest let definition (in distinct nodes) substituted where it is read.
+const MAX_NODES: usize = 256;
+
+/// What deciding whether to substitute a let needs to know about its definition.
+struct Let {
+    def: Def,
+    /// Elements of the let.
+    elements: f64,
+    /// Operations per element (see [`work`]).
+    work: f64,
+    /// Distinct nodes of the definition.
+    nodes: usize,
+    nesting: Nesting,
+}
+
+impl Let {
+    fn new(def: Def) -> Let {
+        let elements = def.domain().iter().map(|e| *e as f64).product();
+        let work = work(&def, &def.expr, &mut HashSet::new());
+        let mut nodes = 0;
+        crate::model::walk(&def.expr, &mut |_| nodes += 1);
+        let nesting = crate::model::nesting(&def.expr);
+        Let { def, elements, work, nodes, nesting }
+    }
+}
 
 /// The model with cheap let reads replaced by the lets' definitions (see the module docs).
 pub(super) fn inline_lets(model: &Model) -> Model {
@@ -41,15 +73,15 @@ pub(super) fn inline_lets(model: &Model) -> Model {
             _ => None,
         })
         .collect();
-    let mut lets: HashMap<FieldId, Def> = HashMap::new();
+    let mut lets: HashMap<FieldId, Let> = HashMap::new();
     for field in let_order(model) {
         let def = model.field(field).def.as_ref().expect("lets have definitions");
         let inlined = inline_into(def, &lets, &pinned);
-        lets.insert(field, inlined);
+        lets.insert(field, Let::new(inlined));
     }
     let mut out = model.clone();
-    for (field, def) in &lets {
-        out.fields[field.index()].def = Some(def.clone());
+    for (field, known) in &lets {
+        out.fields[field.index()].def = Some(known.def.clone());
     }
     for equation in &mut out.equations {
         if let EquationKind::Ode { rhs } = &mut equation.kind {
@@ -67,9 +99,8 @@ pub(super) fn inline_lets(model: &Model) -> Model {
 pub(super) fn stored(model: &Model) -> HashSet<FieldId> {
     let mut roots: Vec<&Def> = Vec::new();
     for field in &model.fields {
-        match (&field.kind, &field.def) {
-            (FieldKind::Param | FieldKind::State { .. }, Some(def)) => roots.push(def),
-            _ => {}
+        if let (FieldKind::Param | FieldKind::State { .. }, Some(def)) = (&field.kind, &field.def) {
+            roots.push(def);
         }
     }
     for equation in &model.equations {
@@ -117,35 +148,38 @@ fn reads(def: &Def) -> Vec<FieldId> {
 
 /// Every let after the lets it reads.
 fn let_order(model: &Model) -> Vec<FieldId> {
-    fn visit(model: &Model, field: FieldId, order: &mut Vec<FieldId>) {
+    fn visit(model: &Model, field: FieldId, seen: &mut HashSet<FieldId>, order: &mut Vec<FieldId>) {
         let info = model.field(field);
-        if info.kind != FieldKind::Let || order.contains(&field) {
+        if info.kind != FieldKind::Let || !seen.insert(field) {
             return;
         }
         for inner in info.def.as_ref().map(reads).unwrap_or_default() {
-            visit(model, inner, order);
+            visit(model, inner, seen, order);
         }
         order.push(field);
     }
-    let mut order = Vec::new();
+    let (mut seen, mut order) = (HashSet::new(), Vec::new());
     for field in model.field_ids() {
-        visit(model, field, &mut order);
+        visit(model, field, &mut seen, &mut order);
     }
     order
 }
 
 /// `def` with the reads of `lets` that [`recompute`] chooses replaced by their definitions.
-fn inline_into(def: &Def, lets: &HashMap<FieldId, Def>, pinned: &HashSet<FieldId>) -> Def {
+fn inline_into(def: &Def, lets: &HashMap<FieldId, Let>, pinned: &HashSet<FieldId>) -> Def {
     let census = Census::of(def);
+    let host = crate::model::nesting(&def.expr);
     let chosen: HashSet<FieldId> = census
         .reads
         .iter()
         .filter(|(field, reads)| {
-            let Some(definition) = lets.get(field) else { return false };
-            let elements: f64 = definition.domain().iter().map(|e| *e as f64).product();
+            let Some(known) = lets.get(field) else { return false };
             !pinned.contains(field)
                 && !census.irregular.contains(field)
-                && recompute(elements, **reads, work(definition, &definition.expr, &mut HashSet::new()))
+                && known.nodes <= MAX_NODES
+                && host.depth + known.nesting.depth <= MAX_INLINED_DEPTH
+                && host.reductions + known.nesting.reductions <= MAX_NESTED_REDUCTIONS
+                && recompute(known.elements, **reads, known.work)
         })
         .map(|(field, _)| *field)
         .collect();
@@ -210,6 +244,16 @@ struct Census {
     irregular: HashSet<FieldId>,
 }
 
+/// What a census walk has seen.
+struct Walk {
+    /// Distinct reads by field, index, and the region they are placed in.
+    sites: HashSet<(FieldId, Vec<Affine>, usize, usize)>,
+    /// Nodes visited, by address, depth of the region stack, and innermost region.
+    visited: HashSet<(usize, usize, usize)>,
+    /// Free variables by node address (see [`free_vars`]).
+    free: HashMap<usize, BTreeSet<VarId>>,
+}
+
 /// A region reads are placed in: the prelude, the body, or a reduction's.
 struct Frame {
     vars: Vec<VarId>,
@@ -231,19 +275,17 @@ impl Census {
             Frame { vars: Vec::new(), size: 1.0, free: BTreeSet::new(), address: 0 },
             Frame { vars: domain, size, free: BTreeSet::new(), address: 0 },
         ];
-        let mut sites = HashSet::new();
-        census.visit(def, &def.expr, &mut stack, &mut sites, &mut HashMap::new());
+        let mut walk = Walk { sites: HashSet::new(), visited: HashSet::new(), free: HashMap::new() };
+        census.visit(def, &def.expr, &mut stack, &mut walk);
         census
     }
 
-    fn visit(
-        &mut self,
-        def: &Def,
-        e: &Expr,
-        stack: &mut Vec<Frame>,
-        sites: &mut HashSet<(FieldId, Vec<Affine>, usize, usize)>,
-        free: &mut HashMap<usize, BTreeSet<VarId>>,
-    ) {
+    fn visit(&mut self, def: &Def, e: &Expr, stack: &mut Vec<Frame>, walk: &mut Walk) {
+        // A shared subexpression is placed once per region it is reached in.
+        let region = stack.last().map_or(0, |f| f.address);
+        if !walk.visited.insert((Arc::as_ptr(e) as usize, stack.len(), region)) {
+            return;
+        }
         match &**e {
             Node::Read(read) => {
                 if def.accesses[read.id.0 as usize].axes.iter().any(|a| *a != Access::Direct) {
@@ -251,12 +293,12 @@ impl Census {
                 }
                 let vars: BTreeSet<VarId> = read.index.iter().flat_map(|a| a.terms.iter().map(|(v, _)| *v)).collect();
                 let frame = innermost_binding(stack, stack.len(), &vars);
-                if sites.insert((read.field, read.index.clone(), frame, stack[frame].address)) {
+                if walk.sites.insert((read.field, read.index.clone(), frame, stack[frame].address)) {
                     *self.reads.entry(read.field).or_insert(0.0) += evaluations(stack, frame);
                 }
             }
             Node::Reduce(r) => {
-                let vars = free_vars(e, free);
+                let vars = free_vars(e, &mut walk.free);
                 stack.push(Frame {
                     vars: r.vars.clone(),
                     size: r.vars.iter().map(|v| def.vars[v.index()].extent as f64).product(),
@@ -264,13 +306,13 @@ impl Census {
                     address: Arc::as_ptr(e) as usize,
                 });
                 for child in r.filter.iter().chain([&r.body]) {
-                    self.visit(def, child, stack, sites, free);
+                    self.visit(def, child, stack, walk);
                 }
                 stack.pop();
             }
             _ => {
                 for child in crate::model::children(e) {
-                    self.visit(def, child, stack, sites, free);
+                    self.visit(def, child, stack, walk);
                 }
             }
         }
@@ -321,7 +363,7 @@ fn free_vars(e: &Expr, memo: &mut HashMap<usize, BTreeSet<VarId>>) -> BTreeSet<V
 /// Rebuilds a definition with chosen let reads substituted, extending its variables and read
 /// table.
 struct Rewriter<'a> {
-    lets: &'a HashMap<FieldId, Def>,
+    lets: &'a HashMap<FieldId, Let>,
     chosen: &'a HashSet<FieldId>,
     vars: Vec<Var>,
     accesses: Vec<crate::model::ReadAccess>,
@@ -357,7 +399,7 @@ impl Rewriter<'_> {
 
     /// The let `read` names, evaluated at the read's indices.
     fn substitute(&mut self, read: &Read) -> Expr {
-        let def = &self.lets[&read.field];
+        let def = &self.lets[&read.field].def;
         let map: Vec<Affine> = (0..def.vars.len())
             .map(|v| match read.index.get(v).filter(|_| v < def.rank) {
                 Some(index) => index.clone(),
@@ -400,7 +442,7 @@ impl Rewriter<'_> {
 }
 
 /// `e` with its children replaced by `child(c)`; `e` itself when none changes.
-fn rebuild(e: &Expr, child: &mut dyn FnMut(&Expr) -> Expr) -> Expr {
+pub(super) fn rebuild(e: &Expr, child: &mut dyn FnMut(&Expr) -> Expr) -> Expr {
     let mut changed = false;
     let mut go = |c: &Expr| {
         let new = child(c);
@@ -428,7 +470,7 @@ fn rebuild(e: &Expr, child: &mut dyn FnMut(&Expr) -> Expr) -> Expr {
 }
 
 /// `a` with every variable `v` replaced by `map[v]`.
-fn compose(a: &Affine, map: &[Affine]) -> Affine {
+pub(super) fn compose(a: &Affine, map: &[Affine]) -> Affine {
     a.terms.iter().fold(Affine::constant(a.offset), |acc, (v, c)| acc.add(&map[v.index()].scale(*c)))
 }
 
