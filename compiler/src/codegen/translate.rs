@@ -1,6 +1,6 @@
 //! The translator: loops over the domain, regions, and one method per IR node.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{Block, FuncRef, Function, InstBuilder, MemFlagsData, Value, types};
@@ -582,6 +582,18 @@ impl<'a> Translator<'a> {
         for &item in &r.region.items {
             self.values[item.index()] = None;
         }
+        // Where a filter excludes the point, only what the filter reads runs: the rest of the
+        // region (in a pair sum, everything past the cut-off test) is branched over.
+        let skip = r.filter.map(|filter| {
+            let needed = region_operands(self.kernel, &r.region, filter);
+            self.region(&r.region, &|id| needed.contains(&id));
+            let (taken, skip) = (self.b.create_block(), self.b.create_block());
+            let keep = self.get(filter);
+            self.b.ins().brif(keep, taken, &[], skip, &[]);
+            self.b.switch_to_block(taken);
+            self.b.seal_block(taken);
+            skip
+        });
         self.region(&r.region, &|_| true);
         let value = self.get(r.value);
         let current = self.b.use_var(acc);
@@ -590,20 +602,16 @@ impl<'a> Translator<'a> {
             ReduceOp::Max => self.b.ins().fmax(current, value),
             ReduceOp::Min => self.b.ins().fmin(current, value),
         };
-        let keep = r.filter.map(|f| self.get(f));
-        let folded = match keep {
-            Some(keep) => self.b.ins().select(keep, folded, current),
-            None => folded,
-        };
         self.b.def_var(acc, folded);
         if r.op == ReduceOp::Mean {
             let n = self.b.use_var(count);
             let n_plus = self.b.ins().iadd_imm_s(n, 1);
-            let n_next = match keep {
-                Some(keep) => self.b.ins().select(keep, n_plus, n),
-                None => n_plus,
-            };
-            self.b.def_var(count, n_next);
+            self.b.def_var(count, n_plus);
+        }
+        if let Some(skip) = skip {
+            self.b.ins().jump(skip, &[]);
+            self.b.switch_to_block(skip);
+            self.b.seal_block(skip);
         }
         for (counter, blocks) in open.into_iter().rev() {
             self.end_loop(counter, 1, blocks);
@@ -616,6 +624,31 @@ impl<'a> Translator<'a> {
         } else {
             total
         }
+    }
+}
+
+/// The items of `region` that `root` is computed from (itself included, when it is one).
+fn region_operands(kernel: &Kernel, region: &Region, root: NodeId) -> HashSet<NodeId> {
+    let items: HashSet<NodeId> = region.items.iter().copied().collect();
+    let mut needed = HashSet::new();
+    let mut pending = vec![root];
+    while let Some(id) = pending.pop() {
+        if items.contains(&id) && needed.insert(id) {
+            uses(kernel, id, &mut pending);
+        }
+    }
+    needed
+}
+
+/// Appends the nodes `id` uses: its operands, or for a reduction every node its region uses.
+fn uses(kernel: &Kernel, id: NodeId, out: &mut Vec<NodeId>) {
+    match kernel.node(id) {
+        Node::Reduce(r) => {
+            for &item in &r.region.items {
+                uses(kernel, item, out);
+            }
+        }
+        node => out.extend(node.operands()),
     }
 }
 

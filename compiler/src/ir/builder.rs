@@ -167,7 +167,14 @@ impl KernelBuilder {
         for var in vars {
             self.var_depth[var.index()] = depth;
         }
-        let (filter, value) = build(self);
+        let (mut filter, mut value) = build(self);
+        // `sum(...) if c then a else 0` is `sum(... | c) a`: a sum starts from +0 and never
+        // reaches -0, so adding +0 changes no bit, and engines may then skip the point.
+        if let (ReduceOp::Sum, None, Node::Select(c, a, zero)) = (op, filter, &self.nodes[value.index()]) {
+            if matches!(self.nodes[zero.index()], Node::Const(z) if z == 0.0 && z.is_sign_positive()) {
+                (filter, value) = (Some(*c), *a);
+            }
+        }
         let (_, items) = self.regions.pop().expect("the reduction's region is open");
         // The reduction goes as far out as the outside values its region uses allow.
         let mut home = 0;
