@@ -48,7 +48,8 @@ impl Backend {
 pub struct EngineOptions {
     /// Threads for the JIT (default: all cores). The interpreter always uses one.
     pub threads: Option<usize>,
-    /// The JIT runs kernels with fewer points on one thread (default 16384).
+    /// The JIT runs kernels visiting fewer points on one thread (default 16384), counting the
+    /// points of the reductions each point evaluates (see `Kernel::work`).
     pub min_parallel_points: Option<usize>,
     /// Whether the JIT may use vector instructions (default yes; results are the same).
     pub scalar_only: bool,

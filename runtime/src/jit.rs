@@ -32,7 +32,8 @@ type KernelFn = unsafe extern "C" fn(*const *mut f64, i64, i64);
 pub struct JitOptions {
     /// Worker threads; 1 runs everything on the calling thread.
     pub threads: usize,
-    /// Kernels with fewer points run on the calling thread: waking workers would cost more.
+    /// Kernels visiting fewer points (see `Kernel::work`) run on the calling thread: waking
+    /// workers would cost more.
     pub min_parallel_points: usize,
     pub vectorize: bool,
 }
@@ -52,6 +53,8 @@ pub struct Jit {
     kernels: Vec<KernelFn>,
     pool: Option<rayon::ThreadPool>,
     min_parallel_points: usize,
+    /// The points each kernel visits (`Kernel::work`), by kernel.
+    work: Vec<usize>,
     /// Owns the machine code the pointers in `kernels` point into.
     _module: JITModule,
 }
@@ -131,7 +134,8 @@ impl Jit {
             .then(|| rayon::ThreadPoolBuilder::new().num_threads(options.threads).build())
             .transpose()
             .map_err(|e| fail("", e.to_string()))?;
-        Ok(Jit { program, kernels, pool, min_parallel_points: options.min_parallel_points, _module: module })
+        let work = program.kernels.iter().map(|k| k.work()).collect();
+        Ok(Jit { program, kernels, pool, min_parallel_points: options.min_parallel_points, work, _module: module })
     }
 
     fn call(&self, kernel: usize, spec: &Kernel, table: &Table) {
@@ -143,7 +147,7 @@ impl Jit {
             Partition::Single => (domain_rows, false),
         };
         let parallel =
-            self.pool.as_ref().filter(|_| divisible && rows >= 2 && spec.points() >= self.min_parallel_points);
+            self.pool.as_ref().filter(|_| divisible && rows >= 2 && self.work[kernel] >= self.min_parallel_points);
         match parallel {
             None => {
                 // SAFETY: see the module documentation.

@@ -187,6 +187,24 @@ impl Kernel {
         self.domain().iter().product()
     }
 
+    /// The points the kernel visits: its domain's, each times the points of the reductions its
+    /// body evaluates (nested reductions multiply, neighbouring ones add). Engines weigh whether
+    /// dividing a kernel between workers pays by this, not by the domain alone: a pair force over
+    /// `[p < 1000, k < 3]` has few points but visits three million.
+    pub fn work(&self) -> usize {
+        fn visits(kernel: &Kernel, region: &Region) -> usize {
+            let reductions = region.items.iter().map(|id| match kernel.node(*id) {
+                Node::Reduce(r) => {
+                    let points = r.vars.iter().map(|v| kernel.vars[v.index()]).product::<usize>();
+                    points.saturating_mul(visits(kernel, &r.region))
+                }
+                _ => 0,
+            });
+            reductions.fold(1, usize::saturating_add)
+        }
+        self.points().saturating_mul(visits(self, &self.body))
+    }
+
     /// Whether an output adds at computed positions (several points may hit one element).
     pub fn has_scatter(&self) -> bool {
         self.outputs.iter().any(|o| matches!(o.store, Store::Scatter { .. }))
@@ -493,6 +511,25 @@ mod tests {
         let mixed = vec![scatter(1, vec![i_plus_j]), Output::assign(BufferId(0), NodeId(0))];
         assert_eq!(kernel(2, mixed).partition(), Partition::Single);
         assert_eq!(kernel(0, vec![Output::assign(BufferId(0), NodeId(0))]).partition(), Partition::Single);
+    }
+
+    #[test]
+    fn work_counts_the_points_of_reductions() {
+        use crate::ir::builder::KernelBuilder;
+        // A pair force's shape: [p < 100, k < 3], summing over q < 100 an inner sum over m < 3.
+        let mut b = KernelBuilder::new("force", vec![100, 3], 2);
+        let (q, m) = (b.add_var(100), b.add_var(3));
+        let x = BufferId(0);
+        let total = b.reduce(ReduceOp::Sum, &[q], |b| {
+            let inner = b.reduce(ReduceOp::Sum, &[m], |b| {
+                (None, b.load(x, vec![Affine::var(q), Affine::var(m)], vec![Access::Direct; 2], 0.0))
+            });
+            let here = b.load(x, vec![Affine::var(q), Affine::var(VarId(1))], vec![Access::Direct; 2], 0.0);
+            (None, b.binary(Binary::Mul, inner, here))
+        });
+        let kernel = b.finish(vec![Output::assign(BufferId(1), total)]);
+        // Each of the 300 points: itself, 100 points of q, each itself and 3 points of m.
+        assert_eq!(kernel.work(), 300 * (1 + 100 * (1 + 3)));
     }
 
     #[test]
