@@ -1,7 +1,9 @@
 //! Lower: [`Model`] -> Kernel IR [`Program`] plus the [`Interface`] the runtime drives it with.
 //!
-//! Every param, state, data and let field becomes a buffer, as do the time `t`, the step `dt`
-//! and each named scalar. Procedures:
+//! First, lets cheap to recompute are substituted where they are read ([`inline`]), and large
+//! sums in named scalars are split into row totals so that threads can share them ([`rows`]).
+//! Every param, state and data field becomes a buffer, as does every let something still reads,
+//! the time `t`, the step `dt` and each named scalar. Procedures:
 //! - `init_params`: param initial values; then the runtime may override params;
 //! - `init_states`: state initial values (with the lets they need), in dependency order;
 //! - `step`: one step of the run's integrator (see [`integrate`], [`symplectic`]), writing each
@@ -22,6 +24,7 @@ mod inline;
 mod integrate;
 mod kernel;
 pub mod random;
+mod rows;
 mod stochastic;
 mod symplectic;
 
@@ -87,7 +90,7 @@ impl Interface {
 
 /// Lowers a checked model. Returns `None` only when errors were pushed into `sink`.
 pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
-    let lowered = inline::inline_lets(&model);
+    let lowered = rows::split_sums(inline::inline_lets(&model));
     let stored = inline::stored(&lowered);
     let mut program = Program::default();
     let fields: Vec<Option<BufferId>> = lowered
@@ -131,7 +134,9 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
     let eval = (0..model.scalars.len())
         .map(|i| lowering.scalar_procedure(&format!("eval:{}", model.scalars[i].name), &[i]))
         .collect::<Option<_>>()?;
-    let Lowering { program, fields, time, dt, step_count, seed, scalars, .. } = lowering;
+    let Lowering { program, mut fields, time, dt, step_count, seed, scalars, .. } = lowering;
+    // The lets `rows` adds are the lowering's own: the interface knows the model's fields.
+    fields.truncate(model.fields.len());
     let interface = Interface {
         fields,
         time,
