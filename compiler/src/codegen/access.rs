@@ -12,6 +12,7 @@ use super::translate::Translator;
 /// The per-row part of a load in the innermost loop: the address of the row's first element
 /// with every axis that does not involve the innermost index resolved, and those axes' verdict
 /// for fill loads. Axes that involve the innermost index are resolved per point.
+#[derive(Clone)]
 pub(super) struct RowPlan {
     pub pointer: Value,
     pub inside: Option<Value>,

@@ -34,6 +34,7 @@
 //! the semantics of [`crate::ops`].
 
 mod access;
+mod fused;
 mod translate;
 mod vector;
 

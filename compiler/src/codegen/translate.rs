@@ -189,6 +189,10 @@ impl<'a> Translator<'a> {
         let v = VarId(self.kernel.rank as u32 - 1);
         let extent = self.kernel.vars[v.index()] as i64;
         let (head, tail) = self.edge_widths(v, extent);
+        if head + tail == 0 && self.fusable() {
+            self.fused_row();
+            return;
+        }
         if head + tail == 0 || head + tail >= extent {
             let vectorize = head + tail == 0 && self.options.vectorize && self.vectorizable((0, extent - 1));
             self.segment(from, to, (0, extent - 1), vectorize);
@@ -291,7 +295,7 @@ impl<'a> Translator<'a> {
         self.point_bytes = Some(self.b.ins().ishl_imm_u(v, 3));
     }
 
-    fn store_outputs(&mut self) {
+    pub(super) fn store_outputs(&mut self) {
         let bytes = self.point_bytes.expect("a point is open");
         for output in &self.kernel.outputs {
             let value = self.values[output.value.index()].expect("outputs are computed");
@@ -373,7 +377,7 @@ impl<'a> Translator<'a> {
         self.values[id.index()].expect("operands are emitted before their uses")
     }
 
-    fn node(&mut self, id: NodeId) -> Value {
+    pub(super) fn node(&mut self, id: NodeId) -> Value {
         let node = self.kernel.node(id);
         match node {
             Node::Const(c) => self.b.ins().f64const(*c),
@@ -628,7 +632,7 @@ impl<'a> Translator<'a> {
 }
 
 /// The items of `region` that `root` is computed from (itself included, when it is one).
-fn region_operands(kernel: &Kernel, region: &Region, root: NodeId) -> HashSet<NodeId> {
+pub(super) fn region_operands(kernel: &Kernel, region: &Region, root: NodeId) -> HashSet<NodeId> {
     let items: HashSet<NodeId> = region.items.iter().copied().collect();
     let mut needed = HashSet::new();
     let mut pending = vec![root];
