@@ -14,11 +14,11 @@ use std::collections::HashMap;
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 use cranelift_frontend::Variable;
 
-use crate::builtins::ReduceOp;
 use crate::ir::{Node, NodeId, Reduction, VarId};
 
 use super::access::RowPlan;
-use super::translate::{Translator, region_operands};
+use super::reduce::Accumulator;
+use super::translate::Translator;
 
 /// The longest innermost axis whose points are evaluated together.
 pub const MAX_FUSED: usize = 4;
@@ -94,91 +94,37 @@ impl<'a> Translator<'a> {
     /// that do not depend on the innermost index once, the others per point, one accumulator
     /// per point.
     fn fused_reduce(&mut self, id: NodeId, r: &'a Reduction, counter: Variable, points: &mut [Point]) {
-        let initial = match r.op {
-            ReduceOp::Sum | ReduceOp::Mean => 0.0,
-            ReduceOp::Max => f64::NEG_INFINITY,
-            ReduceOp::Min => f64::INFINITY,
-        };
-        let mut accumulators = Vec::with_capacity(points.len());
-        for _ in 0..points.len() {
-            let (acc, count) = (self.b.declare_var(types::F64), self.b.declare_var(types::I64));
-            let (start, zero) = (self.b.ins().f64const(initial), self.b.ins().iconst(types::I64, 0));
-            self.b.def_var(acc, start);
-            self.b.def_var(count, zero);
-            accumulators.push((acc, count));
-        }
-        let mut open = Vec::with_capacity(r.vars.len());
-        for (k, &var) in r.vars.iter().enumerate() {
-            let extent = self.kernel.vars[var.index()] as i64;
-            self.ranges[var.index()] = (0, extent - 1);
-            if k + 1 == r.vars.len() {
-                let loads: Vec<NodeId> = r.region.items.clone();
-                for point in 0..points.len() {
-                    self.at_point(point, counter, points, &mut |t| t.plan_loads(&loads, var));
-                }
+        let accumulators: Vec<Accumulator> = points.iter().map(|_| self.accumulator(r.op)).collect();
+        let open = self.open_reduction(r, &mut |t, var| {
+            let loads: Vec<NodeId> = r.region.items.clone();
+            for point in 0..points.len() {
+                t.at_point(point, counter, points, &mut |t| t.plan_loads(&loads, var));
             }
-            let loop_counter = self.counter(var);
-            let (from, to) = (self.b.ins().iconst(types::I64, 0), self.b.ins().iconst(types::I64, extent));
-            open.push((loop_counter, self.begin_loop(loop_counter, from, to, 1)));
-        }
+        });
         for &item in &r.region.items {
-            self.values[item.index()] = None;
             for point in points.iter_mut() {
                 point.values[item.index()] = None;
             }
         }
-        let inner = self.inner.clone();
         // What no point's index changes, the filter first: the points share its branch.
-        let skip = r.filter.map(|filter| {
-            let needed = region_operands(self.kernel, &r.region, filter);
-            self.region(&r.region, &|id| needed.contains(&id));
-            let (taken, skip) = (self.b.create_block(), self.b.create_block());
-            let keep = self.values[filter.index()].expect("the filter is computed");
-            self.b.ins().brif(keep, taken, &[], skip, &[]);
-            self.b.switch_to_block(taken);
-            self.b.seal_block(taken);
-            skip
-        });
+        let inner = self.inner.clone();
+        let skip = self.filter_branch(r);
         self.region(&r.region, &|id| !inner[id.index()]);
         for &item in r.region.items.iter().filter(|id| !inner[id.index()]) {
             for point in points.iter_mut() {
                 point.values[item.index()] = self.values[item.index()];
             }
         }
-        for (k, &(acc, count)) in accumulators.iter().enumerate() {
+        for (k, &acc) in accumulators.iter().enumerate() {
             self.at_point(k, counter, points, &mut |t| {
                 t.region(&r.region, &|id| inner[id.index()]);
                 let value = t.values[r.value.index()].expect("the value is computed");
-                let current = t.b.use_var(acc);
-                let folded = match r.op {
-                    ReduceOp::Sum | ReduceOp::Mean => t.b.ins().fadd(current, value),
-                    ReduceOp::Max => t.b.ins().fmax(current, value),
-                    ReduceOp::Min => t.b.ins().fmin(current, value),
-                };
-                t.b.def_var(acc, folded);
-                let n = t.b.use_var(count);
-                let n_plus = t.b.ins().iadd_imm_s(n, 1);
-                t.b.def_var(count, n_plus);
+                t.fold(acc, value);
             });
         }
-        if let Some(skip) = skip {
-            self.b.ins().jump(skip, &[]);
-            self.b.switch_to_block(skip);
-            self.b.seal_block(skip);
-        }
-        for (loop_counter, blocks) in open.into_iter().rev() {
-            self.end_loop(loop_counter, 1, blocks);
-        }
-        for (point, &(acc, count)) in points.iter_mut().zip(&accumulators) {
-            let total = self.b.use_var(acc);
-            let value = if r.op == ReduceOp::Mean {
-                let n = self.b.use_var(count);
-                let n = self.b.ins().fcvt_from_sint(types::F64, n);
-                self.b.ins().fdiv(total, n)
-            } else {
-                total
-            };
-            point.values[id.index()] = Some(value);
+        self.close_reduction(skip, open);
+        for (point, &acc) in points.iter_mut().zip(&accumulators) {
+            point.values[id.index()] = Some(self.total(acc));
         }
     }
 }

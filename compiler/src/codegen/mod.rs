@@ -35,6 +35,7 @@
 
 mod access;
 mod fused;
+mod reduce;
 mod translate;
 mod vector;
 

@@ -1,14 +1,13 @@
 //! The translator: loops over the domain, regions, and one method per IR node.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{Block, FuncRef, Function, InstBuilder, MemFlagsData, Value, types};
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 
-use crate::builtins::ReduceOp;
-use crate::ir::{BufferId, Kernel, Node, NodeId, Partition, Program, Reduction, Region, Store, VarId};
+use crate::ir::{BufferId, Kernel, Node, NodeId, Partition, Program, Region, Store, VarId};
 use crate::ops::{Binary, Compare, Unary, WordOp};
 
 use super::access::RowPlan;
@@ -554,105 +553,6 @@ impl<'a> Translator<'a> {
         }
         let v = self.b.ins().scalar_to_vector(ty, lanes[0]);
         self.b.ins().insertlane(v, lanes[1], 1)
-    }
-
-    /// A reduction: loops over its variables, folding in the same order as the interpreter.
-    fn reduce(&mut self, r: &'a Reduction) -> Value {
-        let initial = match r.op {
-            ReduceOp::Sum | ReduceOp::Mean => 0.0,
-            ReduceOp::Max => f64::NEG_INFINITY,
-            ReduceOp::Min => f64::INFINITY,
-        };
-        let acc = self.b.declare_var(types::F64);
-        let start = self.b.ins().f64const(initial);
-        self.b.def_var(acc, start);
-        let count = self.b.declare_var(types::I64);
-        let zero = self.b.ins().iconst(types::I64, 0);
-        self.b.def_var(count, zero);
-
-        let mut open = Vec::with_capacity(r.vars.len());
-        for (k, &var) in r.vars.iter().enumerate() {
-            let extent = self.kernel.vars[var.index()] as i64;
-            self.ranges[var.index()] = (0, extent - 1);
-            if k + 1 == r.vars.len() {
-                // What the region's loads do not vary along the innermost variable, once per row.
-                let loads: Vec<NodeId> = r.region.items.clone();
-                self.plan_loads(&loads, var);
-            }
-            let counter = self.counter(var);
-            let (from, to) = (self.b.ins().iconst(types::I64, 0), self.b.ins().iconst(types::I64, extent));
-            open.push((counter, self.begin_loop(counter, from, to, 1)));
-        }
-        for &item in &r.region.items {
-            self.values[item.index()] = None;
-        }
-        // Where a filter excludes the point, only what the filter reads runs: the rest of the
-        // region (in a pair sum, everything past the cut-off test) is branched over.
-        let skip = r.filter.map(|filter| {
-            let needed = region_operands(self.kernel, &r.region, filter);
-            self.region(&r.region, &|id| needed.contains(&id));
-            let (taken, skip) = (self.b.create_block(), self.b.create_block());
-            let keep = self.get(filter);
-            self.b.ins().brif(keep, taken, &[], skip, &[]);
-            self.b.switch_to_block(taken);
-            self.b.seal_block(taken);
-            skip
-        });
-        self.region(&r.region, &|_| true);
-        let value = self.get(r.value);
-        let current = self.b.use_var(acc);
-        let folded = match r.op {
-            ReduceOp::Sum | ReduceOp::Mean => self.b.ins().fadd(current, value),
-            ReduceOp::Max => self.b.ins().fmax(current, value),
-            ReduceOp::Min => self.b.ins().fmin(current, value),
-        };
-        self.b.def_var(acc, folded);
-        if r.op == ReduceOp::Mean {
-            let n = self.b.use_var(count);
-            let n_plus = self.b.ins().iadd_imm_s(n, 1);
-            self.b.def_var(count, n_plus);
-        }
-        if let Some(skip) = skip {
-            self.b.ins().jump(skip, &[]);
-            self.b.switch_to_block(skip);
-            self.b.seal_block(skip);
-        }
-        for (counter, blocks) in open.into_iter().rev() {
-            self.end_loop(counter, 1, blocks);
-        }
-        let total = self.b.use_var(acc);
-        if r.op == ReduceOp::Mean {
-            let n = self.b.use_var(count);
-            let n = self.b.ins().fcvt_from_sint(types::F64, n);
-            self.b.ins().fdiv(total, n)
-        } else {
-            total
-        }
-    }
-}
-
-/// The items of `region` that `root` is computed from (itself included, when it is one).
-pub(super) fn region_operands(kernel: &Kernel, region: &Region, root: NodeId) -> HashSet<NodeId> {
-    let items: HashSet<NodeId> = region.items.iter().copied().collect();
-    let mut needed = HashSet::new();
-    let mut pending = vec![root];
-    while let Some(id) = pending.pop() {
-        if items.contains(&id) && needed.insert(id) {
-            uses(kernel, id, &mut pending);
-        }
-    }
-    needed
-}
-
-/// Appends the nodes `id` uses: its operands, or for a reduction every node its region uses.
-fn uses(kernel: &Kernel, id: NodeId, out: &mut Vec<NodeId>) {
-    match kernel.node(id) {
-        Node::Reduce(r) => {
-            for &item in &r.region.items {
-                uses(kernel, item, out);
-            }
-        }
-        node => out.extend(node.operands()),
     }
 }
 

@@ -65,14 +65,7 @@ impl Let {
 
 /// The model with cheap let reads replaced by the lets' definitions (see the module docs).
 pub(super) fn inline_lets(model: &Model) -> Model {
-    let pinned: HashSet<FieldId> = model
-        .fields
-        .iter()
-        .filter_map(|f| match f.kind {
-            FieldKind::Grad { wrt, .. } => Some(wrt),
-            _ => None,
-        })
-        .collect();
+    let pinned: HashSet<FieldId> = differentiated(model).collect();
     let mut lets: HashMap<FieldId, Let> = HashMap::new();
     for field in let_order(model) {
         let def = model.field(field).def.as_ref().expect("lets have definitions");
@@ -114,14 +107,7 @@ pub(super) fn stored(model: &Model) -> HashSet<FieldId> {
     }
     roots.extend(model.scalars.iter().map(|s| &s.def));
     let mut stored = HashSet::new();
-    let mut pending: Vec<FieldId> = model
-        .fields
-        .iter()
-        .filter_map(|f| match f.kind {
-            FieldKind::Grad { wrt, .. } => Some(wrt),
-            _ => None,
-        })
-        .collect();
+    let mut pending: Vec<FieldId> = differentiated(model).collect();
     for def in roots {
         pending.extend(reads(def));
     }
@@ -133,6 +119,14 @@ pub(super) fn stored(model: &Model) -> HashSet<FieldId> {
         pending.extend(info.def.as_ref().map(reads).unwrap_or_default());
     }
     stored
+}
+
+/// The fields some `grad(E, x)` differentiates by (its `x`): they keep their buffers.
+fn differentiated(model: &Model) -> impl Iterator<Item = FieldId> + '_ {
+    model.fields.iter().filter_map(|f| match f.kind {
+        FieldKind::Grad { wrt, .. } => Some(wrt),
+        _ => None,
+    })
 }
 
 /// The fields a definition reads.
