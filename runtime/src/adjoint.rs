@@ -151,7 +151,7 @@ impl Simulator {
     pub fn gradient_with(&mut self, loss: &str, wrt: &[&str], options: GradientOptions) -> Result<Gradient, Failure> {
         let targets = self.gradient_targets(wrt)?;
         let gradient = self.gradient_program_of(loss)?;
-        let steps = self.settings.map_or(0, |s| s.steps) as usize;
+        let steps = self.settings().map_or(0, |s| s.steps) as usize;
         let plan = Plan::new(steps, options.checkpoints);
         self.check_gradient_memory(&gradient, &plan, options.checkpoints)?;
         self.load_gradient_program(&gradient)?;
@@ -314,7 +314,7 @@ impl Simulator {
     /// from the initial states (at the initial states when the script has no `run`), as finite
     /// differences of a gradient evaluate it.
     pub fn loss_through_run(&mut self, loss: &str) -> Result<f64, Failure> {
-        if self.settings.is_some() {
+        if self.settings().is_some() {
             self.run()?;
         } else {
             self.reset()?;

@@ -8,17 +8,21 @@
 //!   next value into a second buffer; the runtime swaps the pairs in [`Interface::swaps`] and
 //!   advances `t` by `dt`;
 //! - `observe`: every `observe` scalar at the current state;
-//! - `eval:NAME`: one named scalar (losses and energies) at the current state.
+//! - `eval:NAME`: one named scalar (losses and energies) at the current state;
+//! - for a `sample` directive, `prepare_sampler` and the procedures of a sweep (see [`sample`]).
 //!
 //! Lets are recomputed, in dependency order, at the start of each procedure that needs them,
 //! reading whatever the procedure's current state buffers are. So are gradient fields
 //! (`grad(E, x)`): `E`'s kernels followed by their reverse-mode adjoint (see [`autodiff`]).
 
+mod continuous;
 mod error;
 pub mod gradient;
 mod integrate;
 mod kernel;
 pub mod random;
+pub mod sample;
+mod spins;
 mod stochastic;
 
 use std::collections::HashMap;
@@ -47,7 +51,7 @@ pub struct Interface {
     pub fields: Vec<Option<BufferId>>,
     pub time: BufferId,
     pub dt: BufferId,
-    /// The number of steps taken (the counter of noise draws).
+    /// The number of steps taken (the counter of noise draws); a sampler's sweep number.
     pub step_count: BufferId,
     /// The run's random seed (the key of noise draws).
     pub seed: BufferId,
@@ -62,6 +66,8 @@ pub struct Interface {
     pub observe: ProcId,
     /// The procedure computing each named scalar, in the order of `Model::scalars`.
     pub eval: Vec<ProcId>,
+    /// How to drive the `sample` directive; `None` without one.
+    pub sampler: Option<sample::SamplerProgram>,
 }
 
 impl Interface {
@@ -101,6 +107,7 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
         Some((step, swaps)) => (Some(step), swaps),
         None => (None, Vec::new()),
     };
+    let sampler = lowering.sampler()?;
     let observe = lowering.scalar_procedure("observe", |s| s.kind == NamedKind::Observe)?;
     let eval = (0..model.scalars.len())
         .map(|i| {
@@ -109,8 +116,21 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
         })
         .collect::<Option<_>>()?;
     let Lowering { program, fields, time, dt, step_count, seed, scalars, .. } = lowering;
-    let interface =
-        Interface { fields, time, dt, step_count, seed, swaps, scalars, init_params, init_states, step, observe, eval };
+    let interface = Interface {
+        fields,
+        time,
+        dt,
+        step_count,
+        seed,
+        swaps,
+        scalars,
+        init_params,
+        init_states,
+        step,
+        observe,
+        eval,
+        sampler,
+    };
     Some(Compiled { model, program, interface })
 }
 
@@ -249,9 +269,7 @@ impl Lowering<'_, '_> {
         order.push(field);
     }
 
-    /// Kernels computing the gradient field `field`, `grad(E, x)`, into `target`: `E` (and the
-    /// lets it reads) into buffers of their own, then `E`'s reverse-mode adjoint with respect
-    /// to `x` as read through `reading`, everything else held constant.
+    /// Kernels computing the gradient field `field`, `grad(E, x)`, into `target`.
     fn gradient_kernels(&mut self, field: FieldId, reading: &Reading, target: BufferId) -> Option<Vec<KernelId>> {
         let model = self.model;
         let info = model.field(field);
@@ -266,20 +284,38 @@ impl Lowering<'_, '_> {
         }
         self.gradients_in_progress.push(field);
         let scalar = model.scalars.iter().find(|s| s.name == *scalar).expect("checked: `grad` names a scalar");
+        let names = (scalar.name.as_str(), format!("{}_{}", scalar.kind.keyword(), scalar.name));
+        let kernels = self.def_gradient(names, &scalar.def, *wrt, reading, target, &|message| LowerError::Gradient {
+            name: info.name.clone(),
+            message,
+            span: info.span,
+        });
+        self.gradients_in_progress.pop();
+        kernels
+    }
+
+    /// Kernels computing the gradient of the scalar `def` with respect to the field `wrt` (as
+    /// read through `reading`) into `target`: `def` (and the lets it reads) into buffers of
+    /// their own, then its reverse-mode adjoint, everything else held constant. `names` are
+    /// the scalar's name and its kernels' (`E`, `energy_E`); `fail` words a failure.
+    pub(super) fn def_gradient(
+        &mut self,
+        names: (&str, String),
+        def: &Def,
+        wrt: FieldId,
+        reading: &Reading,
+        target: BufferId,
+        fail: &dyn Fn(String) -> LowerError,
+    ) -> Option<Vec<KernelId>> {
         let suffix = self.program.buffer(target).name.clone();
         let mut inner = reading.clone();
-        let mut kernels = self.derived_for(&[&scalar.def], &mut inner, Some(&suffix), Some(*wrt))?;
-        let value = self.program.add_buffer(format!("{}_{suffix}", scalar.name), Vec::new());
-        kernels.push(self.store_kernel(
-            format!("{}_{}_{suffix}", scalar.kind.keyword(), scalar.name),
-            &scalar.def,
-            &inner,
-            value,
-        ));
-        let x = inner.fields.get(wrt).copied().unwrap_or_else(|| self.buffer(*wrt));
+        let mut kernels = self.derived_for(&[def], &mut inner, Some(&suffix), Some(wrt))?;
+        let value = self.program.add_buffer(format!("{}_{suffix}", names.0), Vec::new());
+        kernels.push(self.store_kernel(format!("{}_{suffix}", names.1), def, &inner, value));
+        let x = inner.fields.get(&wrt).copied().unwrap_or_else(|| self.buffer(wrt));
         let written: Vec<BufferId> =
             kernels.iter().flat_map(|k| self.program.kernel(*k).outputs.iter().map(|o| o.buffer)).collect();
-        let value_bar = self.program.add_buffer(format!("{}_{suffix}_bar", scalar.name), Vec::new());
+        let value_bar = self.program.add_buffer(format!("{}_{suffix}_bar", names.0), Vec::new());
         let differentiable = |b: BufferId| b == x || written.contains(&b);
         let mut adjoints = autodiff::Adjoints {
             program: &mut self.program,
@@ -287,15 +323,10 @@ impl Lowering<'_, '_> {
             bars: HashMap::from([(x, target), (value, value_bar)]),
             deferred: None,
         };
-        let adjoint = adjoints.vjp_kernels(&kernels, &[value], &[x], &suffix);
-        let adjoint = match adjoint {
+        let adjoint = match adjoints.vjp_kernels(&kernels, &[value], &[x], &suffix) {
             Ok(adjoint) => adjoint,
             Err(error) => {
-                self.sink.push(LowerError::Gradient {
-                    name: info.name.clone(),
-                    message: error.message,
-                    span: info.span,
-                });
+                self.sink.push(fail(error.message));
                 return None;
             }
         };
@@ -303,7 +334,6 @@ impl Lowering<'_, '_> {
         let mut kernels = self.needed_by(&kernels, &adjoint);
         kernels.push(self.program.add_kernel(seed));
         kernels.extend(adjoint);
-        self.gradients_in_progress.pop();
         Some(kernels)
     }
 
