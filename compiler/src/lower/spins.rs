@@ -32,6 +32,14 @@ use super::random::{self, Purpose};
 use super::sample::{Phase, SamplerProgram};
 use super::{LowerError, Lowering, Reading};
 
+/// Where `∂log p/∂s` at a site is computed: a kernel over the field's sites and the value it
+/// assigns.
+#[derive(Clone, Copy)]
+struct Derivative {
+    kernel: KernelId,
+    value: NodeId,
+}
+
 /// The sites one update kernel visits: its domain, and the site of each domain point.
 struct Sites {
     name: String,
@@ -81,9 +89,10 @@ impl Lowering<'_, '_> {
         Some(SamplerProgram { prepare, sweep: phases, acceptance: None })
     }
 
-    /// The kernel computing `∂log p/∂field` at every site (to be inlined, never run), and the
-    /// kernels computing what it reads besides the spins (run once).
-    fn per_site_derivative(&mut self, spec: &SampleSpec, field: FieldId) -> Option<(KernelId, Vec<KernelId>)> {
+    /// The kernel computing `∂log p/∂field` at every site (to be inlined, never run) and its
+    /// output's value there, and the kernels computing what it reads besides the spins (run
+    /// once). The kernel may also add into the adjoints of lets; those outputs are not used.
+    fn per_site_derivative(&mut self, spec: &SampleSpec, field: FieldId) -> Option<(Derivative, Vec<KernelId>)> {
         let info = self.model.field(field);
         let target = self.program.add_buffer(format!("dlogp_d{}", info.name), info.shape.extents());
         let fail = Self::log_density_failure(spec);
@@ -92,10 +101,14 @@ impl Lowering<'_, '_> {
         let (writers, constants): (Vec<KernelId>, Vec<KernelId>) =
             kernels.into_iter().partition(|k| self.program.kernel(*k).outputs.iter().any(|o| o.buffer == target));
         let per_site = |k: &Kernel| {
-            matches!(k.outputs.as_slice(), [Output { store: Store::Assign, .. }]) && k.domain() == info.shape.extents()
+            let assigned = k.outputs.iter().find(|o| o.buffer == target && o.store == Store::Assign);
+            assigned.filter(|_| !k.has_scatter() && k.domain() == info.shape.extents()).map(|o| o.value)
         };
         match writers.as_slice() {
-            [k] if per_site(self.program.kernel(*k)) => Some((*k, constants)),
+            [k] if per_site(self.program.kernel(*k)).is_some() => {
+                let value = per_site(self.program.kernel(*k)).expect("checked");
+                Some((Derivative { kernel: *k, value }, constants))
+            }
             _ => {
                 self.sink.push(LowerError::Unsupported {
                     feature: format!("this energy's derivative by `{}` as one value per site", info.name),
@@ -108,14 +121,14 @@ impl Lowering<'_, '_> {
     }
 
     /// A kernel updating the spins `sites` visits, in place: Metropolis or heat bath.
-    fn flip_kernel(&self, field: FieldId, derivative: KernelId, sites: Sites, gibbs: bool) -> Kernel {
+    fn flip_kernel(&self, field: FieldId, derivative: Derivative, sites: Sites, gibbs: bool) -> Kernel {
         let buffer = self.buffer(field);
         let rank = sites.domain.len();
         let mut b = KernelBuilder::new(sites.name, sites.domain, rank);
         b.pin(buffer);
         let shapes: Vec<Vec<usize>> = self.program.buffers.iter().map(|b| b.shape.clone()).collect();
-        let per_site = self.program.kernel(derivative);
-        let slope = gather::inline(per_site, per_site.outputs[0].value, &mut b, &sites.site, &shapes);
+        let per_site = self.program.kernel(derivative.kernel);
+        let slope = gather::inline(per_site, derivative.value, &mut b, &sites.site, &shapes);
         let spin = b.load(buffer, sites.site.clone(), vec![Access::Direct; sites.site.len()], 0.0);
         let u = self.site_uniform(&mut b, field, &sites.site, &shapes[buffer.index()]);
         let one = b.constant(1.0);
