@@ -134,8 +134,13 @@ impl<'a> Walk<'a> {
                 self.constant(b, distinct, &what)?;
                 Vec::new()
             }
-            Node::Compare(..) | Node::And(..) | Node::Or(..) | Node::Not(_) => {
-                self.constant(e, distinct, "in a condition")?;
+            Node::Compare(_, a, b) | Node::And(a, b) | Node::Or(a, b) => {
+                self.constant(a, distinct, "in a condition")?;
+                self.constant(b, distinct, "in a condition")?;
+                Vec::new()
+            }
+            Node::Not(a) => {
+                self.constant(a, distinct, "in a condition")?;
                 Vec::new()
             }
             Node::Select(c, a, b) => {
