@@ -1,5 +1,6 @@
 //! Integration tests, in one binary to keep link time low.
 
+mod big_input;
 mod cases;
 mod cli;
 mod examples;

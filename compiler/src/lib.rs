@@ -1,4 +1,7 @@
 //! The Noether compiler: `.noe` source -> checked model -> Kernel IR.
+//!
+//! The entry points below run on a stack of their own ([`stack`]), so deeply nested scripts
+//! compile from any thread.
 pub mod autodiff;
 pub mod builtins;
 pub mod check;
@@ -9,6 +12,7 @@ pub mod lower;
 pub mod model;
 pub mod ops;
 pub mod resolve;
+pub mod stack;
 pub mod stdlib;
 pub mod syntax;
 
@@ -23,6 +27,10 @@ pub fn compile(source: &Source, overrides: &[resolve::Override]) -> Result<Compi
 
 /// The back half of the pipeline: lower a checked model and verify the program.
 pub fn lower_checked(model: model::Model, source: &Source) -> Result<Compiled, Failure> {
+    stack::run(|| lower_and_verify(model, source))
+}
+
+fn lower_and_verify(model: model::Model, source: &Source) -> Result<Compiled, Failure> {
     let mut sink = Sink::default();
     let Some(compiled) = lower::lower(model, &mut sink) else { return Err(sink.fail(source)) };
     if let Err(error) = ir::verify(&compiled.program) {
@@ -34,6 +42,10 @@ pub fn lower_checked(model: model::Model, source: &Source) -> Result<Compiled, F
 
 /// Parses, resolves and checks a script: the front end in one call.
 pub fn check_source(source: &Source, overrides: &[resolve::Override]) -> Result<model::Model, Failure> {
+    stack::run(|| front_end(source, overrides))
+}
+
+fn front_end(source: &Source, overrides: &[resolve::Override]) -> Result<model::Model, Failure> {
     let mut sink = Sink::default();
     let module = syntax::parse_into(&source.text, &mut sink);
     let name = model_name(source);

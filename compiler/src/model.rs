@@ -166,6 +166,53 @@ pub enum Node {
     },
 }
 
+/// Dropping an expression does not recurse once per level: the model outlives the compiler's
+/// own stack (see [`crate::stack`]) and is dropped on whatever thread its owner runs, so
+/// subexpressions this node alone owns are moved to a work list, leaving a shared placeholder,
+/// and dropped from there.
+impl Drop for Node {
+    fn drop(&mut self) {
+        let mut pending = Vec::new();
+        self.take_children(&mut pending);
+        while let Some(child) = pending.pop() {
+            if let Some(mut node) = Arc::into_inner(child) {
+                node.take_children(&mut pending);
+            }
+        }
+    }
+}
+
+impl Node {
+    /// Moves the direct subexpressions only this node holds into `out`: those whose drop would
+    /// drop their subtree. Shared ones stay; dropping them only counts a reference down.
+    fn take_children(&mut self, out: &mut Vec<Expr>) {
+        static PLACEHOLDER: std::sync::LazyLock<Expr> = std::sync::LazyLock::new(|| Arc::new(Node::Num(0.0)));
+        let mut take = |e: &mut Expr| {
+            if Arc::strong_count(e) == 1 {
+                out.push(std::mem::replace(e, PLACEHOLDER.clone()));
+            }
+        };
+        match self {
+            Node::Num(_) | Node::Var(_) | Node::Time | Node::Read(_) | Node::Dt | Node::Dw { .. } => {}
+            Node::Unary(_, a) | Node::Not(a) => take(a),
+            Node::Binary(_, a, b) | Node::Compare(_, a, b) | Node::And(a, b) | Node::Or(a, b) => {
+                take(a);
+                take(b);
+            }
+            Node::Select(c, a, b) => {
+                take(c);
+                take(a);
+                take(b);
+            }
+            Node::Reduce(r) => {
+                r.filter.iter_mut().for_each(&mut take);
+                take(&mut r.body);
+            }
+            Node::Random(_, args) => out.append(args),
+        }
+    }
+}
+
 /// The distribution of a `Random` draw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Draw {
@@ -432,12 +479,56 @@ impl Optimizer {
     }
 }
 
-/// Visits `e` and every subexpression once per occurrence (shared nodes more than once).
+/// Visits `e` and each of its subexpressions once, parents first, left to right. A node shared
+/// by several parents (a function's scalar argument used twice) is visited once, so the walk
+/// is linear in the expression's size even when it is a tree of exponential size; it does not
+/// recurse, so it is safe on any expression from any thread.
 pub fn walk(e: &Expr, visit: &mut impl FnMut(&Node)) {
-    visit(e);
-    for child in children(e) {
-        walk(child, visit);
+    let mut shared_seen: std::collections::HashSet<*const Node> = std::collections::HashSet::new();
+    let mut pending = vec![e];
+    while let Some(e) = pending.pop() {
+        if Arc::strong_count(e) > 1 && !shared_seen.insert(Arc::as_ptr(e)) {
+            continue;
+        }
+        visit(e);
+        pending.extend(children(e).into_iter().rev());
     }
+}
+
+/// How deeply an expression nests: in all (a leaf is 1), and in reductions alone (each is a
+/// loop around its body).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Nesting {
+    pub depth: usize,
+    pub reductions: usize,
+}
+
+/// The [`Nesting`] of `e`, measured without recursion and each shared subexpression once, so
+/// it is safe and linear on any expression.
+pub fn nesting(e: &Expr) -> Nesting {
+    let mut known: std::collections::HashMap<*const Node, Nesting> = std::collections::HashMap::new();
+    let mut pending: Vec<(&Expr, bool)> = vec![(e, false)];
+    while let Some((node, children_known)) = pending.pop() {
+        if known.contains_key(&Arc::as_ptr(node)) {
+            continue;
+        }
+        let below = children(node);
+        if children_known {
+            let inner = below.iter().map(|c| known[&Arc::as_ptr(c)]).fold(Nesting::default(), |a, b| Nesting {
+                depth: a.depth.max(b.depth),
+                reductions: a.reductions.max(b.reductions),
+            });
+            let reduction = usize::from(matches!(**node, Node::Reduce(_)));
+            known.insert(
+                Arc::as_ptr(node),
+                Nesting { depth: inner.depth + 1, reductions: inner.reductions + reduction },
+            );
+        } else {
+            pending.push((node, true));
+            pending.extend(below.into_iter().map(|c| (c, false)));
+        }
+    }
+    known[&Arc::as_ptr(e)]
 }
 
 /// The direct subexpressions of a node.

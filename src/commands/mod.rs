@@ -88,8 +88,11 @@ pub fn emit(file: &Path, overrides: &[Override], stage: Stage) -> Result<(), Fai
             )
         })?;
         let source = Source::new(name, text);
-        let module = noether::compiler::syntax::parse(&source)?;
-        print!("{}", noether::compiler::syntax::print::module(&module));
+        // Printing recurses on expressions: on the compiler's stack, like the compiler.
+        let printed = noether::compiler::stack::run(|| {
+            noether::compiler::syntax::parse(&source).map(|module| noether::compiler::syntax::print::module(&module))
+        })?;
+        print!("{printed}");
         return Ok(());
     }
     let model = Model::from_file_with(file, overrides)?;

@@ -49,7 +49,7 @@ pub fn load_adjoints(outputs: &[(F, F)], reduction_vars: &BTreeSet<VarId>) -> Ve
         if let FNode::Load(_) = **node {
             loads.push((node.clone(), adjoint.masked()));
         } else {
-            sweep.propagate(node, adjoint);
+            sweep.propagate(node, &adjoint);
         }
     }
     loads
@@ -155,7 +155,7 @@ impl Sweep<'_> {
         self.adjoints.insert(key(target), total);
     }
 
-    fn propagate(&mut self, node: &F, a: Adjoint) {
+    fn propagate(&mut self, node: &F, a: &Adjoint) {
         match &**node {
             FNode::Const(_) | FNode::Index(_) | FNode::Load(_) => {}
             FNode::Compare(..) | FNode::And(..) | FNode::Or(..) | FNode::Not(_) => {}
@@ -186,10 +186,10 @@ impl Sweep<'_> {
                     None => a.with(value),
                 };
                 let c = match op {
-                    ReduceOp::Sum => filtered(&a, a.value.clone()),
+                    ReduceOp::Sum => filtered(a, a.value.clone()),
                     ReduceOp::Mean => {
                         let count = f::sum(vars.clone(), filter.clone(), f::constant(1.0));
-                        filtered(&a, f::div(a.value.clone(), count))
+                        filtered(a, f::div(a.value.clone(), count))
                     }
                     ReduceOp::Max | ReduceOp::Min => {
                         let attains = f::compare(Compare::Eq, body.clone(), node.clone());

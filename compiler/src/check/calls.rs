@@ -123,6 +123,9 @@ impl<'r> Elab<'_, 'r, '_> {
             Binding::Arg(arg, arg_env) => {
                 self.scalar(arg, &arg_env.with_implicit(env.implicit.clone()), "the variable of `diff`")?
             }
+            Binding::Scalar(_, _, value, kind) => {
+                self.expect(Value::Scalar(value, kind), Kind::Num, env.span(&args[1]), "the variable of `diff`")?
+            }
             Binding::Value(value) => value,
             Binding::Index(_) => {
                 return Err(self.report(by_parameter("`diff` differentiates by a function parameter, not an index")));
@@ -132,6 +135,8 @@ impl<'r> Elab<'_, 'r, '_> {
         let marker = forward::marker(point);
         let inner = env.bind(local, Binding::Value(marker.clone()));
         let expr = self.scalar(&args[0], &inner, "the expression `diff` differentiates")?;
+        // The derivative is taken by recursion on the expression: bound its depth first.
+        self.not_too_deep(&expr, env.span(&args[0]))?;
         match forward::derivative(&expr, &marker) {
             Ok(derivative) => Ok(Value::Scalar(forward::unmark(&derivative, &marker), Kind::Num)),
             Err(forward::Unsupported(what)) => Err(self.report(CheckError::Unsupported {
@@ -163,14 +168,19 @@ impl<'r> Elab<'_, 'r, '_> {
             }));
         }
 
-        // The shape of every argument, to pick the definition that reads it with that many axes.
-        let mut arg_extents = Vec::with_capacity(args.len());
+        // Every argument, elaborated once: its shape picks the definition that reads it with
+        // that many axes, and a scalar's value is what the parameter stands for.
+        let mut arg_values = Vec::with_capacity(args.len());
         for arg in args {
-            arg_extents.push(match self.elab(arg, &env.with_implicit(None))? {
-                Value::Scalar(..) => None,
-                Value::Field(field) => Some(field.extents),
-            });
+            arg_values.push(self.elab(arg, &env.with_implicit(None))?);
         }
+        let arg_extents: Vec<Option<Vec<usize>>> = arg_values
+            .iter()
+            .map(|value| match value {
+                Value::Scalar(..) => None,
+                Value::Field(field) => Some(field.extents.clone()),
+            })
+            .collect();
         let fits = |d: &&FnDef| {
             d.param_ranks.iter().zip(&arg_extents).all(|(rank, arg)| match (rank, arg) {
                 (Some(rank), Some(arg)) => arg.len() == *rank,
@@ -196,8 +206,12 @@ impl<'r> Elab<'_, 'r, '_> {
 
         let mut callee_env = Env::new(&def.body.locals);
         callee_env.site = if fn_item.origin == Origin::User { None } else { Some(span) };
-        for (k, arg) in args.iter().enumerate() {
-            callee_env = callee_env.bind(LocalId(k as u32), Binding::Arg(arg, env.clone()));
+        for (k, (arg, value)) in args.iter().zip(arg_values).enumerate() {
+            let binding = match value {
+                Value::Scalar(expr, kind) => Binding::Scalar(arg, env.clone(), expr, kind),
+                Value::Field(_) => Binding::Arg(arg, env.clone()),
+            };
+            callee_env = callee_env.bind(LocalId(k as u32), binding);
         }
 
         if def.rank == 0 {

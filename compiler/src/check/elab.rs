@@ -16,7 +16,9 @@ use crate::model::{Affine, Expr, FieldId, FieldKind, Node, Read, ReadId, Reduce,
 use crate::ops::{Binary, Compare, Unary};
 use crate::resolve::{ItemKind, Local, LocalId, RExpr, RKind};
 use crate::syntax::ast::BinOp;
+use crate::syntax::depth::MAX_INLINED_DEPTH;
 
+use super::bindings::Table;
 use super::error::CheckError;
 use super::{Checker, Reported, shape_text};
 
@@ -26,19 +28,24 @@ pub(super) type R<T> = Result<T, Reported>;
 #[derive(Clone)]
 pub(super) struct Env<'r> {
     pub locals: &'r [Local],
-    bindings: Arc<Vec<Binding<'r>>>,
+    bindings: Table<Binding<'r>>,
     pub implicit: Option<Arc<Implicit>>,
     /// Inside a library function: where it was called, so errors point at user code.
     pub site: Option<Span>,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub(super) enum Binding<'r> {
+    #[default]
     Unset,
     /// An index name: stands for this affine expression of the definition's variables.
     Index(Affine),
     /// A function parameter: the caller's argument, elaborated where it is used.
     Arg(&'r RExpr, Env<'r>),
+    /// A function parameter whose argument is a scalar: elaborated once, at the call, and
+    /// shared by every use (elaborating it again at each use made nested calls `f(f(f(x)))`
+    /// exponential). The argument as written stays for index arithmetic (`u[p + k]`).
+    Scalar(&'r RExpr, Env<'r>, Expr, Kind),
     /// A function parameter `diff` differentiates by: its elaborated value (a marker, see
     /// [`crate::autodiff::forward`]).
     Value(Expr),
@@ -55,13 +62,11 @@ pub(super) struct Implicit {
 
 impl<'r> Env<'r> {
     pub fn new(locals: &'r [Local]) -> Self {
-        Env { locals, bindings: Arc::new(vec![Binding::Unset; locals.len()]), implicit: None, site: None }
+        Env { locals, bindings: Table::new(locals.len()), implicit: None, site: None }
     }
 
     pub fn bind(&self, id: LocalId, binding: Binding<'r>) -> Self {
-        let mut bindings = (*self.bindings).clone();
-        bindings[id.index()] = binding;
-        Env { bindings: Arc::new(bindings), ..self.clone() }
+        Env { bindings: self.bindings.set(id.index(), binding), ..self.clone() }
     }
 
     pub fn with_implicit(&self, implicit: Option<Arc<Implicit>>) -> Self {
@@ -69,7 +74,8 @@ impl<'r> Env<'r> {
     }
 
     pub fn binding(&self, id: LocalId) -> &Binding<'r> {
-        &self.bindings[id.index()]
+        static UNSET: Binding<'static> = Binding::Unset;
+        self.bindings.get(id.index()).unwrap_or(&UNSET)
     }
 
     /// Where to report a problem with `e`.
@@ -150,7 +156,23 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
         self.ck.report(error)
     }
 
+    /// Elaborates `e`, refusing to nest deeper than [`MAX_INLINED_DEPTH`]: the written
+    /// expression is bounded by the parser, but inlined functions nest their bodies.
     pub fn elab(&mut self, e: &'r RExpr, env: &Env<'r>) -> R<Value<'r>> {
+        if self.ck.depth == MAX_INLINED_DEPTH {
+            return Err(self.report(CheckError::TooDeep {
+                limit: MAX_INLINED_DEPTH,
+                span: env.span(e),
+                what: format!("level {} is reached here", MAX_INLINED_DEPTH + 1),
+            }));
+        }
+        self.ck.depth += 1;
+        let value = self.elab_node(e, env);
+        self.ck.depth -= 1;
+        value
+    }
+
+    fn elab_node(&mut self, e: &'r RExpr, env: &Env<'r>) -> R<Value<'r>> {
         match &e.kind {
             RKind::Num(value) => Ok(num(*value)),
             RKind::Pi => Ok(num(std::f64::consts::PI)),
@@ -164,6 +186,7 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
             RKind::Local(id) => match env.binding(*id).clone() {
                 Binding::Index(affine) => Ok(Value::Scalar(affine_expr(&affine), Kind::Num)),
                 Binding::Arg(arg, arg_env) => self.elab(arg, &arg_env.with_implicit(env.implicit.clone())),
+                Binding::Scalar(_, _, value, kind) => Ok(Value::Scalar(value, kind)),
                 Binding::Value(value) => Ok(Value::Scalar(value, Kind::Num)),
                 Binding::Unset => Err(Reported),
             },

@@ -236,6 +236,35 @@ pub enum CheckError {
         span: Span,
     },
 
+    #[error("with its functions inlined, this expression nests deeper than {limit} levels")]
+    #[diagnostic(
+        code(noether::check::too_deep),
+        help(
+            "functions are inlined, so nested calls nest their bodies; compute an inner part once as a `let` field \
+             and read it, instead of calling through it"
+        )
+    )]
+    TooDeep {
+        limit: usize,
+        #[label("{what}")]
+        span: Span,
+        what: String,
+    },
+
+    #[error("reductions nest deeper than {limit} levels in this expression")]
+    #[diagnostic(
+        code(noether::check::reductions_too_deep),
+        help(
+            "each reduction is a loop around its body; reduce over several indices at once (`sum(i, j) ...`) \
+             or compute an inner reduction once as a `let` field"
+        )
+    )]
+    ReductionsTooDeep {
+        limit: usize,
+        #[label("in here")]
+        span: Span,
+    },
+
     #[error("{message}")]
     #[diagnostic(code(noether::check::model))]
     Model {

@@ -9,8 +9,8 @@ use super::elab::{Binding, Elab, Env, Implicit, Kind, R, Value};
 use super::error::CheckError;
 use super::{Reported, shape_text};
 
-/// Index coefficients and offsets beyond these cannot address any field (extents are below 2^32)
-/// and would risk overflow in range analysis.
+/// Index coefficients and offsets beyond these cannot address any field (extents are at most
+/// [`crate::resolve::MAX_EXTENT`], below 2^32) and would risk overflow in range analysis.
 const MAX_COEFF: i64 = 1 << 20;
 const MAX_OFFSET: i64 = 1 << 40;
 
@@ -33,7 +33,9 @@ impl<'r> Elab<'_, 'r, '_> {
         match &e.kind {
             RKind::Local(id) => match env.binding(*id).clone() {
                 Binding::Index(affine) => return Ok(affine),
-                Binding::Arg(arg, arg_env) => return self.affine_unbounded(arg, &arg_env),
+                Binding::Arg(arg, arg_env) | Binding::Scalar(arg, arg_env, ..) => {
+                    return self.affine_unbounded(arg, &arg_env);
+                }
                 Binding::Value(_) => return Err(self.not_affine(env.span(e), "a parameter being differentiated")),
                 Binding::Unset => return Err(Reported),
             },

@@ -6,11 +6,16 @@
 //! kinds (numbers vs conditions, scalars vs fields), function overloads and arities, index-extent
 //! inference for `let` fields and reductions, out-of-range reads, the SDE form, the options of
 //! `run`, `sample` and `fit`, and what a sampler needs of its density (linear spin energies,
-//! checkerboard colourings, independent chains).
+//! checkerboard colourings, independent chains). Every definition nests at most
+//! [`MAX_INLINED_DEPTH`] levels with its functions inlined, and its reductions at most
+//! [`MAX_NESTED_REDUCTIONS`]: the later stages rely on it. A function's scalar argument is
+//! elaborated once and shared by its uses, so expressions are DAGs, and every walk here visits a
+//! shared node once.
 //!
 //! Example: `let r2[p, q] = sum(k) d[p, q, k]^2` with `d : [3, 3, 2]` gives the let field `r2` of
 //! shape `[3, 3]` (p and q learnt from the read of `d`, and k too).
 
+mod bindings;
 mod calls;
 mod chains;
 mod directives;
@@ -31,11 +36,17 @@ use crate::model::{
     Def, Diffusion, Equation, EquationKind, Expr, Field, FieldId, FieldKind, Model, NamedScalar, Node, Var, VarId,
 };
 use crate::resolve::{Body, Dim, EquationKind as Form, ItemId, ItemKind, LetShape, LocalId, Resolved, Rule, Shape};
+use crate::syntax::depth::MAX_INLINED_DEPTH;
 use elab::{Binding, Elab, Env, Implicit, Value};
 
 /// Marks a failure whose diagnostic has already been reported.
 #[derive(Clone, Copy, Debug)]
 pub struct Reported;
+
+/// The deepest nesting of reductions in one expression. Each is a loop around its body, and
+/// the engines' code grows faster than linearly with the depth of a loop nest; no computation
+/// that finishes nests more than a few.
+pub const MAX_NESTED_REDUCTIONS: usize = 1000;
 
 /// Checks `resolved`, pushing errors into `sink`. Returns `None` only when errors were pushed.
 pub fn check(resolved: &Resolved, name: &str, sink: &mut Sink) -> Option<Model> {
@@ -84,6 +95,10 @@ pub(crate) struct Checker<'r, 's> {
     lets: HashMap<FieldId, LetProgress>,
     /// Named scalars being inlined, to catch cycles.
     inlining: Vec<ItemId>,
+    /// How deeply elaboration is nested now, across elaborators (see [`MAX_INLINED_DEPTH`]).
+    depth: usize,
+    /// The field `grad(scalar, wrt)` of each pair used, made on first use.
+    gradients: HashMap<(String, FieldId), FieldId>,
 }
 
 impl<'r, 's> Checker<'r, 's> {
@@ -98,6 +113,8 @@ impl<'r, 's> Checker<'r, 's> {
             fields_by_item: HashMap::new(),
             lets: HashMap::new(),
             inlining: Vec::new(),
+            depth: 0,
+            gradients: HashMap::new(),
         }
     }
 
@@ -115,15 +132,17 @@ impl<'r, 's> Checker<'r, 's> {
     /// The field `grad(scalar, wrt)`, made on first use.
     /// `span` is where it is first used.
     fn gradient_field(&mut self, scalar: &str, wrt: FieldId, span: Span) -> FieldId {
-        let kind = FieldKind::Grad { scalar: scalar.to_string(), wrt };
-        if let Some(existing) = self.fields.iter().position(|f| f.kind == kind) {
-            return FieldId(existing as u32);
+        let key = (scalar.to_string(), wrt);
+        if let Some(existing) = self.gradients.get(&key) {
+            return *existing;
         }
         let of = &self.fields[wrt.index()];
-        let field =
-            Field { name: format!("grad_{}_{}", scalar, of.name), kind, shape: of.shape.clone(), span, def: None };
-        self.fields.push(field);
-        FieldId(self.fields.len() as u32 - 1)
+        let name = format!("grad_{}_{}", scalar, of.name);
+        let kind = FieldKind::Grad { scalar: scalar.to_string(), wrt };
+        self.fields.push(Field { name, kind, shape: of.shape.clone(), span, def: None });
+        let id = FieldId(self.fields.len() as u32 - 1);
+        self.gradients.insert(key, id);
+        id
     }
 
     fn field_of(&self, item: ItemId) -> Option<FieldId> {
@@ -221,6 +240,7 @@ impl<'r, 's> Checker<'r, 's> {
         let env = env.with_implicit(Some(std::sync::Arc::new(Implicit { indices, point_free: true, site: None })));
         let value = elab.elab(expr, &env)?;
         let expr = elab.expect(value, elab::Kind::Num, span, what)?;
+        elab.not_too_deep(&expr, body.expr.span)?;
         elab.finish(vars.len(), expr)
     }
 
@@ -248,6 +268,7 @@ impl<'r, 's> Checker<'r, 's> {
             env.implicit = Some(std::sync::Arc::new(Implicit { indices, point_free: true, site: None }));
         }
         let expr = elab.scalar(&body.expr, &env, what)?;
+        elab.not_too_deep(&expr, body.expr.span)?;
         Ok((expr, elab))
     }
 
@@ -357,6 +378,23 @@ pub(crate) fn shape_text(extents: &[usize]) -> String {
 }
 
 impl Elab<'_, '_, '_> {
+    /// Refuses an elaborated expression nested deeper than the later stages' stack holds, or
+    /// with reductions nested deeper than [`MAX_NESTED_REDUCTIONS`]. Each elaboration step is
+    /// bounded, but a scalar argument is elaborated once and placed where the body uses it, so
+    /// nested calls of a deep function can nest deeper still.
+    fn not_too_deep(&mut self, expr: &Expr, written: Span) -> Result<(), Reported> {
+        let nesting = crate::model::nesting(expr);
+        let span = Span::new(written.start, (written.start + 1).min(written.end));
+        if nesting.depth > MAX_INLINED_DEPTH {
+            let what = "its calls nest too deeply once inlined".into();
+            return Err(self.report(CheckError::TooDeep { limit: MAX_INLINED_DEPTH, span, what }));
+        }
+        if nesting.reductions > MAX_NESTED_REDUCTIONS {
+            return Err(self.report(CheckError::ReductionsTooDeep { limit: MAX_NESTED_REDUCTIONS, span }));
+        }
+        Ok(())
+    }
+
     /// Completes a definition: every variable it uses has an extent, every read an access.
     fn finish(mut self, rank: usize, expr: Expr) -> Result<Def, Reported> {
         self.finish_shared(rank, expr)

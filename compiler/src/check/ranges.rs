@@ -7,6 +7,9 @@
 //! read is marked [`Access::Fill`] with NaN: it is evaluated (both branches of a select are) but
 //! never chosen. Anything else is an out-of-range error.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use crate::model::{Access, Expr, FieldId, Node, ReadAccess, ReadId, VarId};
 use crate::ops::{Binary, Compare, Unary};
 use crate::resolve::Rule;
@@ -16,7 +19,7 @@ use super::error::CheckError;
 use super::{Reported, shape_text};
 
 /// Inclusive bounds per variable; `lo > hi` means no value is possible.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Ranges {
     lo: Vec<i64>,
     hi: Vec<i64>,
@@ -63,8 +66,14 @@ impl Ranges {
 /// boundary rule.
 pub(super) fn classify(elab: &mut Elab<'_, '_, '_>, expr: &Expr) -> R<Vec<ReadAccess>> {
     let full = Ranges::full(elab);
-    let mut classifier =
-        Classifier { elab, full: full.clone(), accesses: Vec::new(), failed: false, reported_at: Vec::new() };
+    let mut classifier = Classifier {
+        elab,
+        full: full.clone(),
+        accesses: Vec::new(),
+        failed: false,
+        reported_at: Vec::new(),
+        shared_seen: HashSet::new(),
+    };
     classifier.accesses = classifier
         .elab
         .reads
@@ -89,7 +98,14 @@ pub(super) fn noise_reads(elab: &mut Elab<'_, '_, '_>, expr: &Expr) -> R<()> {
             uses.push((*noise, index.clone(), *span));
         }
     });
-    let mut classifier = Classifier { elab, full, accesses: Vec::new(), failed: false, reported_at: Vec::new() };
+    let mut classifier = Classifier {
+        elab,
+        full,
+        accesses: Vec::new(),
+        failed: false,
+        reported_at: Vec::new(),
+        shared_seen: HashSet::new(),
+    };
     for (noise, index, span) in uses {
         let extents = classifier.elab.ck.fields[noise.index()].shape.extents();
         for (axis, (affine, extent)) in index.iter().zip(extents).enumerate() {
@@ -111,12 +127,19 @@ struct Classifier<'e, 'c, 'r, 's> {
     /// Spans already reported: one error per place (a library stencil makes several reads
     /// that all point at its call).
     reported_at: Vec<crate::diag::Span>,
+    /// Shared nodes already classified, with the ranges they were classified under: a node
+    /// several parents hold (a function's scalar argument used twice) is walked once per
+    /// distinct ranges, not once per path to it.
+    shared_seen: HashSet<(*const Node, Ranges)>,
 }
 
 impl Classifier<'_, '_, '_, '_> {
     /// Classifies the reads of `e` where the variables lie in `ranges` (empty in a branch that
     /// is never taken: its reads still run, so they still need a safe access).
     fn walk(&mut self, e: &Expr, ranges: &mut Ranges) {
+        if Arc::strong_count(e) > 1 && !self.shared_seen.insert((Arc::as_ptr(e), ranges.clone())) {
+            return;
+        }
         match &**e {
             Node::Read(read) => self.read(read.id, read.field, &read.index, ranges),
             Node::Select(c, a, b) => {
@@ -127,16 +150,25 @@ impl Classifier<'_, '_, '_, '_> {
                 self.walk(b, &mut otherwise);
             }
             Node::Reduce(reduce) => {
-                let mut inner = ranges.clone();
-                for var in &reduce.vars {
-                    inner.lo[var.index()] = self.full.lo[var.index()];
-                    inner.hi[var.index()] = self.full.hi[var.index()];
+                // The reduction's variables range over their extents inside it: set in place
+                // and restored after (a copy per level made nested reductions quadratic).
+                let outside: Vec<(usize, i64, i64)> =
+                    reduce.vars.iter().map(|v| (v.index(), ranges.lo[v.index()], ranges.hi[v.index()])).collect();
+                for &(var, ..) in &outside {
+                    ranges.lo[var] = self.full.lo[var];
+                    ranges.hi[var] = self.full.hi[var];
                 }
-                if let Some(filter) = &reduce.filter {
-                    self.walk(filter, &mut inner);
-                    inner = refine(filter, true, &inner);
+                match &reduce.filter {
+                    Some(filter) => {
+                        self.walk(filter, ranges);
+                        self.walk(&reduce.body, &mut refine(filter, true, ranges));
+                    }
+                    None => self.walk(&reduce.body, ranges),
                 }
-                self.walk(&reduce.body, &mut inner);
+                for (var, lo, hi) in outside {
+                    ranges.lo[var] = lo;
+                    ranges.hi[var] = hi;
+                }
             }
             other => {
                 for child in crate::model::children(other) {

@@ -3,6 +3,7 @@
 //! The right side must be linear in the differentials: every term is a differential-free
 //! coefficient times `dt` or one `dW[...]`. Coefficients are kept as expressions.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::model::{Affine, Expr, FieldId, Node};
@@ -18,7 +19,7 @@ pub(super) struct Terms {
 pub(super) struct NotLinear(pub String);
 
 pub(super) fn split(rhs: &Expr) -> Result<Terms, NotLinear> {
-    let parts = terms(rhs)?;
+    let parts = Splitter { with_differentials: with_differentials(rhs), split: HashMap::new() }.terms(rhs)?;
     match parts.rest {
         Some(rest) if !matches!(*rest, Node::Num(v) if v == 0.0) => {
             Err(NotLinear("this has a term without `dt` or `dW`".into()))
@@ -27,44 +28,86 @@ pub(super) fn split(rhs: &Expr) -> Result<Terms, NotLinear> {
     }
 }
 
+#[derive(Clone)]
 struct Parts {
     dt: Option<Expr>,
     dw: Vec<(FieldId, Vec<Affine>, Expr)>,
     rest: Option<Expr>,
 }
 
-fn terms(e: &Expr) -> Result<Parts, NotLinear> {
-    if !has_differential(e) {
-        return Ok(Parts { dt: None, dw: Vec::new(), rest: Some(e.clone()) });
-    }
-    match &**e {
-        Node::Dt => Ok(Parts { dt: Some(one()), dw: Vec::new(), rest: None }),
-        Node::Dw { noise, index, .. } => Ok(Parts { dt: None, dw: vec![(*noise, index.clone(), one())], rest: None }),
-        Node::Binary(Binary::Add, a, b) => Ok(merge(terms(a)?, terms(b)?)),
-        Node::Binary(Binary::Sub, a, b) => Ok(merge(terms(a)?, scale(terms(b)?, &Arc::new(Node::Num(-1.0))))),
-        Node::Unary(Unary::Neg, a) => Ok(scale(terms(a)?, &Arc::new(Node::Num(-1.0)))),
-        Node::Binary(Binary::Mul, a, b) => match (has_differential(a), has_differential(b)) {
-            (false, _) => Ok(scale(terms(b)?, a)),
-            (_, false) => Ok(scale(terms(a)?, b)),
-            _ => Err(NotLinear("a product of two differentials".into())),
-        },
-        Node::Binary(Binary::Div, a, b) if !has_differential(b) => {
-            let reciprocal = Arc::new(Node::Binary(Binary::Div, one(), b.clone()));
-            Ok(scale(terms(a)?, &reciprocal))
+/// The nodes of `e` that contain `dt` or a `dW`, found in one pass over it (asking at every
+/// level of the split made a long right side quadratic).
+fn with_differentials(e: &Expr) -> HashSet<*const Node> {
+    let mut found = HashSet::new();
+    let mut visited = HashSet::new();
+    let mut pending = vec![(e, false)];
+    while let Some((node, children_done)) = pending.pop() {
+        if children_done {
+            let below = crate::model::children(node).into_iter().any(|c| found.contains(&Arc::as_ptr(c)));
+            if below || matches!(**node, Node::Dt | Node::Dw { .. }) {
+                found.insert(Arc::as_ptr(node));
+            }
+        } else if visited.insert(Arc::as_ptr(node)) {
+            pending.push((node, true));
+            pending.extend(crate::model::children(node).into_iter().map(|c| (c, false)));
         }
-        Node::Binary(Binary::Div, ..) => Err(NotLinear("a division by a differential".into())),
-        _ => Err(NotLinear("`dt` or `dW` inside a nonlinear operation".into())),
+    }
+    found
+}
+
+struct Splitter {
+    with_differentials: HashSet<*const Node>,
+    /// Shared nodes already split (a function's argument holding `dt`, used twice).
+    split: HashMap<*const Node, Parts>,
+}
+
+impl Splitter {
+    fn has_differential(&self, e: &Expr) -> bool {
+        self.with_differentials.contains(&Arc::as_ptr(e))
+    }
+
+    fn terms(&mut self, e: &Expr) -> Result<Parts, NotLinear> {
+        if let Some(parts) = self.split.get(&Arc::as_ptr(e)) {
+            return Ok(parts.clone());
+        }
+        let parts = self.split_node(e)?;
+        if Arc::strong_count(e) > 1 {
+            self.split.insert(Arc::as_ptr(e), parts.clone());
+        }
+        Ok(parts)
+    }
+
+    fn split_node(&mut self, e: &Expr) -> Result<Parts, NotLinear> {
+        if !self.has_differential(e) {
+            return Ok(Parts { dt: None, dw: Vec::new(), rest: Some(e.clone()) });
+        }
+        match &**e {
+            Node::Dt => Ok(Parts { dt: Some(one()), dw: Vec::new(), rest: None }),
+            Node::Dw { noise, index, .. } => {
+                Ok(Parts { dt: None, dw: vec![(*noise, index.clone(), one())], rest: None })
+            }
+            Node::Binary(Binary::Add, a, b) => Ok(merge(self.terms(a)?, self.terms(b)?)),
+            Node::Binary(Binary::Sub, a, b) => {
+                Ok(merge(self.terms(a)?, scale(self.terms(b)?, &Arc::new(Node::Num(-1.0)))))
+            }
+            Node::Unary(Unary::Neg, a) => Ok(scale(self.terms(a)?, &Arc::new(Node::Num(-1.0)))),
+            Node::Binary(Binary::Mul, a, b) => match (self.has_differential(a), self.has_differential(b)) {
+                (false, _) => Ok(scale(self.terms(b)?, a)),
+                (_, false) => Ok(scale(self.terms(a)?, b)),
+                _ => Err(NotLinear("a product of two differentials".into())),
+            },
+            Node::Binary(Binary::Div, a, b) if !self.has_differential(b) => {
+                let reciprocal = Arc::new(Node::Binary(Binary::Div, one(), b.clone()));
+                Ok(scale(self.terms(a)?, &reciprocal))
+            }
+            Node::Binary(Binary::Div, ..) => Err(NotLinear("a division by a differential".into())),
+            _ => Err(NotLinear("`dt` or `dW` inside a nonlinear operation".into())),
+        }
     }
 }
 
 fn one() -> Expr {
     Arc::new(Node::Num(1.0))
-}
-
-fn has_differential(e: &Expr) -> bool {
-    let mut found = false;
-    crate::model::walk(e, &mut |n| found |= matches!(n, Node::Dt | Node::Dw { .. }));
-    found
 }
 
 fn add(a: Option<Expr>, b: Option<Expr>) -> Option<Expr> {

@@ -121,3 +121,28 @@ fn let_cycles_and_kinds() {
     assert_eq!(codes("state u = 0\nd/dt u = u > 0\n"), vec!["noether::check::type_mismatch"]);
     assert_eq!(codes("state u = 0\nd/dt u = if u then 1 else 0\n"), vec!["noether::check::type_mismatch"]);
 }
+
+#[test]
+fn nested_calls_elaborate_each_argument_once() {
+    // Each call used to elaborate its argument to learn its shape and again where the body
+    // used it: twice per level, 2^60 elaborations here.
+    let calls = format!("{}u[0]{}", "f(".repeat(60), ")".repeat(60));
+    let model = checked(&format!("fn f(x) = x + 1\nstate u : [i < 4] = 0\nobserve m = {calls}\n"));
+    let def = &model.scalars[0].def;
+    assert_eq!(display_def(&model, def).matches("add(").count(), 60);
+}
+
+#[test]
+fn a_scalar_argument_still_shifts_an_index() {
+    let model = checked("fn at(f, k)[i] = f[i + k]\nstate u : [i < 8] periodic = 0\nd/dt u = at(u, 1 + 1)\n");
+    assert_eq!(rate(&model, 0), "[i < 8] u[i + 2]");
+}
+
+#[test]
+fn a_parameter_used_twice_is_shared_not_copied() {
+    // `sq(sq(...))` is a tree of 2^60 leaves written out, a DAG of 60 nodes shared; every
+    // walk of the checked model must see the DAG.
+    let calls = format!("{}u[i]{}", "sq(".repeat(60), ")".repeat(60));
+    let model = checked(&format!("fn sq(x) = x * x\nstate u : [i < 4] = 1\nloss L = sum(i) {calls}\n"));
+    assert_eq!(crate::model::nesting(&model.scalars[0].def.expr).depth, 62);
+}

@@ -19,7 +19,8 @@ pub fn verify(program: &Program) -> Result<(), VerifyError> {
         }
     }
     for kernel in &program.kernels {
-        Verifier { program, kernel, defined: vec![false; kernel.nodes.len()], placed: HashSet::new() }
+        let (defined, types) = (vec![false; kernel.nodes.len()], vec![Type::Number; kernel.nodes.len()]);
+        Verifier { program, kernel, defined, types, placed: HashSet::new() }
             .run()
             .map_err(|message| VerifyError { kernel: kernel.name.clone(), message })?;
     }
@@ -38,6 +39,9 @@ struct Verifier<'p> {
     kernel: &'p Kernel,
     /// Nodes whose definition is in scope at the current point of the walk.
     defined: Vec<bool>,
+    /// The type of each placed node, computed once from its operands' when it is placed, so
+    /// verifying is linear in the kernel's size however deep its expressions are.
+    types: Vec<Type>,
     placed: HashSet<NodeId>,
 }
 
@@ -142,9 +146,9 @@ impl Verifier<'_> {
                     for operand in other.operands() {
                         self.ty(operand)?;
                     }
-                    self.node_type(other)?;
                 }
             }
+            self.types[id.index()] = self.node_type(node)?;
             self.defined[id.index()] = true;
         }
         Ok(())
@@ -202,7 +206,7 @@ impl Verifier<'_> {
         if !self.defined.get(id.index()).copied().unwrap_or(false) {
             return Err(format!("v{} used before its definition or outside its region", id.0));
         }
-        self.node_type(&self.kernel.nodes[id.index()])
+        Ok(self.types[id.index()])
     }
 
     fn expect(&self, id: NodeId, want: Type) -> Result<(), String> {

@@ -34,8 +34,13 @@ pub struct GradientProgram {
     pub step_rereads: bool,
 }
 
-/// Builds the gradient program of `compiled` for the named scalar `loss` (an index).
+/// Builds the gradient program of `compiled` for the named scalar `loss` (an index), on the
+/// compiler's stack (reverse mode recurses on expressions, see [`crate::stack`]).
 pub fn gradient_program(compiled: &Compiled, loss: usize) -> Result<GradientProgram, AdError> {
+    crate::stack::run(|| build(compiled, loss))
+}
+
+fn build(compiled: &Compiled, loss: usize) -> Result<GradientProgram, AdError> {
     let interface = &compiled.interface;
     let model = &compiled.model;
     let mut program = compiled.program.clone();

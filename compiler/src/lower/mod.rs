@@ -25,7 +25,7 @@ pub mod sample;
 mod spins;
 mod stochastic;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub use error::LowerError;
 
@@ -108,12 +108,11 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
         None => (None, Vec::new()),
     };
     let sampler = lowering.sampler()?;
-    let observe = lowering.scalar_procedure("observe", |s| s.kind == NamedKind::Observe)?;
+    let observed: Vec<usize> =
+        (0..model.scalars.len()).filter(|i| model.scalars[*i].kind == NamedKind::Observe).collect();
+    let observe = lowering.scalar_procedure("observe", &observed)?;
     let eval = (0..model.scalars.len())
-        .map(|i| {
-            let name = format!("eval:{}", model.scalars[i].name);
-            lowering.scalar_procedure(&name, |s| std::ptr::eq(s, &model.scalars[i]))
-        })
+        .map(|i| lowering.scalar_procedure(&format!("eval:{}", model.scalars[i].name), &[i]))
         .collect::<Option<_>>()?;
     let Lowering { program, fields, time, dt, step_count, seed, scalars, .. } = lowering;
     let interface = Interface {
@@ -224,10 +223,10 @@ impl Lowering<'_, '_> {
         fresh: Option<&str>,
         given: Option<FieldId>,
     ) -> Option<Vec<KernelId>> {
-        let mut order = Vec::new();
+        let (mut order, mut seen) = (Vec::new(), HashSet::new());
         for def in defs {
             for field in reads(def) {
-                self.visit_derived(field, given, &mut order);
+                self.visit_derived(field, given, &mut order, &mut seen);
             }
         }
         let mut kernels = Vec::new();
@@ -251,19 +250,25 @@ impl Lowering<'_, '_> {
     }
 
     /// Appends the derived field `field` to `order` after the derived fields it needs first.
-    fn visit_derived(&self, field: FieldId, given: Option<FieldId>, order: &mut Vec<FieldId>) {
-        if given == Some(field) || order.contains(&field) {
+    fn visit_derived(
+        &self,
+        field: FieldId,
+        given: Option<FieldId>,
+        order: &mut Vec<FieldId>,
+        seen: &mut HashSet<FieldId>,
+    ) {
+        if given == Some(field) || !seen.insert(field) {
             return;
         }
         let info = self.model.field(field);
         match &info.kind {
             FieldKind::Let => {
                 for inner in info.def.as_ref().map(reads).unwrap_or_default() {
-                    self.visit_derived(inner, given, order);
+                    self.visit_derived(inner, given, order, seen);
                 }
             }
             // The scalar's own lets are recomputed with the gradient; only `wrt` comes first.
-            FieldKind::Grad { wrt, .. } => self.visit_derived(*wrt, given, order),
+            FieldKind::Grad { wrt, .. } => self.visit_derived(*wrt, given, order, seen),
             _ => return,
         }
         order.push(field);
@@ -496,14 +501,14 @@ impl Lowering<'_, '_> {
         Some(Some(self.explicit_rk(&tableau, &equations)?))
     }
 
-    /// A procedure computing the named scalars `keep` selects into their buffers.
-    fn scalar_procedure(&mut self, name: &str, keep: impl Fn(&crate::model::NamedScalar) -> bool) -> Option<ProcId> {
+    /// A procedure computing the named scalars `chosen` (indices into `Model::scalars`) into
+    /// their buffers.
+    fn scalar_procedure(&mut self, name: &str, chosen: &[usize]) -> Option<ProcId> {
         let model = self.model;
-        let chosen: Vec<usize> = (0..model.scalars.len()).filter(|i| keep(&model.scalars[*i])).collect();
         let defs: Vec<&Def> = chosen.iter().map(|i| &model.scalars[*i].def).collect();
         let mut reading = Reading::default();
         let mut kernels = self.derived_for(&defs, &mut reading, None, None)?;
-        for i in chosen {
+        for &i in chosen {
             let scalar = &model.scalars[i];
             let target = self.scalars[i];
             kernels.push(self.store_kernel(
@@ -517,12 +522,12 @@ impl Lowering<'_, '_> {
     }
 }
 
-/// The fields a definition reads.
+/// The fields a definition reads, in the order of their first reads.
 fn reads(def: &Def) -> Vec<FieldId> {
-    let mut fields = Vec::new();
+    let (mut fields, mut seen) = (Vec::new(), HashSet::new());
     crate::model::walk(&def.expr, &mut |node| {
         if let Node::Read(read) = node {
-            if !fields.contains(&read.field) {
+            if seen.insert(read.field) {
                 fields.push(read.field);
             }
         }

@@ -14,6 +14,11 @@ use super::error::ResolveError;
 use super::tree::{ItemId, Origin};
 use super::{Decl, Resolver};
 
+/// The largest extent of an index: indices count in 32 bits. Index arithmetic (in `check`'s
+/// range analysis and the engines' addressing) is exact below 2^32, and an index is one word of
+/// a random draw's counter.
+pub const MAX_EXTENT: usize = u32::MAX as usize;
+
 /// Values of a scalar function's parameters while evaluating its body.
 type Bindings<'b> = HashMap<&'b str, f64>;
 
@@ -57,15 +62,21 @@ impl<'a> Resolver<'a, '_> {
         }
     }
 
-    /// Evaluates an extent: a positive integer.
+    /// Evaluates an extent: an integer from 1 to [`MAX_EXTENT`].
     pub(super) fn eval_extent(&mut self, e: &ast::Expr, origin: &Origin, what: &str) -> Option<usize> {
         let value = self.eval_const(e, origin)?;
-        if value >= 1.0 && value.fract() == 0.0 && value <= u32::MAX as f64 {
+        if value >= 1.0 && value.fract() == 0.0 && value <= MAX_EXTENT as f64 {
             return Some(value as usize);
         }
-        let help = (value.fract() != 0.0)
-            .then(|| format!("round it explicitly, e.g. `floor({})`", crate::syntax::print::expr(e)));
-        self.sink.push(ResolveError::BadExtent { what: what.into(), value: format!("{value}"), span: e.span, help });
+        let (expected, help) = if value > MAX_EXTENT as f64 {
+            let expected = format!("at most {MAX_EXTENT} (2^32 - 1), the range of an index");
+            (expected, Some("indices count in 32 bits; a larger grid needs another axis".to_string()))
+        } else {
+            let round = format!("round it explicitly, e.g. `floor({})`", crate::syntax::print::expr(e));
+            ("a positive integer".to_string(), (value.fract() != 0.0).then_some(round))
+        };
+        let value = format!("{value}");
+        self.sink.push(ResolveError::BadExtent { what: what.into(), expected, value, span: e.span, help });
         None
     }
 

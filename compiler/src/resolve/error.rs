@@ -59,10 +59,11 @@ pub enum ResolveError {
         span: Span,
     },
 
-    #[error("{what} must be a positive integer, found {value}")]
+    #[error("{what} must be {expected}, found {value}")]
     #[diagnostic(code(noether::resolve::bad_extent))]
     BadExtent {
         what: String,
+        expected: String,
         value: String,
         #[label("{value}")]
         span: Span,

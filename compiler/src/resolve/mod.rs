@@ -16,6 +16,7 @@ mod tree;
 
 use std::collections::{HashMap, HashSet};
 
+pub use consts::MAX_EXTENT;
 pub use error::ResolveError;
 pub use exprs::children;
 pub use tree::*;
@@ -210,8 +211,13 @@ impl<'a, 's> Resolver<'a, 's> {
         self.library.get(name).copied()
     }
 
-    /// Every item name visible from `origin`, for "did you mean".
+    /// Every item name visible from `origin`, for "did you mean"; none once the sink is full,
+    /// as its suggestion would not be shown (so many unknown names cost linear time, not
+    /// quadratic).
     fn visible_names(&self, origin: &Origin) -> Vec<&str> {
+        if self.sink.is_full() {
+            return Vec::new();
+        }
         let mut names: Vec<&str> = self.library.keys().map(String::as_str).collect();
         if *origin == Origin::User {
             names.extend(self.user.keys().map(String::as_str));
@@ -266,12 +272,12 @@ impl<'a, 's> Resolver<'a, 's> {
         for stmt in &module.stmts {
             match &stmt.kind {
                 StmtKind::Ode { target, rhs } => {
-                    if let Some(eq) = self.equation(target, rhs, EquationKind::Ode, stmt.span) {
+                    if let Some(eq) = self.equation(&resolved.items, target, rhs, EquationKind::Ode, stmt.span) {
                         resolved.equations.push(eq);
                     }
                 }
                 StmtKind::Sde { target, rhs } => {
-                    if let Some(eq) = self.equation(target, rhs, EquationKind::Sde, stmt.span) {
+                    if let Some(eq) = self.equation(&resolved.items, target, rhs, EquationKind::Sde, stmt.span) {
                         resolved.equations.push(eq);
                     }
                 }
@@ -436,11 +442,20 @@ impl<'a, 's> Resolver<'a, 's> {
         FnDef { span: f.name.span, params, param_ranks, rank: indices.len(), body }
     }
 
-    fn equation(&mut self, target: &ast::Target, rhs: &ast::Expr, kind: EquationKind, span: Span) -> Option<Equation> {
+    /// The equation of a state, whose shape is its item's (already resolved and reported on).
+    fn equation(
+        &mut self,
+        items: &[Item],
+        target: &ast::Target,
+        rhs: &ast::Expr,
+        kind: EquationKind,
+        span: Span,
+    ) -> Option<Equation> {
         let Some(state) = self.lookup(&target.name.name, &Origin::User) else {
             let names: Vec<&str> = self
                 .user
                 .iter()
+                .filter(|_| !self.sink.is_full())
                 .filter(|(_, id)| matches!(self.pending[id.index()].decl, Decl::Stmt(StmtKind::State { .. })))
                 .map(|(n, _)| n.as_str())
                 .collect();
@@ -454,12 +469,8 @@ impl<'a, 's> Resolver<'a, 's> {
             });
             return None;
         };
-        let decl: Option<&'a StmtKind> = match self.pending[state.index()].decl {
-            Decl::Stmt(stmt) => Some(stmt),
-            Decl::Fns(_) => None,
-        };
-        let shape = match decl {
-            Some(StmtKind::State { ty, .. }) => self.shape_of(ty.as_ref(), &Origin::User, target.name.span),
+        let shape = match &items[state.index()].kind {
+            ItemKind::State { shape, .. } => shape.clone(),
             _ => {
                 let other = &self.pending[state.index()].decl;
                 self.sink.push(ResolveError::WrongKind {

@@ -189,6 +189,57 @@ pub struct Expr {
     pub span: Span,
 }
 
+/// Dropping an expression does not recurse once per level (a 100,000-term sum would overflow
+/// the stack of whichever thread drops it): subexpressions are moved to a work list, leaving
+/// placeholders, and dropped from there.
+impl Drop for Expr {
+    fn drop(&mut self) {
+        let mut pending = Vec::new();
+        self.kind.take_children(&mut pending);
+        while let Some(mut e) = pending.pop() {
+            e.kind.take_children(&mut pending);
+        }
+    }
+}
+
+impl ExprKind {
+    /// Moves the direct subexpressions into `out`, leaving this node without any.
+    fn take_children(&mut self, out: &mut Vec<Expr>) {
+        let mut take = |e: &mut Box<Expr>| out.push(std::mem::replace(&mut **e, Expr::PLACEHOLDER));
+        match self {
+            ExprKind::Num(_) | ExprKind::Name(_) => {}
+            ExprKind::Neg(a) | ExprKind::Not(a) => take(a),
+            ExprKind::Binary(_, a, b) | ExprKind::Compare(_, a, b) | ExprKind::And(a, b) | ExprKind::Or(a, b) => {
+                take(a);
+                take(b);
+            }
+            ExprKind::If(c, a, b) => {
+                take(c);
+                take(a);
+                take(b);
+            }
+            ExprKind::Call { args, filter, .. } => {
+                out.append(args);
+                out.extend(filter.take().map(|f| *f));
+            }
+            ExprKind::Reduce { args, filter, body, .. } => {
+                take(body);
+                out.append(args);
+                out.extend(filter.take().map(|f| *f));
+            }
+            ExprKind::Index { base, indices } => {
+                take(base);
+                out.append(indices);
+            }
+        }
+    }
+}
+
+impl Expr {
+    /// What a subexpression is replaced by while a tree is dropped.
+    const PLACEHOLDER: Expr = Expr { kind: ExprKind::Num(0.0), span: Span { start: 0, end: 0 } };
+}
+
 #[derive(Clone, Debug)]
 pub enum ExprKind {
     Num(f64),

@@ -8,6 +8,7 @@ use std::fmt;
 
 use logos::Logos;
 
+use super::depth::Chains;
 use crate::diag::Span;
 
 #[derive(Logos, Clone, Debug, PartialEq)]
@@ -197,47 +198,54 @@ impl Token<'_> {
     }
 }
 
-/// A character sequence that is not a token.
+/// What stops a text from being a token stream.
 #[derive(Clone, Debug, PartialEq)]
-pub struct LexError {
-    pub span: Span,
-    pub text: String,
+pub enum LexError {
+    /// A character sequence that is not a token.
+    Bad { span: Span, text: String },
+    /// A token nested deeper than [`super::depth::MAX_DEPTH`] in brackets or chains of
+    /// operators (see [`Chains`]). Lexing stops here: the parser would hold every open bracket
+    /// and operator (and the input may be megabytes of them).
+    TooDeep { span: Span },
 }
 
 /// A token with its byte range, as the generated parser consumes it.
 pub type Spanned<'s> = (usize, Token<'s>, usize);
 
 /// Splits `text` into tokens, applying the newline rules above. All lexing errors are returned
-/// together; the token list is only meaningful when there are none.
+/// together; after the first one the token list stops growing (it is only meaningful when there
+/// are none), so garbage costs no memory for tokens. Nesting too deep ends lexing.
 pub fn tokenize(text: &str) -> (Vec<Spanned<'_>>, Vec<LexError>) {
     let mut tokens = Vec::new();
     let mut errors: Vec<LexError> = Vec::new();
-    let mut depth = 0usize;
+    let mut chains = Chains::new();
     let mut lexer = Token::lexer(text);
     while let Some(result) = lexer.next() {
         let range = lexer.span();
         match result {
+            Ok(_) if !errors.is_empty() => {}
             Ok(Token::Newline) => {
                 let after_newline = matches!(tokens.last(), None | Some((_, Token::Newline, _)));
-                if depth == 0 && !after_newline {
+                if chains.brackets() == 0 && !after_newline {
+                    chains.push(&Token::Newline);
                     tokens.push((range.start, Token::Newline, range.end));
                 }
             }
             Ok(token) => {
-                match token {
-                    Token::LParen | Token::LBracket => depth += 1,
-                    Token::RParen | Token::RBracket => depth = depth.saturating_sub(1),
-                    _ => {}
+                if !chains.push(&token) {
+                    errors.push(LexError::TooDeep { span: Span::new(range.start, range.end) });
+                    break;
                 }
                 tokens.push((range.start, token, range.end));
             }
             Err(()) => match errors.last_mut() {
                 // Adjacent bad characters form one error.
-                Some(last) if last.span.end == range.start => {
-                    last.span.end = range.end;
-                    last.text.push_str(lexer.slice());
+                Some(LexError::Bad { span, text }) if span.end == range.start => {
+                    span.end = range.end;
+                    text.push_str(lexer.slice());
                 }
-                _ => errors.push(LexError { span: Span::new(range.start, range.end), text: lexer.slice().to_string() }),
+                _ => errors
+                    .push(LexError::Bad { span: Span::new(range.start, range.end), text: lexer.slice().to_string() }),
             },
         }
     }
@@ -250,6 +258,7 @@ pub fn tokenize(text: &str) -> (Vec<Spanned<'_>>, Vec<LexError>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::syntax::depth::MAX_DEPTH;
 
     fn kinds(text: &str) -> Vec<Token<'_>> {
         let (tokens, errors) = tokenize(text);
@@ -281,8 +290,57 @@ mod tests {
     #[test]
     fn bad_characters_are_grouped() {
         let (_, errors) = tokenize("const a = 1 $$ 2 @");
-        assert_eq!(errors.len(), 2);
-        assert_eq!(errors[0].text, "$$");
-        assert_eq!(errors[1].span, Span::new(17, 18));
+        assert_eq!(
+            errors,
+            vec![
+                LexError::Bad { span: Span::new(12, 14), text: "$$".into() },
+                LexError::Bad { span: Span::new(17, 18), text: "@".into() }
+            ]
+        );
+    }
+
+    #[test]
+    fn chains_of_nesting_too_long_end_lexing() {
+        let at = 12 + MAX_DEPTH;
+        for (open, close) in [("(", ")"), ("[", "]"), ("-", ""), ("-", "-"), ("not ", "")] {
+            let text = format!("observe m = {}x{}", open.repeat(MAX_DEPTH + 5), close.repeat(MAX_DEPTH + 5));
+            let (_, errors) = tokenize(&text);
+            let width = open.trim().len();
+            let at = 12 + MAX_DEPTH * open.len();
+            assert_eq!(errors, vec![LexError::TooDeep { span: Span::new(at, at + width) }], "{open}");
+        }
+        let powers = format!("observe m = {}1", "x^".repeat(MAX_DEPTH + 1));
+        assert_eq!(tokenize(&powers).1, vec![LexError::TooDeep { span: Span::new(at * 2 - 11, at * 2 - 10) }]);
+        let ifs = format!("observe m = {}0", "if x then 1 else ".repeat(MAX_DEPTH + 1));
+        assert!(matches!(tokenize(&ifs).1.as_slice(), [LexError::TooDeep { .. }]));
+    }
+
+    #[test]
+    fn long_chains_of_one_operator_end_lexing() {
+        for piece in ["x + ", "x - ", "x * ", "x // ", "x and ", "x or ", "x + -", "sum(i) ", "max(a, b) * "] {
+            let text = format!("observe m = {}0\n", piece.repeat(MAX_DEPTH + 1));
+            assert!(matches!(tokenize(&text).1.as_slice(), [LexError::TooDeep { .. }]), "{piece}");
+        }
+    }
+
+    #[test]
+    fn a_looser_operator_or_a_separator_ends_a_chain() {
+        // Each run is exactly at the limit; counted together, two would be past it.
+        let run = |link: &str| link.repeat(MAX_DEPTH);
+        let texts = [
+            format!("{}x * {}x", run("x^"), run("x^")),
+            format!("{}x + {}x", run("x * "), run("x * ")),
+            format!("{}x < {}x", run("x + "), run("x + ")),
+            format!("{}x or {}x", run("x and "), run("x and ")),
+            format!("f({}x, {}x)", run("x + "), run("x + ")),
+            format!("({}x) + ({}x)", run("x + "), run("x + ")),
+            format!("{}x", "-".repeat(MAX_DEPTH)),
+            format!("{}x + {}x", run("sum(i) "), run("sum(i) ")),
+            run("f(x) + "),
+        ];
+        for text in &texts {
+            let (_, errors) = tokenize(&format!("observe m = {text}\n"));
+            assert!(errors.is_empty(), "{}", &text[..40]);
+        }
     }
 }

@@ -1,10 +1,12 @@
 //! Syntax: source text -> [`ast::Module`].
 //!
 //! Input: any text. Output: a module whose statements each carry a span, or every lexing and
-//! parse error found (the parser recovers at the next newline, so one run reports them all).
+//! parse error found (the parser recovers at the next newline, so one run reports them all),
+//! including expressions nested deeper than the compiler accepts ([`depth`]).
 //! Example: `const N = 64` becomes `StmtKind::Const { name: N, value: Num(64) }`.
 
 pub mod ast;
+pub mod depth;
 pub mod lexer;
 pub mod print;
 
@@ -14,7 +16,7 @@ use thiserror::Error;
 
 use crate::diag::{Failure, Sink, Source, Span};
 use ast::{BinOp, Expr, ExprKind, Module};
-use lexer::Token;
+use lexer::{LexError, Token};
 
 lalrpop_mod!(
     #[allow(clippy::all, clippy::pedantic, clippy::unwrap_used, unused_qualifications)]
@@ -54,6 +56,20 @@ pub enum SyntaxError {
         help: Option<String>,
     },
 
+    #[error("this expression nests deeper than {limit} levels")]
+    #[diagnostic(
+        code(noether::syntax::too_deep),
+        help(
+            "the compiler accepts expressions and brackets nested up to {limit} levels (operators, calls, `if`s and \
+             reductions each add one); split this one with `let` (e.g. a long sum into partial sums `let s1 = ...`)"
+        )
+    )]
+    TooDeep {
+        limit: usize,
+        #[label("level {} starts here", limit + 1)]
+        span: Span,
+    },
+
     #[error("{message}")]
     #[diagnostic(code(noether::syntax::parse))]
     Malformed {
@@ -77,19 +93,25 @@ pub fn parse_into(text: &str, sink: &mut Sink) -> Module {
     let (tokens, lex_errors) = lexer::tokenize(text);
     if !lex_errors.is_empty() {
         for error in lex_errors {
-            sink.push(SyntaxError::Lex { text: error.text, span: error.span });
+            match error {
+                LexError::Bad { span, text } => sink.push(SyntaxError::Lex { text, span }),
+                LexError::TooDeep { span } => sink.push(SyntaxError::TooDeep { limit: depth::MAX_DEPTH, span }),
+            }
         }
         return Module::default();
     }
     let mut recovered = Vec::new();
     let result = grammar::ModuleParser::new().parse(&mut recovered, tokens.into_iter().map(Ok::<_, GrammarError>));
     for ErrorRecovery { error, .. } in recovered {
-        sink.push(convert(error, text));
+        sink.push_with(|| convert(error, text));
     }
     match result {
-        Ok(module) => module,
+        Ok(module) => {
+            depth::check(&module, sink);
+            module
+        }
         Err(error) => {
-            sink.push(convert(error, text));
+            sink.push_with(|| convert(error, text));
             Module::default()
         }
     }
@@ -98,8 +120,10 @@ pub fn parse_into(text: &str, sink: &mut Sink) -> Module {
 /// Parses one expression (used by `--set` values and tests).
 pub fn parse_expr(text: &str) -> Result<Expr, SyntaxError> {
     let (tokens, lex_errors) = lexer::tokenize(text);
-    if let Some(error) = lex_errors.into_iter().next() {
-        return Err(SyntaxError::Lex { text: error.text, span: error.span });
+    match lex_errors.into_iter().next() {
+        Some(LexError::Bad { span, text }) => return Err(SyntaxError::Lex { text, span }),
+        Some(LexError::TooDeep { span }) => return Err(SyntaxError::TooDeep { limit: depth::MAX_DEPTH, span }),
+        None => {}
     }
     // The trailing newline the lexer adds is not part of an expression.
     let tokens = tokens.into_iter().filter(|(_, t, _)| *t != Token::Newline);
@@ -247,7 +271,7 @@ mod tests {
     #[test]
     fn reduction_body_is_a_product() {
         let e = parse_expr("sum(i) a[i] * b[i] + c").expect("parses");
-        let ExprKind::Binary(BinOp::Add, lhs, _) = e.kind else { panic!("{e:?}") };
+        let ExprKind::Binary(BinOp::Add, lhs, _) = &e.kind else { panic!("{e:?}") };
         assert!(matches!(lhs.kind, ExprKind::Reduce { .. }));
     }
 
@@ -260,8 +284,8 @@ mod tests {
     #[test]
     fn power_is_right_associative_and_binds_tighter_than_minus() {
         let e = parse_expr("-x^2^3").expect("parses");
-        let ExprKind::Neg(inner) = e.kind else { panic!() };
-        let ExprKind::Binary(BinOp::Pow, _, rhs) = inner.kind else { panic!() };
+        let ExprKind::Neg(inner) = &e.kind else { panic!() };
+        let ExprKind::Binary(BinOp::Pow, _, rhs) = &inner.kind else { panic!() };
         assert!(matches!(rhs.kind, ExprKind::Binary(BinOp::Pow, _, _)));
     }
 

@@ -4,11 +4,18 @@
 //! code (`noether::check::out_of_range`), a labelled span and a help line. Stages push them into a
 //! [`Sink`] so one run reports every error it can find; the driver turns a non-empty sink into a
 //! [`Failure`], which carries the source text so each report renders with its snippet.
+//!
+//! A sink keeps the first [`MAX_ERRORS`] and counts the rest, as rustc does: garbage input ends
+//! in a bounded report whose last line says how many more errors there were.
+
+mod snippet;
 
 use std::fmt;
 use std::sync::Arc;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, SourceSpan};
+
+pub use snippet::Snippets;
 
 /// A byte range in one source file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -46,48 +53,84 @@ impl Source {
         Source { name: name.into(), text: text.into() }
     }
 
-    pub fn named_source(&self) -> NamedSource<Arc<str>> {
-        NamedSource::new(self.name.clone(), self.text.clone())
+    /// The text as miette reads it to render snippets.
+    pub fn snippets(&self) -> Snippets {
+        Snippets::new(self.name.clone(), self.text.clone())
     }
 }
 
 /// A boxed diagnostic from any stage.
 pub type Boxed = Box<dyn Diagnostic + Send + Sync + 'static>;
 
+/// How many diagnostics one run reports; the rest are only counted.
+pub const MAX_ERRORS: usize = 50;
+
 /// Collects diagnostics so a stage can keep going after the first error.
 #[derive(Default)]
 pub struct Sink {
     errors: Vec<Boxed>,
+    /// Errors reported after the first [`MAX_ERRORS`], counted but not kept.
+    more: usize,
 }
 
 impl Sink {
     pub fn push(&mut self, error: impl Diagnostic + Send + Sync + 'static) {
-        self.errors.push(Box::new(error));
+        if self.is_full() {
+            self.more += 1;
+        } else {
+            self.errors.push(Box::new(error));
+        }
+    }
+
+    /// Reports the error `make` builds, building it only if it will be kept: for diagnostics
+    /// whose text is costly (suggestions, lists of expected tokens).
+    pub fn push_with<D: Diagnostic + Send + Sync + 'static>(&mut self, make: impl FnOnce() -> D) {
+        if self.is_full() { self.more += 1 } else { self.push(make()) }
+    }
+
+    /// Whether further errors are only counted, so work spent on their text is wasted.
+    pub fn is_full(&self) -> bool {
+        self.errors.len() >= MAX_ERRORS
     }
 
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()
     }
 
+    /// How many errors were reported, kept or not.
     pub fn len(&self) -> usize {
-        self.errors.len()
+        self.errors.len() + self.more
     }
 
     /// `Err` with everything collected against `source`, or `Ok(value)` when nothing was.
     pub fn finish<T>(self, source: &Source, value: T) -> Result<T, Failure> {
-        if self.errors.is_empty() { Ok(value) } else { Err(Failure::new(source, self.errors)) }
+        if self.errors.is_empty() { Ok(value) } else { Err(self.fail(source)) }
     }
-}
 
-impl Sink {
-    /// The collected errors as a failure. A stage that gives up must have reported why; if it
-    /// did not, that is a compiler bug, reported as such rather than hidden.
+    /// The collected errors as a failure, ending with how many more there were. A stage that
+    /// gives up must have reported why; if it did not, that is a compiler bug, reported as such
+    /// rather than hidden.
     pub fn fail(mut self, source: &Source) -> Failure {
         if self.errors.is_empty() {
             self.push(Internal { message: "a compiler stage failed without a diagnostic".into() });
         }
+        if self.more > 0 {
+            self.errors.push(Box::new(TooManyErrors { shown: self.errors.len(), more: self.more }));
+        }
         Failure::new(source, self.errors)
     }
+}
+
+/// The last line of a report cut short by [`MAX_ERRORS`].
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("stopped after {shown} errors; {more} more not shown")]
+#[diagnostic(
+    code(noether::too_many_errors),
+    help("fix the errors above and check again: later ones are often consequences of earlier ones")
+)]
+pub struct TooManyErrors {
+    pub shown: usize,
+    pub more: usize,
 }
 
 /// A compiler bug surfaced as a diagnostic instead of a panic.
@@ -106,14 +149,14 @@ impl fmt::Debug for Sink {
 
 /// One or more user errors against one source file. Never empty.
 pub struct Failure {
-    source: NamedSource<Arc<str>>,
+    source: Snippets,
     errors: Vec<Boxed>,
 }
 
 impl Failure {
     pub fn new(source: &Source, errors: Vec<Boxed>) -> Self {
         assert!(!errors.is_empty(), "a Failure holds at least one diagnostic");
-        Failure { source: source.named_source(), errors }
+        Failure { source: source.snippets(), errors }
     }
 
     /// A failure made of one diagnostic.
@@ -188,7 +231,7 @@ impl Diagnostic for Failure {
 /// Borrows a diagnostic and lends it the source text, for rendering.
 struct WithSource<'a> {
     inner: &'a (dyn Diagnostic + Send + Sync),
-    source: &'a NamedSource<Arc<str>>,
+    source: &'a Snippets,
 }
 
 impl fmt::Debug for WithSource<'_> {
@@ -234,30 +277,40 @@ impl Diagnostic for WithSource<'_> {
 
 /// The closest candidate to `name` by edit distance, if it is close enough to be a likely typo.
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let limit = (name.chars().count() / 3).max(1);
+    let name: Vec<char> = name.chars().collect();
+    let limit = (name.len() / 3).max(1);
+    let mut row = Vec::new();
     candidates
         .into_iter()
-        .filter(|c| *c != name)
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
+        .filter_map(|c| Some((edit_distance_within(&name, c, limit, &mut row)?, c)))
+        .filter(|(d, _)| *d > 0)
         .min_by_key(|(d, c)| (*d, c.len()))
         .map(|(_, c)| c.to_string())
 }
 
-/// Levenshtein distance over chars.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
+/// Levenshtein distance over chars, if it is at most `limit`. Gives up as soon as a row of the
+/// table exceeds `limit`, so checking a typo against thousands of names stays cheap. `row` is
+/// scratch space reused across calls.
+fn edit_distance_within(a: &[char], b: &str, limit: usize, row: &mut Vec<usize>) -> Option<usize> {
+    let b_len = b.chars().count();
+    if a.len().abs_diff(b_len) > limit {
+        return None;
+    }
+    row.clear();
+    row.extend(0..=b_len);
+    for (i, ca) in a.iter().enumerate() {
         let mut diagonal = row[0];
         row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
+        for (j, cb) in b.chars().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = if ca == *cb { diagonal } else { 1 + diagonal.min(above).min(row[j]) };
+            row[j + 1] = if *ca == cb { diagonal } else { 1 + diagonal.min(above).min(row[j]) };
             diagonal = above;
         }
+        if row.iter().min().is_some_and(|m| *m > limit) {
+            return None;
+        }
     }
-    row[b.len()]
+    (row[b_len] <= limit).then_some(row[b_len])
 }
 
 /// "did you mean `x`?" help text, or a fallback.
@@ -273,6 +326,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_full_sink_counts_the_rest_and_says_how_many() {
+        let mut sink = Sink::default();
+        for i in 0..MAX_ERRORS + 7 {
+            sink.push_with(|| Internal { message: format!("error {i}") });
+        }
+        assert!(sink.is_full());
+        assert_eq!(sink.len(), MAX_ERRORS + 7);
+        let failure = sink.fail(&Source::new("test.noe", ""));
+        assert_eq!(failure.errors().len(), MAX_ERRORS + 1);
+        assert_eq!(failure.codes().last().map(String::as_str), Some("noether::too_many_errors"));
+        assert!(failure.render_plain(80).contains("stopped after 50 errors; 7 more not shown"));
+    }
+
+    #[test]
     fn suggests_close_names_only() {
         assert_eq!(did_you_mean("laplacain", ["laplacian", "gradient"]), Some("laplacian".into()));
         assert_eq!(did_you_mean("D", ["rho", "mu"]), None);
@@ -280,9 +347,13 @@ mod tests {
     }
 
     #[test]
-    fn edit_distance_counts_single_edits() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
+    fn edit_distance_counts_single_edits_up_to_the_limit() {
+        let within =
+            |a: &str, b: &str, limit| edit_distance_within(&a.chars().collect::<Vec<_>>(), b, limit, &mut Vec::new());
+        assert_eq!(within("kitten", "sitting", 3), Some(3));
+        assert_eq!(within("kitten", "sitting", 2), None);
+        assert_eq!(within("", "abc", 3), Some(3));
+        assert_eq!(within("same", "same", 0), Some(0));
+        assert_eq!(within("short", "a_much_longer_name", 5), None);
     }
 }
