@@ -11,6 +11,7 @@ mod parity;
 mod physics;
 mod random;
 mod robustness;
+mod sampling;
 mod sde;
 mod support;
 mod threads;

@@ -277,7 +277,7 @@ impl Lowering<'_, '_> {
     ) -> Option<Vec<KernelId>> {
         let reading = Self::reading_at(layout, at);
         let fail = Self::log_density_failure(spec);
-        self.def_gradient(("log_p", "log_p".into()), &spec.log_density, layout.field, &reading, target, &fail)
+        self.def_gradient(("log_p", "log_p"), &spec.log_density, layout.field, &reading, target, &fail)
     }
 
     /// In a state kernel: `x + τ g + sqrt(2τ) ξ` at the point, `x` and `g` read from buffers.

@@ -289,12 +289,11 @@ impl Lowering<'_, '_> {
         }
         self.gradients_in_progress.push(field);
         let scalar = model.scalars.iter().find(|s| s.name == *scalar).expect("checked: `grad` names a scalar");
-        let names = (scalar.name.as_str(), format!("{}_{}", scalar.kind.keyword(), scalar.name));
-        let kernels = self.def_gradient(names, &scalar.def, *wrt, reading, target, &|message| LowerError::Gradient {
-            name: info.name.clone(),
-            message,
-            span: info.span,
-        });
+        let kernels_name = format!("{}_{}", scalar.kind.keyword(), scalar.name);
+        let kernels =
+            self.def_gradient((scalar.name.as_str(), &kernels_name), &scalar.def, *wrt, reading, target, &|message| {
+                LowerError::Gradient { name: info.name.clone(), message, span: info.span }
+            });
         self.gradients_in_progress.pop();
         kernels
     }
@@ -305,7 +304,7 @@ impl Lowering<'_, '_> {
     /// the scalar's name and its kernels' (`E`, `energy_E`); `fail` words a failure.
     pub(super) fn def_gradient(
         &mut self,
-        names: (&str, String),
+        names: (&str, &str),
         def: &Def,
         wrt: FieldId,
         reading: &Reading,

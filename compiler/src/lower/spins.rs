@@ -97,7 +97,7 @@ impl Lowering<'_, '_> {
         let target = self.program.add_buffer(format!("dlogp_d{}", info.name), info.shape.extents());
         let fail = Self::log_density_failure(spec);
         let kernels =
-            self.def_gradient(("log_p", "log_p".into()), &spec.log_density, field, &Reading::default(), target, &fail)?;
+            self.def_gradient(("log_p", "log_p"), &spec.log_density, field, &Reading::default(), target, &fail)?;
         let (writers, constants): (Vec<KernelId>, Vec<KernelId>) =
             kernels.into_iter().partition(|k| self.program.kernel(*k).outputs.iter().any(|o| o.buffer == target));
         let per_site = |k: &Kernel| {
