@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::builtins::ReduceOp;
-use crate::model::{Affine, Def, Expr, Field, FieldId, FieldKind, Node, Read, Reduce, Var, VarId};
+use crate::model::{Affine, Def, Expr, Field, FieldId, Node, Read, Reduce, Var, VarId};
 use crate::ops::{Binary, Unary};
 
 /// The per-chain term of `log_density` (a definition over the chain index), if it splits.
@@ -102,7 +102,7 @@ impl Splitter<'_> {
                 if read.field == self.state {
                     fits &= read.index.first() == Some(&Affine::var(var));
                 } else {
-                    fits &= !self.derived_from_state(read.field, &mut Vec::new());
+                    fits &= !super::sample::derived_from(self.fields, read.field, &[self.state]);
                 }
             }
         });
@@ -113,35 +113,10 @@ impl Splitter<'_> {
         let mut found = false;
         crate::model::walk(e, &mut |n| {
             if let Node::Read(read) = n {
-                found |= read.field == self.state || self.derived_from_state(read.field, &mut Vec::new());
+                found |= super::sample::derived_from(self.fields, read.field, &[self.state]);
             }
         });
         found
-    }
-
-    /// Whether a let or gradient field's value depends on the state.
-    fn derived_from_state(&self, field: FieldId, seen: &mut Vec<FieldId>) -> bool {
-        if field == self.state {
-            return true;
-        }
-        if seen.contains(&field) {
-            return false;
-        }
-        seen.push(field);
-        let info = &self.fields[field.index()];
-        match (&info.kind, &info.def) {
-            (FieldKind::Grad { .. }, _) => true,
-            (FieldKind::Let, Some(def)) => {
-                let mut found = false;
-                crate::model::walk(&def.expr, &mut |n| {
-                    if let Node::Read(r) = n {
-                        found |= self.derived_from_state(r.field, seen);
-                    }
-                });
-                found
-            }
-            _ => false,
-        }
     }
 }
 

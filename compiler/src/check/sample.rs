@@ -14,7 +14,7 @@
 use super::directives::{OrderWord, Requested};
 use super::error::CheckError;
 use super::{Checker, Reported, chains, spins};
-use crate::model::{Chains, Def, FieldId, FieldKind, Node, Order, SampleSpec, Sampler};
+use crate::model::{Chains, Def, Field, FieldId, FieldKind, Node, Order, SampleSpec, Sampler};
 use crate::resolve::Sample;
 
 impl<'r> Checker<'r, '_> {
@@ -131,4 +131,33 @@ impl<'r> Checker<'r, '_> {
             }
         }
     }
+}
+
+/// Whether `field`'s value depends on one of the sampled `states`: it is one, a let reading one
+/// (through any lets), or a gradient (which may read any state). A read of such a field hides
+/// the states from the proofs above, which see only direct reads.
+pub(super) fn derived_from(fields: &[Field], field: FieldId, states: &[FieldId]) -> bool {
+    fn visit(fields: &[Field], field: FieldId, states: &[FieldId], seen: &mut Vec<FieldId>) -> bool {
+        if states.contains(&field) {
+            return true;
+        }
+        if seen.contains(&field) {
+            return false;
+        }
+        seen.push(field);
+        match (&fields[field.index()].kind, &fields[field.index()].def) {
+            (FieldKind::Grad { .. }, _) => true,
+            (FieldKind::Let, Some(def)) => {
+                let mut found = false;
+                crate::model::walk(&def.expr, &mut |node| {
+                    if let Node::Read(r) = node {
+                        found |= visit(fields, r.field, states, seen);
+                    }
+                });
+                found
+            }
+            _ => false,
+        }
+    }
+    visit(fields, field, states, &mut Vec::new())
 }

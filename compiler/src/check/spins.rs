@@ -20,7 +20,7 @@
 //! offset (1, 1), of even length, so checkerboard is refused at that read.
 
 use crate::ir::Access;
-use crate::model::{Affine, Colouring, Def, Expr, Field, FieldId, FieldKind, Node, Read, ReadId, VarId};
+use crate::model::{Affine, Colouring, Def, Expr, Field, FieldId, Node, Read, ReadId, VarId};
 use crate::ops::{Binary, Compare, Unary};
 
 use super::error::CheckError;
@@ -227,7 +227,7 @@ impl<'a> Walk<'a> {
 
     /// Refuses a read of a let (or gradient) whose value depends on a sampled spin.
     fn not_derived_from_spins(&self, read: &Read) -> Result<(), CheckError> {
-        if !self.depends_on_spins(read.field, &mut Vec::new()) {
+        if !super::sample::derived_from(self.fields, read.field, self.sampled) {
             return Ok(());
         }
         let name = self.fields[read.field.index()].name.clone();
@@ -237,30 +237,6 @@ impl<'a> Walk<'a> {
             label: "derived from spins".into(),
             help: format!("write the spins into the energy directly instead of through `{name}`"),
         })
-    }
-
-    fn depends_on_spins(&self, field: FieldId, seen: &mut Vec<FieldId>) -> bool {
-        if self.sampled.contains(&field) {
-            return true;
-        }
-        if seen.contains(&field) {
-            return false;
-        }
-        seen.push(field);
-        let info = &self.fields[field.index()];
-        match (&info.kind, &info.def) {
-            (FieldKind::Grad { .. }, _) => true,
-            (FieldKind::Let, Some(def)) => {
-                let mut found = false;
-                crate::model::walk(&def.expr, &mut |node| {
-                    if let Node::Read(r) = node {
-                        found |= self.depends_on_spins(r.field, seen);
-                    }
-                });
-                found
-            }
-            _ => false,
-        }
     }
 
     /// Records the coupling of two multiplied reads, after proving they never read one site.
