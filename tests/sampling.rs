@@ -278,3 +278,16 @@ fn every_sampler_makes_the_same_chain_on_any_thread_count() {
         }
     }
 }
+
+/// Accept–reject and spin moves make the sampled states a step function of the params: a
+/// gradient through them is refused at the directive, not taken at the initial states.
+#[test]
+fn gradients_through_accept_reject_samplers_are_refused() {
+    let mala = gaussian("mala(step = 0.1, sweeps = 5)") + "\nloss mean_x0 = mean(c) x[c, 0]\n";
+    let ising = ising(4, 0.5, "metropolis", "sweeps = 5") + "\nloss mean_s = mean(i, j) s[i, j]\n";
+    for (text, loss, wrt) in [(mala, "mean_x0", "x"), (ising, "mean_s", "beta")] {
+        let mut sim = compile(&text).simulator(Backend::Interp).unwrap_or_else(|f| panic!("{f:?}"));
+        let failure = sim.gradient(loss, &[wrt]).expect_err("refused");
+        assert!(failure.codes().iter().any(|c| c == "noether::grad::through_sampler"), "{:?}", failure.codes());
+    }
+}

@@ -139,6 +139,19 @@ pub enum RunError {
     )]
     NoSample,
 
+    #[error("a gradient cannot be taken through `{sampler}` sampling")]
+    #[diagnostic(
+        code(noether::grad::through_sampler),
+        help(
+            "its moves are accepted or rejected, or are discrete spin flips, so the sampled states are not a differentiable function of the params; only `langevin` (unadjusted) sampling is differentiated through"
+        )
+    )]
+    ThroughSampler {
+        sampler: String,
+        #[label("sampled here")]
+        span: Span,
+    },
+
     #[error("the model has no loss to differentiate")]
     #[diagnostic(code(noether::run::no_loss), help("declare one, e.g. `loss L = sum(i) u[i]^2`"))]
     NoLoss,

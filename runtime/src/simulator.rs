@@ -478,11 +478,10 @@ impl Simulator {
 
     /// The step procedure, the swaps and the time, without checks or observations.
     pub(crate) fn advance_unchecked(&mut self) -> Result<(), Failure> {
-        if self.settings().is_none() {
-            return Err(Failure::single(self.model.source(), RunError::NoRun));
-        }
         let interface = &self.model.compiled().interface;
-        let step = interface.step.expect("a model with a run directive has a step procedure");
+        let Some(step) = interface.step else {
+            return Err(Failure::single(self.model.source(), RunError::NoRun));
+        };
         self.set_clock(self.steps_done);
         self.run_procedure(step)?;
         for &(current, next) in &self.model.compiled().interface.swaps {
@@ -490,6 +489,17 @@ impl Simulator {
         }
         self.set_clock(self.steps_done + 1);
         Ok(())
+    }
+
+    /// How many steps a gradient differentiates through: the run's steps, or every sweep
+    /// (burn-in included) of a sampler whose sweep is the model's step (unadjusted Langevin);
+    /// 0 for other samplers, whose gradients are taken at the initial states.
+    pub(crate) fn differentiated_steps(&self) -> u64 {
+        match self.schedule {
+            Some(Schedule::Integrate(settings)) => settings.steps,
+            Some(Schedule::Sample(s)) if self.model.compiled().interface.step.is_some() => s.burn_in + s.sweeps,
+            _ => 0,
+        }
     }
 
     /// Sets the step count, the time and the time step buffers to the start of step `step`.

@@ -126,7 +126,7 @@ impl Lowering<'_, '_> {
         let sweep = self.program.add_procedure("sweep", kernels);
         let prepare = self.program.add_procedure("prepare_sampler", Vec::new());
         let phase = Phase::Run { procedures: vec![sweep], repeat: 1, swaps: vec![(layout.x, next)] };
-        Some(SamplerProgram { prepare, sweep: vec![phase], acceptance: None })
+        Some(SamplerProgram { prepare, sweep: vec![phase], acceptance: None, step: Some((sweep, (layout.x, next))) })
     }
 
     fn mala(&mut self, spec: &SampleSpec, layout: &Layout, step: f64) -> Option<SamplerProgram> {
@@ -162,7 +162,7 @@ impl Lowering<'_, '_> {
         kernels.extend(choose);
         let sweep = self.program.add_procedure("sweep", kernels);
         let phase = Phase::Run { procedures: vec![sweep], repeat: 1, swaps };
-        Some(SamplerProgram { prepare, sweep: vec![phase], acceptance: Some(kept.acceptance) })
+        Some(SamplerProgram { prepare, sweep: vec![phase], acceptance: Some(kept.acceptance), step: None })
     }
 
     fn hmc(&mut self, spec: &SampleSpec, layout: &Layout, step: f64, leapfrog: u64) -> Option<SamplerProgram> {
@@ -231,7 +231,7 @@ impl Lowering<'_, '_> {
             sweep.push(Phase::Run { procedures: vec![force, leap], repeat: leapfrog - 1, swaps });
         }
         sweep.push(Phase::Run { procedures: vec![force, finish], repeat: 1, swaps });
-        Some(SamplerProgram { prepare, sweep, acceptance: Some(kept.acceptance) })
+        Some(SamplerProgram { prepare, sweep, acceptance: Some(kept.acceptance), step: None })
     }
 
     /// The kept buffers, and the procedure computing `log p` and its gradient at the state.

@@ -61,7 +61,8 @@ pub struct Interface {
     pub scalars: Vec<BufferId>,
     pub init_params: ProcId,
     pub init_states: ProcId,
-    /// `None` when the model has no `run` directive.
+    /// The integrator's step, or the sweep of a sampler that is differentiable as a step
+    /// ([`sample::SamplerProgram::step`]); `None` otherwise.
     pub step: Option<ProcId>,
     pub observe: ProcId,
     /// The procedure computing each named scalar, in the order of `Model::scalars`.
@@ -103,11 +104,13 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
     };
     let init_params = lowering.init_params()?;
     let init_states = lowering.init_states()?;
-    let (step, swaps) = match lowering.integrator()? {
-        Some((step, swaps)) => (Some(step), swaps),
-        None => (None, Vec::new()),
-    };
+    let integrator = lowering.integrator()?;
     let sampler = lowering.sampler()?;
+    let (step, swaps) = match (integrator, sampler.as_ref().and_then(|s| s.step)) {
+        (Some((step, swaps)), _) => (Some(step), swaps),
+        (None, Some((sweep, swap))) => (Some(sweep), vec![swap]),
+        (None, None) => (None, Vec::new()),
+    };
     let observed: Vec<usize> =
         (0..model.scalars.len()).filter(|i| model.scalars[*i].kind == NamedKind::Observe).collect();
     let observe = lowering.scalar_procedure("observe", &observed)?;

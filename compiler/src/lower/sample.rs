@@ -27,6 +27,11 @@ pub struct SamplerProgram {
     /// A scalar buffer: the fraction of proposals the last sweep accepted, for samplers that
     /// accept or reject.
     pub acceptance: Option<BufferId>,
+    /// For a sampler whose sweep is a differentiable function of the state and the sweep's
+    /// draws (unadjusted Langevin: one procedure and one exchange), that procedure and
+    /// exchange: the model's step, so a gradient differentiates through the sweeps as through
+    /// time steps, replaying the same draws.
+    pub step: Option<(ProcId, (BufferId, BufferId))>,
 }
 
 #[derive(Clone, Debug)]

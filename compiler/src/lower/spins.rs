@@ -86,7 +86,7 @@ impl Lowering<'_, '_> {
         let sweep = self.program.add_procedure("sweep", sweep);
         phases.push(Phase::Run { procedures: vec![sweep], repeat: 1, swaps: Vec::new() });
         let prepare = self.program.add_procedure("prepare_sampler", prepare);
-        Some(SamplerProgram { prepare, sweep: phases, acceptance: None })
+        Some(SamplerProgram { prepare, sweep: phases, acceptance: None, step: None })
     }
 
     /// The kernel computing `∂log p/∂field` at every site (to be inlined, never run) and its
