@@ -31,30 +31,35 @@ fn uniform(hi: u32, lo: u32) -> f64 {
     (k + 0.5) * 2f64.powi(-52)
 }
 
-/// `sweeps` checkerboard Metropolis sweeps of an all-up lattice: colour 0 (even `i + j`), then
-/// colour 1; a flip of `s` with neighbour sum `n` is accepted when `u < exp(-2 beta s n)`.
+/// One checkerboard sweep's visits: colour 0 (even `i + j`), then colour 1, each site with its
+/// four periodic neighbours (flat indices).
+fn checkerboard(mut visit: impl FnMut(usize, [usize; 4])) {
+    for colour in 0..2 {
+        for i in 0..L {
+            let (up, down) = ((i + L - 1) % L * L, (i + 1) % L * L);
+            for j in (((i + colour) % 2)..L).step_by(2) {
+                let (left, right) = (i * L + (j + L - 1) % L, i * L + (j + 1) % L);
+                visit(i * L + j, [up + j, down + j, left, right]);
+            }
+        }
+    }
+}
+
+/// `sweeps` checkerboard Metropolis sweeps of an all-up lattice; a flip of `s` with neighbour
+/// sum `n` is accepted when `u < exp(-2 beta s n)`.
 fn ising_by_hand(sweeps: u64, stream: u32) -> Vec<f64> {
     let mut s = vec![1.0f64; L * L];
     // The acceptance ratio for s * n = -4, -2, 0, 2, 4.
     let ratios: Vec<f64> = (0..5).map(|k: i32| (-2.0 * BETA * f64::from(2 * k - 4)).exp()).collect();
     for sweep in 0..sweeps {
         let (low, high) = (sweep as u32, (sweep >> 32) as u32);
-        for colour in 0..2 {
-            for i in 0..L {
-                let (up, down) = ((i + L - 1) % L * L, (i + 1) % L * L);
-                for j in (((i + colour) % 2)..L).step_by(2) {
-                    let (left, right) = ((j + L - 1) % L, (j + 1) % L);
-                    let site = i * L + j;
-                    let n = s[up + j] + s[down + j] + s[i * L + left] + s[i * L + right];
-                    let spin = s[site];
-                    let words = philox_words([site as u32, low, high, 0], [SEED, stream]);
-                    let ratio = ratios[((spin * n + 4.0) / 2.0) as usize];
-                    if uniform(words[0], words[1]) < ratio {
-                        s[site] = -spin;
-                    }
-                }
+        checkerboard(|site, [a, b, c, d]| {
+            let (spin, n) = (s[site], s[a] + s[b] + s[c] + s[d]);
+            let words = philox_words([site as u32, low, high, 0], [SEED, stream]);
+            if uniform(words[0], words[1]) < ratios[((spin * n + 4.0) / 2.0) as usize] {
+                s[site] = -spin;
             }
-        }
+        });
     }
     s
 }
@@ -68,22 +73,15 @@ fn ising_fast(sweeps: u64) -> i64 {
         (0..5).map(|k: i32| ((-2.0 * BETA * f64::from(2 * k - 4)).exp().min(1.0) * u64::MAX as f64) as u64).collect();
     let mut state = 0x9E37_79B9_7F4A_7C15_u64;
     for _ in 0..sweeps {
-        for colour in 0..2 {
-            for i in 0..L {
-                let (up, down) = ((i + L - 1) % L * L, (i + 1) % L * L);
-                for j in (((i + colour) % 2)..L).step_by(2) {
-                    let (left, right) = ((j + L - 1) % L, (j + 1) % L);
-                    let site = i * L + j;
-                    let n = s[up + j] + s[down + j] + s[i * L + left] + s[i * L + right];
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    if state < thresholds[((s[site] * n + 4) / 2) as usize] {
-                        s[site] = -s[site];
-                    }
-                }
+        checkerboard(|site, [a, b, c, d]| {
+            let n = s[a] + s[b] + s[c] + s[d];
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            if state < thresholds[((s[site] * n + 4) / 2) as usize] {
+                s[site] = -s[site];
             }
-        }
+        });
     }
     s.iter().map(|&x| i64::from(x)).sum()
 }

@@ -4,13 +4,22 @@
 use noether::runtime::FitOptions;
 use noether::{Backend, Model, Override, Source};
 
-fn run(name: &str, overrides: &[(&str, f64)], steps: u64) -> noether::Simulator {
+/// Runs the example `name` with `overrides`, after `configure` (the steps or sweeps) on the JIT.
+fn run_with(
+    name: &str,
+    overrides: &[(&str, f64)],
+    configure: impl FnOnce(&mut noether::Simulator) -> Result<(), noether::Failure>,
+) -> noether::Simulator {
     let overrides: Vec<Override> = overrides.iter().map(|(n, v)| Override { name: n.to_string(), value: *v }).collect();
     let model = Model::from_file_with(format!("examples/{name}.noe"), &overrides).unwrap_or_else(|f| panic!("{f:?}"));
     let mut sim = model.simulator(Backend::Jit).unwrap_or_else(|f| panic!("{f:?}"));
-    sim.set_steps(steps).unwrap_or_else(|f| panic!("{f:?}"));
+    configure(&mut sim).unwrap_or_else(|f| panic!("{f:?}"));
     sim.run().unwrap_or_else(|f| panic!("{name}: {f:?}"));
     sim
+}
+
+fn run(name: &str, overrides: &[(&str, f64)], steps: u64) -> noether::Simulator {
+    run_with(name, overrides, |sim| sim.set_steps(steps))
 }
 
 #[test]
@@ -270,12 +279,7 @@ fn diffusion_sampling_reproduces_the_mixture() {
 }
 
 fn sampled(name: &str, overrides: &[(&str, f64)], sweeps: u64) -> noether::Simulator {
-    let overrides: Vec<Override> = overrides.iter().map(|(n, v)| Override { name: n.to_string(), value: *v }).collect();
-    let model = Model::from_file_with(format!("examples/{name}.noe"), &overrides).unwrap_or_else(|f| panic!("{f:?}"));
-    let mut sim = model.simulator(Backend::Jit).unwrap_or_else(|f| panic!("{f:?}"));
-    sim.set_sweeps(sweeps).unwrap_or_else(|f| panic!("{f:?}"));
-    sim.run().unwrap_or_else(|f| panic!("{name}: {f:?}"));
-    sim
+    run_with(name, overrides, |sim| sim.set_sweeps(sweeps))
 }
 
 /// Near the critical point, from the all-up start: the spins stay ±1, the energy per spin stays
