@@ -16,4 +16,4 @@ pub use noether_compiler as compiler;
 pub use noether_compiler::diag::{Failure, Source};
 pub use noether_compiler::resolve::Override;
 pub use noether_runtime as runtime;
-pub use noether_runtime::{Backend, CompileTimings, EngineOptions, Model, RunError, Settings, Simulator};
+pub use noether_runtime::{Backend, CompileTimings, EngineOptions, Model, RunError, Schedule, Settings, Simulator};

@@ -19,8 +19,10 @@ struct Cli {
 enum Command {
     /// Check a script (syntax, names, shapes, data files, memory) without running it.
     Check(CheckArgs),
-    /// Run a script's `run` directive and report its losses and observables.
+    /// Run a script's directive (`run` or `sample`) and report its losses and observables.
     Run(RunArgs),
+    /// Run a sampling script's `sample` directive: the same as `run`, for scripts that sample.
+    Sample(RunArgs),
     /// The gradient of a loss through the whole run, with respect to params and initial states.
     Grad(GradArgs),
     /// Fit params to minimise a loss with the script's `fit` directive.
@@ -105,14 +107,14 @@ struct SettingsArgs {
     /// Time step (overrides the script's `dt`).
     #[arg(long)]
     dt: Option<f64>,
-    /// Seed of the noise (overrides the script's `seed`).
+    /// Seed of the noise or the sampler (overrides the script's `seed`).
     #[arg(long, value_parser = clap::value_parser!(u64).range(..1 << 32))]
     seed: Option<u64>,
 }
 
 impl From<SettingsArgs> for commands::RunOverrides {
     fn from(args: SettingsArgs) -> Self {
-        commands::RunOverrides { steps: args.steps, dt: args.dt, seed: args.seed }
+        commands::RunOverrides { steps: args.steps, dt: args.dt, seed: args.seed, sweeps: None }
     }
 }
 
@@ -154,7 +156,11 @@ struct RunArgs {
     model: ModelArgs,
     #[command(flatten)]
     settings: SettingsArgs,
-    /// Write final states and observable series as .npy, plus summary.json, into this folder.
+    /// Sweeps after the burn-in (overrides the sampler's `sweeps`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    sweeps: Option<u64>,
+    /// Write final states and observable series (per step or per recorded sweep) as .npy, plus
+    /// summary.json, into this folder.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Also write the first K elements of each state at every step: DIR/<state>_paths.npy,
@@ -217,6 +223,21 @@ impl From<Stage> for commands::Stage {
     }
 }
 
+fn run_options(args: RunArgs, sampling_only: bool) -> commands::RunOptions {
+    let mut settings: commands::RunOverrides = args.settings.into();
+    settings.sweeps = args.sweeps;
+    commands::RunOptions {
+        file: args.model.file,
+        overrides: args.model.overrides,
+        settings,
+        out: args.out,
+        paths: args.paths,
+        json: args.json,
+        engine: args.engine.into(),
+        sampling_only,
+    }
+}
+
 fn parse_override(text: &str) -> Result<Override, String> {
     let (name, value) = text.split_once('=').ok_or("expected NAME=VALUE, e.g. N=512")?;
     let value: f64 = value.trim().parse().map_err(|_| format!("`{value}` is not a number"))?;
@@ -247,15 +268,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => commands::check(&args.model.file, &args.model.overrides, args.memory.memory_limit),
-        Command::Run(args) => commands::run(&commands::RunOptions {
-            file: args.model.file,
-            overrides: args.model.overrides,
-            settings: args.settings.into(),
-            out: args.out,
-            paths: args.paths,
-            json: args.json,
-            engine: args.engine.into(),
-        }),
+        Command::Run(args) => commands::run(&run_options(args, false)),
+        Command::Sample(args) => commands::run(&run_options(args, true)),
         Command::Grad(args) => commands::grad(&commands::GradOptions {
             file: args.model.file,
             overrides: args.model.overrides,

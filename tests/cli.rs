@@ -304,3 +304,54 @@ fn sde_runs_write_sample_paths_and_follow_the_seed() {
     let (other, _) = run("8", "c");
     assert!(x.iter().zip(other.iter()).all(|(a, b)| a != b), "another seed draws other paths");
 }
+
+/// `noether run` executes a `sample` directive: each observable's series per sweep, the sweep
+/// counts, the final spins and a summary naming the sampler.
+#[test]
+fn run_samples_a_sampling_script_and_writes_series_per_sweep() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("ising");
+    let args = ["run", "examples/ising.noe", "--set", "L=8", "--sweeps", "30", "--seed", "3", "--out"];
+    let output = noether(&[&args[..], &[out.to_str().expect("utf-8 path"), "--json"]].concat());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_str(stdout(&output).trim()).expect("one JSON object");
+    assert_eq!(summary["sampler"], "metropolis");
+    assert_eq!(summary["order"], "checkerboard");
+    assert_eq!((summary["sweeps"].as_u64(), summary["seed"].as_u64()), (Some(30), Some(3)));
+    let s = read_npy(&out.join("s.npy"));
+    assert_eq!(s.shape(), &[8, 8]);
+    assert!(s.iter().all(|v| *v == 1.0 || *v == -1.0));
+    let m = read_npy(&out.join("m.npy"));
+    assert_eq!(m.shape(), &[30]);
+    assert_eq!(m.iter().last().copied(), Some(s.mean().expect("spins")));
+    let sweeps = read_npy(&out.join("sweep.npy"));
+    assert_eq!(sweeps.iter().copied().collect::<Vec<_>>(), (1..=30).map(f64::from).collect::<Vec<_>>());
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary.json")).expect("json");
+    let mean = m.iter().sum::<f64>() / 30.0;
+    assert!((written["observable_means"]["m"].as_f64().expect("a mean") - mean).abs() < 1e-12);
+}
+
+/// `noether sample` reports and writes the acceptance of a sampler that accepts or rejects,
+/// and refuses a script that integrates.
+#[test]
+fn sample_writes_acceptance_rates() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("hmc");
+    let args = ["sample", "examples/hmc_gaussian.noe", "--sweeps", "50", "--out"];
+    let output = noether(&[&args[..], &[out.to_str().expect("utf-8 path")]].concat());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("acceptance rate 0."), "{}", stdout(&output));
+    let acceptance = read_npy(&out.join("acceptance.npy"));
+    assert_eq!(acceptance.shape(), &[50]);
+    assert!(acceptance.iter().all(|a| (0.0..=1.0).contains(a)));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary.json")).expect("json");
+    let rate = summary["acceptance_rate"].as_f64().expect("a rate");
+    assert!((rate - acceptance.iter().sum::<f64>() / 50.0).abs() < 1e-12);
+    assert_eq!(read_npy(&out.join("x.npy")).shape(), &[64, 2]);
+
+    let refused = noether(&["sample", "examples/heat.noe", "--set", "N=8"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("noether run"), "{}", stderr(&refused));
+}

@@ -4,13 +4,22 @@
 use noether::runtime::FitOptions;
 use noether::{Backend, Model, Override, Source};
 
-fn run(name: &str, overrides: &[(&str, f64)], steps: u64) -> noether::Simulator {
+/// Runs the example `name` with `overrides`, after `configure` (the steps or sweeps) on the JIT.
+fn run_with(
+    name: &str,
+    overrides: &[(&str, f64)],
+    configure: impl FnOnce(&mut noether::Simulator) -> Result<(), noether::Failure>,
+) -> noether::Simulator {
     let overrides: Vec<Override> = overrides.iter().map(|(n, v)| Override { name: n.to_string(), value: *v }).collect();
     let model = Model::from_file_with(format!("examples/{name}.noe"), &overrides).unwrap_or_else(|f| panic!("{f:?}"));
     let mut sim = model.simulator(Backend::Jit).unwrap_or_else(|f| panic!("{f:?}"));
-    sim.set_steps(steps).unwrap_or_else(|f| panic!("{f:?}"));
+    configure(&mut sim).unwrap_or_else(|f| panic!("{f:?}"));
     sim.run().unwrap_or_else(|f| panic!("{name}: {f:?}"));
     sim
+}
+
+fn run(name: &str, overrides: &[(&str, f64)], steps: u64) -> noether::Simulator {
+    run_with(name, overrides, |sim| sim.set_steps(steps))
 }
 
 #[test]
@@ -284,4 +293,47 @@ fn diffusion_sampling_reproduces_the_mixture() {
         let standard_error = (w * (1.0 - w) / m as f64).sqrt();
         assert!((fraction - w).abs() < 4.0 * standard_error, "component {c}: {fraction} of samples, weight {w}");
     }
+}
+
+fn sampled(name: &str, overrides: &[(&str, f64)], sweeps: u64) -> noether::Simulator {
+    run_with(name, overrides, |sim| sim.set_sweeps(sweeps))
+}
+
+/// Near the critical point, from the all-up start: the spins stay ±1, the energy per spin stays
+/// between the ground state's -2 and 0, and the lattice stays mostly magnetised over a short run.
+#[test]
+fn ising_example_samples_spins_near_criticality() {
+    let sim = sampled("ising", &[("L", 32.0)], 100);
+    assert!(sim.state("s").expect("state").iter().all(|s| *s == 1.0 || *s == -1.0));
+    let (m, e) = (sim.observable("m").expect("observed"), sim.observable("e").expect("observed"));
+    assert_eq!(m.len(), 100);
+    assert!(e.iter().all(|e| (-2.0..-1.0).contains(e)), "energy per spin out of range");
+    assert!(m[m.len() - 1] > 0.3, "magnetisation {}", m[m.len() - 1]);
+}
+
+/// The RBM's units stay ±1 and the sampler visits both signs of the layers' means.
+#[test]
+fn rbm_example_samples_both_layers() {
+    let sim = sampled("rbm", &[], 400);
+    for state in ["v", "h"] {
+        assert!(sim.state(state).expect("state").iter().all(|s| *s == 1.0 || *s == -1.0));
+    }
+    let mean_v = sim.observable("mean_v").expect("observed");
+    assert_eq!(mean_v.len(), 400);
+    assert!(mean_v.iter().any(|m| *m > 0.0) && mean_v.iter().any(|m| *m < 0.0));
+}
+
+/// A short HMC run already estimates the Gaussian's mean and correlation roughly, with most
+/// trajectories accepted.
+#[test]
+fn hmc_gaussian_example_estimates_the_moments() {
+    let sim = sampled("hmc_gaussian", &[], 300);
+    let mean = |name: &str| {
+        let series = sim.observable(name).expect("observed");
+        series.iter().sum::<f64>() / series.len() as f64
+    };
+    assert!((mean("mean_x") - 1.0).abs() < 0.05 && (mean("mean_y") + 1.0).abs() < 0.05);
+    assert!((mean("cov_xy") - 0.8).abs() < 0.08, "{}", mean("cov_xy"));
+    let rate = sim.acceptance().rate().expect("hmc accepts or rejects");
+    assert!(rate > 0.8, "acceptance {rate}");
 }

@@ -12,6 +12,7 @@ mod parity;
 mod physics;
 mod random;
 mod robustness;
+mod sampling;
 mod sde;
 mod support;
 mod threads;

@@ -112,13 +112,15 @@ impl FieldKind {
 }
 
 /// A scalar expression over a domain: evaluate `expr` at every point of `vars[..rank]`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Def {
     pub rank: usize,
     pub vars: Vec<Var>,
     pub expr: Expr,
     /// How each read is performed, by [`ReadId`].
     pub accesses: Vec<ReadAccess>,
+    /// Where each read is in the source, by [`ReadId`].
+    pub read_spans: Vec<Span>,
 }
 
 impl Def {
@@ -356,27 +358,147 @@ pub struct Run {
     pub second_order: Option<SecondOrder>,
 }
 
+/// The `sample` directive, validated: what is sampled, from which density, and how.
 #[derive(Clone, Debug)]
 pub struct SampleSpec {
-    pub var: FieldId,
-    pub sampler: String,
-    pub options: Vec<(String, OptionValue)>,
+    /// The sampled states: several only for spin samplers (block Gibbs over an RBM's layers).
+    pub vars: Vec<FieldId>,
+    /// `log p` up to a constant: the argument of `exp` in `sample x ~ exp(...)`, a scalar.
+    pub log_density: Def,
+    pub sampler: Sampler,
+    pub schedule: SampleSchedule,
     pub span: Span,
 }
 
+/// How many sweeps a sampler makes and which it records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SampleSchedule {
+    /// Sweeps after the burn-in; a sweep updates every spin (or moves every chain) once.
+    pub sweeps: u64,
+    /// The key of every random draw the sampler makes.
+    pub seed: u64,
+    /// Observables are recorded after every `thin`-th sweep.
+    pub thin: u64,
+    /// Sweeps made before the first recorded one.
+    pub burn_in: u64,
+}
+
+/// A sampler, with its own settings.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sampler {
+    /// Single-spin flips, each accepted with probability `min(1, exp(Δ log p))`.
+    Metropolis(Order),
+    /// Heat bath: each spin drawn afresh from its distribution given the others.
+    Gibbs(Order),
+    /// Unadjusted Langevin: `x' = x + step ∇log p(x) + sqrt(2 step) ξ`.
+    Langevin { step: f64 },
+    /// The Langevin proposal, accepted by the Metropolis–Hastings rule.
+    Mala { step: f64, chains: Chains },
+    /// Hamiltonian Monte Carlo: `leapfrog` leapfrog steps of size `step` with unit masses,
+    /// accepted by the Metropolis rule on the total energy.
+    Hmc { step: f64, leapfrog: u64, chains: Chains },
+}
+
+impl Sampler {
+    pub const NAMES: [&'static str; 5] = ["metropolis", "gibbs", "langevin", "mala", "hmc"];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Sampler::Metropolis(_) => "metropolis",
+            Sampler::Gibbs(_) => "gibbs",
+            Sampler::Langevin { .. } => "langevin",
+            Sampler::Mala { .. } => "mala",
+            Sampler::Hmc { .. } => "hmc",
+        }
+    }
+
+    /// Whether it samples spins (±1) rather than real numbers.
+    pub fn is_spin(&self) -> bool {
+        matches!(self, Sampler::Metropolis(_) | Sampler::Gibbs(_))
+    }
+
+    /// Whether it accepts or rejects proposals, so has an acceptance rate.
+    pub fn accepts(&self) -> bool {
+        matches!(self, Sampler::Mala { .. } | Sampler::Hmc { .. })
+    }
+}
+
+/// The order in which single-spin updates visit the sites.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Order {
+    /// Colour classes one after another, every site of a class at once. `check` has proven that
+    /// no site's `Δ log p` reads a site of its own class; one colouring per sampled field.
+    Checkerboard(Vec<Colouring>),
+    /// Every site in row-major order, each seeing the updates before it.
+    Sequential,
+    /// Every site once per sweep, in a fresh random order.
+    Random,
+}
+
+impl Order {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Order::Checkerboard(_) => "checkerboard",
+            Order::Sequential => "sequential",
+            Order::Random => "random",
+        }
+    }
+}
+
+/// How the sites of one sampled spin field split into checkerboard classes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Colouring {
+    /// One class: no site's update reads another site of this field (an RBM's layer).
+    Whole,
+    /// Two classes by the parity of the sum of the indices: sites read their neighbours at
+    /// offsets of odd total length only.
+    Parity,
+}
+
+/// How a continuous sampler accepts: all of the state at once, or each chain on its own.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Chains {
+    /// The whole state is one chain.
+    One,
+    /// `log p` is a sum over the state's first axis of terms that read only their own row:
+    /// `per_chain` is that term, a definition over `[c < chains]`.
+    Many { per_chain: Def },
+}
+
+/// The `fit` directive, validated.
 #[derive(Clone, Debug)]
 pub struct FitSpec {
     pub params: Vec<FieldId>,
     pub loss: String,
-    pub optimizer: String,
-    pub options: Vec<(String, OptionValue)>,
+    pub optimizer: Optimizer,
     pub span: Span,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum OptionValue {
-    Number(f64),
-    Word(String),
+/// An optimizer with its settings (defaults filled in).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Optimizer {
+    Adam {
+        lr: f64,
+        iters: u64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+    },
+    /// L-BFGS with a backtracking line search; stops early once the gradient norm is below `tol`.
+    Lbfgs {
+        iters: u64,
+        tol: f64,
+        history: u64,
+    },
+}
+
+impl Optimizer {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Optimizer::Adam { .. } => "adam",
+            Optimizer::Lbfgs { .. } => "lbfgs",
+        }
+    }
 }
 
 /// Visits `e` and each of its subexpressions once, parents first, left to right. A node shared

@@ -150,8 +150,12 @@ impl Simulator {
     /// buffers and stored states would need more memory than the simulator may use.
     pub fn gradient_with(&mut self, loss: &str, wrt: &[&str], options: GradientOptions) -> Result<Gradient, Failure> {
         let targets = self.gradient_targets(wrt)?;
+        if let (Some(spec), 0) = (&self.model.checked().sample, self.differentiated_steps()) {
+            let sampler = spec.sampler.name().to_string();
+            return Err(self.model.fail(RunError::ThroughSampler { sampler, span: spec.span }));
+        }
         let gradient = self.gradient_program_of(loss)?;
-        let steps = self.settings.map_or(0, |s| s.steps) as usize;
+        let steps = self.differentiated_steps() as usize;
         let plan = Plan::new(steps, options.checkpoints);
         self.check_gradient_memory(&gradient, &plan, options.checkpoints)?;
         self.load_gradient_program(&gradient)?;
@@ -315,10 +319,10 @@ impl Simulator {
     }
 
     /// The value [`Simulator::gradient`] differentiates: `loss` after the script's whole run
-    /// from the initial states (at the initial states when the script has no `run`), as finite
-    /// differences of a gradient evaluate it.
+    /// (or Langevin sampling) from the initial states (at the initial states when nothing moves
+    /// them differentiably), as finite differences of a gradient evaluate it.
     pub fn loss_through_run(&mut self, loss: &str) -> Result<f64, Failure> {
-        if self.settings.is_some() {
+        if self.differentiated_steps() > 0 {
             self.run()?;
         } else {
             self.reset()?;

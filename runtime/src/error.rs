@@ -92,9 +92,65 @@ pub enum RunError {
     #[diagnostic(code(noether::api::shape))]
     ValueShape { name: String, expected: String, found: String },
 
-    #[error("the model has no `run` directive")]
-    #[diagnostic(code(noether::run::no_run), help("add a line like `run euler(dt = 0.01, steps = 100)` to the script"))]
+    #[error("the model has no `run` or `sample` directive")]
+    #[diagnostic(
+        code(noether::run::no_run),
+        help(
+            "add a line like `run euler(dt = 0.01, steps = 100)` or `sample s ~ exp(-H) with metropolis(sweeps = 100)`"
+        )
+    )]
     NoRun,
+
+    #[error("the spin state `{state}` holds {value} at index {index}")]
+    #[diagnostic(
+        code(noether::run::not_spin),
+        help(
+            "a spin is +1 or -1: write its initial value to give only those, e.g. `if uniform(1, i) < 0.5 then -1 else 1`"
+        )
+    )]
+    NotSpin {
+        state: String,
+        value: f64,
+        index: String,
+        #[label("declared a spin here")]
+        span: Span,
+    },
+
+    #[error("`{state}` became {value} by sweep {sweep}, first at index {index}")]
+    #[diagnostic(
+        code(noether::run::non_finite),
+        help("the sampler's step is probably too large for this density: reduce `step`")
+    )]
+    NonFiniteSample {
+        state: String,
+        value: f64,
+        sweep: u64,
+        index: String,
+        #[label("this sampler produced it")]
+        span: Span,
+    },
+
+    #[error("the model has no `sample` directive")]
+    #[diagnostic(
+        code(noether::run::no_sample),
+        help(
+            "`noether sample` runs sampling scripts (`sample s ~ exp(-H) with metropolis(sweeps = 100)`); use `noether run` for this one"
+        )
+    )]
+    NoSample,
+
+    #[error("a gradient cannot be taken through `{sampler}` sampling")]
+    #[diagnostic(
+        code(noether::grad::through_sampler),
+        help(
+            "its moves are accepted or rejected, or are discrete spin flips, so the sampled states are not a differentiable function of the params; only `langevin` (unadjusted) sampling is differentiated through"
+        )
+    )]
+    ThroughSampler {
+        sampler: String,
+        #[label("sampled here")]
+        span: Span,
+    },
 
     #[error("the model has no loss to differentiate")]
     #[diagnostic(code(noether::run::no_loss), help("declare one, e.g. `loss L = sum(i) u[i]^2`"))]

@@ -2,7 +2,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 use noether_compiler::diag::Failure;
-use noether_compiler::model::OptionValue;
+use noether_compiler::model::Optimizer;
 
 use crate::error::RunError;
 use crate::optim::{Adam, Iteration, Lbfgs, Objective};
@@ -76,17 +76,10 @@ impl Simulator {
         let checked = self.model.checked();
         let params: Vec<(String, Vec<usize>)> =
             spec.params.iter().map(|p| (checked.field(*p).name.clone(), checked.field(*p).shape.extents())).collect();
-        let number = |key: &str| {
-            spec.options.iter().find(|(k, _)| k == key).and_then(|(_, v)| match v {
-                OptionValue::Number(x) => Some(*x),
-                OptionValue::Word(_) => None,
-            })
-        };
         let mut start = Vec::new();
         for (name, _) in &params {
             start.extend(self.field(name)?.iter().copied());
         }
-        let iters = options.iters.or(number("iters").map(|v| v as usize)).unwrap_or(100);
         let mut history = Vec::new();
         let mut record = |it: &Iteration| {
             history.push(it.clone());
@@ -94,19 +87,15 @@ impl Simulator {
         };
         let mut objective =
             ModelObjective { sim: self, loss: spec.loss.clone(), params: params.clone(), failure: None };
-        let result = match spec.optimizer.as_str() {
-            "adam" => {
-                let mut adam = Adam::new(options.lr.or(number("lr")).unwrap_or(0.01), iters);
-                adam.beta1 = number("beta1").unwrap_or(adam.beta1);
-                adam.beta2 = number("beta2").unwrap_or(adam.beta2);
-                adam.eps = number("eps").unwrap_or(adam.eps);
+        let result = match spec.optimizer {
+            Optimizer::Adam { lr, iters, beta1, beta2, eps } => {
+                let iters = options.iters.unwrap_or(iters as usize);
+                let adam = Adam { lr: options.lr.unwrap_or(lr), iters, beta1, beta2, eps };
                 adam.minimize(&mut objective, start, &mut record)
             }
-            _ => {
-                let mut lbfgs = Lbfgs::new(iters);
-                lbfgs.tol = number("tol").unwrap_or(lbfgs.tol);
-                lbfgs.history = number("history").map_or(lbfgs.history, |h| h as usize);
-                lbfgs.minimize(&mut objective, start, &mut record)
+            Optimizer::Lbfgs { iters, tol, history } => {
+                let iters = options.iters.unwrap_or(iters as usize);
+                Lbfgs { iters, tol, history: history as usize }.minimize(&mut objective, start, &mut record)
             }
         };
         let x = match result {
@@ -127,6 +116,6 @@ impl Simulator {
             .iter()
             .map(|(name, _)| Ok((name.clone(), objective.sim.field(name)?.to_owned())))
             .collect::<Result<_, Failure>>()?;
-        Ok(FitResult { loss: spec.loss, optimizer: spec.optimizer, params: fitted, history, final_loss })
+        Ok(FitResult { loss: spec.loss, optimizer: spec.optimizer.name().into(), params: fitted, history, final_loss })
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use noether_compiler::builtins::ReduceOp;
 use noether_compiler::ir::{
-    Access, Affine, BufferId, Kernel, Load, Node, NodeId, ProcId, Program, Reduction, Region, Store,
+    Access, Affine, BufferId, Kernel, Load, Node, NodeId, ProcId, Program, Reduction, Region, Store, Visit,
 };
 use noether_compiler::ops::{Binary, to_word};
 
@@ -36,42 +36,26 @@ impl Engine for Interpreter {
     }
 }
 
-/// Runs one kernel: the prelude once, the body at every domain point, storing the outputs.
+/// Runs one kernel: the prelude once, the body at every point it visits, storing the outputs.
 fn run_kernel(kernel: &Kernel, buffers: &mut Buffers) {
-    // Outputs are taken out while the kernel runs: a kernel never reads what it writes.
-    let mut outputs: Vec<Vec<f64>> = kernel.outputs.iter().map(|o| buffers.take(o.buffer)).collect();
-    {
+    // Outputs are taken out while the kernel runs: a kernel never reads what it writes, except
+    // buffers it updates in place, which its loads read from the taken storage.
+    let outputs: Vec<Vec<f64>> = kernel.outputs.iter().map(|o| buffers.take(o.buffer)).collect();
+    let outputs = {
         let mut frame = Frame {
             kernel,
             buffers: &*buffers,
+            outputs,
             values: vec![0.0; kernel.nodes.len()],
             vars: vec![0; kernel.vars.len()],
         };
         frame.region(&kernel.prelude);
-        let domain = kernel.domain().to_vec();
-        let points = kernel.points();
-        for point in 0..points {
-            // Row-major: the last axis varies fastest.
-            let mut rest = point;
-            for axis in (0..domain.len()).rev() {
-                frame.vars[axis] = (rest % domain[axis]) as i64;
-                rest /= domain[axis];
-            }
-            frame.region(&kernel.body);
-            for (output, storage) in kernel.outputs.iter().zip(&mut outputs) {
-                let value = frame.values[output.value.index()];
-                match &output.store {
-                    Store::Assign => storage[point] = value,
-                    Store::Add => storage[point] += value,
-                    Store::Scatter { index, axes } => {
-                        if let Some(flat) = frame.position(output.buffer, index, axes) {
-                            storage[flat] += value;
-                        }
-                    }
-                }
-            }
+        match kernel.visit {
+            Visit::RowMajor => (0..kernel.points()).for_each(|point| frame.point(point)),
+            Visit::Listed(list) => buffers.data(list).iter().for_each(|&point| frame.point(point as usize)),
         }
-    }
+        frame.outputs
+    };
     for (output, storage) in kernel.outputs.iter().zip(outputs) {
         buffers.put(output.buffer, storage);
     }
@@ -80,12 +64,40 @@ fn run_kernel(kernel: &Kernel, buffers: &mut Buffers) {
 struct Frame<'k> {
     kernel: &'k Kernel,
     buffers: &'k Buffers,
+    /// The storage of each output, by output.
+    outputs: Vec<Vec<f64>>,
     /// Node values; booleans are 1.0 and 0.0, words the numbers they are.
     values: Vec<f64>,
     vars: Vec<i64>,
 }
 
 impl Frame<'_> {
+    /// Evaluates the body at the domain point with flat row-major position `point`, then stores.
+    fn point(&mut self, point: usize) {
+        let kernel = self.kernel;
+        let domain = kernel.domain();
+        // Row-major: the last axis varies fastest.
+        let mut rest = point;
+        for axis in (0..domain.len()).rev() {
+            self.vars[axis] = (rest % domain[axis]) as i64;
+            rest /= domain[axis];
+        }
+        self.region(&kernel.body);
+        for (k, output) in kernel.outputs.iter().enumerate() {
+            let value = self.values[output.value.index()];
+            let target = match &output.store {
+                Store::Assign | Store::Add => Some(point),
+                Store::Scatter { index, axes } => self.position(output.buffer, index, axes),
+                Store::Update { index } => Some(self.element(output.buffer, index)),
+            };
+            let Some(flat) = target else { continue };
+            match output.store {
+                Store::Add | Store::Scatter { .. } => self.outputs[k][flat] += value,
+                Store::Assign | Store::Update { .. } => self.outputs[k][flat] = value,
+            }
+        }
+    }
+
     fn region(&mut self, region: &Region) {
         for &id in &region.items {
             let value = self.node(id);
@@ -130,9 +142,11 @@ impl Frame<'_> {
     }
 
     fn load(&self, load: &Load) -> f64 {
-        match self.position(load.buffer, &load.index, &load.axes) {
-            Some(flat) => self.buffers.data(load.buffer)[flat],
-            None => load.fill,
+        let Some(flat) = self.position(load.buffer, &load.index, &load.axes) else { return load.fill };
+        match self.kernel.outputs.iter().position(|o| o.buffer == load.buffer) {
+            // Only an updated buffer is both read and written: what earlier points stored.
+            Some(k) => self.outputs[k][flat],
+            None => self.buffers.data(load.buffer)[flat],
         }
     }
 
@@ -145,6 +159,12 @@ impl Frame<'_> {
             offset = offset * extent + position;
         }
         Some(offset)
+    }
+
+    /// The flat position of an index known to lie inside `buffer` (an update's).
+    fn element(&self, buffer: BufferId, index: &[Affine]) -> usize {
+        let shape = self.buffers.shape(buffer);
+        index.iter().zip(shape).fold(0, |offset, (affine, &extent)| offset * extent + affine.eval(&self.vars) as usize)
     }
 
     fn reduce(&mut self, r: &Reduction) -> f64 {

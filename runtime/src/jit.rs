@@ -18,7 +18,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 use noether_compiler::codegen::{self, Imports, MATH_FUNCTIONS, MathOp, Options};
-use noether_compiler::ir::{Kernel, Partition, ProcId, Program};
+use noether_compiler::ir::{Kernel, Partition, ProcId, Program, Visit};
 use noether_compiler::ops::{Binary, Unary};
 
 use crate::buffers::Buffers;
@@ -140,8 +140,11 @@ impl Jit {
 
     fn call(&self, kernel: usize, spec: &Kernel, table: &Table) {
         let f = self.kernels[kernel];
-        let domain_rows = spec.domain().first().copied().unwrap_or(1);
-        let (rows, divisible) = match spec.partition() {
+        let domain_rows = match spec.visit {
+            Visit::Listed(list) => self.program.buffer(list).shape[0],
+            Visit::RowMajor => spec.domain().first().copied().unwrap_or(1),
+        };
+        let (rows, divisible) = match spec.partition(&self.program) {
             Partition::Rows => (domain_rows, true),
             Partition::ScatterRows(target) => (self.program.buffer(target).shape[0], true),
             Partition::Single => (domain_rows, false),
@@ -304,6 +307,7 @@ mod tests {
             prelude: Region::default(),
             body: Region::default(),
             outputs: vec![Output::assign(BufferId(7), NodeId(0))],
+            visit: Default::default(),
         };
         let program = Program {
             buffers: vec![Buffer { name: "u".into(), shape: vec![4] }],

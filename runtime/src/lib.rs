@@ -5,7 +5,8 @@
 //! | `engine` | the `Engine` trait and the choice of backend |
 //! | `interp` | the reference interpreter |
 //! | `jit` | the Cranelift JIT: compiling kernels, calling them across threads |
-//! | `simulator` | buffers, params, the time loop, observations, the NaN guard |
+//! | `simulator` | buffers, params, the schedule (integrate or sample), the time loop, observations, the NaN guard |
+//! | `sampling` | the sampling driver: sweeps of a compiled sampler, thinning, acceptance |
 //! | `model` | a compiled script, the embedding entry point |
 //! | `memory` | what a run or a gradient will hold, against what it may use |
 //! | `adjoint` | gradients through a run: reverse through time with checkpoints |
@@ -32,6 +33,7 @@ pub mod memory;
 pub mod model;
 pub mod optim;
 pub mod output;
+pub mod sampling;
 pub mod simulator;
 
 pub use adjoint::{AdjointMemory, Gradient, GradientOptions};
@@ -40,4 +42,4 @@ pub use error::RunError;
 pub use fit::{FitOptions, FitResult};
 pub use model::{CompileTimings, Model};
 pub use optim::Iteration;
-pub use simulator::{Settings, Simulator};
+pub use simulator::{Schedule, Settings, Simulator};

@@ -1,9 +1,14 @@
 //! Running a model: buffers, parameters, the time loop, observations, and the NaN guard.
+//!
+//! A script's directive gives the simulator its [`Schedule`]: integrating in time (the time
+//! loop here, over the compiled step) or sampling (sweeps of the compiled sampler, driven by
+//! [`crate::sampling`]). Both record the observables the same way; the adjoint through time
+//! ([`crate::adjoint`]) applies to integration only.
 
 use ndarray::ArrayViewD;
 use noether_compiler::diag::{Failure, did_you_mean, suggestion_help};
 use noether_compiler::ir::{BufferId, Program};
-use noether_compiler::model::{FieldId, FieldKind, NamedKind};
+use noether_compiler::model::{FieldId, FieldKind, NamedKind, SampleSchedule};
 
 use crate::buffers::Buffers;
 use crate::engine::{Backend, Engine, EngineOptions};
@@ -11,6 +16,13 @@ use crate::error::{RunError, index_text, unflatten};
 use crate::interp::Interpreter;
 use crate::jit::{Jit, JitOptions};
 use crate::model::Model;
+
+/// What `run` does: integrate in time, or sample; from the script's directive.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Schedule {
+    Integrate(Settings),
+    Sample(SampleSchedule),
+}
 
 /// The run settings: from the script's `run` directive, overridable before running.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -29,7 +41,7 @@ pub struct Simulator {
     pub(crate) engine_options: EngineOptions,
     pub(crate) engine: Box<dyn Engine>,
     pub(crate) buffers: Buffers,
-    pub(crate) settings: Option<Settings>,
+    pub(crate) schedule: Option<Schedule>,
     pub(crate) time: f64,
     pub(crate) steps_done: u64,
     /// Indices into `Model::scalars` of the observables, and each one's series.
@@ -41,6 +53,9 @@ pub struct Simulator {
     paths: Vec<(BufferId, Vec<f64>)>,
     /// How long building the engine took (JIT compilation).
     engine_build: std::time::Duration,
+    /// For samplers that accept or reject: the fraction accepted in each recorded sweep, and
+    /// the sum and count over every sweep after the burn-in.
+    pub(crate) acceptance: crate::sampling::Acceptance,
     /// The gradient program the engine runs, once a gradient was asked for (it contains the
     /// forward program, buffer for buffer).
     pub(crate) gradient: Option<std::sync::Arc<noether_compiler::lower::gradient::GradientProgram>>,
@@ -89,7 +104,11 @@ impl Simulator {
                 buffers.data_mut(buffer).copy_from_slice(&values);
             }
         }
-        let settings = checked.run.as_ref().map(|r| Settings { dt: r.dt, steps: r.steps, t0: r.t0, seed: r.seed });
+        let schedule = match (&checked.run, &checked.sample) {
+            (Some(r), _) => Some(Schedule::Integrate(Settings { dt: r.dt, steps: r.steps, t0: r.t0, seed: r.seed })),
+            (None, Some(s)) => Some(Schedule::Sample(s.schedule)),
+            (None, None) => None,
+        };
         let observables = checked
             .scalars
             .iter()
@@ -98,7 +117,7 @@ impl Simulator {
             .map(|(i, _)| (i, Vec::new()))
             .collect();
         let mut simulator = Simulator {
-            time: settings.map_or(0.0, |s| s.t0),
+            time: 0.0,
             model,
             backend,
             engine_options: options,
@@ -107,13 +126,14 @@ impl Simulator {
             initial_offsets: Vec::new(),
             adjoint_storage: Default::default(),
             buffers,
-            settings,
+            schedule,
             steps_done: 0,
             observables,
             times: Vec::new(),
             path_count: 0,
             paths: Vec::new(),
             engine_build,
+            acceptance: Default::default(),
         };
         simulator.run_procedure(simulator.model.compiled().interface.init_params)?;
         simulator.reset()?;
@@ -133,8 +153,16 @@ impl Simulator {
         self.engine_build
     }
 
+    /// The integration settings (`None` for a sampling script or one without a directive).
     pub fn settings(&self) -> Option<Settings> {
-        self.settings
+        match self.schedule {
+            Some(Schedule::Integrate(settings)) => Some(settings),
+            _ => None,
+        }
+    }
+
+    pub fn schedule(&self) -> Option<Schedule> {
+        self.schedule
     }
 
     /// Overrides the number of steps `run` takes.
@@ -163,8 +191,9 @@ impl Simulator {
         Ok(())
     }
 
-    /// Sets the seed of the run's noise (from the next step on; `run` starts over), a 32-bit
-    /// key. Draws written in the script, `normal(seed, ...)`, keep their own seeds.
+    /// Sets the seed of the run's noise or the sampler's draws (from the next step on; `run`
+    /// starts over), a 32-bit key. Draws written in the script, `normal(seed, ...)`, keep their
+    /// own seeds.
     pub fn set_seed(&mut self, seed: u64) -> Result<(), Failure> {
         if seed > u64::from(u32::MAX) {
             return Err(self.model.fail(RunError::BadSetting {
@@ -173,13 +202,43 @@ impl Simulator {
                 help: "give a seed from 0 to 4294967295".into(),
             }));
         }
-        self.settings_mut()?.seed = seed;
+        match &mut self.schedule {
+            Some(Schedule::Integrate(settings)) => settings.seed = seed,
+            Some(Schedule::Sample(schedule)) => schedule.seed = seed,
+            None => return Err(Failure::single(self.model.source(), RunError::NoRun)),
+        }
         Ok(())
     }
 
+    /// Overrides the number of sweeps a sampling script makes after its burn-in.
+    pub fn set_sweeps(&mut self, sweeps: u64) -> Result<(), Failure> {
+        let Some(Schedule::Sample(schedule)) = &mut self.schedule else {
+            return Err(self.model.fail(RunError::BadSetting {
+                setting: "sweeps",
+                problem: "the script does not sample".into(),
+                help: "sweeps belong to a `sample` directive; a `run` takes `--steps`".into(),
+            }));
+        };
+        if sweeps == 0 {
+            return Err(self.model.fail(RunError::BadSetting {
+                setting: "sweeps",
+                problem: "0 sweeps".into(),
+                help: "make at least one sweep".into(),
+            }));
+        }
+        schedule.sweeps = sweeps;
+        Ok(())
+    }
+
+    /// The integration settings, to change (refused for a script that samples).
     fn settings_mut(&mut self) -> Result<&mut Settings, Failure> {
-        match &mut self.settings {
-            Some(settings) => Ok(settings),
+        match &mut self.schedule {
+            Some(Schedule::Integrate(settings)) => Ok(settings),
+            Some(Schedule::Sample(_)) => Err(self.model.fail(RunError::BadSetting {
+                setting: "integration",
+                problem: "the script samples; it takes no time steps".into(),
+                help: "a `sample` directive takes `--sweeps` and `--seed`".into(),
+            })),
             None => Err(Failure::single(self.model.source(), RunError::NoRun)),
         }
     }
@@ -325,11 +384,22 @@ impl Simulator {
         names.into_iter().map(|n| Ok((n.clone(), self.scalar(&n)?))).collect()
     }
 
-    /// Sets every state to its initial value (from the current params) at the start time.
+    /// Sets every state to its initial value (from the current params) at the start time, and
+    /// (when integrating) records the observables there.
     pub fn reset(&mut self) -> Result<(), Failure> {
+        self.restart()?;
+        match self.schedule {
+            Some(Schedule::Sample(_)) => Ok(()),
+            _ => self.observe(),
+        }
+    }
+
+    /// Sets every state to its initial value and forgets what was recorded.
+    pub(crate) fn restart(&mut self) -> Result<(), Failure> {
         self.set_clock(0);
         self.initial_values()?;
         self.check_states()?;
+        self.check_spins()?;
         self.times.clear();
         for (_, path) in &mut self.paths {
             path.clear();
@@ -337,7 +407,8 @@ impl Simulator {
         for (_, series) in &mut self.observables {
             series.clear();
         }
-        self.observe()
+        self.acceptance = Default::default();
+        Ok(())
     }
 
     /// The initial states (from the current params, plus any offsets) and what the step carries
@@ -356,15 +427,17 @@ impl Simulator {
         }
     }
 
-    /// Resets, then takes the configured number of steps.
+    /// Resets, then takes the configured number of steps, or makes the configured sweeps.
     pub fn run(&mut self) -> Result<(), Failure> {
         self.run_with(&mut |_, _| {})
     }
 
-    /// As [`Simulator::run`], calling `progress(done, total)` after each step.
+    /// As [`Simulator::run`], calling `progress(done, total)` after each step or sweep.
     pub fn run_with(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<(), Failure> {
-        let Some(settings) = self.settings else {
-            return Err(Failure::single(self.model.source(), RunError::NoRun));
+        let settings = match self.schedule {
+            Some(Schedule::Integrate(settings)) => settings,
+            Some(Schedule::Sample(schedule)) => return self.sample_with(schedule, progress),
+            None => return Err(Failure::single(self.model.source(), RunError::NoRun)),
         };
         self.reset()?;
         let mut guard = Snapshot::default();
@@ -418,32 +491,47 @@ impl Simulator {
 
     /// The step procedure, the swaps and the time, without checks or observations.
     pub(crate) fn advance_unchecked(&mut self) -> Result<(), Failure> {
-        let Some(settings) = self.settings else {
+        let interface = &self.model.compiled().interface;
+        let Some(step) = interface.step else {
             return Err(Failure::single(self.model.source(), RunError::NoRun));
         };
-        let interface = &self.model.compiled().interface;
-        let step = interface.step.expect("a model with a run directive has a step procedure");
         self.set_clock(self.steps_done);
         self.run_procedure(step)?;
         for &(current, next) in &self.model.compiled().interface.swaps {
             self.buffers.swap(current, next);
         }
         self.set_clock(self.steps_done + 1);
-        let _ = settings;
         Ok(())
     }
 
+    /// How many steps a gradient differentiates through: the run's steps, or every sweep
+    /// (burn-in included) of a sampler whose sweep is the model's step (unadjusted Langevin);
+    /// 0 for other samplers, whose gradients are taken at the initial states.
+    pub(crate) fn differentiated_steps(&self) -> u64 {
+        match self.schedule {
+            Some(Schedule::Integrate(settings)) => settings.steps,
+            Some(Schedule::Sample(s)) if self.model.compiled().interface.step.is_some() => s.burn_in + s.sweeps,
+            _ => 0,
+        }
+    }
+
     /// Sets the step count, the time and the time step buffers to the start of step `step`.
+    /// A sampler's clock counts sweeps: sweep `n` starts at time `n`.
     pub(crate) fn set_clock(&mut self, step: u64) {
-        let settings = self.settings.unwrap_or(Settings { dt: 0.0, steps: 0, t0: 0.0, seed: 0 });
+        let (t0, dt, seed) = match self.schedule {
+            Some(Schedule::Integrate(s)) => (s.t0, s.dt, s.seed),
+            Some(Schedule::Sample(s)) => (0.0, 1.0, s.seed),
+            None => (0.0, 0.0, 0),
+        };
         self.steps_done = step;
-        self.time = settings.t0 + step as f64 * settings.dt;
+        self.time = t0 + step as f64 * dt;
         let interface = &self.model.compiled().interface;
-        let (time, dt, count, seed) = (interface.time, interface.dt, interface.step_count, interface.seed);
+        let (time, dt_buffer, count, seed_buffer) =
+            (interface.time, interface.dt, interface.step_count, interface.seed);
         self.buffers.set_scalar(time, self.time);
-        self.buffers.set_scalar(dt, settings.dt);
+        self.buffers.set_scalar(dt_buffer, dt);
         self.buffers.set_scalar(count, step as f64);
-        self.buffers.set_scalar(seed, settings.seed as f64);
+        self.buffers.set_scalar(seed_buffer, seed as f64);
     }
 
     /// Copies the states (and what the step carries besides them), the step count and the
@@ -531,6 +619,25 @@ impl Simulator {
         let path = self.paths.iter().find(|(b, _)| *b == buffer).map(|(_, p)| p.clone()).unwrap_or_default();
         let rows = path.len().checked_div(width).unwrap_or(0);
         Ok(ndarray::Array2::from_shape_vec((rows, width), path).expect("rows of equal width"))
+    }
+
+    /// Refuses a spin state holding anything but +1 and -1, naming the first such element.
+    fn check_spins(&self) -> Result<(), Failure> {
+        let checked = self.model.checked();
+        for state in checked.states().filter(|s| checked.field(*s).kind == FieldKind::State { spin: true }) {
+            let buffer = self.model.compiled().interface.field_buffer(state).expect("states have buffers");
+            let data = self.buffers.data(buffer);
+            if let Some(bad) = data.iter().position(|v| v.abs() != 1.0) {
+                let field = checked.field(state);
+                return Err(self.model.fail(RunError::NotSpin {
+                    state: field.name.clone(),
+                    value: data[bad],
+                    index: index_text(&unflatten(bad, self.buffers.shape(buffer))),
+                    span: field.span,
+                }));
+            }
+        }
+        Ok(())
     }
 
     /// Stops the run at the first state value that is not finite.

@@ -7,7 +7,7 @@ mod run;
 use std::path::Path;
 
 use noether::compiler::diag::{Failure, Source};
-use noether::compiler::model::{FieldKind, NamedKind};
+use noether::compiler::model::{Chains, Colouring, FieldKind, NamedKind, Order, SampleSpec, Sampler};
 use noether::runtime::error::bytes_text;
 use noether::{Backend, EngineOptions, Model, Override, Simulator};
 
@@ -15,16 +15,20 @@ pub use fit::{FitCommand, fit};
 pub use grad::{GradOptions, grad};
 pub use run::{RunOptions, run};
 
-/// Command-line overrides of the script's `run` settings.
+/// Command-line overrides of the script's `run` or `sample` settings.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RunOverrides {
     pub steps: Option<u64>,
     pub dt: Option<f64>,
     pub seed: Option<u64>,
+    pub sweeps: Option<u64>,
 }
 
 impl RunOverrides {
     fn apply(&self, sim: &mut Simulator) -> Result<(), Failure> {
+        if let Some(sweeps) = self.sweeps {
+            sim.set_sweeps(sweeps)?;
+        }
         if let Some(steps) = self.steps {
             sim.set_steps(steps)?;
         }
@@ -150,17 +154,52 @@ fn describe(model: &Model) -> String {
         add("run", format!("{}(dt = {}, steps = {})", run.integrator.name(), run.dt, run.steps));
     }
     if let Some(sample) = &checked.sample {
-        let var = &checked.field(sample.var).name;
-        add("sample", format!("{var} with {} (sampling is not implemented yet)", sample.sampler));
+        add("sample", describe_sampler(checked, sample));
     }
     if let Some(fit) = &checked.fit {
         let params: Vec<&str> = fit.params.iter().map(|p| checked.field(*p).name.as_str()).collect();
-        add("fit", format!("{} minimizing {} with {}", params.join(", "), fit.loss, fit.optimizer));
+        add("fit", format!("{} minimizing {} with {}", params.join(", "), fit.loss, fit.optimizer.name()));
     }
     let program = &model.compiled().program;
     add("compiled", format!("{} kernels, {} buffers", program.kernels.len(), program.buffers.len()));
     add("memory", format!("{} to run", bytes_text(model.run_bytes())));
     lines.join("\n")
+}
+
+/// `s with metropolis (checkerboard: s by parity), 1000 sweeps` and the like.
+fn describe_sampler(checked: &noether::compiler::model::Model, sample: &SampleSpec) -> String {
+    let names: Vec<&str> = sample.vars.iter().map(|v| checked.field(*v).name.as_str()).collect();
+    let how = match &sample.sampler {
+        Sampler::Metropolis(order) | Sampler::Gibbs(order) => match order {
+            Order::Checkerboard(colourings) => {
+                let classes: Vec<String> = names
+                    .iter()
+                    .zip(colourings)
+                    .map(|(name, c)| match c {
+                        Colouring::Whole => format!("{name} whole"),
+                        Colouring::Parity => format!("{name} by parity"),
+                    })
+                    .collect();
+                format!(" (checkerboard: {})", classes.join(", "))
+            }
+            other => format!(" ({})", other.name()),
+        },
+        Sampler::Mala { chains, .. } | Sampler::Hmc { chains, .. } => match chains {
+            Chains::Many { per_chain } => format!(" ({} chains)", per_chain.vars[0].extent),
+            Chains::One => " (one chain)".into(),
+        },
+        Sampler::Langevin { .. } => String::new(),
+    };
+    let s = sample.schedule;
+    format!(
+        "{} with {}{how}, {} sweeps (burn-in {}, thin {}, seed {})",
+        names.join(", "),
+        sample.sampler.name(),
+        s.sweeps,
+        s.burn_in,
+        s.thin,
+        s.seed
+    )
 }
 
 /// JSON numbers for finite values, strings ("NaN", "inf") otherwise: JSON has no NaN.

@@ -1,10 +1,11 @@
-//! `noether run`: run the script, report, and write results.
+//! `noether run` and `noether sample`: run the script's directive, report, and write results.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use noether::compiler::model::NamedKind;
+use noether::compiler::model::{NamedKind, Sampler};
+use noether::runtime::Schedule;
 use noether::{Failure, Model, Override, Simulator};
 use serde_json::{Map, Value, json};
 
@@ -19,20 +20,30 @@ pub struct RunOptions {
     pub paths: usize,
     pub json: bool,
     pub engine: super::EngineChoice,
+    /// `noether sample`: refuse a script that does not sample.
+    pub sampling_only: bool,
 }
 
 /// Runs long enough to be worth a progress bar.
 const PROGRESS_MIN_STEPS: u64 = 200;
 
+/// `noether run` and `noether sample`: whichever directive the script has.
 pub fn run(options: &RunOptions) -> Result<(), Failure> {
     let model = Model::from_file_with(&options.file, &options.overrides)?;
     let mut sim = options.engine.simulator(&model)?;
     options.settings.apply(&mut sim)?;
     sim.record_paths(options.paths);
-    let settings = sim.settings().ok_or_else(|| model.fail(noether::RunError::NoRun))?;
+    let schedule = sim.schedule().ok_or_else(|| model.fail(noether::RunError::NoRun))?;
+    if options.sampling_only && !matches!(schedule, Schedule::Sample(_)) {
+        return Err(model.fail(noether::RunError::NoSample));
+    }
+    let (total, unit) = match schedule {
+        Schedule::Integrate(settings) => (settings.steps, "steps"),
+        Schedule::Sample(s) => (s.burn_in + s.sweeps, "sweeps"),
+    };
 
     let started = Instant::now();
-    let bar = (!options.json && settings.steps >= PROGRESS_MIN_STEPS).then(|| progress_bar(settings.steps));
+    let bar = (!options.json && total >= PROGRESS_MIN_STEPS).then(|| progress_bar(total, unit));
     let result = sim.run_with(&mut |done, _| {
         if let Some(bar) = &bar {
             bar.set_position(done);
@@ -46,27 +57,25 @@ pub fn run(options: &RunOptions) -> Result<(), Failure> {
 
     let losses = sim.scalars_of(NamedKind::Loss)?;
     let energies = sim.scalars_of(NamedKind::Energy)?;
-    let observables: Vec<(String, f64)> = sim
+    let series: Vec<(String, Vec<f64>)> = sim
         .observable_names()
         .into_iter()
-        .map(|name| {
-            let last = sim.observable(&name).map(|s| s.last().copied().unwrap_or(f64::NAN));
-            last.map(|v| (name, v))
-        })
+        .map(|name| sim.observable(&name).map(|s| (name.clone(), s.to_vec())))
         .collect::<Result<_, _>>()?;
+    let last = |f: &dyn Fn(&[f64]) -> f64| -> Vec<(String, f64)> {
+        series.iter().map(|(name, s)| (name.clone(), f(s))).collect()
+    };
+    let observables = last(&|s| s.last().copied().unwrap_or(f64::NAN));
+    let means = last(&|s| s.iter().sum::<f64>() / s.len() as f64);
     let written = match &options.out {
         Some(dir) => write_outputs(&sim, dir)?,
         None => Vec::new(),
     };
 
     let timings = model.timings();
-    let summary = json!({
+    let mut summary = json!({
         "model": model.name(),
         "backend": sim.backend(),
-        "integrator": model.checked().run.as_ref().map(|r| r.integrator.name()),
-        "steps": sim.steps_done(),
-        "dt": settings.dt,
-        "final_time": sim.time(),
         "losses": object(&losses),
         "energies": object(&energies),
         "observables": object(&observables),
@@ -77,6 +86,31 @@ pub fn run(options: &RunOptions) -> Result<(), Failure> {
             "run": run_seconds,
         },
     });
+    let details = match schedule {
+        Schedule::Integrate(settings) => json!({
+            "integrator": model.checked().run.as_ref().map(|r| r.integrator.name()),
+            "steps": sim.steps_done(),
+            "dt": settings.dt,
+            "final_time": sim.time(),
+        }),
+        Schedule::Sample(s) => {
+            let spec = model.checked().sample.as_ref().expect("a sampling script has a sample directive");
+            json!({
+                "sampler": spec.sampler.name(),
+                "order": order_name(&spec.sampler),
+                "sweeps": s.sweeps,
+                "burn_in": s.burn_in,
+                "thin": s.thin,
+                "seed": s.seed,
+                "recorded": sim.times().len(),
+                "observable_means": object(&means),
+                "acceptance_rate": sim.acceptance().rate().map(number),
+            })
+        }
+    };
+    if let (Value::Object(summary), Value::Object(details)) = (&mut summary, details) {
+        summary.extend(details);
+    }
     if let Some(dir) = &options.out {
         let path = dir.join("summary.json");
         let text = serde_json::to_string_pretty(&summary).expect("a JSON value serialises");
@@ -85,14 +119,24 @@ pub fn run(options: &RunOptions) -> Result<(), Failure> {
     if options.json {
         println!("{summary}");
     } else {
-        print_report(&model, &sim, &losses, &energies, &observables, &written, run_seconds);
+        let report = Report { losses: &losses, energies: &energies, observables: &observables, means: &means };
+        print_report(&model, &sim, &report, &written, run_seconds);
     }
     Ok(())
 }
 
-fn progress_bar(steps: u64) -> ProgressBar {
-    let bar = ProgressBar::new(steps);
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} steps, {elapsed} elapsed, ~{eta} left") {
+/// The update order of a spin sampler, if it has one.
+fn order_name(sampler: &Sampler) -> Option<&'static str> {
+    match sampler {
+        Sampler::Metropolis(order) | Sampler::Gibbs(order) => Some(order.name()),
+        _ => None,
+    }
+}
+
+fn progress_bar(total: u64, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit}, {{elapsed}} elapsed, ~{{eta}} left");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
         bar.set_style(style);
     }
     bar
@@ -126,9 +170,20 @@ fn write_outputs(sim: &Simulator, dir: &Path) -> Result<Vec<PathBuf>, Failure> {
         noether::runtime::output::write_npy(&path, &ndarray_1d(&series).view()).map_err(fail)?;
         written.push(path);
     }
+    let acceptance = &sim.acceptance().series;
+    if !acceptance.is_empty() && !names.iter().any(|n| n == "acceptance") {
+        let path = dir.join("acceptance.npy");
+        noether::runtime::output::write_npy(&path, &ndarray_1d(acceptance).view()).map_err(fail)?;
+        written.push(path);
+    }
     names.extend(sim.state_names());
-    if !names.iter().any(|n| n == "time") && !sim.times().is_empty() {
-        let path = dir.join("time.npy");
+    // When observations were made: times when integrating, sweep counts when sampling.
+    let clock = match sim.schedule() {
+        Some(Schedule::Sample(_)) => "sweep",
+        _ => "time",
+    };
+    if !names.iter().any(|n| n == clock) && !sim.times().is_empty() {
+        let path = dir.join(format!("{clock}.npy"));
         noether::runtime::output::write_npy(&path, &ndarray_1d(sim.times()).view()).map_err(fail)?;
         written.push(path);
     }
@@ -149,30 +204,66 @@ fn readable(value: f64) -> String {
     }
 }
 
-fn print_report(
-    model: &Model,
-    sim: &Simulator,
-    losses: &[(String, f64)],
-    energies: &[(String, f64)],
-    observables: &[(String, f64)],
-    written: &[PathBuf],
-    run_seconds: f64,
-) {
-    let settings = sim.settings().expect("a run has settings");
-    let integrator = model.checked().run.as_ref().map_or("?", |r| r.integrator.name());
-    println!(
-        "{}: {integrator}, {} steps of dt = {} (t = {} to {}), backend {}",
-        model.name(),
-        sim.steps_done(),
-        settings.dt,
-        settings.t0,
-        sim.time(),
-        sim.backend()
-    );
-    for (kind, values) in [("loss", losses), ("energy", energies), ("observe", observables)] {
-        for (name, value) in values {
-            let note = if kind == "observe" { " (final)" } else { "" };
-            println!("  {kind} {name} = {}{note}", readable(*value));
+/// The named values a run reports.
+struct Report<'a> {
+    losses: &'a [(String, f64)],
+    energies: &'a [(String, f64)],
+    /// Final values of the observables.
+    observables: &'a [(String, f64)],
+    /// Their means over the recorded series (the sample means, when sampling).
+    means: &'a [(String, f64)],
+}
+
+fn print_report(model: &Model, sim: &Simulator, report: &Report<'_>, written: &[PathBuf], run_seconds: f64) {
+    let named = || {
+        for (kind, values) in [("loss", report.losses), ("energy", report.energies)] {
+            for (name, value) in values {
+                println!("  {kind} {name} = {}", readable(*value));
+            }
+        }
+    };
+    match (sim.schedule(), &model.checked().sample) {
+        (Some(Schedule::Sample(s)), Some(spec)) => {
+            let order = order_name(&spec.sampler).map(|o| format!(" ({o})")).unwrap_or_default();
+            println!(
+                "{}: {}{order}, {} sweeps after a burn-in of {}, recording every {}, seed {}, backend {}",
+                model.name(),
+                spec.sampler.name(),
+                s.sweeps,
+                s.burn_in,
+                s.thin,
+                s.seed,
+                sim.backend()
+            );
+            for ((name, mean), (_, last)) in report.means.iter().zip(report.observables) {
+                println!(
+                    "  observe {name}: mean {} over {} sweeps (final {})",
+                    readable(*mean),
+                    sim.times().len(),
+                    readable(*last)
+                );
+            }
+            if let Some(rate) = sim.acceptance().rate() {
+                println!("  acceptance rate {rate:.4}");
+            }
+            named();
+        }
+        _ => {
+            let settings = sim.settings().expect("a run has settings");
+            let integrator = model.checked().run.as_ref().map_or("?", |r| r.integrator.name());
+            println!(
+                "{}: {integrator}, {} steps of dt = {} (t = {} to {}), backend {}",
+                model.name(),
+                sim.steps_done(),
+                settings.dt,
+                settings.t0,
+                sim.time(),
+                sim.backend()
+            );
+            named();
+            for (name, value) in report.observables {
+                println!("  observe {name} = {} (final)", readable(*value));
+            }
         }
     }
     if !written.is_empty() {

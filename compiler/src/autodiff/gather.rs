@@ -137,7 +137,8 @@ fn scalar_contributions(cx: &Context<'_>, field: BufferId, loads: &[(F, F)], fre
 /// neither reads what the other writes, no scatters, no buffer written twice. Loads both make
 /// are then made once.
 pub fn fuse(a: &Kernel, b: &Kernel, shapes: &[Vec<usize>]) -> Option<Kernel> {
-    if a.domain() != b.domain() || a.has_scatter() || b.has_scatter() {
+    let plain = |k: &Kernel| !k.has_scatter() && !k.has_update() && k.visit == crate::ir::Visit::RowMajor;
+    if a.domain() != b.domain() || !plain(a) || !plain(b) {
         return None;
     }
     let writes = |k: &Kernel| -> BTreeSet<BufferId> { k.outputs.iter().map(|o| o.buffer).collect() };
@@ -166,6 +167,20 @@ pub fn fuse(a: &Kernel, b: &Kernel, shapes: &[Vec<usize>]) -> Option<Kernel> {
         }
     }
     Some(builder.finish(outputs))
+}
+
+/// The value `kernel` computes as `value` at its domain point `at` (affine indices over the
+/// variables of `b`), emitted into `b`: one kernel inlined at another kernel's point. Reads
+/// are composed with `at` and their accesses proven again, as in a gather.
+pub fn inline(kernel: &Kernel, value: NodeId, b: &mut KernelBuilder, at: &[Affine], shapes: &[Vec<usize>]) -> NodeId {
+    let formulas = super::formula::of_kernel(kernel);
+    let formula = formulas[value.index()].as_ref().expect("an output's value is computed");
+    let cx = Context { name: &kernel.name, kernel_vars: &kernel.vars, rank: kernel.rank, shapes };
+    let subst = Subst {
+        map: at.iter().enumerate().map(|(v, a)| (VarId(v as u32), a.clone())).collect(),
+        wrapped: HashMap::new(),
+    };
+    Emitter { cx: &cx, memo: HashMap::new() }.emit(b, formula, &subst)
 }
 
 /// The pieces of a gather for `load`, or `None` when only a scatter can deliver its adjoint.

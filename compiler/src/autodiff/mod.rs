@@ -175,6 +175,9 @@ fn accumulated_writes(kernels: &[Kernel], program: &Program) -> Result<BTreeSet<
     let mut last_write: HashMap<BufferId, usize> = HashMap::new();
     for (k, kernel) in kernels.iter().enumerate() {
         for output in &kernel.outputs {
+            if matches!(output.store, Store::Update { .. }) {
+                return Err(format!("`{}` updates in place (a sampler's sweep)", program.buffer(output.buffer).name));
+            }
             let first = !last_write.contains_key(&output.buffer);
             if first != (output.store == Store::Assign) {
                 let name = &program.buffer(output.buffer).name;
@@ -266,6 +269,7 @@ fn kernel_vjp(
         let (index, axes) = match &output.store {
             Store::Assign | Store::Add => (identity.clone(), vec![crate::ir::Access::Direct; kernel.rank]),
             Store::Scatter { index, axes } => (index.clone(), axes.clone()),
+            Store::Update { .. } => unreachable!("`accumulated_writes` refuses in-place updates"),
         };
         let seed = std::sync::Arc::new(FNode::Load(crate::ir::Load { buffer: bar, index, axes, fill: 0.0 }));
         let value = formulas[output.value.index()].clone().expect("outputs are computed");

@@ -1,7 +1,7 @@
-//! `run`, `sample` and `fit`: known names, known options, sensible values.
+//! `run`, `sample` and `fit`: known names, known options, sensible values, typed settings.
 
 use crate::diag::{Span, did_you_mean, suggestion_help};
-use crate::model::{FitSpec, Integrator, OptionValue, Run, SampleSpec};
+use crate::model::{FitSpec, Integrator, Optimizer, Run, SampleSchedule};
 use crate::resolve::{ArgValue, Directive};
 
 use super::Checker;
@@ -55,12 +55,22 @@ fn integrator_options(integrator: Integrator) -> &'static [Opt] {
     if integrator.is_stochastic() { &SDE_OPTIONS } else { &STEP_OPTIONS }
 }
 
-const METROPOLIS: [Opt; 4] = [
-    required("sweeps", Kind::Count, "the number of sweeps over all sites, e.g. `sweeps = 1000`"),
-    optional("order", Kind::Word(&["checkerboard", "random", "sequential"]), "the update order"),
+const SCHEDULE: [Opt; 4] = [
+    required("sweeps", Kind::Count, "the number of sweeps, e.g. `sweeps = 1000`"),
     optional("seed", Kind::Seed, "the random seed, 0 to 4294967295 (default 0)"),
-    optional("burn_in", Kind::Natural, "sweeps discarded before observing (default 0)"),
+    optional("thin", Kind::Count, "record every `thin`-th sweep (default 1)"),
+    optional("burn_in", Kind::Natural, "sweeps made before the first recorded one (default 0)"),
 ];
+
+const ORDER: Opt = optional(
+    "order",
+    Kind::Word(&["checkerboard", "sequential", "random"]),
+    "the order sites are updated in: checkerboard, sequential (the default) or random",
+);
+
+const STEP: Opt = required("step", Kind::Positive, "the step size, e.g. `step = 0.1`");
+
+const LEAPFROG: Opt = optional("leapfrog", Kind::Count, "leapfrog steps per trajectory (default 10)");
 
 const ADAM: [Opt; 5] = [
     required("lr", Kind::Positive, "the learning rate, e.g. `lr = 0.01`"),
@@ -103,25 +113,47 @@ impl Checker<'_, '_> {
             });
             return None;
         }
-        let values = self.options(d, &format!("`{}`", integrator.name()), integrator_options(integrator))?;
-        let number = |name: &str, default: f64| match values.iter().find(|(n, _)| n == name) {
-            Some((_, OptionValue::Number(v))) => *v,
-            _ => default,
-        };
+        let values = Values(self.options(d, &format!("`{}`", integrator.name()), integrator_options(integrator))?);
         Some(Run {
             integrator,
-            dt: number("dt", f64::NAN),
-            steps: number("steps", 0.0) as u64,
-            t0: number("t0", 0.0),
-            seed: number("seed", 0.0) as u64,
+            dt: values.number("dt", f64::NAN),
+            steps: values.whole("steps", 0),
+            t0: values.number("t0", 0.0),
+            seed: values.whole("seed", 0),
             span: d.span,
             second_order: None,
         })
     }
 
-    pub(super) fn check_sample(&mut self, var: crate::model::FieldId, d: &Directive, span: Span) -> Option<SampleSpec> {
-        let options = self.directive_options(d, "sampler", &[("metropolis", &METROPOLIS)])?;
-        Some(SampleSpec { var, sampler: d.name.name.clone(), options, span })
+    /// The sampler `d` names, with its options, and the sweeps it makes.
+    pub(super) fn sampler_options(&mut self, d: &Directive) -> Option<(Requested, SampleSchedule)> {
+        let spin: Vec<Opt> = SCHEDULE.into_iter().chain([ORDER]).collect();
+        let langevin: Vec<Opt> = SCHEDULE.into_iter().chain([STEP]).collect();
+        let hmc: Vec<Opt> = SCHEDULE.into_iter().chain([STEP, LEAPFROG]).collect();
+        let known: [(&str, &[Opt]); 5] =
+            [("metropolis", &spin), ("gibbs", &spin), ("langevin", &langevin), ("mala", &langevin), ("hmc", &hmc)];
+        let values = Values(self.directive_options(d, "sampler", &known)?);
+        let schedule = SampleSchedule {
+            sweeps: values.whole("sweeps", 0),
+            seed: values.whole("seed", 0),
+            thin: values.whole("thin", 1),
+            burn_in: values.whole("burn_in", 0),
+        };
+        let step = values.number("step", f64::NAN);
+        let requested = match d.name.name.as_str() {
+            "langevin" => Requested::Langevin { step },
+            "mala" => Requested::Mala { step },
+            "hmc" => Requested::Hmc { step, leapfrog: values.whole("leapfrog", 10) },
+            rule => {
+                let order = match values.word("order") {
+                    Some("checkerboard") => OrderWord::Checkerboard,
+                    Some("random") => OrderWord::Random,
+                    _ => OrderWord::Sequential,
+                };
+                Requested::Spins { gibbs: rule == "gibbs", order }
+            }
+        };
+        Some((requested, schedule))
     }
 
     pub(super) fn check_fit(
@@ -130,8 +162,19 @@ impl Checker<'_, '_> {
         loss: String,
         d: &Directive,
     ) -> Option<FitSpec> {
-        let options = self.directive_options(d, "optimizer", &[("adam", &ADAM), ("lbfgs", &LBFGS)])?;
-        Some(FitSpec { params, loss, optimizer: d.name.name.clone(), options, span: d.span })
+        let values = Values(self.directive_options(d, "optimizer", &[("adam", &ADAM), ("lbfgs", &LBFGS)])?);
+        let iters = values.whole("iters", 0);
+        let optimizer = match d.name.name.as_str() {
+            "adam" => Optimizer::Adam {
+                lr: values.number("lr", f64::NAN),
+                iters,
+                beta1: values.number("beta1", 0.9),
+                beta2: values.number("beta2", 0.999),
+                eps: values.number("eps", 1e-8),
+            },
+            _ => Optimizer::Lbfgs { iters, tol: values.number("tol", 1e-10), history: values.whole("history", 10) },
+        };
+        Some(FitSpec { params, loss, optimizer, span: d.span })
     }
 
     /// The options of `d`, which must name one of `known` (a `what`, like "sampler").
@@ -206,6 +249,52 @@ impl Checker<'_, '_> {
     fn bad_option(&mut self, opt: &Opt, span: Span, problem: String) {
         self.report(CheckError::BadOption { name: opt.name.into(), problem, span, help: opt.help.into() });
     }
+}
+
+/// A validated option value.
+#[derive(Clone, Debug, PartialEq)]
+enum OptionValue {
+    Number(f64),
+    Word(String),
+}
+
+/// A directive's validated options, by name; required ones are present.
+struct Values(Vec<(String, OptionValue)>);
+
+impl Values {
+    fn number(&self, name: &str, default: f64) -> f64 {
+        match self.0.iter().find(|(n, _)| n == name) {
+            Some((_, OptionValue::Number(v))) => *v,
+            _ => default,
+        }
+    }
+
+    /// A count, a natural number or a seed (validated whole and in range).
+    fn whole(&self, name: &str, default: u64) -> u64 {
+        self.number(name, default as f64) as u64
+    }
+
+    fn word(&self, name: &str) -> Option<&str> {
+        self.0.iter().find_map(|(n, v)| match v {
+            OptionValue::Word(w) if n == name => Some(w.as_str()),
+            _ => None,
+        })
+    }
+}
+
+/// A sampler as its directive asks for it, before `check` proves its order or splits chains.
+pub(super) enum Requested {
+    Spins { gibbs: bool, order: OrderWord },
+    Langevin { step: f64 },
+    Mala { step: f64 },
+    Hmc { step: f64, leapfrog: u64 },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum OrderWord {
+    Checkerboard,
+    Sequential,
+    Random,
 }
 
 fn validate(kind: Kind, value: &ArgValue) -> Result<OptionValue, String> {

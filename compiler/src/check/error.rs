@@ -223,6 +223,31 @@ pub enum CheckError {
         help: String,
     },
 
+    #[error("a spin sampler needs log p linear in each spin: {problem}")]
+    #[diagnostic(code(noether::check::spin_energy))]
+    SpinEnergy {
+        problem: String,
+        #[label("{label}")]
+        span: Span,
+        label: String,
+        #[help]
+        help: String,
+    },
+
+    #[error("checkerboard order cannot update `{field}`: {problem}")]
+    #[diagnostic(
+        code(noether::check::checkerboard),
+        help(
+            "checkerboard updates a colour's sites all at once, so no site's update may read its own colour; use `order = sequential` or `order = random`"
+        )
+    )]
+    Checkerboard {
+        field: String,
+        problem: String,
+        #[label("reads a site of its own colour")]
+        span: Span,
+    },
+
     #[error("with its functions inlined, this expression nests deeper than {limit} levels")]
     #[diagnostic(
         code(noether::check::too_deep),

@@ -5,23 +5,28 @@
 //! classified against its field's extents and boundary rule (see [`crate::model`]). Along the way:
 //! kinds (numbers vs conditions, scalars vs fields), function overloads and arities, index-extent
 //! inference for `let` fields and reductions, out-of-range reads, the SDE form, the second-order
-//! form the symplectic integrators need, and the options of `run`, `sample` and `fit`. Every
-//! definition nests at most [`MAX_INLINED_DEPTH`] levels with its functions inlined, and its
-//! reductions at most [`MAX_NESTED_REDUCTIONS`]: the later stages rely on it. A function's scalar argument is elaborated once and shared by its uses, so
-//! expressions are DAGs, and every walk here visits a shared node once.
+//! form the symplectic integrators need, the options of `run`, `sample` and `fit`, and what a
+//! sampler needs of its density (linear spin energies, checkerboard colourings, independent
+//! chains). Every definition nests at most [`MAX_INLINED_DEPTH`] levels with its functions
+//! inlined, and its reductions at most [`MAX_NESTED_REDUCTIONS`]: the later stages rely on it. A
+//! function's scalar argument is elaborated once and shared by its uses, so expressions are
+//! DAGs, and every walk here visits a shared node once.
 //!
 //! Example: `let r2[p, q] = sum(k) d[p, q, k]^2` with `d : [3, 3, 2]` gives the let field `r2` of
 //! shape `[3, 3]` (p and q learnt from the read of `d`, and k too).
 
 mod bindings;
 mod calls;
+mod chains;
 mod directives;
 mod elab;
 mod error;
 mod index;
 mod ranges;
+mod sample;
 mod sde;
 mod second_order;
+mod spins;
 
 use std::collections::{HashMap, HashSet};
 
@@ -61,11 +66,7 @@ pub fn check(resolved: &Resolved, name: &str, sink: &mut Sink) -> Option<Model> 
     let scalars = checker.check_scalars();
     let stochastic = equations.iter().any(|e| matches!(e.kind, EquationKind::Sde { .. }));
     let run = resolved.run.as_ref().and_then(|d| checker.check_run(d, stochastic));
-    let sample = resolved.sample.as_ref().and_then(|s| {
-        let var = checker.field_of(s.var)?;
-        let _ = checker.top_def(&s.density, &[], "the sampled density");
-        checker.check_sample(var, &s.sampler, s.var_span)
-    });
+    let sample = resolved.sample.as_ref().and_then(|s| checker.check_sample(s, &equations));
     let fit = resolved.fit.as_ref().and_then(|f| {
         let params = f.params.iter().filter_map(|(id, _)| checker.field_of(*id)).collect();
         checker.check_fit(params, resolved.item(f.loss.0).name.clone(), &f.optimizer)
@@ -431,7 +432,8 @@ impl Elab<'_, '_, '_> {
         }
         let accesses = ranges::classify(self, &expr)?;
         let vars = self.vars.iter().map(|v| Var { name: v.name.clone(), extent: v.extent.unwrap_or(1) }).collect();
-        Ok(Def { rank, vars, expr, accesses })
+        let read_spans = self.reads.iter().map(|r| r.span).collect();
+        Ok(Def { rank, vars, expr, accesses, read_spans })
     }
 }
 

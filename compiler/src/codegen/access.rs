@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{InstBuilder, Value, types};
+use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types};
 
 use crate::ir::{Access, Affine, Load, NodeId, VarId};
 
@@ -139,7 +139,8 @@ impl Translator<'_> {
 
     /// Loads `load` as a scalar at the current point.
     pub fn load_scalar(&mut self, id: NodeId, load: &Load) -> Value {
-        let flags = super::READ_ONLY;
+        // A buffer the kernel updates changes between points: not read-only memory.
+        let flags = if self.updates(load.buffer) { MemFlagsData::trusted() } else { super::READ_ONLY };
         if let Some((address, displacement)) = self.direct_row_address(id, load) {
             let value = self.b.ins().load(types::F64, flags, address, displacement);
             return match self.plans[&id].inside {
@@ -197,6 +198,25 @@ impl Translator<'_> {
     /// `buffer[position] += value` for a scatter output; outside a fill axis it adds -0.0,
     /// which changes nothing (not even the sign of a zero).
     pub fn scatter(&mut self, buffer: crate::ir::BufferId, index: &[Affine], axes: &[Access], value: Value) {
+        let (pointer, inside) = self.element(buffer, index, axes);
+        let value = match inside {
+            Some(inside) => {
+                let nothing = self.b.ins().f64const(-0.0);
+                self.b.ins().select(inside, value, nothing)
+            }
+            None => value,
+        };
+        self.add_at(pointer, 0, value, types::F64);
+    }
+
+    /// The address of `buffer[index]` at the current point, each axis resolved by its access,
+    /// and whether a fill axis is inside.
+    pub fn element(
+        &mut self,
+        buffer: crate::ir::BufferId,
+        index: &[Affine],
+        axes: &[Access],
+    ) -> (Value, Option<Value>) {
         let shape = self.program.buffer(buffer).shape.clone();
         let strides = self.strides(&shape);
         let mut pointer = self.bases[&buffer];
@@ -209,14 +229,7 @@ impl Translator<'_> {
             let offset = self.b.ins().imul_imm_s(position, strides[axis] * 8);
             pointer = self.b.ins().iadd(pointer, offset);
         }
-        let value = match inside {
-            Some(inside) => {
-                let nothing = self.b.ins().f64const(-0.0);
-                self.b.ins().select(inside, value, nothing)
-            }
-            None => value,
-        };
-        self.add_at(pointer, 0, value, types::F64);
+        (pointer, inside)
     }
 
     /// The address of a row-planned load whose varying axis provably stays inside here.

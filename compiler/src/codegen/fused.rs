@@ -7,7 +7,8 @@
 //! Every point keeps its own accumulator, folded in the reduction's visiting order, so the
 //! results are the bits the point-by-point loop gives. Used where the body's reductions have
 //! filters that do not depend on the innermost index (the points share the branch past the
-//! body), the kernel has no scatter, and the innermost axis is not the one threads divide.
+//! body), the kernel has no scatter and no in-place update (a point must see what the points
+//! before it stored), and the innermost axis is not the one threads divide.
 
 use std::collections::HashMap;
 
@@ -43,7 +44,12 @@ impl<'a> Translator<'a> {
             any = true;
             r.filter.is_none_or(|f| !self.inner[f.index()])
         });
-        rank >= 2 && (2..=MAX_FUSED).contains(&extent) && !self.kernel.has_scatter() && any && filters_shared
+        rank >= 2
+            && (2..=MAX_FUSED).contains(&extent)
+            && !self.kernel.has_scatter()
+            && !self.kernel.has_update()
+            && any
+            && filters_shared
     }
 
     /// The row's points, each body item for every point in turn, reductions fused.

@@ -14,13 +14,15 @@
 //!   `Partition::Rows` (and `Single`) the call computes the domain points whose first index lies
 //!   in `lo..hi` (`0 <= lo <= hi <= extent of axis 0`); for `Partition::ScatterRows` it visits
 //!   every domain point in order and adds only the contributions whose position on the target's
-//!   first axis lies in `lo..hi`. A rank-0 kernel is called with `0..1`. The prelude runs once per
+//!   first axis lies in `lo..hi`. A rank-0 kernel is called with `0..1`; a kernel visiting a
+//!   list of points ([`Visit::Listed`]) with positions in the list. The prelude runs once per
 //!   call. Calls on disjoint ranges of a `Rows` or `ScatterRows` kernel write disjoint elements and
 //!   may run on different threads; a `Single` kernel is called once, with the whole range.
 //!
 //! The OpenCL back end will keep the same buffer table and partitions.
 //!
 //! [`Partition`]: crate::ir::Partition
+//! [`Visit::Listed`]: crate::ir::Visit::Listed
 //!
 //! # Shape of the code
 //!

@@ -7,7 +7,7 @@ use cranelift_codegen::ir::{Block, FuncRef, Function, InstBuilder, MemFlagsData,
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 
-use crate::ir::{BufferId, Kernel, Node, NodeId, Partition, Program, Region, Store, VarId};
+use crate::ir::{BufferId, Kernel, Node, NodeId, Partition, Program, Region, Store, VarId, Visit};
 use crate::ops::{Binary, Compare, Unary, WordOp};
 
 use super::access::RowPlan;
@@ -87,7 +87,9 @@ impl<'a> Translator<'a> {
             t.out_rows = t.bases.clone();
             t.point_bytes = Some(t.b.ins().iconst(types::I64, 0));
             t.store_outputs();
-        } else if let Partition::ScatterRows(_) = kernel.partition() {
+        } else if let Visit::Listed(list) = kernel.visit {
+            t.listed(list, params[1], params[2]);
+        } else if let Partition::ScatterRows(_) = kernel.partition(program) {
             // `lo..hi` are rows of the scatter's target: visit the whole domain.
             t.mark_inner();
             t.owned_rows = Some((params[1], params[2]));
@@ -105,6 +107,9 @@ impl<'a> Translator<'a> {
     /// Loads the storage pointer of every buffer the kernel touches, once.
     fn load_bases(&mut self) {
         let mut buffers: Vec<BufferId> = self.kernel.outputs.iter().map(|o| o.buffer).collect();
+        if let Visit::Listed(list) = self.kernel.visit {
+            buffers.push(list);
+        }
         for node in &self.kernel.nodes {
             if let Node::Load(load) = node {
                 buffers.push(load.buffer);
@@ -120,6 +125,41 @@ impl<'a> Translator<'a> {
         }
     }
 
+    /// The points at positions `from..to` of the list `list`: each entry is unflattened into
+    /// the domain's indices, and the whole body runs for it (an in-place sweep in random order).
+    fn listed(&mut self, list: BufferId, from: Value, to: Value) {
+        let position = self.b.declare_var(types::I64);
+        let blocks = self.begin_loop(position, from, to, 1);
+        let prelude: Vec<NodeId> = self.kernel.prelude.items.clone();
+        for (id, value) in self.values.iter_mut().enumerate() {
+            if !prelude.contains(&NodeId(id as u32)) {
+                *value = None;
+            }
+        }
+        let t = self.b.use_var(position);
+        let offset = self.b.ins().ishl_imm_u(t, 3);
+        let address = self.b.ins().iadd(self.bases[&list], offset);
+        let entry = self.b.ins().load(types::F64, MemFlagsData::trusted().with_readonly(), address, 0);
+        let mut flat = self.b.ins().fcvt_to_sint(types::I64, entry);
+        for axis in (0..self.kernel.rank).rev() {
+            let extent = self.kernel.vars[axis] as i64;
+            let quotient = self.b.ins().udiv_imm_u(flat, extent);
+            let whole = self.b.ins().imul_imm_s(quotient, extent);
+            let index = self.b.ins().isub(flat, whole);
+            let counter = self.counter(VarId(axis as u32));
+            self.b.def_var(counter, index);
+            flat = quotient;
+        }
+        self.region(&self.kernel.body, &|_| true);
+        self.store_outputs();
+        self.end_loop(position, 1, blocks);
+    }
+
+    /// Whether the kernel updates `buffer` in place (so its loads are made afresh per point).
+    pub fn updates(&self, buffer: BufferId) -> bool {
+        self.kernel.outputs.iter().any(|o| o.buffer == buffer && matches!(o.store, Store::Update { .. }))
+    }
+
     /// Marks the body nodes that depend on the innermost domain index.
     fn mark_inner(&mut self) {
         let innermost = VarId(self.kernel.rank as u32 - 1);
@@ -131,7 +171,9 @@ impl<'a> Translator<'a> {
         for &id in &region.items {
             let inner = match self.kernel.node(id) {
                 Node::Index(var) => *var == innermost,
-                Node::Load(load) => load.index.iter().any(|a| a.terms.iter().any(|(v, _)| *v == innermost)),
+                Node::Load(load) => {
+                    self.updates(load.buffer) || load.index.iter().any(|a| a.terms.iter().any(|(v, _)| *v == innermost))
+                }
                 Node::Reduce(r) => {
                     let region_inner = self.mark_region(&r.region, innermost);
                     region_inner || r.filter.iter().chain([&r.value]).any(|o| self.inner[o.index()])
@@ -217,9 +259,13 @@ impl<'a> Translator<'a> {
             let Node::Load(load) = self.kernel.node(id) else { continue };
             let shape = &self.program.buffer(load.buffer).shape;
             for (affine, &n) in load.index.iter().zip(shape) {
-                if affine.single_var() == Some(v) {
-                    head = head.max(-affine.offset);
-                    tail = tail.max(extent + affine.offset - n as i64);
+                // `c * v + o` leaves the axis below for `v < -o / c`, above for `v > (n - 1 - o) / c`.
+                if let [(var, c)] = affine.terms.as_slice() {
+                    if *var == v && *c >= 1 {
+                        let o = affine.offset;
+                        head = head.max((-o).div_euclid(*c) + i64::from((-o).rem_euclid(*c) != 0));
+                        tail = tail.max(extent - 1 - (n as i64 - 1 - o).div_euclid(*c));
+                    }
                 }
             }
         }
@@ -295,19 +341,23 @@ impl<'a> Translator<'a> {
     }
 
     pub(super) fn store_outputs(&mut self) {
-        let bytes = self.point_bytes.expect("a point is open");
         for output in &self.kernel.outputs {
             let value = self.values[output.value.index()].expect("outputs are computed");
             match &output.store {
                 Store::Assign => {
-                    let address = self.b.ins().iadd(self.out_rows[&output.buffer], bytes);
+                    let address = self.output_address(output.buffer);
                     self.b.ins().store(MemFlagsData::trusted(), value, address, 0);
                 }
                 Store::Add => {
-                    let address = self.b.ins().iadd(self.out_rows[&output.buffer], bytes);
+                    let address = self.output_address(output.buffer);
                     self.add_at(address, 0, value, types::F64);
                 }
                 Store::Scatter { index, axes } => self.scatter(output.buffer, index, axes, value),
+                Store::Update { index } => {
+                    let axes = vec![crate::ir::Access::Direct; index.len()];
+                    let (address, _) = self.element(output.buffer, index, &axes);
+                    self.b.ins().store(MemFlagsData::trusted(), value, address, 0);
+                }
             }
         }
     }

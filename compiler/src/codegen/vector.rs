@@ -22,8 +22,9 @@ impl Translator<'_> {
         let innermost = VarId(self.kernel.rank as u32 - 1);
         let saved = self.ranges[innermost.index()];
         self.ranges[innermost.index()] = range;
-        // A scatter may hit one element from both lanes: it runs point by point.
-        let stores_fit = !self.kernel.has_scatter();
+        // A scatter may hit one element from both lanes, and an update is seen by later points:
+        // they run point by point.
+        let stores_fit = self.kernel.outputs.iter().all(|o| matches!(o.store, Store::Assign | Store::Add));
         let ok = stores_fit
             && self.kernel.body.items.iter().filter(|id| self.inner[id.index()]).all(|&id| {
                 match self.kernel.node(id) {
@@ -75,7 +76,9 @@ impl Translator<'_> {
                 Store::Assign => {
                     self.b.ins().store(MemFlagsData::new().with_notrap(), value, address, offset);
                 }
-                Store::Scatter { .. } => unreachable!("kernels with scatters are not vectorised"),
+                Store::Scatter { .. } | Store::Update { .. } => {
+                    unreachable!("kernels with scatters or updates are not vectorised")
+                }
             }
         }
     }

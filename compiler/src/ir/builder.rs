@@ -2,7 +2,9 @@
 //!
 //! Every node is placed in the outermost region where its operands are available (so work that
 //! does not depend on a reduction's variables moves out of it, and work that does not depend on
-//! the domain moves into the prelude), and identical nodes in one region are built once.
+//! the domain moves into the prelude), and identical nodes in one region are built once. Loads
+//! of a *pinned* buffer (one the kernel updates in place) stay in the body, where each point
+//! makes them afresh.
 
 use std::collections::HashMap;
 
@@ -30,6 +32,8 @@ pub struct KernelBuilder {
     lowered: HashMap<usize, NodeId>,
     /// For each reduction node, the deepest outside region its region depends on.
     reach: HashMap<NodeId, usize>,
+    /// Buffers whose loads are never hoisted out of the body (see [`KernelBuilder::pin`]).
+    pinned: Vec<BufferId>,
 }
 
 impl KernelBuilder {
@@ -48,13 +52,34 @@ impl KernelBuilder {
             structural: HashMap::new(),
             lowered: HashMap::new(),
             reach: HashMap::new(),
+            pinned: Vec::new(),
         }
     }
 
     pub fn finish(mut self, outputs: Vec<Output>) -> Kernel {
         let body = self.regions.pop().map(|(_, items)| Region { items }).unwrap_or_default();
         let prelude = self.regions.pop().map(|(_, items)| Region { items }).unwrap_or_default();
-        Kernel { name: self.name, vars: self.vars, rank: self.rank, nodes: self.nodes, prelude, body, outputs }
+        Kernel {
+            name: self.name,
+            vars: self.vars,
+            rank: self.rank,
+            nodes: self.nodes,
+            prelude,
+            body,
+            outputs,
+            visit: crate::ir::Visit::RowMajor,
+        }
+    }
+
+    /// Keeps every later load of `buffer` in the body (or deeper), never in the prelude: the
+    /// kernel updates `buffer` in place, so a value read at one point is stale at the next.
+    pub fn pin(&mut self, buffer: BufferId) {
+        self.pinned.push(buffer);
+    }
+
+    /// The shallowest depth a load may sit at, whatever its index.
+    fn load_floor(&self, load: &Load) -> usize {
+        if self.pinned.contains(&load.buffer) { BODY } else { 0 }
     }
 
     /// The node already built for the expression node at `address`, if it is still in scope.
@@ -96,7 +121,9 @@ impl KernelBuilder {
         let depth = match &node {
             Node::Const(_) => 0,
             Node::Index(var) => self.var_depth[var.index()],
-            Node::Load(load) => load.index.iter().map(|a| self.affine_depth(a)).max().unwrap_or(0),
+            Node::Load(load) => {
+                load.index.iter().map(|a| self.affine_depth(a)).max().unwrap_or(0).max(self.load_floor(load))
+            }
             other => other.operands().iter().map(|o| self.placement[o.index()].0).max().unwrap_or(0),
         };
         let key = (self.regions[depth].0, format!("{node:?}"));
@@ -203,6 +230,7 @@ impl KernelBuilder {
                 .iter()
                 .flat_map(|a| &a.terms)
                 .map(|(v, _)| outside(self.var_depth[v.index()]))
+                .chain([outside(self.load_floor(load))])
                 .max()
                 .unwrap_or(0),
             Node::Reduce(_) => outside(self.reach[&item]),

@@ -36,6 +36,16 @@
 //! worker a scan of the scatter positions, and keeps every engine bit-identical to the
 //! interpreter. Any other kernel with a scatter runs on one worker.
 //!
+//! **In-place updates** are how samplers change a state: an output [`Store::Update`] assigns
+//! the value at an affine position of a buffer the kernel may also read. Points are visited in
+//! order (row-major, or the order a list buffer gives, see [`Visit`]); a point's loads see what
+//! earlier points stored, and its own store comes after its own loads: a Gauss–Seidel sweep.
+//! Distinct points write distinct elements. Such a kernel runs on one worker, unless no point
+//! reads an element another point writes (a checkerboard colour: writes at `2 * i + 1`, reads
+//! at `2 * i` and `2 * i + 2`), which [`Kernel::partition`] proves from the indices alone; then
+//! the visiting order cannot matter and its rows may be divided. Loads of an updated buffer are
+//! never hoisted out of the point that makes them (see [`builder::KernelBuilder::pin`]).
+//!
 //! **Reductions** visit their box in row-major order, evaluate the region, and fold the value
 //! of every point whose filter holds: sum (from 0, in visiting order), mean (the sum divided by
 //! the number of points folded; NaN for none), max/min (by [`crate::ops::Binary::Max`], from -inf /
@@ -171,6 +181,20 @@ pub struct Kernel {
     pub prelude: Region,
     pub body: Region,
     pub outputs: Vec<Output>,
+    /// The order the body visits the domain's points in.
+    pub visit: Visit,
+}
+
+/// The points a kernel's body runs at, in order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Visit {
+    /// Every point of the domain, row-major.
+    #[default]
+    RowMajor,
+    /// The points whose flat row-major positions a rank-1 buffer lists (integer values), in its
+    /// order; a point may come more than once. Only kernels whose outputs are all
+    /// [`Store::Update`] visit lists (a random-order sweep).
+    Listed(BufferId),
 }
 
 impl Kernel {
@@ -210,10 +234,17 @@ impl Kernel {
         self.outputs.iter().any(|o| matches!(o.store, Store::Scatter { .. }))
     }
 
-    /// How engines may divide this kernel's points between workers (see the module docs).
-    pub fn partition(&self) -> Partition {
+    /// Whether an output updates a buffer in place.
+    pub fn has_update(&self) -> bool {
+        self.outputs.iter().any(|o| matches!(o.store, Store::Update { .. }))
+    }
+
+    /// How engines may divide this kernel's points between workers (see the module docs);
+    /// `program` holds its buffers.
+    pub fn partition(&self, program: &Program) -> Partition {
         match self.outputs.as_slice() {
-            _ if self.rank == 0 => Partition::Single,
+            _ if self.rank == 0 || self.visit != Visit::RowMajor => Partition::Single,
+            _ if self.has_update() && !self.updates_independent(program) => Partition::Single,
             [Output { buffer, store: Store::Scatter { index, .. }, .. }] if !index.is_empty() => {
                 Partition::ScatterRows(*buffer)
             }
@@ -221,12 +252,45 @@ impl Kernel {
             _ => Partition::Rows,
         }
     }
+
+    /// Whether no point of this kernel loads an element of an updated buffer that another point
+    /// stores: every load of such a buffer reads the point's own element (the update's index),
+    /// or differs from the update's index, on some axis, by an offset that is not a multiple of
+    /// the coefficient `m >= 2` both give the same variable there (`2 * i` against `2 * i + 1`;
+    /// a periodic wrap keeps the residue when the axis's extent is a multiple of `m`).
+    fn updates_independent(&self, program: &Program) -> bool {
+        self.outputs.iter().all(|output| {
+            let Store::Update { index: written } = &output.store else { return true };
+            let shape = &program.buffer(output.buffer).shape;
+            self.nodes.iter().all(|node| match node {
+                Node::Load(load) if load.buffer == output.buffer => {
+                    load.index == *written
+                        || (0..shape.len()).any(|axis| {
+                            let (read, wrote) = (&load.index[axis], &written[axis]);
+                            match (read.terms.as_slice(), wrote.terms.as_slice()) {
+                                ([(v, m)], [(w, n)]) if v == w && m == n && *m >= 2 => {
+                                    let residue_kept = match load.axes[axis] {
+                                        Access::Direct | Access::Fill => true,
+                                        Access::Periodic => shape[axis] as i64 % m == 0,
+                                        Access::Clamp | Access::Reflect => false,
+                                    };
+                                    residue_kept && (read.offset - wrote.offset).rem_euclid(*m) != 0
+                                }
+                                _ => false,
+                            }
+                        })
+                }
+                _ => true,
+            })
+        })
+    }
 }
 
 /// How a kernel's work may be divided between workers without changing any result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Partition {
-    /// By rows of the domain's first axis: each point writes only its own elements.
+    /// By rows of the domain's first axis: each point writes only its own elements (and, for
+    /// an in-place update, reads none that another point writes).
     Rows,
     /// By rows of the first axis of this buffer, the kernel's one output, a scatter: each worker
     /// visits every point in order and adds only the contributions landing in its rows.
@@ -266,6 +330,11 @@ pub enum Store {
     /// skipped where a `Fill` axis is outside. Several points may hit one element; they add in
     /// visiting order (see [`Partition::ScatterRows`]).
     Scatter { index: Vec<Affine>, axes: Vec<Access> },
+    /// `buffer[position] = value` in place, at the position the index gives (inside the buffer
+    /// on every axis, no boundary rule), after the point's loads; later points see the new
+    /// value (see the module docs). Each domain variable appears on exactly one axis, alone, so
+    /// distinct points write distinct elements.
+    Update { index: Vec<Affine> },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -499,18 +568,61 @@ mod tests {
             prelude: Region::default(),
             body: Region { items: vec![NodeId(0)] },
             outputs,
+            visit: Visit::RowMajor,
         };
+        let mut program = Program::default();
+        program.add_buffer("u", vec![8, 8]);
+        program.add_buffer("a", vec![16]);
         let i_plus_j = Affine::var(VarId(0)).add(&Affine::var(VarId(1)));
-        assert_eq!(kernel(2, vec![Output::assign(BufferId(0), NodeId(0))]).partition(), Partition::Rows);
+        assert_eq!(kernel(2, vec![Output::assign(BufferId(0), NodeId(0))]).partition(&program), Partition::Rows);
         assert_eq!(
-            kernel(2, vec![scatter(1, vec![i_plus_j.clone()])]).partition(),
+            kernel(2, vec![scatter(1, vec![i_plus_j.clone()])]).partition(&program),
             Partition::ScatterRows(BufferId(1))
         );
         // Into a scalar, or beside another output: one worker.
-        assert_eq!(kernel(2, vec![scatter(1, Vec::new())]).partition(), Partition::Single);
+        assert_eq!(kernel(2, vec![scatter(1, Vec::new())]).partition(&program), Partition::Single);
         let mixed = vec![scatter(1, vec![i_plus_j]), Output::assign(BufferId(0), NodeId(0))];
-        assert_eq!(kernel(2, mixed).partition(), Partition::Single);
-        assert_eq!(kernel(0, vec![Output::assign(BufferId(0), NodeId(0))]).partition(), Partition::Single);
+        assert_eq!(kernel(2, mixed).partition(&program), Partition::Single);
+        assert_eq!(kernel(0, vec![Output::assign(BufferId(0), NodeId(0))]).partition(&program), Partition::Single);
+    }
+
+    /// In-place updates of `a` (16 elements) at `2 * i + 1` over `i < 8`, reading `a` at `read`.
+    fn update_partition(read: Affine, access: Access, extent: usize) -> Partition {
+        let i = Affine::var(VarId(0));
+        let written = i.scale(2).add(&Affine::constant(1));
+        let load = Load { buffer: BufferId(0), index: vec![read], axes: vec![access], fill: 0.0 };
+        let kernel = Kernel {
+            name: "k".into(),
+            vars: vec![8],
+            rank: 1,
+            nodes: vec![Node::Load(load)],
+            prelude: Region::default(),
+            body: Region { items: vec![NodeId(0)] },
+            outputs: vec![Output {
+                buffer: BufferId(0),
+                value: NodeId(0),
+                store: Store::Update { index: vec![written] },
+            }],
+            visit: Visit::RowMajor,
+        };
+        let mut program = Program::default();
+        program.add_buffer("a", vec![extent]);
+        kernel.partition(&program)
+    }
+
+    #[test]
+    fn updates_divide_only_when_no_point_reads_what_another_writes() {
+        let i = Affine::var(VarId(0));
+        let odd = i.scale(2).add(&Affine::constant(1));
+        // Its own element, and the even neighbours: independent.
+        assert_eq!(update_partition(odd.clone(), Access::Direct, 16), Partition::Rows);
+        assert_eq!(update_partition(i.scale(2).add(&Affine::constant(2)), Access::Periodic, 16), Partition::Rows);
+        assert_eq!(update_partition(i.scale(2), Access::Direct, 16), Partition::Rows);
+        // Another odd element, an odd periodic extent, a plain neighbour: in order, one worker.
+        assert_eq!(update_partition(i.scale(2).add(&Affine::constant(3)), Access::Periodic, 16), Partition::Single);
+        assert_eq!(update_partition(i.scale(2).add(&Affine::constant(2)), Access::Periodic, 17), Partition::Single);
+        assert_eq!(update_partition(i.add(&Affine::constant(1)), Access::Periodic, 16), Partition::Single);
+        assert_eq!(update_partition(i.scale(2).add(&Affine::constant(2)), Access::Clamp, 16), Partition::Single);
     }
 
     #[test]

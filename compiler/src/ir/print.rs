@@ -28,7 +28,11 @@ fn var_name(v: VarId) -> String {
 
 fn print_kernel(out: &mut String, program: &Program, index: usize, kernel: &Kernel) {
     let domain: Vec<String> = kernel.domain().iter().enumerate().map(|(v, e)| format!("i{v} < {e}")).collect();
-    writeln!(out, "kernel k{index} {} [{}]", kernel.name, domain.join(", ")).expect("write to String");
+    let visit = match kernel.visit {
+        super::Visit::RowMajor => String::new(),
+        super::Visit::Listed(list) => format!(" in the order of {}", program.buffer(list).name),
+    };
+    writeln!(out, "kernel k{index} {} [{}]{visit}", kernel.name, domain.join(", ")).expect("write to String");
     if !kernel.prelude.items.is_empty() {
         out.push_str("  prelude:\n");
         print_region(out, program, kernel, &kernel.prelude, 2);
@@ -44,6 +48,10 @@ fn print_kernel(out: &mut String, program: &Program, index: usize, kernel: &Kern
                 let load = Load { buffer: output.buffer, index: index.clone(), axes: axes.clone(), fill: 0.0 };
                 let target = load_text(program, &load).trim_start_matches("load ").replace(" fill 0.0", "");
                 format!("  scatter {target} += v{}", output.value.0)
+            }
+            super::Store::Update { index } => {
+                let index: Vec<String> = index.iter().map(|a| a.display(&var_name)).collect();
+                format!("  update {name}[{}] = v{}", index.join(", "), output.value.0)
             }
         };
         writeln!(out, "{line}").expect("write to String");

@@ -64,14 +64,36 @@ impl Verifier<'_> {
                     let load = Load { buffer: output.buffer, index: index.clone(), axes: axes.clone(), fill: 0.0 };
                     self.load(&load, &domain)?;
                 }
+                super::Store::Update { index } => self.update(output.buffer, index)?,
                 _ => {}
             }
         }
+        let updated: HashSet<BufferId> =
+            k.outputs.iter().filter(|o| matches!(o.store, super::Store::Update { .. })).map(|o| o.buffer).collect();
+        if updated.len() != k.outputs.iter().filter(|o| updated.contains(&o.buffer)).count() {
+            return Err("an updated buffer is written by another output too".into());
+        }
         for node in &k.nodes {
             if let Node::Load(load) = node {
-                if written.contains(&load.buffer) {
+                if written.contains(&load.buffer) && !updated.contains(&load.buffer) {
                     return Err(format!("reads buffer `{}` that it writes", self.buffer(load.buffer)?.name));
                 }
+            }
+        }
+        for id in &k.prelude.items {
+            if let Node::Load(load) = &k.nodes[id.index()] {
+                if updated.contains(&load.buffer) {
+                    let name = &self.buffer(load.buffer)?.name;
+                    return Err(format!("loads `{name}`, which it updates, once for all points (in the prelude)"));
+                }
+            }
+        }
+        if let super::Visit::Listed(list) = k.visit {
+            if self.buffer(list)?.shape.len() != 1 || written.contains(&list) {
+                return Err("its point list must be a rank-1 buffer it does not write".into());
+            }
+            if k.rank == 0 || updated.len() != k.outputs.len() {
+                return Err("a kernel visiting a list of points must update in place, and only that".into());
             }
         }
         let no_vars: Vec<bool> = vec![false; k.vars.len()];
@@ -155,6 +177,27 @@ impl Verifier<'_> {
             if *access == Access::Direct && (lo < 0 || hi >= extent as i64) {
                 return Err(format!("direct load of `{}` may leave 0..{extent} ({lo}..={hi})", buffer.name));
             }
+        }
+        Ok(())
+    }
+
+    /// An in-place update's index: inside the buffer, each domain variable alone on one axis.
+    fn update(&self, buffer: BufferId, index: &[super::Affine]) -> Result<(), String> {
+        let k = self.kernel;
+        let mut domain = vec![false; k.vars.len()];
+        domain[..k.rank].iter_mut().for_each(|b| *b = true);
+        let axes = vec![Access::Direct; index.len()];
+        self.load(&Load { buffer, index: index.to_vec(), axes, fill: 0.0 }, &domain)?;
+        let mut seen = vec![false; k.rank];
+        for affine in index {
+            match affine.terms.as_slice() {
+                [] => {}
+                [(v, c)] if *c != 0 && !std::mem::replace(&mut seen[v.index()], true) => {}
+                _ => return Err("an update's index must give each domain variable one axis of its own".into()),
+            }
+        }
+        if seen.contains(&false) {
+            return Err("an update's index must use every domain variable (distinct points, distinct elements)".into());
         }
         Ok(())
     }

@@ -7,6 +7,16 @@ use crate::diag::Span;
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum LowerError {
+    #[error("{feature} is not implemented yet")]
+    #[diagnostic(code(noether::lower::unsupported))]
+    Unsupported {
+        feature: String,
+        #[label("not implemented yet")]
+        span: Span,
+        #[help]
+        help: String,
+    },
+
     #[error("the initial value of `{name}` depends on itself")]
     #[diagnostic(
         code(noether::lower::init_cycle),

@@ -185,11 +185,12 @@ fn inline_into(def: &Def, lets: &HashMap<FieldId, Let>, pinned: &HashSet<FieldId
         chosen: &chosen,
         vars: def.vars.clone(),
         accesses: def.accesses.clone(),
+        read_spans: def.read_spans.clone(),
         host: HashMap::new(),
         inlined: HashMap::new(),
     };
     let expr = rewriter.host(&def.expr);
-    Def { rank: def.rank, vars: rewriter.vars, expr, accesses: rewriter.accesses }
+    Def { rank: def.rank, vars: rewriter.vars, expr, accesses: rewriter.accesses, read_spans: rewriter.read_spans }
 }
 
 /// Whether a let of `elements` elements, each costing `work`, read `reads` times, is cheaper
@@ -361,6 +362,7 @@ struct Rewriter<'a> {
     chosen: &'a HashSet<FieldId>,
     vars: Vec<Var>,
     accesses: Vec<crate::model::ReadAccess>,
+    read_spans: Vec<crate::diag::Span>,
     /// Rewritten host nodes by address: shared subexpressions stay shared.
     host: HashMap<usize, Expr>,
     /// Substituted reads by let and index: equal reads share one expression.
@@ -418,6 +420,7 @@ impl Rewriter<'_> {
             Node::Read(read) => {
                 let id = ReadId(self.accesses.len() as u32);
                 self.accesses.push(def.accesses[read.id.0 as usize].clone());
+                self.read_spans.push(def.read_spans[read.id.0 as usize]);
                 let index = read.index.iter().map(|a| compose(a, map)).collect();
                 Arc::new(Node::Read(Read { id, field: read.field, index }))
             }

@@ -12,12 +12,14 @@
 //! - `init_carried` (velocity Verlet only): what the step carries from one step to the next
 //!   besides the states (the accelerations), from the initial states;
 //! - `observe`: every `observe` scalar at the current state;
-//! - `eval:NAME`: one named scalar (losses and energies) at the current state.
+//! - `eval:NAME`: one named scalar (losses and energies) at the current state;
+//! - for a `sample` directive, `prepare_sampler` and the procedures of a sweep (see [`sample`]).
 //!
 //! Lets are recomputed, in dependency order, at the start of each procedure that needs them,
 //! reading whatever the procedure's current state buffers are. So are gradient fields
 //! (`grad(E, x)`): `E`'s kernels followed by their reverse-mode adjoint (see [`autodiff`]).
 
+mod continuous;
 mod error;
 pub mod gradient;
 mod inline;
@@ -25,6 +27,8 @@ mod integrate;
 mod kernel;
 pub mod random;
 mod rows;
+pub mod sample;
+mod spins;
 mod stochastic;
 mod symplectic;
 
@@ -55,7 +59,7 @@ pub struct Interface {
     pub fields: Vec<Option<BufferId>>,
     pub time: BufferId,
     pub dt: BufferId,
-    /// The number of steps taken (the counter of noise draws).
+    /// The number of steps taken (the counter of noise draws); a sampler's sweep number.
     pub step_count: BufferId,
     /// The run's random seed (the key of noise draws).
     pub seed: BufferId,
@@ -66,7 +70,8 @@ pub struct Interface {
     pub scalars: Vec<BufferId>,
     pub init_params: ProcId,
     pub init_states: ProcId,
-    /// `None` when the model has no `run` directive.
+    /// The integrator's step, or the sweep of a sampler that is differentiable as a step
+    /// ([`sample::SamplerProgram::step`]); `None` otherwise.
     pub step: Option<ProcId>,
     /// Computes the carried buffers from the current states; the runtime runs it after setting
     /// the initial states (and any offsets to them). `None` when the step carries nothing.
@@ -74,6 +79,8 @@ pub struct Interface {
     pub observe: ProcId,
     /// The procedure computing each named scalar, in the order of `Model::scalars`.
     pub eval: Vec<ProcId>,
+    /// How to drive the `sample` directive; `None` without one.
+    pub sampler: Option<sample::SamplerProgram>,
 }
 
 impl Interface {
@@ -124,9 +131,12 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
     };
     let init_params = lowering.init_params()?;
     let init_states = lowering.init_states()?;
-    let (step, swaps, init_carried) = match lowering.integrator()? {
-        Some(Step { procedure, swaps, init_carried }) => (Some(procedure), swaps, init_carried),
-        None => (None, Vec::new(), None),
+    let integrator = lowering.integrator()?;
+    let sampler = lowering.sampler()?;
+    let (step, swaps, init_carried) = match (integrator, sampler.as_ref().and_then(|s| s.step)) {
+        (Some(Step { procedure, swaps, init_carried }), _) => (Some(procedure), swaps, init_carried),
+        (None, Some((sweep, swap))) => (Some(sweep), vec![swap], None),
+        (None, None) => (None, Vec::new(), None),
     };
     let observed: Vec<usize> =
         (0..model.scalars.len()).filter(|i| model.scalars[*i].kind == NamedKind::Observe).collect();
@@ -151,6 +161,7 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
         init_carried,
         observe,
         eval,
+        sampler,
     };
     Some(Compiled { model, program, interface })
 }
@@ -301,9 +312,7 @@ impl Lowering<'_, '_> {
         order.push(field);
     }
 
-    /// Kernels computing the gradient field `field`, `grad(E, x)`, into `target`: `E` (and the
-    /// lets it reads) into buffers of their own, then `E`'s reverse-mode adjoint with respect
-    /// to `x` as read through `reading`, everything else held constant.
+    /// Kernels computing the gradient field `field`, `grad(E, x)`, into `target`.
     fn gradient_kernels(&mut self, field: FieldId, reading: &Reading, target: BufferId) -> Option<Vec<KernelId>> {
         let model = self.model;
         let info = model.field(field);
@@ -318,20 +327,37 @@ impl Lowering<'_, '_> {
         }
         self.gradients_in_progress.push(field);
         let scalar = model.scalars.iter().find(|s| s.name == *scalar).expect("checked: `grad` names a scalar");
+        let kernels_name = format!("{}_{}", scalar.kind.keyword(), scalar.name);
+        let kernels =
+            self.def_gradient((scalar.name.as_str(), &kernels_name), &scalar.def, *wrt, reading, target, &|message| {
+                LowerError::Gradient { name: info.name.clone(), message, span: info.span }
+            });
+        self.gradients_in_progress.pop();
+        kernels
+    }
+
+    /// Kernels computing the gradient of the scalar `def` with respect to the field `wrt` (as
+    /// read through `reading`) into `target`: `def` (and the lets it reads) into buffers of
+    /// their own, then its reverse-mode adjoint, everything else held constant. `names` are
+    /// the scalar's name and its kernels' (`E`, `energy_E`); `fail` words a failure.
+    pub(super) fn def_gradient(
+        &mut self,
+        names: (&str, &str),
+        def: &Def,
+        wrt: FieldId,
+        reading: &Reading,
+        target: BufferId,
+        fail: &dyn Fn(String) -> LowerError,
+    ) -> Option<Vec<KernelId>> {
         let suffix = self.program.buffer(target).name.clone();
         let mut inner = reading.clone();
-        let mut kernels = self.derived_for(&[&scalar.def], &mut inner, Some(&suffix), Some(*wrt))?;
-        let value = self.program.add_buffer(format!("{}_{suffix}", scalar.name), Vec::new());
-        kernels.push(self.store_kernel(
-            format!("{}_{}_{suffix}", scalar.kind.keyword(), scalar.name),
-            &scalar.def,
-            &inner,
-            value,
-        ));
-        let x = inner.fields.get(wrt).copied().unwrap_or_else(|| self.buffer(*wrt));
+        let mut kernels = self.derived_for(&[def], &mut inner, Some(&suffix), Some(wrt))?;
+        let value = self.program.add_buffer(format!("{}_{suffix}", names.0), Vec::new());
+        kernels.push(self.store_kernel(format!("{}_{suffix}", names.1), def, &inner, value));
+        let x = inner.fields.get(&wrt).copied().unwrap_or_else(|| self.buffer(wrt));
         let written: Vec<BufferId> =
             kernels.iter().flat_map(|k| self.program.kernel(*k).outputs.iter().map(|o| o.buffer)).collect();
-        let value_bar = self.program.add_buffer(format!("{}_{suffix}_bar", scalar.name), Vec::new());
+        let value_bar = self.program.add_buffer(format!("{}_{suffix}_bar", names.0), Vec::new());
         let differentiable = |b: BufferId| b == x || written.contains(&b);
         let mut adjoints = autodiff::Adjoints {
             program: &mut self.program,
@@ -339,15 +365,10 @@ impl Lowering<'_, '_> {
             bars: HashMap::from([(x, target), (value, value_bar)]),
             deferred: None,
         };
-        let adjoint = adjoints.vjp_kernels(&kernels, &[value], &[x], &suffix);
-        let adjoint = match adjoint {
+        let adjoint = match adjoints.vjp_kernels(&kernels, &[value], &[x], &suffix) {
             Ok(adjoint) => adjoint,
             Err(error) => {
-                self.sink.push(LowerError::Gradient {
-                    name: info.name.clone(),
-                    message: error.message,
-                    span: info.span,
-                });
+                self.sink.push(fail(error.message));
                 return None;
             }
         };
@@ -355,7 +376,6 @@ impl Lowering<'_, '_> {
         let mut kernels = self.needed_by(&kernels, &adjoint);
         kernels.push(self.program.add_kernel(seed));
         kernels.extend(adjoint);
-        self.gradients_in_progress.pop();
         Some(kernels)
     }
 

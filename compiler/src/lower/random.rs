@@ -15,6 +15,26 @@ use crate::ops::{Binary, Unary, WordOp};
 pub const UNIFORM_STREAM: u32 = 0;
 pub const NORMAL_STREAM: u32 = 1;
 pub const NOISE_STREAMS: u32 = 2;
+/// Samplers' streams: `SAMPLER_STREAMS + 4 * (the sampled field's index) + the purpose`.
+pub const SAMPLER_STREAMS: u32 = 1 << 31;
+
+/// What a sampler draws a number for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Accepting a flip or a proposal.
+    Accept = 0,
+    /// The order of a random-order sweep.
+    Order = 1,
+    /// A Langevin proposal's noise.
+    Propose = 2,
+    /// Hamiltonian Monte Carlo's momenta.
+    Momentum = 3,
+}
+
+/// The stream of a sampler's draws for `purpose` on the field with index `field`.
+pub fn sampler_stream(field: usize, purpose: Purpose) -> u32 {
+    SAMPLER_STREAMS + 4 * field as u32 + purpose as u32
+}
 
 const MULTIPLIERS: [u32; 2] = [0xD251_1F53, 0xCD9E_8D57];
 /// Added to the key between rounds (the golden ratio and sqrt(3) - 1, as 32-bit fractions).
@@ -69,6 +89,27 @@ pub fn normal(b: &mut KernelBuilder, words: [NodeId; 4]) -> NodeId {
     let angle = b.binary(Binary::Mul, two_pi, u2);
     let cos = b.unary(Unary::Cos, angle);
     b.binary(Binary::Mul, radius, cos)
+}
+
+/// A count that may pass 2^32 (a step, a sweep) as two counter numbers, low and high words.
+pub fn count_words(b: &mut KernelBuilder, count: NodeId) -> [NodeId; 2] {
+    let scale = b.constant(2f64.powi(-32));
+    let high = b.binary(Binary::Mul, count, scale);
+    [count, b.unary(Unary::Floor, high)]
+}
+
+/// Philox4x32-10 of `counter` under `key` in plain Rust: what [`philox`] computes in the IR,
+/// for the runtime's own draws (the order of a random-order sweep).
+pub fn philox_words(mut x: [u32; 4], mut key: [u32; 2]) -> [u32; 4] {
+    for round in 0..ROUNDS {
+        if round > 0 {
+            key = [key[0].wrapping_add(WEYL[0]), key[1].wrapping_add(WEYL[1])];
+        }
+        let p0 = u64::from(MULTIPLIERS[0]) * u64::from(x[0]);
+        let p1 = u64::from(MULTIPLIERS[1]) * u64::from(x[2]);
+        x = [(p1 >> 32) as u32 ^ x[1] ^ key[0], p1 as u32, (p0 >> 32) as u32 ^ x[3] ^ key[1], p0 as u32];
+    }
+    x
 }
 
 /// A word from a number node (an index, a step, a seed).

@@ -51,6 +51,7 @@ pub(super) fn split_sums(mut model: Model) -> Model {
             });
             let id = ReadId(def.accesses.len() as u32);
             def.accesses.push(ReadAccess { axes: vec![Access::Direct], fill: 0.0 });
+            def.read_spans.push(scalar.span);
             let read = Arc::new(Node::Read(Read { id, field, index: vec![Affine::var(r.vars[0])] }));
             let total = Reduce { op: ReduceOp::Sum, vars: vec![r.vars[0]], filter: None, body: read };
             replaced.insert(Arc::as_ptr(&sum) as usize, Arc::new(Node::Reduce(total)));
@@ -106,7 +107,7 @@ fn rows_def(def: &Def, r: &Reduce) -> Def {
     vars.insert(0, moved);
     let inner = Reduce { op: r.op, vars: r.vars[1..].to_vec(), filter: r.filter.clone(), body: r.body.clone() };
     let expr = renamed(&Arc::new(Node::Reduce(inner)), &map, &mut HashMap::new());
-    Def { rank: 1, vars, expr, accesses: def.accesses.clone() }
+    Def { rank: 1, vars, expr, accesses: def.accesses.clone(), read_spans: def.read_spans.clone() }
 }
 
 /// `e` with its variables renamed by `map` (variable `v` becomes `map[v]`, a single variable).

@@ -124,9 +124,7 @@ impl Lowering<'_, '_> {
         let flat = flat.unwrap_or_else(|| b.constant(0.0));
         let (step, seed) = (b.load_scalar(self.step_count), b.load_scalar(self.seed));
         // The step takes two counter words: runs may be longer than 2^32 steps.
-        let scale = b.constant(2f64.powi(-32));
-        let step_high = b.binary(Binary::Mul, step, scale);
-        let step_high = b.unary(Unary::Floor, step_high);
+        let [step, step_high] = random::count_words(b, step);
         let stream = random::NOISE_STREAMS + noise.index() as u32;
         random::draw(b, crate::model::Draw::Normal, seed, stream, &[flat, step, step_high])
     }

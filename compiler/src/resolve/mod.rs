@@ -284,10 +284,10 @@ impl<'a, 's> Resolver<'a, 's> {
                 StmtKind::Run(d) if self.first_directive(&mut firsts, "run", stmt.span) => {
                     resolved.run = Some(self.directive(d));
                 }
-                StmtKind::Sample { var, density, sampler }
+                StmtKind::Sample { vars, density, sampler }
                     if self.first_directive(&mut firsts, "sample", stmt.span) =>
                 {
-                    resolved.sample = self.sample(var, density, sampler);
+                    resolved.sample = self.sample(vars, density, sampler);
                 }
                 StmtKind::Fit { params, loss, optimizer } if self.first_directive(&mut firsts, "fit", stmt.span) => {
                     resolved.fit = self.fit(params, loss, optimizer);
@@ -532,10 +532,16 @@ impl<'a, 's> Resolver<'a, 's> {
         Directive { name: d.name.clone(), args, span: d.span }
     }
 
-    fn sample(&mut self, var: &ast::Ident, density: &ast::Expr, sampler: &ast::Directive) -> Option<Sample> {
-        let id = self.expect_user_item(var, "a state", |k| matches!(k, StmtKind::State { .. }))?;
+    fn sample(&mut self, vars: &[ast::Ident], density: &ast::Expr, sampler: &ast::Directive) -> Option<Sample> {
+        let mut ids = Vec::with_capacity(vars.len());
+        for var in vars {
+            let id = self.expect_user_item(var, "a state", |k| matches!(k, StmtKind::State { .. }));
+            ids.push((id, var.span));
+        }
         let density = self.body(&[], density, &Origin::User, false);
-        Some(Sample { var: id, var_span: var.span, density, sampler: self.directive(sampler) })
+        let sampler = self.directive(sampler);
+        let vars = ids.into_iter().map(|(id, span)| id.map(|id| (id, span))).collect::<Option<_>>()?;
+        Some(Sample { vars, density, sampler })
     }
 
     fn fit(&mut self, params: &[ast::Ident], loss: &ast::Ident, optimizer: &ast::Directive) -> Option<Fit> {

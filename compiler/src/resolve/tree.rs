@@ -277,8 +277,8 @@ pub enum ArgValue {
 
 #[derive(Clone, Debug)]
 pub struct Sample {
-    pub var: ItemId,
-    pub var_span: Span,
+    /// The sampled states and where each is named.
+    pub vars: Vec<(ItemId, Span)>,
     pub density: Body,
     pub sampler: Directive,
 }

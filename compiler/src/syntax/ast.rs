@@ -78,8 +78,9 @@ pub enum StmtKind {
         rhs: Expr,
     },
     Run(Directive),
+    /// `sample s ~ exp(-beta * H) with metropolis(...)`; several states for block Gibbs.
     Sample {
-        var: Ident,
+        vars: Vec<Ident>,
         density: Expr,
         sampler: Directive,
     },

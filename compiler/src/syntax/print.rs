@@ -54,8 +54,9 @@ fn stmt_text(kind: &StmtKind) -> String {
         StmtKind::Ode { target: t, rhs } => format!("d/dt {} = {}", target(t), expr(rhs)),
         StmtKind::Sde { target: t, rhs } => format!("d {} = {}", target(t), expr(rhs)),
         StmtKind::Run(d) => format!("run {}", directive(d)),
-        StmtKind::Sample { var, density, sampler } => {
-            format!("sample {} ~ {} with {}", var.name, expr(density), directive(sampler))
+        StmtKind::Sample { vars, density, sampler } => {
+            let names: Vec<&str> = vars.iter().map(|v| v.name.as_str()).collect();
+            format!("sample {} ~ {} with {}", names.join(", "), expr(density), directive(sampler))
         }
         StmtKind::Fit { params, loss, optimizer } => {
             let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();

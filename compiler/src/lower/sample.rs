@@ -1,0 +1,78 @@
+//! Samplers as procedures: what one sweep runs, and what the runtime does between them.
+//!
+//! A `sample` directive lowers to a [`SamplerProgram`]: a `prepare` procedure the runtime runs
+//! once after the initial states (constants the updates read, and the caches a sampler keeps:
+//! `log p` and its gradient at the current state), and the [`Phase`]s of one sweep. A phase runs
+//! procedures, possibly several times with buffer exchanges in between (HMC's leapfrog steps),
+//! or asks the runtime for a random permutation (the order of a random-order spin sweep). Every
+//! draw is Philox keyed by the seed and a stream per field and purpose
+//! ([`random::sampler_stream`]), counted by the site or chain and the sweep, which the runtime
+//! writes into the step counter buffer before each sweep. So every engine, with any number of
+//! threads, makes the same chain.
+//!
+//! Spin samplers are in [`super::spins`], Langevin, MALA and HMC in [`super::continuous`].
+
+use crate::ir::{BufferId, ProcId};
+use crate::model::{SampleSpec, Sampler};
+
+use super::{LowerError, Lowering, random};
+
+/// How the runtime drives a `sample` directive.
+#[derive(Clone, Debug)]
+pub struct SamplerProgram {
+    /// Runs once before the first sweep, after the initial states.
+    pub prepare: ProcId,
+    /// One sweep, phase after phase.
+    pub sweep: Vec<Phase>,
+    /// A scalar buffer: the fraction of proposals the last sweep accepted, for samplers that
+    /// accept or reject.
+    pub acceptance: Option<BufferId>,
+    /// For a sampler whose sweep is a differentiable function of the state and the sweep's
+    /// draws (unadjusted Langevin: one procedure and one exchange), that procedure and
+    /// exchange: the model's step, so a gradient differentiates through the sweeps as through
+    /// time steps, replaying the same draws.
+    pub step: Option<(ProcId, (BufferId, BufferId))>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Phase {
+    /// Runs `procedures` in order, `repeat` times, exchanging the pairs in `swaps` after each.
+    Run { procedures: Vec<ProcId>, repeat: u64, swaps: Vec<(BufferId, BufferId)> },
+    /// Fills `list` (of length `n`) with a permutation of `0..n`: a Fisher–Yates shuffle whose
+    /// `k`-th draw is the uniform of Philox keyed by the seed and `stream`, at counter
+    /// `(k, sweep low word, sweep high word)` (see [`shuffle`]).
+    Shuffle { list: BufferId, stream: u32 },
+}
+
+/// The permutation [`Phase::Shuffle`] asks for: `order` (any contents of length `n`) becomes a
+/// shuffle of `0..n`, the same on every engine.
+pub fn shuffle(order: &mut [f64], seed: u32, stream: u32, sweep: u64) {
+    for (k, slot) in order.iter_mut().enumerate() {
+        *slot = k as f64;
+    }
+    for k in (1..order.len()).rev() {
+        let words = random::philox_words([k as u32, sweep as u32, (sweep >> 32) as u32, 0], [seed, stream]);
+        // A 64-bit draw scaled to 0..=k: the bias of one part in 2^64 / n is far below noise.
+        let draw = (u64::from(words[0]) << 32) | u64::from(words[1]);
+        let j = ((u128::from(draw) * (k as u128 + 1)) >> 64) as usize;
+        order.swap(k, j);
+    }
+}
+
+impl Lowering<'_, '_> {
+    /// The sampler of the script's `sample` directive; `None` inside means there is none.
+    pub(super) fn sampler(&mut self) -> Option<Option<SamplerProgram>> {
+        let Some(spec) = self.model.sample.as_ref() else { return Some(None) };
+        let program = match &spec.sampler {
+            Sampler::Metropolis(order) => self.spin_sampler(spec, false, order)?,
+            Sampler::Gibbs(order) => self.spin_sampler(spec, true, order)?,
+            continuous => self.continuous_sampler(spec, continuous)?,
+        };
+        Some(Some(program))
+    }
+
+    /// How a failure to differentiate `log p` is reported.
+    pub(super) fn log_density_failure(spec: &SampleSpec) -> impl Fn(String) -> LowerError + '_ {
+        move |message| LowerError::Gradient { name: "log p".into(), message, span: spec.span }
+    }
+}

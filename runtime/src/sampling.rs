@@ -1,0 +1,131 @@
+//! The sampling driver: the sweeps of a `sample` directive, beside the time loop.
+//!
+//! The compiler describes a sampler as procedures and phases
+//! ([`noether_compiler::lower::sample`]); one sweep is [`sweep`], a function of nothing but the
+//! engine, the buffers and that description. Around it, [`Simulator::sample_with`] restarts
+//! from the initial states, runs the sampler's `prepare` once, makes `burn_in + sweeps` sweeps
+//! (sweep `n` draws with counter `n`, so a chain is a function of the seed alone), records the
+//! observables after every `thin`-th sweep past the burn-in (the times are sweep counts), keeps
+//! the acceptance rate of samplers that accept or reject, and stops at the first state that is
+//! not finite, naming the sweep.
+
+use noether_compiler::diag::Failure;
+use noether_compiler::ir::BufferId;
+use noether_compiler::lower::sample::{Phase, SamplerProgram, shuffle};
+use noether_compiler::model::SampleSchedule;
+
+use crate::buffers::Buffers;
+use crate::engine::{Engine, EngineError};
+use crate::error::{RunError, index_text, unflatten};
+use crate::simulator::Simulator;
+
+/// Sweeps between checks for values that are not finite (a check reads every state).
+const GUARD_INTERVAL: u64 = 64;
+
+/// The acceptance of a sampler that accepts or rejects.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Acceptance {
+    /// The fraction of chains accepting in each recorded sweep.
+    pub series: Vec<f64>,
+    sum: f64,
+    sweeps: u64,
+}
+
+impl Acceptance {
+    /// The fraction of proposals accepted over every sweep after the burn-in.
+    pub fn rate(&self) -> Option<f64> {
+        (self.sweeps > 0).then(|| self.sum / self.sweeps as f64)
+    }
+}
+
+/// One sweep of `sampler` (the step counter buffer already holds the sweep's number `sweep`).
+pub fn sweep(
+    engine: &mut dyn Engine,
+    buffers: &mut Buffers,
+    sampler: &SamplerProgram,
+    seed: u32,
+    sweep: u64,
+) -> Result<(), EngineError> {
+    for phase in &sampler.sweep {
+        match phase {
+            Phase::Run { procedures, repeat, swaps } => {
+                for _ in 0..*repeat {
+                    for &procedure in procedures {
+                        engine.run(procedure, buffers)?;
+                    }
+                    for &(a, b) in swaps {
+                        buffers.swap(a, b);
+                    }
+                }
+            }
+            Phase::Shuffle { list, stream } => shuffle(buffers.data_mut(*list), seed, *stream, sweep),
+        }
+    }
+    Ok(())
+}
+
+impl Simulator {
+    /// Restarts from the initial states and makes the sweeps of `schedule`, calling
+    /// `progress(done, total)` after each.
+    pub(crate) fn sample_with(
+        &mut self,
+        schedule: SampleSchedule,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(), Failure> {
+        let interface = &self.model.compiled().interface;
+        let sampler = interface.sampler.clone().expect("a sampling script has a sampler program");
+        self.restart()?;
+        self.run_procedure(sampler.prepare)?;
+        let total = schedule.burn_in + schedule.sweeps;
+        for n in 0..total {
+            self.set_clock(n);
+            sweep(&mut *self.engine, &mut self.buffers, &sampler, schedule.seed as u32, n)
+                .map_err(|e| self.model.fail(RunError::from(e)))?;
+            self.set_clock(n + 1);
+            let done = n + 1;
+            if done % GUARD_INTERVAL == 0 || done == total {
+                self.check_sampled(n)?;
+            }
+            if n >= schedule.burn_in {
+                let accepted = sampler.acceptance.map(|b| self.buffers.scalar(b));
+                if let Some(fraction) = accepted {
+                    self.acceptance.sum += fraction;
+                    self.acceptance.sweeps += 1;
+                }
+                if (done - schedule.burn_in) % schedule.thin == 0 {
+                    self.observe()?;
+                    self.acceptance.series.extend(accepted);
+                }
+            }
+            progress(done, total);
+        }
+        Ok(())
+    }
+
+    /// The acceptance of the last sampling run (empty for samplers that always take their move).
+    pub fn acceptance(&self) -> &Acceptance {
+        &self.acceptance
+    }
+
+    /// Stops at the first sampled value that is not finite, as of sweep `n` (counted from 0).
+    fn check_sampled(&self, n: u64) -> Result<(), Failure> {
+        if self.states_finite() {
+            return Ok(());
+        }
+        let checked = self.model.checked();
+        let spec = checked.sample.as_ref().expect("a sampling script has a sample directive");
+        for &state in &spec.vars {
+            let buffer: BufferId = self.model.compiled().interface.field_buffer(state).expect("states have buffers");
+            let data = self.buffers.data(buffer);
+            let Some(bad) = data.iter().position(|v| !v.is_finite()) else { continue };
+            return Err(self.model.fail(RunError::NonFiniteSample {
+                state: checked.field(state).name.clone(),
+                value: data[bad],
+                sweep: n + 1,
+                index: index_text(&unflatten(bad, self.buffers.shape(buffer))),
+                span: spec.span,
+            }));
+        }
+        Ok(())
+    }
+}
