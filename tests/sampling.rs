@@ -242,6 +242,8 @@ fn chain(sim: &Simulator) -> Vec<(String, Vec<u64>)> {
 }
 
 fn assert_same_chain(reference: &[(String, Vec<u64>)], other: &[(String, Vec<u64>)], what: &str) {
+    let names = |chain: &[(String, Vec<u64>)]| chain.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(reference), names(other), "{what}: another set of series");
     for ((name, a), (_, b)) in reference.iter().zip(other) {
         assert_eq!(a.len(), b.len(), "{what}: {name} has another length");
         if let Some(at) = a.iter().zip(b).position(|(x, y)| x != y) {
@@ -290,4 +292,18 @@ fn gradients_through_accept_reject_samplers_are_refused() {
         let failure = sim.gradient(loss, &[wrt]).expect_err("refused");
         assert!(failure.codes().iter().any(|c| c == "noether::grad::through_sampler"), "{:?}", failure.codes());
     }
+}
+
+/// `--sweeps` is checked like the script's own count: at least `thin`, at most 2^53 in all.
+#[test]
+fn sweep_overrides_out_of_range_are_refused() {
+    let mut sim = compile(&ising(4, 0.5, "metropolis", "sweeps = 10, thin = 5, burn_in = 3"))
+        .simulator(Backend::Interp)
+        .unwrap_or_else(|f| panic!("{f:?}"));
+    for sweeps in [0, 4, (1 << 53) - 2, u64::MAX] {
+        let failure = sim.set_sweeps(sweeps).expect_err("refused");
+        assert!(failure.codes().iter().any(|c| c.ends_with("bad_setting")), "{sweeps}: {:?}", failure.codes());
+    }
+    sim.set_sweeps(5).unwrap_or_else(|f| panic!("{f:?}"));
+    sim.set_sweeps((1 << 53) - 3).unwrap_or_else(|f| panic!("{f:?}"));
 }

@@ -6,8 +6,9 @@
 //! from the initial states, runs the sampler's `prepare` once, makes `burn_in + sweeps` sweeps
 //! (sweep `n` draws with counter `n`, so a chain is a function of the seed alone), records the
 //! observables after every `thin`-th sweep past the burn-in (the times are sweep counts), keeps
-//! the acceptance rate of samplers that accept or reject, and stops at the first state that is
-//! not finite, naming the sweep.
+//! the acceptance rate of samplers that accept or reject, and stops when a state is not finite
+//! (checked every [`GUARD_INTERVAL`] sweeps and after the last, so up to that many sweeps may be
+//! recorded first), naming the sweep of the check.
 
 use noether_compiler::diag::Failure;
 use noether_compiler::ir::BufferId;

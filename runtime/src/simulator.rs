@@ -219,11 +219,20 @@ impl Simulator {
                 help: "sweeps belong to a `sample` directive; a `run` takes `--steps`".into(),
             }));
         };
-        if sweeps == 0 {
+        let problem = if sweeps == 0 {
+            Some("0 sweeps".into())
+        } else if sweeps < schedule.thin {
+            Some(format!("{sweeps} sweeps record none with `thin = {}`", schedule.thin))
+        } else if sweeps > MAX_SWEEPS.saturating_sub(schedule.burn_in) {
+            Some(format!("{sweeps} sweeps after a burn-in of {} is too many", schedule.burn_in))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
             return Err(self.model.fail(RunError::BadSetting {
                 setting: "sweeps",
-                problem: "0 sweeps".into(),
-                help: "make at least one sweep".into(),
+                problem,
+                help: format!("make at least `thin` = {} and at most 2^53 sweeps in all", schedule.thin),
             }));
         }
         schedule.sweeps = sweeps;
@@ -687,6 +696,10 @@ impl Simulator {
 /// Steps between checks for NaN and infinity in `run`: each check copies the states (about a
 /// tenth of a cheap step), and a failed check replays at most this many steps.
 const GUARD_INTERVAL: u64 = 64;
+
+/// The most sweeps a sampling run makes, burn-in included: sweep numbers stay exact in the
+/// `f64` clock, as the script's own counts do.
+const MAX_SWEEPS: u64 = 1 << 53;
 
 /// What the NaN guard goes back to when a check fails.
 #[derive(Default)]

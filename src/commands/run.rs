@@ -237,7 +237,7 @@ fn print_report(model: &Model, sim: &Simulator, report: &Report<'_>, written: &[
             );
             for ((name, mean), (_, last)) in report.means.iter().zip(report.observables) {
                 println!(
-                    "  observe {name}: mean {} over {} sweeps (final {})",
+                    "  observe {name}: mean {} over {} recorded sweeps (final {})",
                     readable(*mean),
                     sim.times().len(),
                     readable(*last)

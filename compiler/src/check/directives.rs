@@ -139,6 +139,15 @@ impl Checker<'_, '_> {
             thin: values.whole("thin", 1),
             burn_in: values.whole("burn_in", 0),
         };
+        if schedule.thin > schedule.sweeps {
+            self.report(CheckError::Model {
+                message: format!("`thin = {}` records no sweep of {}", schedule.thin, schedule.sweeps),
+                span: d.span,
+                label: "nothing would be recorded".into(),
+                help: "make `thin` at most `sweeps`: every `thin`-th sweep after the burn-in is recorded".into(),
+            });
+            return None;
+        }
         let step = values.number("step", f64::NAN);
         let requested = match d.name.name.as_str() {
             "langevin" => Requested::Langevin { step },

@@ -43,6 +43,15 @@ impl<'r> Checker<'r, '_> {
                 });
             }
         }
+        for equation in equations.iter().filter(|e| !vars.contains(&e.state)) {
+            let name = self.fields[equation.state.index()].name.clone();
+            self.report(CheckError::Model {
+                message: format!("a sampling script never integrates, so the equation of `{name}` would not run"),
+                span: equation.span,
+                label: "never integrated".into(),
+                help: format!("make `{name}` a `let` of what it depends on, or integrate it with a `run` directive"),
+            });
+        }
         let density = self.top_def(&s.density, &[], "the sampled density").ok()?;
         let log_density = self.log_density(density, s.density.expr.span)?;
         let (requested, schedule) = self.sampler_options(&s.sampler)?;

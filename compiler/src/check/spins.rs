@@ -252,8 +252,11 @@ impl<'a> Walk<'a> {
                 let wraps = ax.axes[axis] == Access::Periodic || ay.axes[axis] == Access::Periodic;
                 d.offset != 0 && !(wraps && d.offset % extents[axis] as i64 == 0)
             }
+            // `i != j` keeps the sites apart only while both indices stay inside the axis: past
+            // its end a periodic read wraps (and a clamped one sticks) onto a site already read.
             [(v, 1), (w, -1)] | [(v, -1), (w, 1)] if d.offset == 0 => {
-                distinct.iter().any(|&(p, q)| (p, q) == (*v, *w) || (p, q) == (*w, *v))
+                let inside = |var: &VarId| self.def.vars[var.index()].extent <= extents[axis];
+                inside(v) && inside(w) && distinct.iter().any(|&(p, q)| (p, q) == (*v, *w) || (p, q) == (*w, *v))
             }
             _ => false,
         });
