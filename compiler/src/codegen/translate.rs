@@ -41,6 +41,9 @@ pub(super) struct Translator<'a> {
     /// For a kernel split by scatter rows: the rows of the target this call adds into.
     owned_rows: Option<(Value, Value)>,
     math: HashMap<&'static str, FuncRef>,
+    /// The last 32x32 -> 64-bit word product, by operands and the block it was made in: Philox
+    /// asks for both halves of each product, and one `imul.i64` serves both.
+    product: Option<((Value, Value), Block, Value)>,
 }
 
 impl<'a> Translator<'a> {
@@ -79,6 +82,7 @@ impl<'a> Translator<'a> {
             splats: HashMap::new(),
             owned_rows: None,
             math: HashMap::new(),
+            product: None,
         };
         t.load_bases();
         t.region(&kernel.prelude, &|_| true);
@@ -474,12 +478,18 @@ impl<'a> Translator<'a> {
             }
             Node::Word(op, a, b) => {
                 let (a, b) = (self.get(*a), self.get(*b));
-                let ins = self.b.ins();
                 match op {
-                    WordOp::Add => ins.iadd(a, b),
-                    WordOp::Xor => ins.bxor(a, b),
-                    WordOp::MulLo => ins.imul(a, b),
-                    WordOp::MulHi => ins.umulhi(a, b),
+                    WordOp::Add => self.b.ins().iadd(a, b),
+                    WordOp::Xor => self.b.ins().bxor(a, b),
+                    WordOp::MulLo => {
+                        let product = self.wide_product(a, b);
+                        self.b.ins().ireduce(types::I32, product)
+                    }
+                    WordOp::MulHi => {
+                        let product = self.wide_product(a, b);
+                        let high = self.b.ins().ushr_imm_u(product, 32);
+                        self.b.ins().ireduce(types::I32, high)
+                    }
                 }
             }
             Node::FromWord(a) => {
@@ -488,6 +498,22 @@ impl<'a> Translator<'a> {
                 self.b.ins().fcvt_from_sint(types::F64, wide)
             }
         }
+    }
+
+    /// The 64-bit product of the words `a` and `b`, reusing the previous one when it has the same
+    /// operands and was made in the current block (so it dominates this use). The high and low
+    /// halves are then one multiplication instead of two, the same bits as `umulhi` and `imul`.
+    fn wide_product(&mut self, a: Value, b: Value) -> Value {
+        let block = self.b.current_block().expect("code is emitted into a block");
+        if let Some((operands, made_in, product)) = self.product {
+            if made_in == block && (operands == (a, b) || operands == (b, a)) {
+                return product;
+            }
+        }
+        let (wide_a, wide_b) = (self.b.ins().uextend(types::I64, a), self.b.ins().uextend(types::I64, b));
+        let product = self.b.ins().imul(wide_a, wide_b);
+        self.product = Some(((a, b), block, product));
+        product
     }
 
     /// `op a` on scalars or lanes (`ty` is F64 or F64X2).
