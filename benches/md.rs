@@ -57,11 +57,12 @@ fn initial_positions() -> Vec<f64> {
         .collect()
 }
 
-/// `d` folded into `[-L/2, L/2)`, as the prelude's `min_image`; `floor` by truncation (exact at
-/// these magnitudes), since `f64::floor` is a library call on the baseline x86-64 target.
+/// `d` folded into `[-L/2, L/2)`, as the prelude's `min_image` (multiplying by `1 / side`, which
+/// the compiler hoists out of the pair loops); `floor` by truncation (exact at these
+/// magnitudes), since `f64::floor` is a library call on the baseline x86-64 target.
 #[inline(always)]
 fn min_image(d: f64, side: f64) -> f64 {
-    let y = d / side + 0.5;
+    let y = d * (1.0 / side) + 0.5;
     let t = y as i64 as f64;
     d - side * if t > y { t - 1.0 } else { t }
 }
