@@ -13,6 +13,7 @@ on_every_engine!(
     energy_error_is_second_order_in_dt,
     lattice_energy_equals_a_double_loop,
     gradients_through_a_verlet_run_meet_finite_differences,
+    a_param_set_between_steps_changes_the_carried_force,
 );
 
 /// 64 particles of a simple cubic lattice at density 0.8, displaced and moving a little, in a
@@ -205,4 +206,16 @@ fn engines_and_thread_counts_agree_bit_for_bit() {
             assert!(first.is_none(), "{integrator}, {threads} threads: differs at {first:?}");
         }
     }
+}
+
+/// Switching the potential off between steps leaves the velocities alone in the next step: the
+/// force velocity Verlet carries from the last step is recomputed with the new param.
+fn a_param_set_between_steps_changes_the_carried_force(backend: Backend) {
+    let mut sim = simulator(&small_lattice("verlet", 0.01, 3), backend, 2);
+    sim.reset().expect("resets");
+    sim.step().expect("steps");
+    sim.set_param("eps", 0.0).expect("param");
+    let before = sim.state("v").expect("state").to_owned();
+    sim.step().expect("steps");
+    assert_eq!(sim.state("v").expect("state"), before, "the old force kicked the velocities");
 }

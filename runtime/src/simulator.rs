@@ -253,7 +253,9 @@ impl Simulator {
     }
 
     /// Sets a scalar param. States keep their values until the next [`Simulator::reset`] or
-    /// [`Simulator::run`], which recompute initial values from the params.
+    /// [`Simulator::run`], which recompute initial values from the params; what a step carries
+    /// to the next (velocity Verlet's force) is recomputed at once, so the next
+    /// [`Simulator::step`] uses the new value throughout.
     pub fn set_param(&mut self, name: &str, value: f64) -> Result<(), Failure> {
         let buffer = self.param_buffer(name)?;
         if !self.buffers.shape(buffer).is_empty() {
@@ -264,10 +266,11 @@ impl Simulator {
             }));
         }
         self.buffers.set_scalar(buffer, value);
-        Ok(())
+        self.carried_values()
     }
 
-    /// Sets a tensor param (or a scalar one, with a 0-dimensional array).
+    /// Sets a tensor param (or a scalar one, with a 0-dimensional array), as
+    /// [`Simulator::set_param`].
     pub fn set_param_array(&mut self, name: &str, value: &ArrayViewD<'_, f64>) -> Result<(), Failure> {
         let buffer = self.param_buffer(name)?;
         if value.shape() != self.buffers.shape(buffer) {
@@ -280,7 +283,7 @@ impl Simulator {
         for (slot, v) in self.buffers.data_mut(buffer).iter_mut().zip(value.iter()) {
             *slot = *v;
         }
-        Ok(())
+        self.carried_values()
     }
 
     fn param_buffer(&self, name: &str) -> Result<BufferId, Failure> {
@@ -424,13 +427,16 @@ impl Simulator {
     /// besides them (see [`noether_compiler::lower::Interface::init_carried`]), at the current
     /// clock.
     pub(crate) fn initial_values(&mut self) -> Result<(), Failure> {
-        let interface = &self.model.compiled().interface;
-        let (init_states, init_carried) = (interface.init_states, interface.init_carried);
-        self.run_procedure(init_states)?;
+        self.run_procedure(self.model.compiled().interface.init_states)?;
         for &(buffer, index, delta) in &self.initial_offsets {
             self.buffers.data_mut(buffer)[index] += delta;
         }
-        match init_carried {
+        self.carried_values()
+    }
+
+    /// What the step carries besides the states, from the current states and params.
+    fn carried_values(&mut self) -> Result<(), Failure> {
+        match self.model.compiled().interface.init_carried {
             Some(procedure) => self.run_procedure(procedure),
             None => Ok(()),
         }
