@@ -67,25 +67,25 @@ fn min_image(d: f64, side: f64) -> f64 {
     d - side * if t > y { t - 1.0 } else { t }
 }
 
+/// The separation of `p` from `q` and the force's factor `c` (the force on `p` is `c d`), when
+/// they are within the cut-off.
+#[inline(always)]
+fn pair(x: &[f64], p: usize, q: usize, side: f64) -> Option<([f64; 3], f64)> {
+    let d: [f64; 3] = std::array::from_fn(|k| min_image(x[3 * p + k] - x[3 * q + k], side));
+    let r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+    (r2 < CUT2).then(|| {
+        let inv = 1.0 / r2;
+        let inv6 = inv * inv * inv;
+        (d, 24.0 * inv * inv6 * (2.0 * inv6 - 1.0))
+    })
+}
+
 /// The force on particle `p` from every other one within the cut-off.
 #[inline(always)]
 fn force_on(x: &[f64], p: usize, side: f64) -> [f64; 3] {
     let mut f = [0.0; 3];
-    let xp = [x[3 * p], x[3 * p + 1], x[3 * p + 2]];
-    for q in 0..N {
-        if q == p {
-            continue;
-        }
-        let d = [
-            min_image(xp[0] - x[3 * q], side),
-            min_image(xp[1] - x[3 * q + 1], side),
-            min_image(xp[2] - x[3 * q + 2], side),
-        ];
-        let r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-        if r2 < CUT2 {
-            let inv = 1.0 / r2;
-            let inv6 = inv * inv * inv;
-            let c = 24.0 * inv * inv6 * (2.0 * inv6 - 1.0);
+    for q in (0..N).filter(|&q| q != p) {
+        if let Some((d, c)) = pair(x, p, q, side) {
             for k in 0..3 {
                 f[k] += c * d[k];
             }
@@ -116,12 +116,7 @@ fn forces_half_pairs(x: &[f64], f: &mut [f64]) {
     f.fill(0.0);
     for p in 0..N {
         for q in p + 1..N {
-            let d: [f64; 3] = std::array::from_fn(|k| min_image(x[3 * p + k] - x[3 * q + k], side));
-            let r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-            if r2 < CUT2 {
-                let inv = 1.0 / r2;
-                let inv6 = inv * inv * inv;
-                let c = 24.0 * inv * inv6 * (2.0 * inv6 - 1.0);
+            if let Some((d, c)) = pair(x, p, q, side) {
                 for k in 0..3 {
                     f[3 * p + k] += c * d[k];
                     f[3 * q + k] -= c * d[k];
