@@ -79,7 +79,7 @@ impl Layout {
         b.reduce(ReduceOp::Sum, &rest, |b| (None, term(b, &index)))
     }
 
-    /// A load of a state-shaped buffer at `index`.
+    /// A load of a state- or chain-shaped buffer at `index`.
     fn at(&self, b: &mut KernelBuilder, buffer: BufferId, index: &[Affine]) -> NodeId {
         b.load(buffer, index.to_vec(), vec![Access::Direct; index.len()], 0.0)
     }
@@ -292,16 +292,8 @@ impl Lowering<'_, '_> {
 
     /// In a state kernel: the standard normal of this element in this sweep, for `purpose`.
     fn element_normal(&self, b: &mut KernelBuilder, layout: &Layout, purpose: Purpose) -> NodeId {
-        let mut flat = Affine::constant(0);
-        let mut stride = 1;
-        for (axis, extent) in layout.shape.iter().enumerate().rev() {
-            flat = flat.add(&Affine::var(VarId(axis as u32)).scale(stride));
-            stride *= *extent as i64;
-        }
-        let flat = b.affine_value(&flat);
-        let (seed, sweep) = (b.load_scalar(self.seed), b.load_scalar(self.step_count));
-        let [low, high] = random::count_words(b, sweep);
-        random::draw(b, Draw::Normal, seed, random::sampler_stream(layout.field.index(), purpose), &[flat, low, high])
+        let site: Vec<Affine> = (0..layout.shape.len()).map(|axis| Affine::var(VarId(axis as u32))).collect();
+        self.sweep_draw(b, Draw::Normal, (layout.field, purpose), &site, &layout.shape)
     }
 
     /// A chain kernel deciding acceptance: `log α = log p(x') - log p(x) + extra`, accepted
@@ -315,8 +307,7 @@ impl Lowering<'_, '_> {
     ) -> KernelId {
         let mut b = layout.chain_kernel(name);
         let here: Vec<Affine> = (0..layout.chain_shape().len()).map(|v| Affine::var(VarId(v as u32))).collect();
-        let (after, before) =
-            (layout_chain_load(&mut b, kept.proposal_log_p, &here), layout_chain_load(&mut b, kept.log_p, &here));
+        let (after, before) = (layout.at(&mut b, kept.proposal_log_p, &here), layout.at(&mut b, kept.log_p, &here));
         let difference = b.binary(Binary::Sub, after, before);
         let extra = extra(&mut b, layout);
         let log_alpha = b.binary(Binary::Add, difference, extra);
@@ -378,11 +369,6 @@ impl Lowering<'_, '_> {
         let swaps = vec![(layout.x, next), (kept.grad, grad_next), (kept.log_p, log_p_next)];
         (vec![state, chains, acceptance], swaps)
     }
-}
-
-/// A per-chain buffer at `here` (the chain kernel's point; empty for one chain).
-fn layout_chain_load(b: &mut KernelBuilder, buffer: BufferId, here: &[Affine]) -> NodeId {
-    b.load(buffer, here.to_vec(), vec![Access::Direct; here.len()], 0.0)
 }
 
 /// `to - from - τ g`: how far a Langevin step from `from` (with gradient `g`) misses `to`.

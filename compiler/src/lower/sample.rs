@@ -12,9 +12,11 @@
 //!
 //! Spin samplers are in [`super::spins`], Langevin, MALA and HMC in [`super::continuous`].
 
-use crate::ir::{BufferId, ProcId};
-use crate::model::{SampleSpec, Sampler};
+use crate::ir::builder::KernelBuilder;
+use crate::ir::{Affine, BufferId, NodeId, ProcId};
+use crate::model::{Draw, FieldId, SampleSpec, Sampler};
 
+use super::random::Purpose;
 use super::{LowerError, Lowering, random};
 
 /// How the runtime drives a `sample` directive.
@@ -74,5 +76,29 @@ impl Lowering<'_, '_> {
     /// How a failure to differentiate `log p` is reported.
     pub(super) fn log_density_failure(spec: &SampleSpec) -> impl Fn(String) -> LowerError + '_ {
         move |message| LowerError::Gradient { name: "log p".into(), message, span: spec.span }
+    }
+}
+
+impl Lowering<'_, '_> {
+    /// A sampler's draw of `kind` for `purpose` at `site` of `field` (shaped `shape`) in the
+    /// current sweep: counted by the site's row-major position and the sweep.
+    pub(super) fn sweep_draw(
+        &self,
+        b: &mut KernelBuilder,
+        kind: Draw,
+        (field, purpose): (FieldId, Purpose),
+        site: &[Affine],
+        shape: &[usize],
+    ) -> NodeId {
+        let mut stride = 1;
+        let mut flat = Affine::constant(0);
+        for (affine, &extent) in site.iter().zip(shape).rev() {
+            flat = flat.add(&affine.scale(stride));
+            stride *= extent as i64;
+        }
+        let flat = b.affine_value(&flat);
+        let (seed, sweep) = (b.load_scalar(self.seed), b.load_scalar(self.step_count));
+        let [low, high] = random::count_words(b, sweep);
+        random::draw(b, kind, seed, random::sampler_stream(field.index(), purpose), &[flat, low, high])
     }
 }

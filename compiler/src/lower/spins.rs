@@ -130,7 +130,7 @@ impl Lowering<'_, '_> {
         let per_site = self.program.kernel(derivative.kernel);
         let slope = gather::inline(per_site, derivative.value, &mut b, &sites.site, &shapes);
         let spin = b.load(buffer, sites.site.clone(), vec![Access::Direct; sites.site.len()], 0.0);
-        let u = self.site_uniform(&mut b, field, &sites.site, &shapes[buffer.index()]);
+        let u = self.sweep_draw(&mut b, Draw::Uniform, (field, Purpose::Accept), &sites.site, &shapes[buffer.index()]);
         let one = b.constant(1.0);
         let new = if gibbs {
             // P(s = +1 | the rest) = exp(g) / (exp(g) + exp(-g)).
@@ -155,21 +155,6 @@ impl Lowering<'_, '_> {
         let mut kernel = b.finish(vec![Output { buffer, value: new, store: Store::Update { index: sites.site } }]);
         kernel.visit = sites.visit;
         kernel
-    }
-
-    /// The uniform number of the site `site` (of a field shaped `shape`) in the current sweep.
-    fn site_uniform(&self, b: &mut KernelBuilder, field: FieldId, site: &[Affine], shape: &[usize]) -> NodeId {
-        let mut stride = 1;
-        let mut flat = Affine::constant(0);
-        for (affine, &extent) in site.iter().zip(shape).rev() {
-            flat = flat.add(&affine.scale(stride));
-            stride *= extent as i64;
-        }
-        let flat = b.affine_value(&flat);
-        let (seed, sweep) = (b.load_scalar(self.seed), b.load_scalar(self.step_count));
-        let [low, high] = random::count_words(b, sweep);
-        let stream = random::sampler_stream(field.index(), Purpose::Accept);
-        random::draw(b, Draw::Uniform, seed, stream, &[flat, low, high])
     }
 }
 
