@@ -91,6 +91,19 @@ fn every_example_checks() {
     }
 }
 
+/// `check` tells a let that gets no buffer (recomputed where read) from one that is stored, so
+/// a user does not take the pair fields' N² shapes for memory.
+#[test]
+fn check_marks_lets_computed_where_read() {
+    let output = noether(&["check", "examples/lj.noe"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("r2 [1000, 1000] (computed where read)"), "{text}");
+    let output = noether(&["check", "examples/hopfield.noe"]);
+    let text = stdout(&output);
+    assert!(text.contains("xi [20, 400],"), "xi is stored: {text}");
+}
+
 #[test]
 fn a_broken_script_exits_1_with_a_diagnostic() {
     let output = noether(&["check", "tests/cases/unknown_name.noe"]);

@@ -118,17 +118,24 @@ pub fn emit(file: &Path, overrides: &[Override], stage: Stage) -> Result<(), Fai
     Ok(())
 }
 
-/// One paragraph saying what the model contains.
+/// One paragraph saying what the model contains; a let without a buffer of its own is marked
+/// as computed where it is read, so its shape is not taken for memory.
 fn describe(model: &Model) -> String {
     let checked = model.checked();
+    let stored = &model.compiled().interface.fields;
     let list = |keep: &dyn Fn(&FieldKind) -> bool| {
         let items: Vec<String> = checked
             .fields
             .iter()
-            .filter(|f| keep(&f.kind))
-            .map(|f| {
+            .zip(stored)
+            .filter(|(f, _)| keep(&f.kind))
+            .map(|(f, buffer)| {
                 let extents = f.shape.extents();
-                if extents.is_empty() { f.name.clone() } else { format!("{} {:?}", f.name, extents) }
+                let item = if extents.is_empty() { f.name.clone() } else { format!("{} {:?}", f.name, extents) };
+                match (&f.kind, buffer) {
+                    (FieldKind::Let, None) => format!("{item} (computed where read)"),
+                    _ => item,
+                }
             })
             .collect();
         items.join(", ")
