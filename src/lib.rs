@@ -12,8 +12,15 @@
 //! # Ok::<(), noether::Failure>(())
 //! ```
 
+/// The diagnostics crate [`Failure`] converts into, at the version Noether uses.
+pub use miette;
+/// The array crate states are read and params written with, at the version Noether uses.
+pub use ndarray;
 pub use noether_compiler as compiler;
 pub use noether_compiler::diag::{Failure, Source};
 pub use noether_compiler::resolve::Override;
 pub use noether_runtime as runtime;
-pub use noether_runtime::{Backend, CompileTimings, EngineOptions, Model, RunError, Schedule, Settings, Simulator};
+pub use noether_runtime::{
+    Backend, CompileTimings, EngineOptions, FitOptions, FitResult, Gradient, GradientOptions, Model, RunError,
+    Schedule, Settings, Simulator,
+};

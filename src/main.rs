@@ -105,7 +105,7 @@ struct SettingsArgs {
     #[arg(long)]
     steps: Option<u64>,
     /// Time step (overrides the script's `dt`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     dt: Option<f64>,
     /// Seed of the noise or the sampler (overrides the script's `seed`).
     #[arg(long, value_parser = clap::value_parser!(u64).range(..1 << 32))]

@@ -127,9 +127,11 @@ fn unknown_overrides_and_bad_settings_are_diagnosed() {
     let output = noether(&["run", "examples/heat.noe", "--set", "NN=3"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("did you mean `N`?"));
-    let output = noether(&["run", "examples/heat.noe", "--set", "N=8", "--dt=-1"]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("noether::run::bad_setting"));
+    for dt in [&["--dt=-1"][..], &["--dt", "-1"]] {
+        let output = noether(&[&["run", "examples/heat.noe", "--set", "N=8"][..], dt].concat());
+        assert_eq!(output.status.code(), Some(1));
+        assert!(stderr(&output).contains("noether::run::bad_setting"), "{dt:?}: {}", stderr(&output));
+    }
     let output = noether(&["run", "no/such/file.noe"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("cannot read"));

@@ -77,3 +77,18 @@ fn a_gradient_names_the_first_bad_step_as_run_does(backend: Backend) {
 }
 
 on_every_engine!(a_gradient_names_the_first_bad_step_as_run_does);
+
+/// A param set to NaN or infinity is refused when it is set, naming it, not at the next run;
+/// through the embedding API's re-exported `ndarray` too.
+#[test]
+fn non_finite_params_are_refused_when_set() {
+    let mut sim = limited(HEAT, None);
+    for value in [f64::NAN, f64::INFINITY] {
+        let failure = sim.set_param("D", value).expect_err("refused");
+        assert!(failure.codes().iter().any(|c| c == "noether::run::bad_setting"), "{:?}", failure.codes());
+        assert!(failure.to_string().contains("`D`"), "{failure}");
+    }
+    let array = noether::ndarray::arr0(f64::NAN).into_dyn();
+    assert!(sim.set_param_array("D", &array.view()).is_err());
+    sim.run().expect("D was left as it was");
+}

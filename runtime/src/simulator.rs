@@ -265,6 +265,7 @@ impl Simulator {
                 found: "[]".into(),
             }));
         }
+        self.finite_param(name, std::slice::from_ref(&value))?;
         self.buffers.set_scalar(buffer, value);
         self.carried_values()
     }
@@ -280,10 +281,20 @@ impl Simulator {
                 found: index_text(value.shape()),
             }));
         }
-        for (slot, v) in self.buffers.data_mut(buffer).iter_mut().zip(value.iter()) {
-            *slot = *v;
-        }
+        let values: Vec<f64> = value.iter().copied().collect();
+        self.finite_param(name, &values)?;
+        self.buffers.data_mut(buffer).copy_from_slice(&values);
         self.carried_values()
+    }
+
+    /// Refuses a param value that is NaN or infinite when it is set, not at the next run.
+    fn finite_param(&self, name: &str, values: &[f64]) -> Result<(), Failure> {
+        let Some(bad) = values.iter().position(|v| !v.is_finite()) else { return Ok(()) };
+        Err(self.model.fail(RunError::BadSetting {
+            setting: "param",
+            problem: format!("`{name}` set to {} (element {bad})", values[bad]),
+            help: "params take finite values".into(),
+        }))
     }
 
     fn param_buffer(&self, name: &str) -> Result<BufferId, Failure> {
