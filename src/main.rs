@@ -146,7 +146,7 @@ struct ModelArgs {
     /// The .noe script.
     file: PathBuf,
     /// Override a const or scalar param: `--set N=512` (repeatable).
-    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_override)]
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = str::parse::<Override>)]
     overrides: Vec<Override>,
 }
 
@@ -236,15 +236,6 @@ fn run_options(args: RunArgs, sampling_only: bool) -> commands::RunOptions {
         engine: args.engine.into(),
         sampling_only,
     }
-}
-
-fn parse_override(text: &str) -> Result<Override, String> {
-    let (name, value) = text.split_once('=').ok_or("expected NAME=VALUE, e.g. N=512")?;
-    let value: f64 = value.trim().parse().map_err(|_| format!("`{value}` is not a number"))?;
-    if !value.is_finite() {
-        return Err(format!("`{value}` is not a finite number"));
-    }
-    Ok(Override { name: name.trim().to_string(), value })
 }
 
 /// Bytes, with binary multiples: `1048576`, `512K`, `1.5G`, `8GiB`.

@@ -27,11 +27,31 @@ use crate::syntax::ast::{self, Modifier, ShapeSpec, StmtKind, TypeAnn};
 use error::plural;
 use exprs::BodyCx;
 
-/// A `--set NAME=VALUE` override.
+/// A `--set NAME=VALUE` override of a `const` or a `param`'s default.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Override {
     pub name: String,
     pub value: f64,
+}
+
+impl Override {
+    pub fn new(name: impl Into<String>, value: f64) -> Override {
+        Override { name: name.into(), value }
+    }
+}
+
+/// `NAME=VALUE`, as `--set` takes it; the value must be a finite number.
+impl std::str::FromStr for Override {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Override, String> {
+        let (name, value) = text.split_once('=').ok_or("expected NAME=VALUE, e.g. N=512")?;
+        let number: f64 = value.trim().parse().map_err(|_| format!("`{value}` is not a number"))?;
+        if !number.is_finite() {
+            return Err(format!("`{value}` is not a finite number"));
+        }
+        Ok(Override::new(name.trim(), number))
+    }
 }
 
 /// Resolves `module`, pushing errors into `sink`. Returns `None` only when errors were pushed.

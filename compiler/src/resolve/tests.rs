@@ -93,3 +93,12 @@ fn rules_and_modifiers() {
     let (_, codes) = run("state s : [i < 3] periodc = 1\n", &[]);
     assert_eq!(codes, vec!["noether::resolve::unknown_modifier".to_string()]);
 }
+
+#[test]
+fn overrides_parse_as_set_takes_them() {
+    assert_eq!(" N = 512".parse::<Override>(), Ok(Override::new("N", 512.0)));
+    assert_eq!("D=-0.5".parse::<Override>(), Ok(Override::new("D", -0.5)));
+    for bad in ["N", "N=x", "D=nan", "D=inf"] {
+        assert!(bad.parse::<Override>().is_err(), "{bad}");
+    }
+}
