@@ -62,6 +62,10 @@ fn run_writes_npy_files_and_a_json_summary() {
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary.json")).expect("json");
     assert_eq!(written["losses"], summary["losses"]);
+    let outputs: Vec<&str> =
+        summary["outputs"].as_array().expect("outputs").iter().filter_map(|p| p.as_str()).collect();
+    assert!(outputs.iter().any(|p| p.ends_with("summary.json")), "{outputs:?}");
+    assert!(outputs.iter().all(|p| Path::new(p).is_file()), "{outputs:?}");
     let leftovers: Vec<String> = std::fs::read_dir(&out)
         .expect("dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())

@@ -24,12 +24,24 @@ fn atomic_write(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> Result<(),
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
+    if dir.exists() && !dir.is_dir() {
+        return Err(fail(format!("{} is a file, not a directory", dir.display())));
+    }
     std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
-    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(e.to_string()))?;
+    let mut temp = output_file().tempfile_in(dir).map_err(|e| fail(e.to_string()))?;
     fill(temp.as_file_mut()).map_err(fail)?;
     temp.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
     temp.persist(path).map_err(|e| fail(e.error.to_string()))?;
     Ok(())
+}
+
+/// Temporary files are private (0600) by default; a result file is created as any other file,
+/// readable as the user's umask allows.
+fn output_file() -> tempfile::Builder<'static, 'static> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder
 }
 
 #[cfg(test)]
@@ -48,5 +60,28 @@ mod tests {
         assert_eq!(back, array);
         let entries = std::fs::read_dir(dir.path().join("out")).expect("dir").count();
         assert_eq!(entries, 1);
+    }
+
+    #[test]
+    fn a_file_where_the_directory_should_be_is_named() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("out");
+        std::fs::write(&file, "").expect("written");
+        let error = write_text(&file.join("summary.json"), "{}").expect_err("refused");
+        assert!(error.to_string().contains("is a file, not a directory"), "{error}");
+    }
+
+    /// A result file gets the mode any new file gets here (the umask's), not a temporary 0600.
+    #[cfg(unix)]
+    #[test]
+    fn results_follow_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mode = |path: &Path| std::fs::metadata(path).expect("exists").permissions().mode() & 0o777;
+        let plain = dir.path().join("plain.txt");
+        std::fs::File::create(&plain).expect("created");
+        let written = dir.path().join("summary.json");
+        write_text(&written, "{}").expect("written");
+        assert_eq!(mode(&written), mode(&plain));
     }
 }

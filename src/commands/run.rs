@@ -67,10 +67,12 @@ pub fn run(options: &RunOptions) -> Result<(), Failure> {
     };
     let observables = last(&|s| s.last().copied().unwrap_or(f64::NAN));
     let means = last(&|s| s.iter().sum::<f64>() / s.len() as f64);
-    let written = match &options.out {
+    let mut written = match &options.out {
         Some(dir) => write_outputs(&sim, dir)?,
         None => Vec::new(),
     };
+    let summary_path = options.out.as_ref().map(|dir| dir.join("summary.json"));
+    written.extend(summary_path.clone());
 
     let timings = model.timings();
     let mut summary = json!({
@@ -111,10 +113,9 @@ pub fn run(options: &RunOptions) -> Result<(), Failure> {
     if let (Value::Object(summary), Value::Object(details)) = (&mut summary, details) {
         summary.extend(details);
     }
-    if let Some(dir) = &options.out {
-        let path = dir.join("summary.json");
+    if let Some(path) = &summary_path {
         let text = serde_json::to_string_pretty(&summary).expect("a JSON value serialises");
-        noether::runtime::output::write_text(&path, &format!("{text}\n")).map_err(|e| model.fail(e))?;
+        noether::runtime::output::write_text(path, &format!("{text}\n")).map_err(|e| model.fail(e))?;
     }
     if options.json {
         println!("{summary}");
