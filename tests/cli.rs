@@ -237,6 +237,31 @@ fn grad_check_needs_no_run_directive() {
     }
 }
 
+/// A check the differences cannot pass (a step in the loss at the point: autodiff says 0, the
+/// differences 1 / 2h) reports every figure, then says FAIL and exits 1 with a diagnostic.
+#[test]
+fn a_failed_grad_check_says_so_and_exits_1() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("step.noe");
+    std::fs::write(
+        &script,
+        "param a = 0.5
+state u : [i < 2] = a * i
+loss L = (if a > 0.5 then 1 else 0) + sum(i) u[i]
+",
+    )
+    .expect("write");
+    let output = noether(&["grad", script.to_str().expect("utf-8 path"), "--check"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(stdout(&output).contains("check: FAIL, 2 of 3 within"), "{}", stdout(&output));
+    assert!(stderr(&output).contains("noether::grad::check_failed"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("dL/da"), "{}", stderr(&output));
+    let output = noether(&["grad", script.to_str().expect("utf-8 path"), "--check", "--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let summary: serde_json::Value = serde_json::from_str(stdout(&output).trim()).expect("one JSON object");
+    assert_eq!(summary["check"][0]["passes"], false, "{summary}");
+}
+
 #[test]
 fn grad_refuses_a_gradient_beyond_the_memory_limit_where_run_fits() {
     let limited = |command: &str, limit: &str| {

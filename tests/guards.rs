@@ -88,7 +88,8 @@ fn non_finite_params_are_refused_when_set() {
         assert!(failure.codes().iter().any(|c| c == "noether::run::bad_setting"), "{:?}", failure.codes());
         assert!(failure.to_string().contains("`D`"), "{failure}");
     }
-    let array = noether::ndarray::arr0(f64::NAN).into_dyn();
+    use noether::ndarray::arr0;
+    let array = arr0(f64::NAN).into_dyn();
     assert!(sim.set_param_array("D", &array.view()).is_err());
     sim.run().expect("D was left as it was");
 }

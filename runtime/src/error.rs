@@ -152,6 +152,17 @@ pub enum RunError {
         span: Span,
     },
 
+    #[error(
+        "the gradient check failed: {failed} of {checked} derivatives differ from central differences by more than a relative {tolerance:e} (worst {worst:.1e}, d{loss}/d{name})"
+    )]
+    #[diagnostic(
+        code(noether::grad::check_failed),
+        help(
+            "a derivative through a branch or a cut-off that the differences straddle can differ honestly: move the point (--set) or check a smaller step; otherwise this is a wrong gradient, please report it with the script"
+        )
+    )]
+    CheckFailed { failed: usize, checked: usize, tolerance: f64, worst: f64, loss: String, name: String },
+
     #[error("the model has no loss to differentiate")]
     #[diagnostic(code(noether::run::no_loss), help("declare one, e.g. `loss L = sum(i) u[i]^2`"))]
     NoLoss,

@@ -36,7 +36,17 @@ struct Check {
     resolution: f64,
 }
 
+/// The largest relative error `grad --check` passes. Central differences with the step used
+/// here err by about `h² f'''` (1e-10 relative on smooth models) plus rounding, which the
+/// error's scale already absorbs (`resolution`); an exact gradient lands near 1e-8 or below, a
+/// wrong one far above.
+const CHECK_TOLERANCE: f64 = 1e-4;
+
 impl Check {
+    fn passes(&self) -> bool {
+        self.relative_error() <= CHECK_TOLERANCE
+    }
+
     fn relative_error(&self) -> f64 {
         let scale = self.autodiff.abs().max(self.finite_difference.abs()).max(self.resolution);
         if scale == 0.0 { 0.0 } else { (self.autodiff - self.finite_difference).abs() / scale }
@@ -81,13 +91,13 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
 
     if options.json {
         let entries = reported.json();
-        let checks: Vec<Value> = checks
+        let check_entries: Vec<Value> = checks
             .iter()
             .map(|c| {
                 json!({
                     "name": c.name, "index": c.index, "autodiff": number(c.autodiff),
                     "finite_difference": number(c.finite_difference), "relative_error": number(c.relative_error()),
-                    "resolution": number(c.resolution),
+                    "resolution": number(c.resolution), "passes": c.passes(),
                 })
             })
             .collect();
@@ -97,7 +107,8 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
             "backend": sim.backend(),
             "loss": { "name": loss, "value": number(gradient.value) },
             "gradient": entries,
-            "check": checks,
+            "check": check_entries,
+            "check_tolerance": options.check.then_some(CHECK_TOLERANCE),
             "memory": {
                 "checkpoints": memory.checkpoints,
                 "stored_state_sets": memory.stored_state_sets,
@@ -113,7 +124,7 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
             },
         });
         println!("{summary}");
-        return Ok(());
+        return verdict(&model, &loss, &checks);
     }
     let memory = gradient.memory;
     println!(
@@ -142,6 +153,11 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
             c.relative_error()
         );
     }
+    if !checks.is_empty() {
+        let passed = checks.iter().filter(|c| c.passes()).count();
+        let word = if passed == checks.len() { "pass" } else { "FAIL" };
+        println!("  check: {word}, {passed} of {} within a relative error of {CHECK_TOLERANCE:e}", checks.len());
+    }
     let share = if memory.all_states_bytes > 0 {
         format!(", {:.1}% of keeping every step's", 100.0 * memory.stored_bytes as f64 / memory.all_states_bytes as f64)
     } else {
@@ -155,7 +171,24 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
         memory.stored_state_sets,
     );
     println!("  time: gradient {seconds:.3} s");
-    Ok(())
+    verdict(&model, &loss, &checks)
+}
+
+/// A failed check is an error (exit 1), after the report.
+fn verdict(model: &Model, loss: &str, checks: &[Check]) -> Result<(), Failure> {
+    let failed: Vec<&Check> = checks.iter().filter(|c| !c.passes()).collect();
+    let Some(worst) = failed.iter().max_by(|a, b| a.relative_error().total_cmp(&b.relative_error())) else {
+        return Ok(());
+    };
+    let at = worst.index.map(|i| format!("[{i}]")).unwrap_or_default();
+    Err(model.fail(noether::RunError::CheckFailed {
+        failed: failed.len(),
+        checked: checks.len(),
+        tolerance: CHECK_TOLERANCE,
+        worst: worst.relative_error(),
+        loss: loss.into(),
+        name: format!("{}{at}", worst.name),
+    }))
 }
 
 /// Central differences for every scalar and up to three entries of every tensor.
