@@ -195,6 +195,12 @@ fn output_directory_that_cannot_be_created_is_an_error() {
     ]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("noether::io::write"), "{}", stderr(&output));
+    let output = noether(&["fit", "examples/heat_source.noe", "--out", target.to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("noether::io::write"), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("iter"), "refused before fitting: {}", stdout(&output));
+    let output = noether(&["run", "examples/heat.noe", "--set", "N=8", "--out", blocker.to_str().expect("utf-8")]);
+    assert!(stderr(&output).contains("is a file, not a directory"), "{}", stderr(&output));
 }
 
 #[test]

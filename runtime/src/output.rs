@@ -24,15 +24,27 @@ fn atomic_write(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> Result<(),
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    if dir.exists() && !dir.is_dir() {
-        return Err(fail(format!("{} is a file, not a directory", dir.display())));
-    }
-    std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+    ensure_dir(dir).map_err(fail)?;
     let mut temp = output_file().tempfile_in(dir).map_err(|e| fail(e.to_string()))?;
     fill(temp.as_file_mut()).map_err(fail)?;
     temp.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
     temp.persist(path).map_err(|e| fail(e.error.to_string()))?;
     Ok(())
+}
+
+/// Makes `dir` ready for results before any work: created where missing and proven writable
+/// (a file is created there and dropped), so a long run or fit does not fail only at the end.
+pub fn prepare_dir(dir: &Path) -> Result<(), RunError> {
+    let fail = |reason: String| RunError::Write { path: dir.display().to_string(), reason };
+    ensure_dir(dir).map_err(fail)?;
+    output_file().tempfile_in(dir).map(drop).map_err(|e| fail(e.to_string()))
+}
+
+fn ensure_dir(dir: &Path) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!("{} is a file, not a directory", dir.display()));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())
 }
 
 /// Temporary files are private (0600) by default; a result file is created as any other file,

@@ -22,6 +22,7 @@ pub struct FitCommand {
 
 pub fn fit(options: &FitCommand) -> Result<(), Failure> {
     let model = Model::from_file_with(&options.file, &options.overrides)?;
+    super::prepare_out(&model, options.out.as_deref())?;
     let mut sim = options.engine.simulator(&model)?;
     options.settings.apply(&mut sim)?;
     let started = Instant::now();

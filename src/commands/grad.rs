@@ -59,6 +59,7 @@ impl Check {
 
 pub fn grad(options: &GradOptions) -> Result<(), Failure> {
     let model = Model::from_file_with(&options.file, &options.overrides)?;
+    super::prepare_out(&model, options.out.as_deref())?;
     let mut sim = options.engine.simulator(&model)?;
     options.settings.apply(&mut sim)?;
     let checked = model.checked();

@@ -210,6 +210,14 @@ fn describe_sampler(checked: &noether::compiler::model::Model, sample: &SampleSp
 }
 
 /// JSON numbers for finite values, strings ("NaN", "inf") otherwise: JSON has no NaN.
+/// Makes `--out DIR` ready before the work starts, so a bad place fails at once.
+fn prepare_out(model: &Model, out: Option<&Path>) -> Result<(), Failure> {
+    match out {
+        Some(dir) => noether::runtime::output::prepare_dir(dir).map_err(|e| model.fail(e)),
+        None => Ok(()),
+    }
+}
+
 fn number(value: f64) -> serde_json::Value {
     serde_json::Number::from_f64(value)
         .map_or_else(|| serde_json::Value::String(format!("{value}")), serde_json::Value::Number)

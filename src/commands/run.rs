@@ -30,6 +30,7 @@ const PROGRESS_MIN_STEPS: u64 = 200;
 /// `noether run` and `noether sample`: whichever directive the script has.
 pub fn run(options: &RunOptions) -> Result<(), Failure> {
     let model = Model::from_file_with(&options.file, &options.overrides)?;
+    super::prepare_out(&model, options.out.as_deref())?;
     let mut sim = options.engine.simulator(&model)?;
     options.settings.apply(&mut sim)?;
     sim.record_paths(options.paths);
