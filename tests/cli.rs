@@ -268,6 +268,18 @@ loss L = (if a > 0.5 then 1 else 0) + sum(i) u[i]
     assert_eq!(summary["check"][0]["passes"], false, "{summary}");
 }
 
+/// Tiny and huge values print in scientific notation, not as `0.0000…1`.
+#[test]
+fn grad_prints_tiny_values_in_scientific_notation() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("tiny.noe");
+    std::fs::write(&script, "param a = 1e-20\nstate u : [i < 2] = a * i\nloss L = sum(i) u[i]^2\n").expect("write");
+    let output = noether(&["grad", script.to_str().expect("utf-8 path")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("loss L = 1e-40") && text.contains("dL/da = 2e-20"), "{text}");
+}
+
 #[test]
 fn grad_refuses_a_gradient_beyond_the_memory_limit_where_run_fits() {
     let limited = |command: &str, limit: &str| {

@@ -58,11 +58,11 @@ pub fn fit(options: &FitCommand) -> Result<(), Failure> {
             result.history.len(),
             result.optimizer,
             result.loss,
-            result.final_loss
+            super::readable(result.final_loss)
         );
         for (name, value) in &result.params {
             if value.ndim() == 0 {
-                println!("  {name} = {}", value[[]]);
+                println!("  {name} = {}", super::readable(value[[]]));
             } else {
                 println!("  {name}: {}", reported.tensor_text(name, value));
             }

@@ -131,13 +131,13 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
     println!(
         "{}: loss {loss} = {} ({} steps, {} checkpoints)",
         model.name(),
-        gradient.value,
+        super::readable(gradient.value),
         sim.steps_done(),
         memory.checkpoints
     );
     for (name, value) in &gradient.gradients {
         if value.ndim() == 0 {
-            println!("  d{loss}/d{name} = {}", value[[]]);
+            println!("  d{loss}/d{name} = {}", super::readable(value[[]]));
         } else {
             println!("  d{loss}/d{name}: {}", reported.tensor_text(name, value));
         }
@@ -149,8 +149,8 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
         println!(
             "  check d{loss}/d{}{at}: autodiff {}, finite difference {}, relative error {:.1e}{note}",
             c.name,
-            c.autodiff,
-            c.finite_difference,
+            super::readable(c.autodiff),
+            super::readable(c.finite_difference),
             c.relative_error()
         );
     }

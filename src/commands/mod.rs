@@ -218,6 +218,16 @@ fn prepare_out(model: &Model, out: Option<&Path>) -> Result<(), Failure> {
     }
 }
 
+/// A number as people read it: plain in everyday ranges, scientific beyond.
+fn readable(value: f64) -> String {
+    let magnitude = value.abs();
+    if value == 0.0 || !value.is_finite() || (1e-4..1e9).contains(&magnitude) {
+        format!("{value}")
+    } else {
+        format!("{value:e}")
+    }
+}
+
 fn number(value: f64) -> serde_json::Value {
     serde_json::Number::from_f64(value)
         .map_or_else(|| serde_json::Value::String(format!("{value}")), serde_json::Value::Number)
@@ -276,6 +286,6 @@ impl<'v> NamedValues<'v> {
     /// How a tensor is reported in text: its shape, norm and file.
     fn tensor_text(&self, name: &str, value: &noether::runtime::buffers::Array) -> String {
         let file = self.file(name).map(|p| format!(" (wrote {})", p.display())).unwrap_or_default();
-        format!("shape {:?}, norm {}{file}", value.shape(), norm(value))
+        format!("shape {:?}, norm {}{file}", value.shape(), readable(norm(value)))
     }
 }

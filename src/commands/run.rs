@@ -196,16 +196,6 @@ fn ndarray_1d(values: &[f64]) -> noether::runtime::buffers::Array {
     noether::runtime::buffers::array_1d(values)
 }
 
-/// A number as people read it: plain in everyday ranges, scientific beyond.
-fn readable(value: f64) -> String {
-    let magnitude = value.abs();
-    if value == 0.0 || !value.is_finite() || (1e-4..1e9).contains(&magnitude) {
-        format!("{value}")
-    } else {
-        format!("{value:e}")
-    }
-}
-
 /// The named values a run reports.
 struct Report<'a> {
     losses: &'a [(String, f64)],
@@ -220,7 +210,7 @@ fn print_report(model: &Model, sim: &Simulator, report: &Report<'_>, written: &[
     let named = || {
         for (kind, values) in [("loss", report.losses), ("energy", report.energies)] {
             for (name, value) in values {
-                println!("  {kind} {name} = {}", readable(*value));
+                println!("  {kind} {name} = {}", super::readable(*value));
             }
         }
     };
@@ -240,9 +230,9 @@ fn print_report(model: &Model, sim: &Simulator, report: &Report<'_>, written: &[
             for ((name, mean), (_, last)) in report.means.iter().zip(report.observables) {
                 println!(
                     "  observe {name}: mean {} over {} recorded sweeps (final {})",
-                    readable(*mean),
+                    super::readable(*mean),
                     sim.times().len(),
-                    readable(*last)
+                    super::readable(*last)
                 );
             }
             if let Some(rate) = sim.acceptance().rate() {
@@ -264,7 +254,7 @@ fn print_report(model: &Model, sim: &Simulator, report: &Report<'_>, written: &[
             );
             named();
             for (name, value) in report.observables {
-                println!("  observe {name} = {} (final)", readable(*value));
+                println!("  observe {name} = {} (final)", super::readable(*value));
             }
         }
     }
