@@ -61,6 +61,9 @@ pub struct Simulator {
     pub(crate) gradient: Option<std::sync::Arc<noether_compiler::lower::gradient::GradientProgram>>,
     /// Amounts added to single elements of initial states after they are computed.
     initial_offsets: Vec<(BufferId, usize, f64)>,
+    /// A param changed since what the step carries (velocity Verlet's force) was computed: the
+    /// next [`Simulator::step`] recomputes it first. Runs and gradients restart, which does.
+    carried_stale: bool,
     pub(crate) adjoint_storage: crate::adjoint::AdjointStorage,
 }
 
@@ -124,6 +127,7 @@ impl Simulator {
             engine,
             gradient: None,
             initial_offsets: Vec::new(),
+            carried_stale: false,
             adjoint_storage: Default::default(),
             buffers,
             schedule,
@@ -254,8 +258,8 @@ impl Simulator {
 
     /// Sets a scalar param. States keep their values until the next [`Simulator::reset`] or
     /// [`Simulator::run`], which recompute initial values from the params; what a step carries
-    /// to the next (velocity Verlet's force) is recomputed at once, so the next
-    /// [`Simulator::step`] uses the new value throughout.
+    /// to the next (velocity Verlet's force) is recomputed before the next [`Simulator::step`],
+    /// so that step uses the new value throughout.
     pub fn set_param(&mut self, name: &str, value: f64) -> Result<(), Failure> {
         let buffer = self.param_buffer(name)?;
         if !self.buffers.shape(buffer).is_empty() {
@@ -267,7 +271,8 @@ impl Simulator {
         }
         self.finite_param(name, std::slice::from_ref(&value))?;
         self.buffers.set_scalar(buffer, value);
-        self.carried_values()
+        self.carried_stale = true;
+        Ok(())
     }
 
     /// Sets a tensor param (or a scalar one, with a 0-dimensional array), as
@@ -284,7 +289,8 @@ impl Simulator {
         let values: Vec<f64> = value.iter().copied().collect();
         self.finite_param(name, &values)?;
         self.buffers.data_mut(buffer).copy_from_slice(&values);
-        self.carried_values()
+        self.carried_stale = true;
+        Ok(())
     }
 
     /// Refuses a param value that is NaN or infinite when it is set, not at the next run.
@@ -447,6 +453,7 @@ impl Simulator {
 
     /// What the step carries besides the states, from the current states and params.
     fn carried_values(&mut self) -> Result<(), Failure> {
+        self.carried_stale = false;
         match self.model.compiled().interface.init_carried {
             Some(procedure) => self.run_procedure(procedure),
             None => Ok(()),
@@ -505,6 +512,9 @@ impl Simulator {
 
     /// Takes one step of the script's integrator and checks the states.
     pub fn step(&mut self) -> Result<(), Failure> {
+        if self.carried_stale {
+            self.carried_values()?;
+        }
         self.advance()?;
         self.check_states()
     }
