@@ -24,3 +24,5 @@ pub use noether_runtime::{
     Backend, CompileTimings, EngineOptions, FitOptions, FitResult, Gradient, GradientOptions, Model, RunError,
     Schedule, Settings, Simulator,
 };
+
+pub mod plot;

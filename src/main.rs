@@ -135,6 +135,8 @@ struct FitArgs {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     #[command(flatten)]
+    plot: PlotArgs,
+    #[command(flatten)]
     settings: SettingsArgs,
     #[command(flatten)]
     engine: EngineArgs,
@@ -150,7 +152,27 @@ struct ModelArgs {
     overrides: Vec<Override>,
 }
 
+/// Plots of the results.
 #[derive(Args)]
+struct PlotArgs {
+    /// Draw the results as PNG images: into --out's folder, or into <script>_plots/ in the
+    /// current directory without --out.
+    #[arg(long, group = "destination")]
+    plot: bool,
+    /// The size of each image in pixels.
+    #[arg(long, value_name = "WxH", default_value = "800x600", requires = "plot")]
+    plot_size: noether::plot::Size,
+}
+
+impl PlotArgs {
+    fn size(&self) -> Option<noether::plot::Size> {
+        self.plot.then_some(self.plot_size)
+    }
+}
+
+#[derive(Args)]
+#[group(skip)]
+#[command(group(clap::ArgGroup::new("destination").multiple(true)))]
 struct RunArgs {
     #[command(flatten)]
     model: ModelArgs,
@@ -161,12 +183,15 @@ struct RunArgs {
     sweeps: Option<u64>,
     /// Write final states and observable series (per step or per recorded sweep) as .npy, plus
     /// summary.json, into this folder.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", group = "destination")]
     out: Option<PathBuf>,
     /// Also write the first K elements of each state at every step: DIR/<state>_paths.npy,
-    /// shaped [steps + 1, min(K, elements)] (sample paths of an ensemble).
-    #[arg(long, value_name = "K", requires = "out", default_value_t = 0)]
+    /// shaped [steps + 1, min(K, elements)] (sample paths of an ensemble); with --plot, also
+    /// paths.png.
+    #[arg(long, value_name = "K", requires = "destination", default_value_t = 0)]
     paths: usize,
+    #[command(flatten)]
+    plot: PlotArgs,
     /// Print one JSON object on stdout instead of the text report.
     #[arg(long)]
     json: bool,
@@ -232,6 +257,7 @@ fn run_options(args: RunArgs, sampling_only: bool) -> commands::RunOptions {
         settings,
         out: args.out,
         paths: args.paths,
+        plot: args.plot.size(),
         json: args.json,
         engine: args.engine.into(),
         sampling_only,
@@ -280,6 +306,7 @@ fn main() -> ExitCode {
             lr: args.lr,
             json: args.json,
             out: args.out,
+            plot: args.plot.size(),
             settings: args.settings.into(),
             engine: args.engine.into(),
         }),

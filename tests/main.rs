@@ -11,6 +11,7 @@ mod guards;
 mod md;
 mod parity;
 mod physics;
+mod plot;
 mod random;
 mod robustness;
 mod sampling;

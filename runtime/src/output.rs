@@ -18,6 +18,11 @@ pub fn write_text(path: &Path, text: &str) -> Result<(), RunError> {
     atomic_write(path, |file| file.write_all(text.as_bytes()).map_err(|e| e.to_string()))
 }
 
+/// Writes `bytes` (an encoded image, say) to `path`, atomically.
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    atomic_write(path, |file| file.write_all(bytes).map_err(|e| e.to_string()))
+}
+
 fn atomic_write(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> Result<(), String>) -> Result<(), RunError> {
     let fail = |reason: String| RunError::Write { path: path.display().to_string(), reason };
     let dir = match path.parent() {

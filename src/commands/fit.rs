@@ -16,6 +16,8 @@ pub struct FitCommand {
     pub lr: Option<f64>,
     pub json: bool,
     pub out: Option<PathBuf>,
+    /// Draw the loss per iteration as an image of this size (`--plot`).
+    pub plot: Option<noether::plot::Size>,
     pub settings: super::RunOverrides,
     pub engine: super::EngineChoice,
 }
@@ -23,6 +25,8 @@ pub struct FitCommand {
 pub fn fit(options: &FitCommand) -> Result<(), Failure> {
     let model = Model::from_file_with(&options.file, &options.overrides)?;
     super::prepare_out(&model, options.out.as_deref())?;
+    let plot_dir = options.plot.map(|_| super::plot_dir(&options.file, options.out.as_deref()));
+    super::prepare_out(&model, plot_dir.as_deref())?;
     let mut sim = options.engine.simulator(&model)?;
     options.settings.apply(&mut sim)?;
     let started = Instant::now();
@@ -34,6 +38,10 @@ pub fn fit(options: &FitCommand) -> Result<(), Failure> {
     })?;
     let seconds = started.elapsed().as_secs_f64();
     // Tensor params go to `<name>.npy` beside `fitted.json`, like `grad`'s gradients.
+    let plotted = match (options.plot, &plot_dir) {
+        (Some(size), Some(dir)) => noether::plot::fit(&model, &result, dir, size)?,
+        _ => noether::plot::Plotted::default(),
+    };
     let reported = NamedValues::write(&model, &result.params, options.out.as_deref(), "")?;
     let params = reported.json();
     let summary = json!({
@@ -66,6 +74,10 @@ pub fn fit(options: &FitCommand) -> Result<(), Failure> {
             } else {
                 println!("  {name}: {}", reported.tensor_text(name, value));
             }
+        }
+        if !plotted.files.is_empty() {
+            let names: Vec<String> = plotted.files.iter().map(|p| p.display().to_string()).collect();
+            println!("  wrote {}", names.join(", "));
         }
     }
     Ok(())

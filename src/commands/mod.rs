@@ -218,6 +218,29 @@ fn prepare_out(model: &Model, out: Option<&Path>) -> Result<(), Failure> {
     }
 }
 
+/// Where `--plot` puts its images: beside the other results with `--out`, else in
+/// `<script stem>_plots/` in the current directory.
+fn plot_dir(file: &Path, out: Option<&Path>) -> std::path::PathBuf {
+    match out {
+        Some(dir) => dir.to_path_buf(),
+        None => {
+            let stem = file.file_stem().map_or_else(|| "noether".into(), |s| s.to_string_lossy());
+            std::path::PathBuf::from(format!("{stem}_plots"))
+        }
+    }
+}
+
+/// Prints what `--plot` did not draw: on stderr when stdout carries JSON.
+fn print_notes(notes: &[String], json: bool) {
+    for note in notes {
+        if json {
+            eprintln!("note: {note}");
+        } else {
+            println!("  note: {note}");
+        }
+    }
+}
+
 /// A number as people read it: plain in everyday ranges, scientific beyond.
 fn readable(value: f64) -> String {
     let magnitude = value.abs();

@@ -18,6 +18,8 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// How many sample paths of each state to write (the first elements).
     pub paths: usize,
+    /// Draw the results as images of this size (`--plot`).
+    pub plot: Option<noether::plot::Size>,
     pub json: bool,
     pub engine: super::EngineChoice,
     /// `noether sample`: refuse a script that does not sample.
@@ -31,6 +33,8 @@ const PROGRESS_MIN_STEPS: u64 = 200;
 pub fn run(options: &RunOptions) -> Result<(), Failure> {
     let model = Model::from_file_with(&options.file, &options.overrides)?;
     super::prepare_out(&model, options.out.as_deref())?;
+    let plot_dir = options.plot.map(|_| super::plot_dir(&options.file, options.out.as_deref()));
+    super::prepare_out(&model, plot_dir.as_deref())?;
     let mut sim = options.engine.simulator(&model)?;
     options.settings.apply(&mut sim)?;
     sim.record_paths(options.paths);
@@ -72,6 +76,12 @@ pub fn run(options: &RunOptions) -> Result<(), Failure> {
         Some(dir) => write_outputs(&sim, dir)?,
         None => Vec::new(),
     };
+    let mut notes = Vec::new();
+    if let (Some(size), Some(dir)) = (options.plot, &plot_dir) {
+        let plotted = noether::plot::simulation(&sim, dir, size)?;
+        written.extend(plotted.files);
+        notes = plotted.notes;
+    }
     let summary_path = options.out.as_ref().map(|dir| dir.join("summary.json"));
     written.extend(summary_path.clone());
 
@@ -124,6 +134,7 @@ pub fn run(options: &RunOptions) -> Result<(), Failure> {
         let report = Report { losses: &losses, energies: &energies, observables: &observables, means: &means };
         print_report(&model, &sim, &report, &written, run_seconds);
     }
+    super::print_notes(&notes, options.json);
     Ok(())
 }
 
