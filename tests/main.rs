@@ -5,6 +5,7 @@ mod cases;
 mod cli;
 mod examples;
 mod filters;
+mod fmt;
 mod gradients;
 mod guards;
 mod md;
