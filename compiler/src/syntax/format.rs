@@ -302,7 +302,7 @@ mod tests {
 
     #[test]
     fn a_script_that_does_not_parse_is_not_formatted() {
-        let failure = format(&Source::new("t.noe", "const = 1\n")).err().expect("fails");
+        let failure = format(&Source::new("t.noe", "const = 1\n")).expect_err("fails");
         assert_eq!(failure.codes(), vec!["noether::syntax::parse".to_string()]);
     }
 
