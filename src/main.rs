@@ -5,7 +5,7 @@ mod commands;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use noether::{Backend, Failure, Override};
 
 #[derive(Parser)]
@@ -29,6 +29,8 @@ enum Command {
     Fit(FitArgs),
     /// Print an intermediate stage of the compiler.
     Emit(EmitArgs),
+    /// Lay scripts out in the canonical format, comments kept: print, rewrite (--write) or check.
+    Fmt(FmtArgs),
 }
 
 /// The engine, its threads, and the memory it may use.
@@ -208,6 +210,29 @@ struct EmitArgs {
     stage: Stage,
 }
 
+#[derive(Args)]
+struct FmtArgs {
+    /// The .noe scripts (exactly one when printing).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Rewrite the files in place (only those that change).
+    #[arg(short, long, conflicts_with = "check")]
+    write: bool,
+    /// Name the files that are not formatted, with their first differing line; exit 1 if any.
+    #[arg(long)]
+    check: bool,
+}
+
+impl FmtArgs {
+    fn mode(&self) -> commands::FmtMode {
+        match (self.write, self.check) {
+            (true, _) => commands::FmtMode::Write,
+            (_, true) => commands::FmtMode::Check,
+            _ => commands::FmtMode::Print,
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Stage {
     /// The syntax tree, printed back as fully parenthesised source.
@@ -311,6 +336,13 @@ fn main() -> ExitCode {
             engine: args.engine.into(),
         }),
         Command::Emit(args) => commands::emit(&args.model.file, &args.model.overrides, args.stage.into()),
+        Command::Fmt(args) => {
+            if args.mode() == commands::FmtMode::Print && args.files.len() > 1 {
+                let message = "printing formats one file; give --write or --check to format several";
+                Cli::command().error(clap::error::ErrorKind::TooManyValues, message).exit();
+            }
+            commands::fmt(&args.files, args.mode())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

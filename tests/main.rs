@@ -6,6 +6,7 @@ mod cli;
 mod docs;
 mod examples;
 mod filters;
+mod fmt;
 mod gradients;
 mod guards;
 mod md;

@@ -42,6 +42,15 @@ struct ReadError {
     reason: String,
 }
 
+/// The script at `path`, named by its path, or `noether::io::read` if it cannot be read.
+pub fn read_source(path: &Path) -> Result<Source, Failure> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::single(&Source::new(name.clone(), ""), ReadError { path: name.clone(), reason: e.to_string() })
+    })?;
+    Ok(Source::new(name, text))
+}
+
 impl Model {
     /// Compiles the script at `path`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Model, Failure> {
@@ -51,12 +60,8 @@ impl Model {
     /// Compiles the script at `path` with `--set`-style overrides of consts and params.
     pub fn from_file_with(path: impl AsRef<Path>, overrides: &[Override]) -> Result<Model, Failure> {
         let path = path.as_ref();
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Failure::single(&Source::new(name.clone(), ""), ReadError { path: name.clone(), reason: e.to_string() })
-        })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Model::from_source(Source::new(name, text), overrides, base)
+        Model::from_source(read_source(path)?, overrides, base)
     }
 
     /// Compiles script text; data files are looked up relative to `base_dir`.

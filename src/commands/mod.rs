@@ -1,6 +1,7 @@
 //! The CLI's commands.
 
 mod fit;
+mod fmt;
 mod grad;
 mod run;
 
@@ -12,6 +13,7 @@ use noether::runtime::error::bytes_text;
 use noether::{Backend, EngineOptions, Model, Override, Simulator};
 
 pub use fit::{FitCommand, fit};
+pub use fmt::{FmtMode, fmt};
 pub use grad::{GradOptions, grad};
 pub use run::{RunOptions, run};
 

@@ -136,6 +136,34 @@ impl fmt::Display for Token<'_> {
     }
 }
 
+/// Every reserved word, for tools that must agree with the lexer (the editor grammar in
+/// `editors/` is tested against it).
+pub const KEYWORDS: [Token<'static>; 23] = [
+    Token::Const,
+    Token::Param,
+    Token::Shape,
+    Token::State,
+    Token::Noise,
+    Token::Data,
+    Token::Let,
+    Token::Fn,
+    Token::Energy,
+    Token::Loss,
+    Token::Observe,
+    Token::Use,
+    Token::Run,
+    Token::Sample,
+    Token::Fit,
+    Token::With,
+    Token::Minimizing,
+    Token::If,
+    Token::Then,
+    Token::Else,
+    Token::And,
+    Token::Or,
+    Token::Not,
+];
+
 impl Token<'_> {
     /// Whether this is a reserved word (which cannot name anything).
     pub fn is_keyword(&self) -> bool {
@@ -272,6 +300,23 @@ mod tests {
             kinds("const N = 2.5e3 # comment"),
             vec![Token::Const, Token::Ident("N"), Token::Assign, Token::Num(2500.0), Token::Newline]
         );
+    }
+
+    #[test]
+    fn the_keyword_list_is_every_word_the_grammar_reserves() {
+        for keyword in &KEYWORDS {
+            assert!(keyword.is_keyword(), "{keyword}");
+            assert_eq!(kinds(keyword.text()), vec![keyword.clone(), Token::Newline]);
+        }
+        // The grammar's terminals: `"const" => Token::Const,` and so on.
+        let reserved: Vec<&str> = include_str!("grammar.lalrpop")
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix('"')?.split_once("\" => Token::"))
+            .map(|(word, _)| word)
+            .filter(|word| word.starts_with(|c: char| c.is_ascii_alphabetic()))
+            .collect();
+        let listed: Vec<&str> = KEYWORDS.iter().map(Token::text).collect();
+        assert_eq!(reserved, listed);
     }
 
     #[test]
