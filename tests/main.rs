@@ -14,5 +14,6 @@ mod random;
 mod robustness;
 mod sampling;
 mod sde;
+mod stream;
 mod support;
 mod threads;

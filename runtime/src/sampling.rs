@@ -10,6 +10,8 @@
 //! (checked every [`GUARD_INTERVAL`] sweeps and after the last, so up to that many sweeps may be
 //! recorded first), naming the sweep of the check.
 
+use std::ops::ControlFlow;
+
 use noether_compiler::diag::Failure;
 use noether_compiler::ir::BufferId;
 use noether_compiler::lower::sample::{Phase, SamplerProgram, shuffle};
@@ -19,6 +21,7 @@ use crate::buffers::Buffers;
 use crate::engine::{Engine, EngineError};
 use crate::error::{RunError, index_text, unflatten};
 use crate::simulator::Simulator;
+use crate::stream::Frame;
 
 /// Sweeps between checks for values that are not finite (a check reads every state).
 const GUARD_INTERVAL: u64 = 64;
@@ -67,11 +70,13 @@ pub fn sweep(
 
 impl Simulator {
     /// Restarts from the initial states and makes the sweeps of `schedule`, calling
-    /// `progress(done, total)` after each.
+    /// `progress(done, total)` after each and `observer` after each recorded one, stopping
+    /// after the sweep where `observer` breaks (its states checked as the last sweep's are).
     pub(crate) fn sample_with(
         &mut self,
         schedule: SampleSchedule,
         progress: &mut dyn FnMut(u64, u64),
+        observer: &mut dyn FnMut(&Frame<'_>) -> ControlFlow<()>,
     ) -> Result<(), Failure> {
         let interface = &self.model.compiled().interface;
         let sampler = interface.sampler.clone().expect("a sampling script has a sampler program");
@@ -96,6 +101,10 @@ impl Simulator {
                 if (done - schedule.burn_in) % schedule.thin == 0 {
                     self.observe()?;
                     self.acceptance.series.extend(accepted);
+                    if observer(&Frame::new(self)).is_break() {
+                        progress(done, total);
+                        return self.check_sampled(n);
+                    }
                 }
             }
             progress(done, total);
