@@ -3,6 +3,7 @@
 mod big_input;
 mod cases;
 mod cli;
+mod embed;
 mod examples;
 mod filters;
 mod gradients;
