@@ -2,12 +2,12 @@
 //!
 //! The compiler describes a sampler as procedures and phases
 //! ([`noether_compiler::lower::sample`]); one sweep is [`sweep`], a function of nothing but the
-//! engine, the buffers and that description. Around it, [`Simulator::sample_with`] restarts
+//! engine, the buffers and that description. Around it, `Simulator::sample_with` restarts
 //! from the initial states, runs the sampler's `prepare` once, makes `burn_in + sweeps` sweeps
 //! (sweep `n` draws with counter `n`, so a chain is a function of the seed alone), records the
 //! observables after every `thin`-th sweep past the burn-in (the times are sweep counts), keeps
 //! the acceptance rate of samplers that accept or reject, and stops when a state is not finite
-//! (checked every [`GUARD_INTERVAL`] sweeps and after the last, so up to that many sweeps may be
+//! (checked every `GUARD_INTERVAL` sweeps and after the last, so up to that many sweeps may be
 //! recorded first), naming the sweep of the check.
 
 use std::ops::ControlFlow;

@@ -517,7 +517,7 @@ impl Simulator {
         &mut self,
         steps: u64,
         guard: &mut Snapshot,
-        after: &mut dyn FnMut(&mut Simulator, u64) -> Result<ControlFlow<()>, Failure>,
+        after: &mut dyn FnMut(&mut Simulator, u64) -> StepFlow,
     ) -> Result<(), Failure> {
         self.snapshot_into(guard);
         let start = self.steps_done;
@@ -758,6 +758,9 @@ const GUARD_INTERVAL: u64 = 64;
 /// The most sweeps a sampling run makes, burn-in included: sweep numbers stay exact in the
 /// `f64` clock, as the script's own counts do.
 const MAX_SWEEPS: u64 = 1 << 53;
+
+/// What the caller of `advance_guarded` answers after each step: go on, stop there, or fail.
+pub(crate) type StepFlow = Result<ControlFlow<()>, Failure>;
 
 /// What the NaN guard goes back to when a check fails.
 #[derive(Default)]
