@@ -3,25 +3,45 @@
 /// A function the language provides without a definition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Builtin {
+    /// `exp(x)`, e to the x.
     Exp,
+    /// `log(x)`, the natural logarithm.
     Log,
+    /// `sqrt(x)`.
     Sqrt,
+    /// `sin(x)`, in radians.
     Sin,
+    /// `cos(x)`, in radians.
     Cos,
+    /// `tan(x)`, in radians.
     Tan,
+    /// `tanh(x)`, the hyperbolic tangent.
     Tanh,
+    /// `sinh(x)`, the hyperbolic sine.
     Sinh,
+    /// `cosh(x)`, the hyperbolic cosine.
     Cosh,
+    /// `asin(x)`, in radians.
     Asin,
+    /// `acos(x)`, in radians.
     Acos,
+    /// `atan(x)`, in radians.
     Atan,
+    /// `atan2(y, x)`: the angle of the point (x, y), in (-pi, pi].
     Atan2,
+    /// `abs(x)`.
     Abs,
+    /// `floor(x)`: rounded down (derivative 0).
     Floor,
+    /// `ceil(x)`: rounded up (derivative 0).
     Ceil,
+    /// `round(x)`: to the nearest integer (derivative 0).
     Round,
+    /// `sign(x)`: -1, 0 or 1 (derivative 0).
     Sign,
+    /// `min(a, b)`, elementwise (reductions are `min(i) ...`).
     Min,
+    /// `max(a, b)`, elementwise (reductions are `max(i) ...`).
     Max,
     /// `normal(seed, ...)`: a standard normal draw, deterministic in its arguments.
     Normal,
@@ -36,11 +56,14 @@ pub enum Builtin {
 /// How many arguments a builtin takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arity {
+    /// This many, no more, no fewer.
     Exactly(usize),
+    /// This many or more (the random draws' seed and indices).
     AtLeast(usize),
 }
 
 impl Arity {
+    /// Whether a call with `n` arguments fits.
     pub fn accepts(self, n: usize) -> bool {
         match self {
             Arity::Exactly(k) => n == k,
@@ -48,6 +71,7 @@ impl Arity {
         }
     }
 
+    /// `2 arguments`, `at least 1 argument`: for diagnostics.
     pub fn describe(self) -> String {
         match self {
             Arity::Exactly(1) => "1 argument".into(),
@@ -86,14 +110,17 @@ const ALL: [Builtin; 24] = [
 ];
 
 impl Builtin {
+    /// Every builtin, for name suggestions and tables.
     pub fn all() -> impl Iterator<Item = Builtin> {
         ALL.into_iter()
     }
 
+    /// The builtin a script calls by `name`, if any.
     pub fn from_name(name: &str) -> Option<Builtin> {
         ALL.into_iter().find(|b| b.name() == name)
     }
 
+    /// The name scripts call it by.
     pub fn name(self) -> &'static str {
         match self {
             Builtin::Exp => "exp",
@@ -123,6 +150,7 @@ impl Builtin {
         }
     }
 
+    /// How many arguments it takes.
     pub fn arity(self) -> Arity {
         match self {
             Builtin::Atan2 | Builtin::Min | Builtin::Max | Builtin::Grad | Builtin::Diff => Arity::Exactly(2),
@@ -176,11 +204,14 @@ pub fn sign(x: f64) -> f64 {
 /// which the checker writes as two means, `mean((x - mean(x))^2)` (stable for large means).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reduction {
+    /// A reduction the IR has.
     Op(ReduceOp),
+    /// `var`: the population variance, written as two means.
     Var,
 }
 
 impl Reduction {
+    /// The reduction a script writes as `name(i) ...`, if any.
     pub fn from_name(name: &str) -> Option<Reduction> {
         match name {
             "var" => Some(Reduction::Var),
@@ -188,6 +219,7 @@ impl Reduction {
         }
     }
 
+    /// The name scripts write it with.
     pub fn name(self) -> &'static str {
         match self {
             Reduction::Op(op) => op.name(),
@@ -199,13 +231,18 @@ impl Reduction {
 /// `sum`, `mean`, `max`, `min` over index ranges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReduceOp {
+    /// The sum; 0 over an empty range.
     Sum,
+    /// The arithmetic mean.
     Mean,
+    /// The largest value.
     Max,
+    /// The smallest value.
     Min,
 }
 
 impl ReduceOp {
+    /// The reduction named `name`, if any.
     pub fn from_name(name: &str) -> Option<ReduceOp> {
         match name {
             "sum" => Some(ReduceOp::Sum),
@@ -216,6 +253,7 @@ impl ReduceOp {
         }
     }
 
+    /// The name scripts write it with.
     pub fn name(self) -> &'static str {
         match self {
             ReduceOp::Sum => "sum",

@@ -5,9 +5,11 @@
 pub struct StdModule {
     /// The name after `std.` in `use std.NAME`; the prelude is always loaded.
     pub name: &'static str,
+    /// The module's Noether source.
     pub text: &'static str,
 }
 
+/// Loaded before every script: stencils (`laplacian`), activations and potentials.
 pub const PRELUDE: StdModule = StdModule { name: "prelude", text: include_str!("../../stdlib/prelude.noe") };
 
 /// Every module, the prelude first.

@@ -41,14 +41,18 @@ pub struct GradientOptions {
 /// A loss and its gradient with respect to some params and initial states.
 #[derive(Clone, Debug)]
 pub struct Gradient {
+    /// The loss differentiated.
     pub loss: String,
+    /// The loss's value after the run.
     pub value: f64,
     /// `d loss / d name`, shaped like the param or state, in the order asked for.
     pub gradients: Vec<(String, ArrayD<f64>)>,
+    /// What computing it held in memory.
     pub memory: AdjointMemory,
 }
 
 impl Gradient {
+    /// `d loss / d name`, if `name` was asked for.
     pub fn get(&self, name: &str) -> Option<&ArrayD<f64>> {
         self.gradients.iter().find(|(n, _)| n == name).map(|(_, g)| g)
     }
@@ -59,6 +63,7 @@ impl Gradient {
 /// end (not counting the gradients handed back).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AdjointMemory {
+    /// Checkpoints the forward run kept.
     pub checkpoints: usize,
     /// Sets of states stored: the checkpoints, the recomputed segment and the final states.
     pub stored_state_sets: usize,
@@ -180,7 +185,7 @@ impl Simulator {
             if done % length == 0 && done < steps {
                 sim.keep_states(&evolving, checkpoints, done / length);
             }
-            Ok(())
+            Ok(std::ops::ControlFlow::Continue(()))
         })?;
         // The loss and its adjoint.
         self.run_procedure(interface.eval[gradient.loss])?;

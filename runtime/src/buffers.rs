@@ -3,6 +3,7 @@
 use ndarray::{ArrayViewD, IxDyn};
 use noether_compiler::ir::{BufferId, Program};
 
+/// Every buffer of a program, indexed by [`BufferId`]: what engines read and write.
 #[derive(Clone, Debug)]
 pub struct Buffers {
     data: Vec<Vec<f64>>,
@@ -38,30 +39,37 @@ impl Buffers {
         self.data[id.index()].fill(value);
     }
 
+    /// How many buffers there are.
     pub fn count(&self) -> usize {
         self.data.len()
     }
 
+    /// A buffer's extents (empty for a scalar).
     pub fn shape(&self, id: BufferId) -> &[usize] {
         &self.shapes[id.index()]
     }
 
+    /// A buffer's values, row-major.
     pub fn data(&self, id: BufferId) -> &[f64] {
         &self.data[id.index()]
     }
 
+    /// A buffer's values, to write.
     pub fn data_mut(&mut self, id: BufferId) -> &mut [f64] {
         &mut self.data[id.index()]
     }
 
+    /// The value of a one-element buffer.
     pub fn scalar(&self, id: BufferId) -> f64 {
         self.data[id.index()][0]
     }
 
+    /// Sets a one-element buffer.
     pub fn set_scalar(&mut self, id: BufferId, value: f64) {
         self.data[id.index()][0] = value;
     }
 
+    /// A buffer as an ndarray view of its shape.
     pub fn view(&self, id: BufferId) -> ArrayViewD<'_, f64> {
         ArrayViewD::from_shape(IxDyn(&self.shapes[id.index()]), &self.data[id.index()])
             .expect("a buffer's storage matches its shape")
@@ -84,6 +92,7 @@ impl Buffers {
         std::mem::take(&mut self.data[id.index()])
     }
 
+    /// Gives back storage moved out by [`Buffers::take`].
     pub fn put(&mut self, id: BufferId, storage: Vec<f64>) {
         self.data[id.index()] = storage;
     }

@@ -9,7 +9,9 @@ use crate::buffers::Buffers;
 
 /// Runs procedures of one compiled program. The interpreter is the reference implementation.
 pub trait Engine {
+    /// The engine's name, for reports and its own errors.
     fn name(&self) -> &'static str;
+    /// Runs one procedure of the program over `buffers`, in place.
     fn run(&mut self, procedure: ProcId, buffers: &mut Buffers) -> Result<(), EngineError>;
 }
 
@@ -17,8 +19,11 @@ pub trait Engine {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("engine `{engine}` failed in kernel `{kernel}`: {message}")]
 pub struct EngineError {
+    /// The engine's name.
     pub engine: &'static str,
+    /// The kernel it was running.
     pub kernel: String,
+    /// What went wrong.
     pub message: String,
 }
 
@@ -33,8 +38,10 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// Every backend, for tests and benchmarks that compare them.
     pub const ALL: [Backend; 2] = [Backend::Jit, Backend::Interp];
 
+    /// The name the CLI's `--engine` takes and reports print.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Jit => "jit",

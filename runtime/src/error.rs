@@ -4,8 +4,12 @@ use miette::Diagnostic;
 use noether_compiler::diag::Span;
 use thiserror::Error;
 
+/// Everything that can go wrong loading data, running, differentiating or writing results: each
+/// variant is a diagnostic with a stable code; its fields fill in its message.
 #[derive(Debug, Error, Diagnostic)]
+#[allow(missing_docs, reason = "the fields are the placeholders of each variant's message")]
 pub enum RunError {
+    /// A state stopped being finite during integration.
     #[error("`{state}` became {value} at step {step}, first at index {index}")]
     #[diagnostic(code(noether::run::non_finite))]
     NonFinite {
@@ -19,6 +23,7 @@ pub enum RunError {
         help: String,
     },
 
+    /// A loss, energy or observable evaluated to NaN or infinity.
     #[error("the {what} `{name}` is {value}")]
     #[diagnostic(code(noether::run::non_finite), help("a state it reads is not finite, or it divides by zero"))]
     NonFiniteScalar {
@@ -29,6 +34,7 @@ pub enum RunError {
         span: Span,
     },
 
+    /// A data field's `.npy` file could not be read.
     #[error("cannot read data file `{path}`: {reason}")]
     #[diagnostic(code(noether::data::missing))]
     DataMissing {
@@ -46,6 +52,7 @@ pub enum RunError {
         code(noether::data::format),
         help("write it with numpy: `np.save(\"{path}\", array.astype(np.float64))`")
     )]
+    /// A data file is not a little-endian `f64` `.npy` array.
     DataFormat {
         path: String,
         reason: String,
@@ -53,6 +60,7 @@ pub enum RunError {
         span: Span,
     },
 
+    /// A data file's shape differs from its field's.
     #[error("`{path}` has shape {found}, but `{name}` is declared with shape {expected}")]
     #[diagnostic(code(noether::data::shape))]
     DataShape {
@@ -71,6 +79,7 @@ pub enum RunError {
         code(noether::data::non_finite),
         help("data must be finite numbers; mask missing values before saving")
     )]
+    /// A data file holds NaN or infinity.
     DataNonFinite {
         path: String,
         value: f64,
@@ -79,6 +88,7 @@ pub enum RunError {
         span: Span,
     },
 
+    /// An API call named a field, param, loss or observable the model lacks.
     #[error("there is no {what} named `{name}`")]
     #[diagnostic(code(noether::api::unknown_name))]
     UnknownName {
@@ -88,6 +98,7 @@ pub enum RunError {
         help: String,
     },
 
+    /// A value set from Rust has the wrong shape (or an index is out of range).
     #[error("`{name}` has shape {expected}, but a value of shape {found} was given")]
     #[diagnostic(code(noether::api::shape))]
     ValueShape { name: String, expected: String, found: String },
@@ -99,6 +110,7 @@ pub enum RunError {
             "add a line like `run euler(dt = 0.01, steps = 100)` or `sample s ~ exp(-H) with metropolis(sweeps = 100)`"
         )
     )]
+    /// Running a script that has nothing to run.
     NoRun,
 
     #[error("the spin state `{state}` holds {value} at index {index}")]
@@ -108,6 +120,7 @@ pub enum RunError {
             "a spin is +1 or -1: write its initial value to give only those, e.g. `if uniform(1, i) < 0.5 then -1 else 1`"
         )
     )]
+    /// A spin state's initial value is not all +1 and -1.
     NotSpin {
         state: String,
         value: f64,
@@ -121,6 +134,7 @@ pub enum RunError {
         code(noether::run::non_finite),
         help("the sampler's step is probably too large for this density: reduce `step`")
     )]
+    /// A sampled state stopped being finite.
     NonFiniteSample {
         state: String,
         value: f64,
@@ -137,6 +151,7 @@ pub enum RunError {
             "`noether sample` runs sampling scripts (`sample s ~ exp(-H) with metropolis(sweeps = 100)`); use `noether run` for this one"
         )
     )]
+    /// `noether sample` on a script that integrates.
     NoSample,
 
     #[error("a gradient cannot be taken through `{sampler}` sampling")]
@@ -146,6 +161,7 @@ pub enum RunError {
             "its moves are accepted or rejected, or are discrete spin flips, so the sampled states are not a differentiable function of the params; only `langevin` (unadjusted) sampling is differentiated through"
         )
     )]
+    /// A gradient asked through a sampler whose moves are not differentiable.
     ThroughSampler {
         sampler: String,
         #[label("sampled here")]
@@ -161,8 +177,10 @@ pub enum RunError {
             "a derivative through a branch or a cut-off that the differences straddle can differ honestly: move the point (--set) or check a smaller step; otherwise this is a wrong gradient, please report it with the script"
         )
     )]
+    /// `grad --check`: some derivatives miss their central differences.
     CheckFailed { failed: usize, checked: usize, tolerance: f64, worst: f64, loss: String, name: String },
 
+    /// A gradient of a script without a loss.
     #[error("the model has no loss to differentiate")]
     #[diagnostic(code(noether::run::no_loss), help("declare one, e.g. `loss L = sum(i) u[i]^2`"))]
     NoLoss,
@@ -172,8 +190,10 @@ pub enum RunError {
         code(noether::run::no_fit),
         help("add a line like `fit D minimizing L with adam(lr = 0.01, iters = 100)` to the script")
     )]
+    /// `fit` on a script without a `fit` directive.
     NoFit,
 
+    /// A run setting or param value that cannot be used (zero steps, a NaN param).
     #[error("bad {setting}: {problem}")]
     #[diagnostic(code(noether::run::bad_setting))]
     BadSetting {
@@ -188,6 +208,7 @@ pub enum RunError {
         code(noether::run::too_large),
         help("reduce the grid or ensemble size (for example with `--set N=...`)")
     )]
+    /// The model would hold more memory than it may.
     TooLarge {
         needed: String,
         /// What the simulator may hold: "the 2.0 GiB available" or "the memory limit of 1.0 GiB".
@@ -196,6 +217,7 @@ pub enum RunError {
         span: Span,
     },
 
+    /// The gradient's stored states would exceed the memory allowed.
     #[error("the gradient needs {needed} of memory, more than {allowance}")]
     #[diagnostic(code(noether::grad::too_large))]
     GradientTooLarge {
@@ -209,10 +231,12 @@ pub enum RunError {
         help: String,
     },
 
+    /// An output file could not be written.
     #[error("cannot write `{path}`: {reason}")]
     #[diagnostic(code(noether::io::write))]
     Write { path: String, reason: String },
 
+    /// A failure inside an engine: a bug in Noether.
     #[error("internal engine error: {0}")]
     #[diagnostic(code(noether::internal), help("this is a bug in Noether; please report it with the script"))]
     Engine(#[from] crate::engine::EngineError),

@@ -11,16 +11,22 @@ use crate::simulator::Simulator;
 /// Overrides of the script's `fit` options.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct FitOptions {
+    /// Iterations instead of the script's `iters`.
     pub iters: Option<usize>,
+    /// Adam's learning rate instead of the script's `lr`.
     pub lr: Option<f64>,
 }
 
 /// The fitted params and how the loss went.
 #[derive(Clone, Debug)]
 pub struct FitResult {
+    /// The loss minimised.
     pub loss: String,
+    /// The optimizer's name (`adam`, `lbfgs`).
     pub optimizer: String,
+    /// Each fitted param's final value, shaped as declared.
     pub params: Vec<(String, ArrayD<f64>)>,
+    /// The loss and gradient norm at every iteration.
     pub history: Vec<Iteration>,
     /// The loss at the fitted params.
     pub final_loss: f64,

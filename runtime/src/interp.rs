@@ -12,11 +12,13 @@ use noether_compiler::ops::{Binary, to_word};
 use crate::buffers::Buffers;
 use crate::engine::{Engine, EngineError};
 
+/// The reference engine: walks each kernel's IR point by point. Slow and obviously right.
 pub struct Interpreter {
     program: Arc<Program>,
 }
 
 impl Interpreter {
+    /// An interpreter of `program`.
     pub fn new(program: Arc<Program>) -> Self {
         Interpreter { program }
     }

@@ -35,6 +35,7 @@ pub struct JitOptions {
     /// Kernels visiting fewer points (see `Kernel::work`) run on the calling thread: waking
     /// workers would cost more.
     pub min_parallel_points: usize,
+    /// Compile eligible kernels to SIMD code (off: scalar code only, for comparisons).
     pub vectorize: bool,
 }
 
@@ -48,6 +49,7 @@ impl Default for JitOptions {
     }
 }
 
+/// The Cranelift engine: every kernel compiled to native code, run across worker threads.
 pub struct Jit {
     program: Arc<Program>,
     kernels: Vec<KernelFn>,

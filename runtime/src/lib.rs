@@ -7,6 +7,7 @@
 //! | `jit` | the Cranelift JIT: compiling kernels, calling them across threads |
 //! | `simulator` | buffers, params, the schedule (integrate or sample), the time loop, observations, the NaN guard |
 //! | `sampling` | the sampling driver: sweeps of a compiled sampler, thinning, acceptance |
+//! | `stream` | observations handed to the caller during a run, which may stop it |
 //! | `model` | a compiled script, the embedding entry point |
 //! | `memory` | what a run or a gradient will hold, against what it may use |
 //! | `adjoint` | gradients through a run: reverse through time with checkpoints |
@@ -20,6 +21,8 @@
 //! let u = sim.state("u")?;
 //! # Ok::<(), noether_compiler::diag::Failure>(())
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod adjoint;
 pub mod buffers;
@@ -35,6 +38,7 @@ pub mod optim;
 pub mod output;
 pub mod sampling;
 pub mod simulator;
+pub mod stream;
 
 pub use adjoint::{AdjointMemory, Gradient, GradientOptions};
 pub use engine::{Backend, Engine, EngineError, EngineOptions};
@@ -43,3 +47,4 @@ pub use fit::{FitOptions, FitResult};
 pub use model::{CompileTimings, Model};
 pub use optim::Iteration;
 pub use simulator::{Schedule, Settings, Simulator};
+pub use stream::Frame;

@@ -44,6 +44,7 @@ pub(crate) fn states_bytes(model: &Model) -> u64 {
 /// The most bytes a simulator may hold, and whether a user's limit or the machine set it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Allowance {
+    /// The allowance in bytes.
     pub bytes: u64,
     limited: bool,
 }

@@ -102,18 +102,22 @@ impl Model {
         Ok(())
     }
 
+    /// The script text, for rendering diagnostics against it.
     pub fn source(&self) -> &Source {
         &self.source
     }
 
+    /// The model's name (the script's file stem).
     pub fn name(&self) -> &str {
         &self.compiled.model.name
     }
 
+    /// The compiler's output: the program and the interface the runtime drives it with.
     pub fn compiled(&self) -> &Compiled {
         &self.compiled
     }
 
+    /// The checked model: fields, equations, scalars and directives by name.
     pub fn checked(&self) -> &noether_compiler::model::Model {
         &self.compiled.model
     }
@@ -126,6 +130,7 @@ impl Model {
         &self.base_dir
     }
 
+    /// How long compiling took.
     pub fn timings(&self) -> CompileTimings {
         self.timings
     }

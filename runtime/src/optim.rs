@@ -5,27 +5,38 @@
 
 /// A function and its gradient at a point.
 pub trait Objective {
+    /// The value at `x` and its gradient there; `Err` stops the optimizer with that message.
     fn value_and_gradient(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>), String>;
 }
 
 /// One line of the optimisation log.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Iteration {
+    /// Counted from 0.
     pub iteration: usize,
+    /// The loss at this iteration's point.
     pub loss: f64,
+    /// The Euclidean norm of the loss's gradient there.
     pub gradient_norm: f64,
 }
 
+/// Adam: gradient steps scaled by running moment estimates; robust on noisy losses.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Adam {
+    /// Learning rate: the size of a step.
     pub lr: f64,
+    /// Iterations to make.
     pub iters: usize,
+    /// Decay of the first-moment (mean) estimate.
     pub beta1: f64,
+    /// Decay of the second-moment estimate.
     pub beta2: f64,
+    /// Added to the second moment's root, so a flat direction does not divide by zero.
     pub eps: f64,
 }
 
 impl Adam {
+    /// Adam with the usual betas (0.9, 0.999) and eps (1e-8).
     pub fn new(lr: f64, iters: usize) -> Adam {
         Adam { lr, iters, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
     }
@@ -52,8 +63,10 @@ impl Adam {
     }
 }
 
+/// L-BFGS: quasi-Newton steps from recent gradients; fast on smooth deterministic losses.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Lbfgs {
+    /// Iterations at most.
     pub iters: usize,
     /// Stop once the gradient norm is below this.
     pub tol: f64,
@@ -62,6 +75,7 @@ pub struct Lbfgs {
 }
 
 impl Lbfgs {
+    /// L-BFGS with a tolerance of 1e-10 and 10 remembered steps.
     pub fn new(iters: usize) -> Lbfgs {
         Lbfgs { iters, tol: 1e-10, history: 10 }
     }
@@ -136,6 +150,7 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// The Euclidean norm.
 pub fn norm(a: &[f64]) -> f64 {
     dot(a, a).sqrt()
 }

@@ -2,13 +2,15 @@
 //!
 //! The compiler describes a sampler as procedures and phases
 //! ([`noether_compiler::lower::sample`]); one sweep is [`sweep`], a function of nothing but the
-//! engine, the buffers and that description. Around it, [`Simulator::sample_with`] restarts
+//! engine, the buffers and that description. Around it, `Simulator::sample_with` restarts
 //! from the initial states, runs the sampler's `prepare` once, makes `burn_in + sweeps` sweeps
 //! (sweep `n` draws with counter `n`, so a chain is a function of the seed alone), records the
 //! observables after every `thin`-th sweep past the burn-in (the times are sweep counts), keeps
 //! the acceptance rate of samplers that accept or reject, and stops when a state is not finite
-//! (checked every [`GUARD_INTERVAL`] sweeps and after the last, so up to that many sweeps may be
+//! (checked every `GUARD_INTERVAL` sweeps and after the last, so up to that many sweeps may be
 //! recorded first), naming the sweep of the check.
+
+use std::ops::ControlFlow;
 
 use noether_compiler::diag::Failure;
 use noether_compiler::ir::BufferId;
@@ -19,6 +21,7 @@ use crate::buffers::Buffers;
 use crate::engine::{Engine, EngineError};
 use crate::error::{RunError, index_text, unflatten};
 use crate::simulator::Simulator;
+use crate::stream::Frame;
 
 /// Sweeps between checks for values that are not finite (a check reads every state).
 const GUARD_INTERVAL: u64 = 64;
@@ -67,11 +70,13 @@ pub fn sweep(
 
 impl Simulator {
     /// Restarts from the initial states and makes the sweeps of `schedule`, calling
-    /// `progress(done, total)` after each.
+    /// `progress(done, total)` after each and `observer` after each recorded one, stopping
+    /// after the sweep where `observer` breaks (its states checked as the last sweep's are).
     pub(crate) fn sample_with(
         &mut self,
         schedule: SampleSchedule,
         progress: &mut dyn FnMut(u64, u64),
+        observer: &mut dyn FnMut(&Frame<'_>) -> ControlFlow<()>,
     ) -> Result<(), Failure> {
         let interface = &self.model.compiled().interface;
         let sampler = interface.sampler.clone().expect("a sampling script has a sampler program");
@@ -96,6 +101,10 @@ impl Simulator {
                 if (done - schedule.burn_in) % schedule.thin == 0 {
                     self.observe()?;
                     self.acceptance.series.extend(accepted);
+                    if observer(&Frame::new(self)).is_break() {
+                        progress(done, total);
+                        return self.check_sampled(n);
+                    }
                 }
             }
             progress(done, total);

@@ -5,6 +5,8 @@
 //! [`crate::sampling`]). Both record the observables the same way; the adjoint through time
 //! ([`crate::adjoint`]) applies to integration only.
 
+use std::ops::ControlFlow;
+
 use ndarray::ArrayViewD;
 use noether_compiler::diag::{Failure, did_you_mean, suggestion_help};
 use noether_compiler::ir::{BufferId, Program};
@@ -16,19 +18,25 @@ use crate::error::{RunError, index_text, unflatten};
 use crate::interp::Interpreter;
 use crate::jit::{Jit, JitOptions};
 use crate::model::Model;
+use crate::stream::Frame;
 
 /// What `run` does: integrate in time, or sample; from the script's directive.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Schedule {
+    /// Integrate in time with a `run` directive's settings.
     Integrate(Settings),
+    /// Sample with a `sample` directive's sweeps.
     Sample(SampleSchedule),
 }
 
 /// The run settings: from the script's `run` directive, overridable before running.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Settings {
+    /// The time step.
     pub dt: f64,
+    /// Steps `run` takes.
     pub steps: u64,
+    /// The time at the start.
     pub t0: f64,
     /// The key of the run's noise: the same seed draws the same paths on every engine.
     pub seed: u64,
@@ -45,7 +53,7 @@ pub struct Simulator {
     pub(crate) time: f64,
     pub(crate) steps_done: u64,
     /// Indices into `Model::scalars` of the observables, and each one's series.
-    observables: Vec<(usize, Vec<f64>)>,
+    pub(crate) observables: Vec<(usize, Vec<f64>)>,
     times: Vec<f64>,
     /// How many elements of each state [`Simulator::paths`] records at every observation.
     path_count: usize,
@@ -144,10 +152,12 @@ impl Simulator {
         Ok(simulator)
     }
 
+    /// The model this simulator runs.
     pub fn model(&self) -> &Model {
         &self.model
     }
 
+    /// The engine's name (`jit` or `interp`).
     pub fn backend(&self) -> &'static str {
         self.engine.name()
     }
@@ -165,6 +175,7 @@ impl Simulator {
         }
     }
 
+    /// What `run` does (`None` for a script without a directive).
     pub fn schedule(&self) -> Option<Schedule> {
         self.schedule
     }
@@ -324,6 +335,7 @@ impl Simulator {
         Ok(())
     }
 
+    /// Forgets every [`Simulator::set_initial_offset`].
     pub fn clear_initial_offsets(&mut self) {
         self.initial_offsets.clear();
     }
@@ -368,6 +380,7 @@ impl Simulator {
         self.time
     }
 
+    /// Steps taken since the start (sweeps made, for a sampler).
     pub fn steps_done(&self) -> u64 {
         self.steps_done
     }
@@ -389,6 +402,7 @@ impl Simulator {
         }
     }
 
+    /// The names of the observables, in declaration order.
     pub fn observable_names(&self) -> Vec<String> {
         self.observables.iter().map(|(i, _)| self.model.checked().scalars[*i].name.clone()).collect()
     }
@@ -467,36 +481,50 @@ impl Simulator {
 
     /// As [`Simulator::run`], calling `progress(done, total)` after each step or sweep.
     pub fn run_with(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<(), Failure> {
+        self.drive(progress, &mut |_| ControlFlow::Continue(()))
+    }
+
+    /// Runs as [`Simulator::run`], calling `progress` after each step or sweep and `observer`
+    /// after each observation (see [`Frame`]), stopping after the observation it breaks at.
+    pub(crate) fn drive(
+        &mut self,
+        progress: &mut dyn FnMut(u64, u64),
+        observer: &mut dyn FnMut(&Frame<'_>) -> ControlFlow<()>,
+    ) -> Result<(), Failure> {
         let settings = match self.schedule {
             Some(Schedule::Integrate(settings)) => settings,
-            Some(Schedule::Sample(schedule)) => return self.sample_with(schedule, progress),
+            Some(Schedule::Sample(schedule)) => return self.sample_with(schedule, progress, observer),
             None => return Err(Failure::single(self.model.source(), RunError::NoRun)),
         };
         self.reset()?;
+        if observer(&Frame::new(self)).is_break() {
+            return Ok(());
+        }
         let mut guard = Snapshot::default();
-        self.advance_guarded(settings.steps, &mut guard, &mut |_, done| {
+        self.advance_guarded(settings.steps, &mut guard, &mut |sim, done| {
             progress(done, settings.steps);
-            Ok(())
+            Ok(observer(&Frame::new(sim)))
         })
     }
 
     /// Takes `steps` steps (with observations), calling `after(self, done)` once after each,
     /// and stops at the first state value that is not finite, naming its step, state and index
-    /// as [`Simulator::step`] does. States are checked every GUARD_INTERVAL steps and after the
-    /// last against `guard`, a copy kept from the last check; when a check fails, the steps since
-    /// the copy are repeated one by one, each checked. On success `guard` holds the final states.
+    /// as [`Simulator::step`] does, or after the step where `after` breaks. States are checked
+    /// every GUARD_INTERVAL steps and after the last against `guard`, a copy kept from the last
+    /// check; when a check fails, the steps since the copy are repeated one by one, each checked.
+    /// On success `guard` holds the final states.
     pub(crate) fn advance_guarded(
         &mut self,
         steps: u64,
         guard: &mut Snapshot,
-        after: &mut dyn FnMut(&mut Simulator, u64) -> Result<(), Failure>,
+        after: &mut dyn FnMut(&mut Simulator, u64) -> StepFlow,
     ) -> Result<(), Failure> {
         self.snapshot_into(guard);
         let start = self.steps_done;
         for done in 1..=steps {
             self.advance()?;
-            after(self, done)?;
-            if done % GUARD_INTERVAL == 0 || done == steps {
+            let flow = after(self, done)?;
+            if done % GUARD_INTERVAL == 0 || done == steps || flow.is_break() {
                 if self.states_finite() {
                     self.snapshot_into(guard);
                 } else {
@@ -505,6 +533,9 @@ impl Simulator {
                         self.step()?;
                     }
                 }
+            }
+            if flow.is_break() {
+                break;
             }
         }
         Ok(())
@@ -727,6 +758,9 @@ const GUARD_INTERVAL: u64 = 64;
 /// The most sweeps a sampling run makes, burn-in included: sweep numbers stay exact in the
 /// `f64` clock, as the script's own counts do.
 const MAX_SWEEPS: u64 = 1 << 53;
+
+/// What the caller of `advance_guarded` answers after each step: go on, stop there, or fail.
+pub(crate) type StepFlow = Result<ControlFlow<()>, Failure>;
 
 /// What the NaN guard goes back to when a check fails.
 #[derive(Default)]

@@ -20,11 +20,14 @@ pub use snippet::Snippets;
 /// A byte range in one source file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Span {
+    /// Byte offset of the first byte.
     pub start: usize,
+    /// Byte offset just past the last byte.
     pub end: usize,
 }
 
 impl Span {
+    /// The bytes `start..end`.
     pub fn new(start: usize, end: usize) -> Self {
         Span { start, end }
     }
@@ -44,11 +47,14 @@ impl From<Span> for SourceSpan {
 /// One script: its display name (usually the path) and text.
 #[derive(Clone, Debug)]
 pub struct Source {
+    /// Shown in diagnostics' headers.
     pub name: String,
+    /// The script; shared, so diagnostics carry it cheaply.
     pub text: Arc<str>,
 }
 
 impl Source {
+    /// A script called `name` (a path, or any label for text made in a program).
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
         Source { name: name.into(), text: text.into() }
     }
@@ -74,6 +80,7 @@ pub struct Sink {
 }
 
 impl Sink {
+    /// Reports an error (only counted once [`MAX_ERRORS`] are kept).
     pub fn push(&mut self, error: impl Diagnostic + Send + Sync + 'static) {
         if self.is_full() {
             self.more += 1;
@@ -93,6 +100,7 @@ impl Sink {
         self.errors.len() >= MAX_ERRORS
     }
 
+    /// Whether nothing was reported.
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()
     }
@@ -129,7 +137,9 @@ impl Sink {
     help("fix the errors above and check again: later ones are often consequences of earlier ones")
 )]
 pub struct TooManyErrors {
+    /// Errors shown above.
     pub shown: usize,
+    /// Errors counted but not shown.
     pub more: usize,
 }
 
@@ -138,6 +148,7 @@ pub struct TooManyErrors {
 #[error("internal compiler error: {message}")]
 #[diagnostic(code(noether::internal), help("this is a bug in Noether; please report it with the script"))]
 pub struct Internal {
+    /// What went wrong, for the bug report.
     pub message: String,
 }
 
@@ -154,6 +165,7 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// The `errors` found in `source`; panics when there are none (a failure explains itself).
     pub fn new(source: &Source, errors: Vec<Boxed>) -> Self {
         assert!(!errors.is_empty(), "a Failure holds at least one diagnostic");
         Failure { source: source.snippets(), errors }
@@ -164,6 +176,7 @@ impl Failure {
         Failure::new(source, vec![Box::new(error)])
     }
 
+    /// Every diagnostic, in the order found.
     pub fn errors(&self) -> &[Boxed] {
         &self.errors
     }

@@ -27,6 +27,7 @@ pub struct Snippets {
 }
 
 impl Snippets {
+    /// The text of the script `name`; lines are indexed on first use.
     pub fn new(name: String, text: Arc<str>) -> Self {
         Snippets { name, text, line_starts: Arc::default() }
     }

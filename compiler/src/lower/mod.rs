@@ -1,12 +1,12 @@
 //! Lower: [`Model`] -> Kernel IR [`Program`] plus the [`Interface`] the runtime drives it with.
 //!
-//! First, lets cheap to recompute are substituted where they are read ([`inline`]), and large
-//! sums in named scalars are split into row totals so that threads can share them ([`rows`]).
+//! First, lets cheap to recompute are substituted where they are read (`inline`), and large
+//! sums in named scalars are split into row totals so that threads can share them (`rows`).
 //! Every param, state and data field becomes a buffer, as does every let something still reads,
 //! the time `t`, the step `dt` and each named scalar. Procedures:
 //! - `init_params`: param initial values; then the runtime may override params;
 //! - `init_states`: state initial values (with the lets they need), in dependency order;
-//! - `step`: one step of the run's integrator (see [`integrate`], [`symplectic`]), writing each
+//! - `step`: one step of the run's integrator (see `integrate`, `symplectic`), writing each
 //!   evolving state's next value into a second buffer; the runtime swaps the pairs in
 //!   [`Interface::swaps`] and advances `t` by `dt`;
 //! - `init_carried` (velocity Verlet only): what the step carries from one step to the next
@@ -55,7 +55,7 @@ pub struct Compiled {
 #[derive(Clone, Debug)]
 pub struct Interface {
     /// The buffer of each field (`None` for noises and for lets computed wherever they are read,
-    /// see [`inline`]).
+    /// see `inline`).
     pub fields: Vec<Option<BufferId>>,
     pub time: BufferId,
     pub dt: BufferId,

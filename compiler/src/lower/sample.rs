@@ -10,7 +10,7 @@
 //! writes into the step counter buffer before each sweep. So every engine, with any number of
 //! threads, makes the same chain.
 //!
-//! Spin samplers are in [`super::spins`], Langevin, MALA and HMC in [`super::continuous`].
+//! Spin samplers are in `spins`, Langevin, MALA and HMC in `continuous`.
 
 use crate::ir::builder::KernelBuilder;
 use crate::ir::{Affine, BufferId, NodeId, ProcId};

@@ -30,11 +30,14 @@ use exprs::BodyCx;
 /// A `--set NAME=VALUE` override of a `const` or a `param`'s default.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Override {
+    /// The const or param to set.
     pub name: String,
+    /// Its value instead of the script's.
     pub value: f64,
 }
 
 impl Override {
+    /// Sets `name` to `value`, as `--set name=value` does.
     pub fn new(name: impl Into<String>, value: f64) -> Override {
         Override { name: name.into(), value }
     }

@@ -10,7 +10,7 @@
 //! Example: `observe m = sin(sin(...(x)...))` with 200,000 `sin`s is refused, pointing at the
 //! 100,001st `sin`; a 100,000-term sum `a + b + ...` is accepted.
 //!
-//! Most nesting is refused before parsing, by the lexer: [`Chains`] counts, token by token,
+//! Most nesting is refused before parsing, by the lexer: `Chains` counts, token by token,
 //! constructs that each nest in the one before (brackets, runs of prefix `-`/`not`, chains of
 //! one operator such as `a + b + c` or `x ^ y ^ z`, `if`s, reductions `sum(i) sum(j) ...`), a
 //! lower bound of the nesting. The

@@ -232,7 +232,7 @@ pub enum LexError {
     /// A character sequence that is not a token.
     Bad { span: Span, text: String },
     /// A token nested deeper than [`super::depth::MAX_DEPTH`] in brackets or chains of
-    /// operators (see [`Chains`]). Lexing stops here: the parser would hold every open bracket
+    /// operators (see `Chains`). Lexing stops here: the parser would hold every open bracket
     /// and operator (and the input may be megabytes of them).
     TooDeep { span: Span },
 }
