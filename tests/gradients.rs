@@ -498,3 +498,34 @@ fn gradients_through_langevin_sampling(backend: Backend) {
                 sample x ~ exp(-U) with langevin(step = 0.05, sweeps = 15, burn_in = 2, seed = 3)\n";
     check(text, backend, "L", &[Probe::Param("mu"), Probe::Param("k"), Probe::StateAt("x", 3)], 1e-6);
 }
+
+/// `grad --check`'s verdict from the library: at a kink (`abs(a - 0.5)` at 0.5) the exact
+/// derivative 0 passes although the rounding of `a ± h` moves the difference to about 1e-12; a
+/// state's entries are checked at their initial values and left there; a step in the loss at
+/// the point fails.
+#[test]
+fn gradient_checks_resolve_kinks_and_catch_steps() {
+    let verdicts = |text: &str, wrt: &[&str]| {
+        let mut sim = simulator(text, Backend::Interp);
+        let gradient = sim.gradient("L", wrt).unwrap_or_else(|f| panic!("{f:?}"));
+        let checks = sim.check_gradient(&gradient).unwrap_or_else(|f| panic!("{f:?}"));
+        let again = sim.loss_through_run("L").unwrap_or_else(|f| panic!("{f:?}"));
+        assert_eq!(again, gradient.value, "inputs restored");
+        checks
+    };
+    let kink = verdicts("param a = 0.5\nloss L = abs(a - 0.5)\n", &["a"]);
+    assert!(kink[0].passes() && kink[0].autodiff == 0.0, "{kink:?}");
+    let run = verdicts(
+        "param a = 0.5
+state u : [i < 3] = 100 + a * i
+d/dt u = -a * u
+loss L = sum(i) u[i]^2
+run euler(dt = 0.01, steps = 5)
+",
+        &["a", "u"],
+    );
+    assert_eq!(run.len(), 4, "{run:?}");
+    assert!(run.iter().all(|c| c.passes() && c.relative_error() < 1e-7), "{run:?}");
+    let step = verdicts("param a = 0.5\nloss L = (if a > 0.5 then 1 else 0) + a\n", &["a"]);
+    assert!(!step[0].passes(), "{step:?}");
+}

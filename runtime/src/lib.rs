@@ -11,6 +11,7 @@
 //! | `model` | a compiled script, the embedding entry point |
 //! | `memory` | what a run or a gradient will hold, against what it may use |
 //! | `adjoint` | gradients through a run: reverse through time with checkpoints |
+//! | `gradcheck` | a gradient against central finite differences, with a verdict |
 //! | `data`, `output` | `.npy` input with diagnostics, atomic file output |
 //!
 //! ```no_run
@@ -30,6 +31,7 @@ pub mod data;
 pub mod engine;
 pub mod error;
 pub mod fit;
+pub mod gradcheck;
 pub mod interp;
 pub mod jit;
 pub mod memory;

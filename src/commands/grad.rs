@@ -6,7 +6,8 @@ use std::time::Instant;
 use noether::compiler::model::{FieldKind, NamedKind};
 use noether::runtime::GradientOptions;
 use noether::runtime::error::bytes_text;
-use noether::{Failure, Model, Override, Simulator};
+use noether::runtime::gradcheck::{GRADIENT_CHECK_TOLERANCE, GradientCheck};
+use noether::{Failure, Model, Override};
 use serde_json::{Value, json};
 
 use super::{NamedValues, number};
@@ -22,39 +23,6 @@ pub struct GradOptions {
     pub checkpoints: Option<usize>,
     pub settings: super::RunOverrides,
     pub engine: super::EngineChoice,
-}
-
-/// One finite-difference comparison.
-struct Check {
-    name: String,
-    index: Option<usize>,
-    autodiff: f64,
-    finite_difference: f64,
-    /// The smallest derivative the finite difference resolves: rounding in the loss, divided
-    /// by the step. Errors are relative to at least this, so two values that are both zero to
-    /// within it (say, by a symmetry) agree.
-    resolution: f64,
-}
-
-/// The largest relative error `grad --check` passes. Central differences with the step used
-/// here err by about `h² f'''` (1e-10 relative on smooth models) plus rounding, which the
-/// error's scale already absorbs (`resolution`); an exact gradient lands near 1e-8 or below, a
-/// wrong one far above.
-const CHECK_TOLERANCE: f64 = 1e-4;
-
-impl Check {
-    fn passes(&self) -> bool {
-        self.relative_error() <= CHECK_TOLERANCE
-    }
-
-    fn relative_error(&self) -> f64 {
-        let scale = self.autodiff.abs().max(self.finite_difference.abs()).max(self.resolution);
-        if scale == 0.0 { 0.0 } else { (self.autodiff - self.finite_difference).abs() / scale }
-    }
-
-    fn unresolved(&self) -> bool {
-        self.autodiff.abs().max(self.finite_difference.abs()) < self.resolution
-    }
 }
 
 pub fn grad(options: &GradOptions) -> Result<(), Failure> {
@@ -88,7 +56,7 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
     let seconds = started.elapsed().as_secs_f64();
 
     let reported = NamedValues::write(&model, &gradient.gradients, options.out.as_deref(), "grad_")?;
-    let checks = if options.check { finite_differences(&mut sim, &loss, &gradient)? } else { Vec::new() };
+    let checks = if options.check { sim.check_gradient(&gradient)? } else { Vec::new() };
 
     if options.json {
         let entries = reported.json();
@@ -109,7 +77,7 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
             "loss": { "name": loss, "value": number(gradient.value) },
             "gradient": entries,
             "check": check_entries,
-            "check_tolerance": options.check.then_some(CHECK_TOLERANCE),
+            "check_tolerance": options.check.then_some(GRADIENT_CHECK_TOLERANCE),
             "memory": {
                 "checkpoints": memory.checkpoints,
                 "stored_state_sets": memory.stored_state_sets,
@@ -157,7 +125,10 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
     if !checks.is_empty() {
         let passed = checks.iter().filter(|c| c.passes()).count();
         let word = if passed == checks.len() { "pass" } else { "FAIL" };
-        println!("  check: {word}, {passed} of {} within a relative error of {CHECK_TOLERANCE:e}", checks.len());
+        println!(
+            "  check: {word}, {passed} of {} within a relative error of {GRADIENT_CHECK_TOLERANCE:e}",
+            checks.len()
+        );
     }
     let share = if memory.all_states_bytes > 0 {
         format!(", {:.1}% of keeping every step's", 100.0 * memory.stored_bytes as f64 / memory.all_states_bytes as f64)
@@ -176,8 +147,8 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
 }
 
 /// A failed check is an error (exit 1), after the report.
-fn verdict(model: &Model, loss: &str, checks: &[Check]) -> Result<(), Failure> {
-    let failed: Vec<&Check> = checks.iter().filter(|c| !c.passes()).collect();
+fn verdict(model: &Model, loss: &str, checks: &[GradientCheck]) -> Result<(), Failure> {
+    let failed: Vec<&GradientCheck> = checks.iter().filter(|c| !c.passes()).collect();
     let Some(worst) = failed.iter().max_by(|a, b| a.relative_error().total_cmp(&b.relative_error())) else {
         return Ok(());
     };
@@ -185,59 +156,9 @@ fn verdict(model: &Model, loss: &str, checks: &[Check]) -> Result<(), Failure> {
     Err(model.fail(noether::RunError::CheckFailed {
         failed: failed.len(),
         checked: checks.len(),
-        tolerance: CHECK_TOLERANCE,
+        tolerance: GRADIENT_CHECK_TOLERANCE,
         worst: worst.relative_error(),
         loss: loss.into(),
         name: format!("{}{at}", worst.name),
     }))
-}
-
-/// Central differences for every scalar and up to three entries of every tensor.
-fn finite_differences(
-    sim: &mut Simulator,
-    loss: &str,
-    gradient: &noether::runtime::Gradient,
-) -> Result<Vec<Check>, Failure> {
-    let mut checks = Vec::new();
-    for (name, value) in &gradient.gradients {
-        let is_param = sim
-            .model()
-            .checked()
-            .field_named(name)
-            .is_some_and(|f| sim.model().checked().field(f).kind == FieldKind::Param);
-        let len = value.len();
-        let mut indices = vec![0, len / 2, len.saturating_sub(1)];
-        indices.dedup();
-        for index in indices {
-            let current = sim.field(name)?.as_slice().map_or(0.0, |s| s[index]);
-            let h = 1e-5 * current.abs().max(1.0);
-            let at = |sim: &mut Simulator, delta: f64| -> Result<f64, Failure> {
-                if is_param {
-                    let mut v = sim.field(name)?.to_owned();
-                    v.as_slice_mut().expect("contiguous")[index] = current + delta;
-                    sim.set_param_array(name, &v.view())?;
-                } else {
-                    sim.clear_initial_offsets();
-                    sim.set_initial_offset(name, index, delta)?;
-                }
-                sim.loss_through_run(loss)
-            };
-            let (plus, minus) = (at(sim, h)?, at(sim, -h)?);
-            if is_param {
-                let mut v = sim.field(name)?.to_owned();
-                v.as_slice_mut().expect("contiguous")[index] = current;
-                sim.set_param_array(name, &v.view())?;
-            } else {
-                sim.clear_initial_offsets();
-            }
-            checks.push(Check {
-                name: name.clone(),
-                index: (value.ndim() > 0).then_some(index),
-                autodiff: value.as_slice().map_or(0.0, |s| s[index]),
-                finite_difference: (plus - minus) / (2.0 * h),
-                resolution: 1e3 * f64::EPSILON * plus.abs().max(minus.abs()) / h,
-            });
-        }
-    }
-    Ok(checks)
 }
