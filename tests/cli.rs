@@ -417,3 +417,13 @@ fn sample_writes_acceptance_rates() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(stderr(&refused).contains("noether run"), "{}", stderr(&refused));
 }
+
+/// Every stage of `emit` reports a script it cannot read as a read error, not a write error.
+#[test]
+fn emit_of_a_missing_script_is_a_read_error() {
+    for stage in ["ast", "ir"] {
+        let output = noether(&["emit", "nowhere.noe", "--stage", stage]);
+        assert_eq!(output.status.code(), Some(1), "{stage}");
+        assert!(stderr(&output).contains("noether::io::read"), "{stage}: {}", stderr(&output));
+    }
+}

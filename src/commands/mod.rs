@@ -82,14 +82,7 @@ pub enum Stage {
 /// `noether emit`: the syntax tree, the Kernel IR, or the Cranelift IR.
 pub fn emit(file: &Path, overrides: &[Override], stage: Stage) -> Result<(), Failure> {
     if let Stage::Ast = stage {
-        let name = file.display().to_string();
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            Failure::single(
-                &Source::new(name.clone(), ""),
-                noether::RunError::Write { path: name.clone(), reason: e.to_string() },
-            )
-        })?;
-        let source = Source::new(name, text);
+        let source = noether::runtime::model::read_source(file)?;
         // Printing recurses on expressions: on the compiler's stack, like the compiler.
         let printed = noether::compiler::stack::run(|| {
             noether::compiler::syntax::parse(&source).map(|module| noether::compiler::syntax::print::module(&module))
