@@ -157,7 +157,7 @@ struct ModelArgs {
 /// Plots of the results.
 #[derive(Args)]
 struct PlotArgs {
-    /// Draw the results as PNG images: into --out's folder, or into <script>_plots/ in the
+    /// Draw the results as PNG images: into the --out folder, or into <script>_plots/ in the
     /// current directory without --out.
     #[arg(long, group = "destination")]
     plot: bool,

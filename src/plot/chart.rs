@@ -19,14 +19,18 @@ use super::{Area, FONT, Labels, Size, finite_range, render, text};
 /// One line: points `(x[k], y[k])`.
 #[derive(Clone, Copy, Debug)]
 pub struct Line<'a> {
+    /// The legend's name for it.
     pub label: &'a str,
+    /// The abscissae.
     pub x: &'a [f64],
+    /// The ordinates, one per abscissa.
     pub y: &'a [f64],
 }
 
 /// How a panel's y axis is scaled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scale {
+    /// Evenly spaced values.
     Linear,
     /// Powers of ten; values that are not positive are left out.
     Log,
@@ -36,8 +40,11 @@ pub enum Scale {
 /// to ten of them.
 #[derive(Clone, Debug)]
 pub struct Panel<'a> {
+    /// Title and axis names.
     pub labels: Labels,
+    /// What is drawn, in legend order.
     pub lines: Vec<Line<'a>>,
+    /// The y axis's scale.
     pub scale: Scale,
 }
 
@@ -146,7 +153,9 @@ where
 /// One group of values to bin.
 #[derive(Clone, Copy, Debug)]
 pub struct Group<'a> {
+    /// The legend's name for the group.
     pub label: &'a str,
+    /// The values; those that are not finite are left out.
     pub values: &'a [f64],
 }
 

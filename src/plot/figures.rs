@@ -29,7 +29,9 @@ use crate::Failure;
 /// The figures written and what was not drawn, and why.
 #[derive(Clone, Debug, Default)]
 pub struct Plotted {
+    /// Every PNG written, in the order drawn.
     pub files: Vec<PathBuf>,
+    /// One sentence per state or series left undrawn, saying why.
     pub notes: Vec<String>,
 }
 

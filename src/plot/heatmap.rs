@@ -18,9 +18,13 @@ use super::{Area, FONT, Labels, Size, finite_range, render, text};
 /// `top..top + height` down): what maps a pixel back to an index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MapArea {
+    /// The first pixel column of the cells.
     pub left: u32,
+    /// The first pixel row of the cells.
     pub top: u32,
+    /// How many pixel columns the cells cover.
     pub width: u32,
+    /// How many pixel rows the cells cover.
     pub height: u32,
 }
 

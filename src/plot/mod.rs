@@ -40,7 +40,9 @@ pub use heatmap::{MapArea, heatmap};
 /// An image's size in pixels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Size {
+    /// Pixels across.
     pub width: u32,
+    /// Pixels down.
     pub height: u32,
 }
 
@@ -74,8 +76,11 @@ impl FromStr for Size {
 /// The title and axis labels of a chart.
 #[derive(Clone, Debug, Default)]
 pub struct Labels {
+    /// Above the chart.
     pub title: String,
+    /// Under the x axis.
     pub x: String,
+    /// Beside the y axis.
     pub y: String,
 }
 
