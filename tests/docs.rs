@@ -75,8 +75,6 @@ enum Expect {
     ShellRun,
     /// `sh error=CODE`: the `noether` line fails with exit code 1 and CODE.
     ShellError { code: String },
-    /// `sh pending`: a command being built elsewhere; accepted unchecked until it exists.
-    Pending,
     /// `rust excerpt=PATH`: lines copied from PATH (compiled code or a doc-test there), so the
     /// page shows code the build checks.
     Excerpt { path: String },
@@ -113,7 +111,6 @@ fn expectation(info: &str) -> Result<Expect, String> {
         "sh" => match (rest.as_slice(), code) {
             ([], _) => Ok(Expect::Shell),
             (["run"], _) => Ok(Expect::ShellRun),
-            (["pending"], _) => Ok(Expect::Pending),
             ([_], Some(code)) => Ok(Expect::ShellError { code }),
             _ => Err(unknown()),
         },
@@ -356,7 +353,7 @@ fn check_block(block: &Block, script: &mut String, help: &mut Help) -> Result<()
             run_lines(&lines, script, Some(&code))
         }
         Expect::Excerpt { path } => excerpt(&block.text, &path),
-        Expect::Pending | Expect::Text => Ok(()),
+        Expect::Text => Ok(()),
     }
 }
 
