@@ -7,7 +7,7 @@ mod run;
 
 use std::path::Path;
 
-use noether::compiler::diag::{Failure, Source};
+use noether::compiler::diag::Failure;
 use noether::compiler::model::{Chains, Colouring, FieldKind, NamedKind, Order, SampleSpec, Sampler};
 use noether::runtime::error::bytes_text;
 use noether::{Backend, EngineOptions, Model, Override, Simulator};

@@ -92,9 +92,17 @@ fn draw_panel(area: &Area<'_>, panel: &Panel<'_>) -> Result<(), String> {
     builder.caption(&panel.labels.title, (FONT, 16)).margin(8).x_label_area_size(35).y_label_area_size(70);
     match panel.scale {
         Scale::Linear => {
+            // Values far from 1 are drawn in units of a power of ten, named on the axis: tick
+            // placement needs ranges of everyday size (a kinetic energy of 1e-25 got one tick).
+            let (factor, unit) = axis_unit(y0, y1);
+            let scaled: Vec<Vec<f64>> = panel.lines.iter().map(|l| l.y.iter().map(|y| y / factor).collect()).collect();
+            let lines = panel.lines.iter().zip(&scaled).map(|(line, y)| Line { y, ..*line }).collect();
+            let labels = Labels { y: format!("{}{unit}", panel.labels.y), ..panel.labels.clone() };
+            let panel = Panel { labels, lines, scale: Scale::Linear };
+            let (y0, y1) = (y0 / factor, y1 / factor);
             let pad = (y1 - y0) * 0.05;
             let chart = builder.build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad)).map_err(text)?;
-            draw_lines(chart, panel, usable)
+            draw_lines(chart, &panel, usable)
         }
         Scale::Log => {
             let chart = builder.build_cartesian_2d(x0..x1, (y0..y1).log_scale()).map_err(text)?;
@@ -230,6 +238,18 @@ pub fn histogram(path: &Path, labels: &Labels, groups: &[Group<'_>], size: Size)
     })
 }
 
+/// The power of ten a linear axis from `y0` to `y1` is drawn in, and its note for the axis
+/// label: 1 (no note) when the larger end is within [`tick`]'s plain range.
+fn axis_unit(y0: f64, y1: f64) -> (f64, String) {
+    let largest = y0.abs().max(y1.abs());
+    let exponent = if largest > 0.0 { largest.log10().floor() } else { 0.0 };
+    if (-3.0..5.0).contains(&exponent) {
+        (1.0, String::new())
+    } else {
+        (10f64.powf(exponent), format!(" (×1e{exponent})"))
+    }
+}
+
 /// A tick label: plain in everyday ranges, scientific beyond, without trailing noise.
 pub(super) fn tick(value: f64) -> String {
     let magnitude = value.abs();
@@ -245,7 +265,7 @@ pub(super) fn tick(value: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::tick;
+    use super::{axis_unit, tick};
 
     #[test]
     fn ticks_read_plainly() {
@@ -254,5 +274,15 @@ mod tests {
         assert_eq!(tick(100.0), "100");
         assert_eq!(tick(-0.125), "-0.125");
         assert_eq!(tick(1e-6), "1.00e-6");
+    }
+
+    #[test]
+    fn axes_far_from_one_are_drawn_in_a_power_of_ten() {
+        assert_eq!(axis_unit(-5264.8, -5000.0), (1.0, String::new()));
+        assert_eq!(axis_unit(0.0, 0.0), (1.0, String::new()));
+        let (factor, unit) = axis_unit(0.0, 8.97e-25);
+        assert_eq!(unit, " (×1e-25)");
+        assert!((8.97e-25 / factor - 8.97).abs() < 1e-12);
+        assert_eq!(axis_unit(-3e7, 1.0).1, " (×1e7)");
     }
 }

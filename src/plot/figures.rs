@@ -5,7 +5,7 @@
 //!   component when a path has up to ten). A state is an ensemble when its first axis counts
 //!   paths or chains: an SDE state whose first axis has no boundary rule (paths are not
 //!   neighbours: no stencil reads across them), or a state sampled in many chains;
-//! - any other 2D state gets `<state>.png`, a heat map titled "<model> <state> at t = …";
+//! - any other 2D state gets `<state>.png`, a heat map titled "`<model> <state> at t = …`";
 //! - a 1D state gets `<state>.png`, a line plot against its index;
 //! - a scalar or a state of more than two dimensions gets no figure but a note saying why.
 //!
