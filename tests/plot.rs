@@ -211,3 +211,27 @@ fn paths_are_plotted_and_need_a_destination() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(text(&refused.stderr).contains("--out"), "{}", text(&refused.stderr));
 }
+
+/// README's gallery has one picture per example, each a PNG that `--plot` drew at 480x360: an
+/// example added without its picture, or a picture left after its example went, fails here.
+#[test]
+fn the_gallery_shows_every_example() {
+    let readme = std::fs::read_to_string("README.md").expect("README");
+    let mut examples: Vec<String> = std::fs::read_dir("examples")
+        .expect("examples")
+        .filter_map(|e| e.ok()?.path().file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .filter(|stem| Path::new("examples").join(format!("{stem}.noe")).exists())
+        .collect();
+    examples.sort();
+    let mut pictures: Vec<String> = pngs(Path::new("docs/gallery"))
+        .iter()
+        .map(|p| p.file_stem().expect("a name").to_string_lossy().into_owned())
+        .collect();
+    pictures.sort();
+    assert_eq!(pictures, examples, "docs/gallery/ holds one picture per example");
+    for name in &examples {
+        let picture = format!("docs/gallery/{name}.png");
+        assert!(readme.contains(&format!("![{name}]({picture})")), "README shows {picture}");
+        assert_eq!(size_of(Path::new(&picture)), (480, 360), "{picture}");
+    }
+}

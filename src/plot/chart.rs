@@ -102,13 +102,20 @@ fn draw_panel(area: &Area<'_>, panel: &Panel<'_>) -> Result<(), String> {
             let (y0, y1) = (y0 / factor, y1 / factor);
             let pad = (y1 - y0) * 0.05;
             let chart = builder.build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad)).map_err(text)?;
-            draw_lines(chart, &panel, usable)
+            draw_lines(chart, &panel, usable, tick_counts(area))
         }
         Scale::Log => {
             let chart = builder.build_cartesian_2d(x0..x1, (y0..y1).log_scale()).map_err(text)?;
-            draw_lines(chart, panel, usable)
+            draw_lines(chart, panel, usable, tick_counts(area))
         }
     }
+}
+
+/// How many tick labels fit along a panel's axes without touching: about one per 70 pixels
+/// across (labels are up to 8 characters) and one per 25 down.
+fn tick_counts(area: &Area<'_>) -> (usize, usize) {
+    let (width, height) = area.dim_in_pixel();
+    ((width as usize / 70).max(2), (height as usize / 25).max(2))
 }
 
 /// Draws the mesh, the lines of `panel` (split where a value is not `usable`) and the legend.
@@ -116,6 +123,7 @@ fn draw_lines<'a, 'b: 'a, Y>(
     mut chart: ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, Y>>,
     panel: &Panel<'_>,
     usable: impl Fn(f64) -> bool,
+    (x_ticks, y_ticks): (usize, usize),
 ) -> Result<(), String>
 where
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
@@ -127,6 +135,8 @@ where
         .label_style((FONT, 13))
         .y_label_formatter(&|v| tick(*v))
         .x_label_formatter(&|v| tick(*v))
+        .x_labels(x_ticks)
+        .y_labels(y_ticks)
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(text)?;
