@@ -427,3 +427,14 @@ fn emit_of_a_missing_script_is_a_read_error() {
         assert!(stderr(&output).contains("noether::io::read"), "{stage}: {}", stderr(&output));
     }
 }
+
+/// `emit --stage grad` of a script without a loss says so, as `grad` does.
+#[test]
+fn emit_grad_without_a_loss_says_there_is_none() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("lossless.noe");
+    std::fs::write(&script, "state u : [i < 4] = i\nd/dt u = -u\nrun euler(dt = 0.1, steps = 2)\n").expect("write");
+    let output = noether(&["emit", script.to_str().expect("utf-8 path"), "--stage", "grad"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("noether::run::no_loss"), "{}", stderr(&output));
+}

@@ -143,6 +143,9 @@ impl Model {
             None => scalars.iter().position(|s| s.kind == NamedKind::Loss),
         };
         let Some(index) = index else {
+            if loss.is_none() {
+                return Err(self.fail(RunError::NoLoss));
+            }
             let names: Vec<&str> =
                 scalars.iter().filter(|s| s.kind == NamedKind::Loss).map(|s| s.name.as_str()).collect();
             return Err(self.fail(RunError::UnknownName {

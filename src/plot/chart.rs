@@ -157,15 +157,22 @@ where
         }
     }
     if legend {
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK.mix(0.4))
-            .draw()
-            .map_err(text)?;
+        draw_legend(&mut chart)?;
     }
     Ok(())
+}
+
+/// The legend of the series drawn with labels, in a light box.
+fn draw_legend<'a, 'b: 'a, Coords: CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'b>, Coords>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 13))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK.mix(0.4))
+        .draw()
+        .map_err(text)
 }
 
 /// One group of values to bin.
@@ -236,13 +243,7 @@ pub fn histogram(path: &Path, labels: &Labels, groups: &[Group<'_>], size: Size)
             }
         }
         if groups.len() > 1 {
-            chart
-                .configure_series_labels()
-                .label_font((FONT, 13))
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK.mix(0.4))
-                .draw()
-                .map_err(text)?;
+            draw_legend(&mut chart)?;
         }
         Ok(())
     })

@@ -101,6 +101,16 @@ pub enum ResolveError {
         help: String,
     },
 
+    /// A shape with two boundary rules: both are labelled.
+    #[error("a shape has one boundary rule")]
+    #[diagnostic(code(noether::resolve::bad_modifier), help("remove one of the two rules"))]
+    SecondRule {
+        #[label("a second rule")]
+        span: Span,
+        #[label("the first")]
+        first: Span,
+    },
+
     #[error("a reduction head lists index names")]
     #[diagnostic(
         code(noether::resolve::bad_reduction),

@@ -760,11 +760,7 @@ impl<'a, 's> Resolver<'a, 's> {
                 });
             }
             if let Some((_, first)) = rule {
-                self.sink.push(ResolveError::BadModifier {
-                    message: "a shape has one boundary rule".into(),
-                    span: m.span,
-                    help: format!("remove this rule or the one at bytes {}..{}", first.start, first.end),
-                });
+                self.sink.push(ResolveError::SecondRule { span: m.span, first });
             } else {
                 rule = Some((this, m.span));
             }
