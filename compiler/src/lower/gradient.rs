@@ -17,17 +17,24 @@ use crate::model::FieldKind;
 
 use super::Compiled;
 
+/// A program extended with the adjoint procedures of one loss, and what the runtime needs to
+/// run them backwards through time.
 #[derive(Clone, Debug)]
 pub struct GradientProgram {
+    /// The model's program plus the adjoint buffers and procedures.
     pub program: Program,
     /// The loss, by index in `Model::scalars`.
     pub loss: usize,
     /// The adjoint buffer of every differentiable buffer.
     pub bars: HashMap<BufferId, BufferId>,
+    /// Seeds the loss's adjoint and propagates it to the final states and the params.
     pub loss_vjp: ProcId,
+    /// The adjoint of one step: final-state adjoints to starting-state adjoints; `None`
+    /// without a step.
     pub step_vjp: Option<ProcId>,
     /// Runs before `init_vjp`, when the step carries something besides the states.
     pub carried_vjp: Option<ProcId>,
+    /// The adjoint of the initial values: state adjoints to param adjoints.
     pub init_vjp: ProcId,
     /// Adds the params' collected contributions into their adjoints; runs last.
     pub finish: ProcId,

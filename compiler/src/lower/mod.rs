@@ -47,17 +47,24 @@ use crate::syntax::ast::NamedKind;
 /// to drive it.
 #[derive(Clone, Debug)]
 pub struct Compiled {
+    /// The checked model the program was lowered from.
     pub model: Model,
+    /// The Kernel IR: buffers, kernels and procedures.
     pub program: Program,
+    /// Which buffers and procedures the runtime drives.
     pub interface: Interface,
 }
 
+/// How the runtime drives a program: the buffers that hold fields, the clock and the seed, and
+/// the procedures that initialise, step, observe and evaluate.
 #[derive(Clone, Debug)]
 pub struct Interface {
     /// The buffer of each field (`None` for noises and for lets computed wherever they are read,
     /// see `inline`).
     pub fields: Vec<Option<BufferId>>,
+    /// A scalar buffer: the time `t`.
     pub time: BufferId,
+    /// A scalar buffer: the step size of the run directive.
     pub dt: BufferId,
     /// The number of steps taken (the counter of noise draws); a sampler's sweep number.
     pub step_count: BufferId,
@@ -68,7 +75,9 @@ pub struct Interface {
     pub swaps: Vec<(BufferId, BufferId)>,
     /// The buffer of each named scalar, in the order of `Model::scalars`.
     pub scalars: Vec<BufferId>,
+    /// Sets every param to its initial value (runs before the states' initial values).
     pub init_params: ProcId,
+    /// Sets every state to its initial value from the params and data.
     pub init_states: ProcId,
     /// The integrator's step, or the sweep of a sampler that is differentiable as a step
     /// ([`sample::SamplerProgram::step`]); `None` otherwise.
@@ -76,6 +85,7 @@ pub struct Interface {
     /// Computes the carried buffers from the current states; the runtime runs it after setting
     /// the initial states (and any offsets to them). `None` when the step carries nothing.
     pub init_carried: Option<ProcId>,
+    /// Computes every `observe`d scalar from the current states.
     pub observe: ProcId,
     /// The procedure computing each named scalar, in the order of `Model::scalars`.
     pub eval: Vec<ProcId>,
@@ -84,6 +94,7 @@ pub struct Interface {
 }
 
 impl Interface {
+    /// The buffer of a field; `None` for noises and for lets computed where they are read.
     pub fn field_buffer(&self, field: FieldId) -> Option<BufferId> {
         self.fields[field.index()]
     }

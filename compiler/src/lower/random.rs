@@ -13,7 +13,9 @@ use crate::ops::{Binary, Unary, WordOp};
 /// The second key word tells apart the streams one seed drives: `uniform(...)` and
 /// `normal(...)` calls, and each noise field (stream `NOISE_STREAMS + its field index`).
 pub const UNIFORM_STREAM: u32 = 0;
+/// The stream of `normal(...)` calls.
 pub const NORMAL_STREAM: u32 = 1;
+/// The first noise field's stream; the others follow by field index.
 pub const NOISE_STREAMS: u32 = 2;
 /// Samplers' streams: `SAMPLER_STREAMS + 4 * (the sampled field's index) + the purpose`.
 pub const SAMPLER_STREAMS: u32 = 1 << 31;

@@ -36,14 +36,27 @@ pub struct SamplerProgram {
     pub step: Option<(ProcId, (BufferId, BufferId))>,
 }
 
+/// One part of a sweep, in the order the sweep runs them.
 #[derive(Clone, Debug)]
 pub enum Phase {
     /// Runs `procedures` in order, `repeat` times, exchanging the pairs in `swaps` after each.
-    Run { procedures: Vec<ProcId>, repeat: u64, swaps: Vec<(BufferId, BufferId)> },
+    Run {
+        /// What runs, in order.
+        procedures: Vec<ProcId>,
+        /// How many times the procedures run per sweep.
+        repeat: u64,
+        /// `(current, next)` buffers exchanged after each repetition.
+        swaps: Vec<(BufferId, BufferId)>,
+    },
     /// Fills `list` (of length `n`) with a permutation of `0..n`: a Fisher–Yates shuffle whose
     /// `k`-th draw is the uniform of Philox keyed by the seed and `stream`, at counter
     /// `(k, sweep low word, sweep high word)` (see [`shuffle`]).
-    Shuffle { list: BufferId, stream: u32 },
+    Shuffle {
+        /// The buffer that receives the permutation.
+        list: BufferId,
+        /// The Philox stream of the shuffle's draws.
+        stream: u32,
+    },
 }
 
 /// The permutation [`Phase::Shuffle`] asks for: `order` (any contents of length `n`) becomes a

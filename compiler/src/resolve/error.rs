@@ -5,7 +5,12 @@ use thiserror::Error;
 
 use crate::diag::Span;
 
+/// What the resolve stage refuses: each variant is a diagnostic with a stable code.
 #[derive(Debug, Error, Diagnostic)]
+#[allow(
+    missing_docs,
+    reason = "each variant is one diagnostic, explained by its message and code (see docs/diagnostics.md); its fields fill in the message"
+)]
 pub enum ResolveError {
     #[error("unknown name `{name}`")]
     #[diagnostic(code(noether::resolve::unknown_name))]

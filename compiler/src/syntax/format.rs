@@ -44,7 +44,9 @@ use crate::diag::{Failure, Internal, Source};
     help("`noether fmt --write FILE...` rewrites them in the canonical layout")
 )]
 pub struct Unformatted {
+    /// How many files are not formatted.
     pub count: usize,
+    /// How many files were checked.
     pub checked: usize,
 }
 

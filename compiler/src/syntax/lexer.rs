@@ -11,7 +11,9 @@ use logos::Logos;
 use super::depth::Chains;
 use crate::diag::Span;
 
+/// A token of the grammar; keywords and operators are the text their `#[token]` spells.
 #[derive(Logos, Clone, Debug, PartialEq)]
+#[allow(missing_docs, reason = "each variant is the text its #[token] or #[regex] attribute spells")]
 #[logos(skip r"[ \t\r\f]+")]
 #[logos(skip(r"#[^\n]*", allow_greedy = true))]
 pub enum Token<'s> {
@@ -230,11 +232,19 @@ impl Token<'_> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum LexError {
     /// A character sequence that is not a token.
-    Bad { span: Span, text: String },
+    Bad {
+        /// Where it is.
+        span: Span,
+        /// What it says.
+        text: String,
+    },
     /// A token nested deeper than [`super::depth::MAX_DEPTH`] in brackets or chains of
     /// operators (see `Chains`). Lexing stops here: the parser would hold every open bracket
     /// and operator (and the input may be megabytes of them).
-    TooDeep { span: Span },
+    TooDeep {
+        /// The token that goes too deep.
+        span: Span,
+    },
 }
 
 /// A token with its byte range, as the generated parser consumes it.
