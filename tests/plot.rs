@@ -177,6 +177,9 @@ fn fit_plots_its_loss() {
     assert_eq!(names(&pngs(&out)), ["loss.png"]);
     assert_eq!(size_of(&out.join("loss.png")), (640, 400));
     assert!(text(&output.stdout).contains(&format!("wrote {}", out.join("loss.png").display())));
+    let fitted: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("fitted.json")).expect("fitted.json")).expect("JSON");
+    assert_eq!(fitted["plots"], serde_json::json!([out.join("loss.png").display().to_string()]), "{fitted}");
 }
 
 /// Without `--out` the images go to `<stem>_plots/` in the current directory; a state of

@@ -51,6 +51,7 @@ pub fn fit(options: &FitCommand) -> Result<(), Failure> {
         "iterations": result.history.len(),
         "final_loss": number(result.final_loss),
         "params": params,
+        "plots": plotted.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         "wall_seconds": seconds,
     });
     if let Some(dir) = &options.out {
