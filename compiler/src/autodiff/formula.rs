@@ -11,30 +11,50 @@ use crate::builtins::ReduceOp;
 use crate::ir::{Kernel, Load, Node, NodeId, VarId};
 use crate::ops::{Binary, Compare, Unary, WordOp};
 
+/// A shared formula node; equal subtrees may be shared by pointer.
 pub type F = Arc<FNode>;
 
+/// One node of a formula tree, mirroring a kernel IR node.
 #[derive(Debug, PartialEq)]
 pub enum FNode {
+    /// A number.
     Const(f64),
+    /// The value of an index variable.
     Index(VarId),
+    /// A read of a buffer at affine indices.
     Load(Load),
+    /// A one-argument operation.
     Unary(Unary, F),
+    /// A two-argument arithmetic operation.
     Binary(Binary, F, F),
+    /// A comparison, yielding a condition.
     Compare(Compare, F, F),
+    /// Logical and of two conditions.
     And(F, F),
+    /// Logical or of two conditions.
     Or(F, F),
+    /// Logical negation.
     Not(F),
+    /// `c ? a : b`: the first operand chooses.
     Select(F, F, F),
+    /// A nested reduction over index variables.
     Reduce {
+        /// Which reduction (sum, max, ...).
         op: ReduceOp,
+        /// The variables reduced over.
         vars: Vec<VarId>,
+        /// The condition restricting which points count, if any.
         filter: Option<F>,
+        /// The value reduced at each point.
         body: F,
     },
     /// Word arithmetic (random numbers): no derivatives flow through it.
     WordConst(u32),
+    /// A number converted to a 32-bit word.
     ToWord(F),
+    /// An operation on two words (for the counter-based RNG).
     Word(WordOp, F, F),
+    /// A word converted back to a number.
     FromWord(F),
 }
 
@@ -80,10 +100,12 @@ fn convert_region(kernel: &Kernel, region: &crate::ir::Region, formulas: &mut [O
     }
 }
 
+/// A constant formula.
 pub fn constant(c: f64) -> F {
     Arc::new(FNode::Const(c))
 }
 
+/// The value of a constant formula, `None` otherwise.
 pub fn value_of(f: &F) -> Option<f64> {
     match **f {
         FNode::Const(c) => Some(c),
@@ -91,14 +113,17 @@ pub fn value_of(f: &F) -> Option<f64> {
     }
 }
 
+/// Whether `f` is the constant 0 (a structural zero).
 pub fn is_zero(f: &F) -> bool {
     value_of(f) == Some(0.0)
 }
 
+/// The constant 0.
 pub fn zero() -> F {
     constant(0.0)
 }
 
+/// `op(a)`, folded when `a` is constant; `--x` becomes `x`.
 pub fn unary(op: Unary, a: F) -> F {
     if let Some(x) = value_of(&a) {
         return constant(op.eval(x));
@@ -112,10 +137,12 @@ pub fn unary(op: Unary, a: F) -> F {
     Arc::new(FNode::Unary(op, a))
 }
 
+/// `-a`, keeping a zero zero.
 pub fn neg(a: F) -> F {
     if is_zero(&a) { a } else { unary(Unary::Neg, a) }
 }
 
+/// `a + b`, dropping zero terms.
 pub fn add(a: F, b: F) -> F {
     if is_zero(&a) {
         return b;
@@ -126,6 +153,7 @@ pub fn add(a: F, b: F) -> F {
     binary(Binary::Add, a, b)
 }
 
+/// `a - b`, dropping zero terms.
 pub fn sub(a: F, b: F) -> F {
     if is_zero(&b) {
         return a;
@@ -136,6 +164,7 @@ pub fn sub(a: F, b: F) -> F {
     binary(Binary::Sub, a, b)
 }
 
+/// `a * b`: zero if either is zero, units dropped, invariant factors grouped.
 pub fn mul(a: F, b: F) -> F {
     if is_zero(&a) || is_zero(&b) {
         return zero();
@@ -171,6 +200,7 @@ fn invariant(f: &F, depth: usize) -> bool {
     }
 }
 
+/// `a / b`: zero if `a` is zero, division by 1 dropped.
 pub fn div(a: F, b: F) -> F {
     if is_zero(&a) {
         return zero();
@@ -181,6 +211,7 @@ pub fn div(a: F, b: F) -> F {
     binary(Binary::Div, a, b)
 }
 
+/// `a op b`, folded when both are constants.
 pub fn binary(op: Binary, a: F, b: F) -> F {
     match (value_of(&a), value_of(&b)) {
         (Some(x), Some(y)) => constant(op.eval(x, y)),
@@ -188,22 +219,27 @@ pub fn binary(op: Binary, a: F, b: F) -> F {
     }
 }
 
+/// `a op b` for a comparison.
 pub fn compare(op: Compare, a: F, b: F) -> F {
     Arc::new(FNode::Compare(op, a, b))
 }
 
+/// `a and b`.
 pub fn and(a: F, b: F) -> F {
     Arc::new(FNode::And(a, b))
 }
 
+/// `a or b`.
 pub fn or(a: F, b: F) -> F {
     Arc::new(FNode::Or(a, b))
 }
 
+/// `not a`.
 pub fn not(a: F) -> F {
     Arc::new(FNode::Not(a))
 }
 
+/// `c ? a : b`, collapsed when both branches are the same.
 pub fn select(c: F, a: F, b: F) -> F {
     if Arc::ptr_eq(&a, &b) || (is_zero(&a) && is_zero(&b)) {
         return a;
@@ -232,6 +268,7 @@ pub struct FreeVars {
 }
 
 impl FreeVars {
+    /// The free variables of `f`, memoised per node.
     pub fn of(&mut self, f: &F) -> Arc<BTreeSet<VarId>> {
         let key = Arc::as_ptr(f) as usize;
         if let Some(set) = self.memo.get(&key) {

@@ -44,6 +44,7 @@ const MAX_EDGE_POSITIONS: i64 = 8;
 
 /// What the adjoint kernels of one kernel need to know about it and the program.
 pub struct Context<'k> {
+    /// The original kernel's name, for naming its adjoint kernels.
     pub name: &'k str,
     /// Extents of the original kernel's variables.
     pub kernel_vars: &'k [usize],

@@ -29,6 +29,7 @@ use formula::{F, FNode, FreeVars};
 /// The adjoint procedure of a procedure.
 #[derive(Clone, Debug)]
 pub struct Vjp {
+    /// The id of the adjoint procedure in the program.
     pub procedure: ProcId,
 }
 
@@ -79,12 +80,15 @@ impl Deferred {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("cannot differentiate `{procedure}`: {message}")]
 pub struct AdError {
+    /// The name of the procedure being differentiated.
     pub procedure: String,
+    /// What in it could not be differentiated.
     pub message: String,
 }
 
 /// Builds adjoint procedures into a program, sharing adjoint buffers between them.
 pub struct Adjoints<'p> {
+    /// The program the adjoint procedures and buffers are added to.
     pub program: &'p mut Program,
     /// Which buffers carry derivatives (not data, not the clock).
     pub differentiable: &'p dyn Fn(BufferId) -> bool,

@@ -12,15 +12,25 @@ use crate::ops::{Binary, Compare, Unary};
 
 /// Expressions the rules build: constructors that may simplify (`0 * x` to `0`).
 pub trait Terms: Clone {
+    /// The constant `c`.
     fn constant(c: f64) -> Self;
+    /// `op(x)`.
     fn unary(op: Unary, x: Self) -> Self;
+    /// `x op y` for arithmetic.
     fn binary(op: Binary, x: Self, y: Self) -> Self;
+    /// `x op y` for a comparison, yielding a condition.
     fn compare(op: Compare, x: Self, y: Self) -> Self;
+    /// `c ? x : y`.
     fn select(c: Self, x: Self, y: Self) -> Self;
+    /// `-x`.
     fn neg(x: Self) -> Self;
+    /// `x + y`.
     fn add(x: Self, y: Self) -> Self;
+    /// `x - y`.
     fn sub(x: Self, y: Self) -> Self;
+    /// `x * y`.
     fn mul(x: Self, y: Self) -> Self;
+    /// `x / y`.
     fn div(x: Self, y: Self) -> Self;
 }
 

@@ -5,88 +5,142 @@ use crate::diag::Span;
 /// A parsed script: its statements in source order.
 #[derive(Clone, Debug, Default)]
 pub struct Module {
+    /// Top-level statements, in the order they appear in the source.
     pub stmts: Vec<Stmt>,
 }
 
 /// A name as written, with where it was written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ident {
+    /// The name exactly as written.
     pub name: String,
+    /// Where the name was written.
     pub span: Span,
 }
 
+/// One statement with its source extent.
 #[derive(Clone, Debug)]
 pub struct Stmt {
+    /// What the statement declares or does.
     pub kind: StmtKind,
+    /// The whole statement, from its keyword to its end.
     pub span: Span,
 }
 
+/// The statement forms of the language.
 #[derive(Clone, Debug)]
 pub enum StmtKind {
+    /// `const N = expr`: a compile-time number.
     Const {
+        /// The constant's name.
         name: Ident,
+        /// Its value; resolution folds it to a number.
         value: Expr,
     },
+    /// `param D : shape = expr`: a differentiable value.
     Param {
+        /// The parameter's name.
         name: Ident,
+        /// Its shape and modifiers; `None` for a scalar.
         ty: Option<TypeAnn>,
+        /// Its initial value.
         init: Expr,
     },
+    /// `shape G = [i < N, ...] modifiers`: a named index space.
     Shape {
+        /// The shape's name.
         name: Ident,
+        /// Its axes, in order.
         dims: Vec<IndexDecl>,
+        /// Boundary rules applied to its axes.
         modifiers: Vec<Modifier>,
     },
+    /// `state u : shape = expr`: a field evolved by the equations.
     State {
+        /// The state's name.
         name: Ident,
+        /// Its shape and modifiers; `None` for a scalar.
         ty: Option<TypeAnn>,
+        /// Its initial value.
         init: Expr,
     },
+    /// `noise W : shape`: a Brownian motion, read as `dW` in an SDE.
     Noise {
+        /// The noise's name.
         name: Ident,
+        /// Its shape and modifiers (e.g. `fractional(hurst = 0.7)`).
         ty: TypeAnn,
     },
+    /// `data x : shape = load("file.npy")`: a non-differentiable input.
     Data {
+        /// The input's name.
         name: Ident,
+        /// The shape the loaded array must have.
         ty: TypeAnn,
+        /// The loader function named; only `load` is accepted.
         loader: Ident,
+        /// The file path, with the quotes removed.
         path: String,
+        /// Where the path's string literal was written.
         path_span: Span,
     },
+    /// `let`: a derived scalar or field.
     Let {
+        /// The derived value's name.
         name: Ident,
+        /// How its shape is given.
         form: LetForm,
+        /// Its defining expression.
         value: Expr,
     },
+    /// `fn`: a pure function, inlined at each call.
     Fn(FnDecl),
+    /// `energy`, `loss` or `observe`: a named scalar.
     Named {
+        /// Which of the three keywords.
         kind: NamedKind,
+        /// The scalar's name.
         name: Ident,
+        /// Its defining expression.
         value: Expr,
     },
+    /// `use std.NAME`: import a standard-library module.
     Use {
+        /// The dotted path, one part per segment.
         path: Vec<Ident>,
     },
     /// `d/dt u[i, j] = rhs`
     Ode {
+        /// The state being differentiated in time.
         target: Target,
+        /// The right side, `f` in `d/dt u = f`.
         rhs: Expr,
     },
     /// `d X[p] = drift * dt + diffusion * dW[p]`
     Sde {
+        /// The state being stepped.
         target: Target,
+        /// The right side, linear in `dt` and `dW`.
         rhs: Expr,
     },
+    /// `run INTEGRATOR(...)`: how to integrate the equations.
     Run(Directive),
     /// `sample s ~ exp(-beta * H) with metropolis(...)`; several states for block Gibbs.
     Sample {
+        /// The states sampled together.
         vars: Vec<Ident>,
+        /// The unnormalised density, `exp(-beta * H)`.
         density: Expr,
+        /// The sampler and its arguments.
         sampler: Directive,
     },
+    /// `fit PARAMS minimizing LOSS with OPTIMIZER(...)`.
     Fit {
+        /// The parameters to optimise.
         params: Vec<Ident>,
+        /// The named loss to minimise.
         loss: Ident,
+        /// The optimiser and its arguments.
         optimizer: Directive,
     },
     /// A statement that did not parse; its error is already reported.
@@ -96,11 +150,15 @@ pub enum StmtKind {
 /// The `: SHAPE modifiers...` part of a declaration.
 #[derive(Clone, Debug)]
 pub struct TypeAnn {
+    /// The shape, by name or inline.
     pub shape: ShapeSpec,
+    /// Boundary rules and value domains after the shape.
     pub modifiers: Vec<Modifier>,
+    /// The whole annotation.
     pub span: Span,
 }
 
+/// How a declaration's shape is written.
 #[derive(Clone, Debug)]
 pub enum ShapeSpec {
     /// A shape declared elsewhere: `G`.
@@ -112,18 +170,24 @@ pub enum ShapeSpec {
 /// `i < N` in a shape literal, or `i` / `i < N` in an index list.
 #[derive(Clone, Debug)]
 pub struct IndexDecl {
+    /// The index variable's name.
     pub name: Ident,
+    /// Its extent `N`; `None` when not written.
     pub extent: Option<Expr>,
 }
 
 /// A word after a shape: a boundary rule (`periodic`, `dirichlet(0)`) or a value domain (`spin`).
 #[derive(Clone, Debug)]
 pub struct Modifier {
+    /// The modifier's word (`periodic`, `dirichlet`, `spin`).
     pub name: Ident,
+    /// Its arguments, empty if written without parentheses.
     pub args: Vec<Expr>,
+    /// The whole modifier, arguments included.
     pub span: Span,
 }
 
+/// How a `let` gives the shape of its value.
 #[derive(Clone, Debug)]
 pub enum LetForm {
     /// `let r = expr`: a scalar, or a field whose shape is the expression's.
@@ -137,21 +201,29 @@ pub enum LetForm {
 /// `fn name(params)[indices] = body`.
 #[derive(Clone, Debug)]
 pub struct FnDecl {
+    /// The function's name.
     pub name: Ident,
+    /// Its parameter names, in order.
     pub params: Vec<Ident>,
     /// `Some` for a field-valued function.
     pub indices: Option<Vec<IndexDecl>>,
+    /// The right side of `=`.
     pub body: Expr,
 }
 
+/// Which named scalar a statement declares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NamedKind {
+    /// `energy`: a scalar to differentiate or sample with.
     Energy,
+    /// `loss`: a scalar to minimise, read at the final state by default.
     Loss,
+    /// `observe`: a scalar recorded as a time series.
     Observe,
 }
 
 impl NamedKind {
+    /// The keyword that introduces this kind in source.
     pub fn keyword(self) -> &'static str {
         match self {
             NamedKind::Energy => "energy",
@@ -164,28 +236,40 @@ impl NamedKind {
 /// The left side of an equation: a state, optionally with index names.
 #[derive(Clone, Debug)]
 pub struct Target {
+    /// The state's name.
     pub name: Ident,
+    /// Index names after the state (`u[i, j]`); `None` when written bare.
     pub indices: Option<Vec<Ident>>,
+    /// The whole target.
     pub span: Span,
 }
 
 /// `name(key = value, ...)` in `run`, `sample ... with` and `fit ... with`.
 #[derive(Clone, Debug)]
 pub struct Directive {
+    /// The directive's name, e.g. the integrator or sampler.
     pub name: Ident,
+    /// Its `key = value` arguments, in order.
     pub args: Vec<NamedArg>,
+    /// The whole directive.
     pub span: Span,
 }
 
+/// One `key = value` argument of a directive.
 #[derive(Clone, Debug)]
 pub struct NamedArg {
+    /// The argument's name.
     pub key: Ident,
+    /// The argument's value, folded during resolution.
     pub value: Expr,
 }
 
+/// An expression with its source extent.
 #[derive(Clone, Debug)]
 pub struct Expr {
+    /// What the expression is.
     pub kind: ExprKind,
+    /// Where the expression was written.
     pub span: Span,
 }
 
@@ -240,49 +324,77 @@ impl Expr {
     const PLACEHOLDER: Expr = Expr { kind: ExprKind::Num(0.0), span: Span { start: 0, end: 0 } };
 }
 
+/// The expression forms, before names are looked up.
 #[derive(Clone, Debug)]
 pub enum ExprKind {
+    /// A number literal.
     Num(f64),
+    /// A bare name; resolution decides what it refers to.
     Name(String),
+    /// Unary minus.
     Neg(Box<Expr>),
+    /// An arithmetic operation.
     Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// A comparison such as `a < b`.
     Compare(CmpOp, Box<Expr>, Box<Expr>),
+    /// `a and b`.
     And(Box<Expr>, Box<Expr>),
+    /// `a or b`.
     Or(Box<Expr>, Box<Expr>),
+    /// `not a`.
     Not(Box<Expr>),
+    /// `if c then a else b`.
     If(Box<Expr>, Box<Expr>, Box<Expr>),
     /// `f(a, b)`; `filter` is only meaningful for reductions and is rejected elsewhere.
     Call {
+        /// The function or builtin called.
         callee: Ident,
+        /// The call's arguments, in order.
         args: Vec<Expr>,
+        /// The `| cond` part, if written.
         filter: Option<Box<Expr>>,
     },
     /// `sum(i, j | cond) body`: the head's arguments are index declarations once resolved.
     Reduce {
+        /// The reduction: `sum`, `mean`, `max` or `min`.
         op: Ident,
+        /// The index variables reduced over, as written in the head.
         args: Vec<Expr>,
+        /// The `| cond` restricting which index values count.
         filter: Option<Box<Expr>>,
+        /// The expression reduced.
         body: Box<Expr>,
     },
     /// `base[i + 1, j]`
     Index {
+        /// The value read.
         base: Box<Expr>,
+        /// One index expression per axis, affine in index variables.
         indices: Vec<Expr>,
     },
 }
 
+/// Binary arithmetic operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BinOp {
+    /// `+`
     Add,
+    /// `-`
     Sub,
+    /// `*`
     Mul,
+    /// `/`: always real division.
     Div,
+    /// `//`: integer floor division.
     FloorDiv,
+    /// `%`: modulo, with the sign of the divisor.
     Mod,
+    /// `^`: power.
     Pow,
 }
 
 impl BinOp {
+    /// The operator as written in source.
     pub fn symbol(self) -> &'static str {
         match self {
             BinOp::Add => "+",

@@ -28,35 +28,48 @@ lalrpop_mod!(
 /// An error raised by a grammar action (a malformed equation head, a missing keyword).
 #[derive(Clone, Debug, PartialEq)]
 pub struct GrammarError {
+    /// Where the malformed construct is.
     pub span: Span,
+    /// What is wrong, shown as the error.
     pub message: String,
+    /// How to fix it.
     pub help: String,
 }
 
+/// A lexing or parsing failure, reported with a span into the script.
 #[derive(Debug, Error, Diagnostic)]
 pub enum SyntaxError {
+    /// Characters that start no token.
     #[error("unexpected character{} `{text}`", if text.chars().count() > 1 { "s" } else { "" })]
     #[diagnostic(
         code(noether::syntax::lex),
         help("Noether scripts use names, numbers, operators (+ - * / // % ^ == != < <= > >=) and `#` comments")
     )]
     Lex {
+        /// The characters, as written.
         text: String,
+        /// Where they are.
         #[label("not part of any token")]
         span: Span,
     },
 
+    /// A token the grammar does not allow here.
     #[error("unexpected {found}")]
     #[diagnostic(code(noether::syntax::parse))]
     Unexpected {
+        /// What was found, described for the user (e.g. "end of file").
         found: String,
+        /// Where the unexpected token is.
         #[label("{expected}")]
         span: Span,
+        /// What the grammar would have accepted, shown as the label.
         expected: String,
+        /// A hint for common mistakes, if one applies.
         #[help]
         help: Option<String>,
     },
 
+    /// An expression nested deeper than the parser accepts.
     #[error("this expression nests deeper than {limit} levels")]
     #[diagnostic(
         code(noether::syntax::too_deep),
@@ -66,17 +79,23 @@ pub enum SyntaxError {
         )
     )]
     TooDeep {
+        /// The maximum nesting depth accepted.
         limit: usize,
+        /// Where the first level past the limit starts.
         #[label("level {} starts here", limit + 1)]
         span: Span,
     },
 
+    /// An error raised by a grammar action; see [`GrammarError`].
     #[error("{message}")]
     #[diagnostic(code(noether::syntax::parse))]
     Malformed {
+        /// What is wrong.
         message: String,
+        /// Where the malformed construct is.
         #[label("here")]
         span: Span,
+        /// How to fix it.
         #[help]
         help: String,
     },

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use super::ast::*;
 
+/// Prints a module in the canonical layout (what `noether fmt` writes).
 pub fn module(module: &Module) -> String {
     let mut out = String::new();
     for stmt in &module.stmts {
