@@ -1,21 +1,19 @@
 //! The real `noether` binary on real files.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
 
-fn noether(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_noether")).args(args).output().expect("the binary runs")
-}
+use crate::support::{noether, text};
 
 fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    text(&output.stdout)
 }
 
 fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    text(&output.stderr)
 }
 
 fn read_npy(path: &Path) -> ArrayD<f64> {

@@ -11,9 +11,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use noether::{Backend, Failure, FitOptions, Model, Source};
+
+use crate::support::{files_with_extension, noether, noether_in, text};
 
 /// What every `noe fragment` block is checked inside: the fragment follows these lines.
 const FRAGMENT_PRELUDE: &str = "\
@@ -130,13 +131,7 @@ fn docs_dir() -> PathBuf {
 }
 
 fn pages() -> Vec<PathBuf> {
-    let mut pages: Vec<PathBuf> = std::fs::read_dir(docs_dir())
-        .expect("docs/ exists")
-        .map(|entry| entry.expect("readable entry").path())
-        .filter(|path| path.extension().is_some_and(|e| e == "md"))
-        .collect();
-    pages.sort();
-    pages
+    files_with_extension(&docs_dir(), "md")
 }
 
 fn read(path: &Path) -> String {
@@ -223,7 +218,7 @@ impl Help {
     fn of(&mut self, command: &str) -> &str {
         self.0.entry(command.into()).or_insert_with(|| {
             let args: Vec<&str> = if command.is_empty() { vec!["--help"] } else { vec![command, "--help"] };
-            String::from_utf8_lossy(&noether(&args, Path::new(env!("CARGO_MANIFEST_DIR"))).stdout).into_owned()
+            text(&noether(&args).stdout)
         })
     }
 
@@ -233,10 +228,6 @@ impl Help {
         let section = text.split("Commands:").nth(1).unwrap_or("").split("Options:").next().unwrap_or("");
         section.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| *w != "help").map(String::from).collect()
     }
-}
-
-fn noether(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_noether")).args(args).current_dir(dir).output().expect("the binary runs")
 }
 
 /// The flags a line names: `--flag`, `--flag=VALUE`, `[--flag`, `-w`.
@@ -310,7 +301,7 @@ fn run_lines(lines: &[Vec<String>], script: &str, code: Option<&str>) -> Result<
     let dir = workplace(script);
     for words in lines {
         let args: Vec<&str> = words.iter().map(String::as_str).collect();
-        let output = noether(&args, dir.path());
+        let output = noether_in(dir.path(), &args);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let shown = format!("`noether {}`", args.join(" "));
         match code {

@@ -3,29 +3,16 @@
 //! as documented.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use noether::Source;
 use noether::compiler::syntax::format::format;
 use noether::compiler::syntax::{lexer, parse, print};
 use proptest::prelude::*;
 
-fn noether(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_noether")).args(args).output().expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::support::{files_with_extension, noether, text};
 
 fn scripts(dir: &str) -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("directory")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "noe"))
-        .collect();
-    paths.sort();
-    paths
+    files_with_extension(Path::new(dir), "noe")
 }
 
 /// The syntax tree as `emit --stage ast` prints it: spans and layout left out.

@@ -2,22 +2,11 @@
 //! field's peak where it is, and every example plots through the command line.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use ndarray::Array2;
 use noether::plot::{Labels, Size};
 
-fn noether_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_noether")).current_dir(dir).args(args).output().expect("the binary runs")
-}
-
-fn noether(args: &[&str]) -> Output {
-    noether_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::support::{files_with_extension, noether, noether_in, text};
 
 /// The width, height and RGB pixels of the PNG at `path`, after checking its signature and
 /// that its header (IHDR, the first chunk) states the size the decoder then delivers.
@@ -43,13 +32,7 @@ fn size_of(path: &Path) -> (u32, u32) {
 
 /// The PNG files in `dir`, sorted.
 fn pngs(dir: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("an entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "png"))
-        .collect();
-    found.sort();
-    found
+    files_with_extension(dir, "png")
 }
 
 fn names(files: &[PathBuf]) -> Vec<String> {

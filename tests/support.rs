@@ -1,6 +1,35 @@
 //! Helpers shared by the integration tests.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
 use noether::{Backend, EngineOptions, Failure, Model, Override, Simulator, Source};
+
+/// Runs the real `noether` binary with `args` in `dir`.
+pub fn noether_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_noether")).current_dir(dir).args(args).output().expect("the binary runs")
+}
+
+/// Runs the real `noether` binary with `args` in the repository root.
+pub fn noether(args: &[&str]) -> Output {
+    noether_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+/// A process's output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The files in `dir` whose names end in `.extension`, sorted.
+pub fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("a readable entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == extension))
+        .collect();
+    found.sort();
+    found
+}
 
 /// Compiles script text (data paths relative to `tests/cases`).
 pub fn model(text: &str) -> Model {
