@@ -10,6 +10,7 @@ mod common;
 use common::best;
 
 use noether::compiler::lower::random::{Purpose, philox_words, sampler_stream};
+use noether::compiler::math::{Scalar, exp};
 use noether::{Backend, EngineOptions, Model, Override, Source};
 
 const L: usize = 256;
@@ -50,7 +51,7 @@ fn checkerboard(mut visit: impl FnMut(usize, [usize; 4])) {
 fn ising_by_hand(sweeps: u64, stream: u32) -> Vec<f64> {
     let mut s = vec![1.0f64; L * L];
     // The acceptance ratio for s * n = -4, -2, 0, 2, 4.
-    let ratios: Vec<f64> = (0..5).map(|k: i32| (-2.0 * BETA * f64::from(2 * k - 4)).exp()).collect();
+    let ratios: Vec<f64> = (0..5).map(|k: i32| exp(&mut Scalar, -2.0 * BETA * f64::from(2 * k - 4))).collect();
     for sweep in 0..sweeps {
         let (low, high) = (sweep as u32, (sweep >> 32) as u32);
         checkerboard(|site, [a, b, c, d]| {

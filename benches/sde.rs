@@ -9,6 +9,7 @@ use common::best;
 use std::f64::consts::PI;
 
 use noether::compiler::lower::random::NOISE_STREAMS;
+use noether::compiler::math::{Scalar, log};
 use noether::{Backend, EngineOptions, Model, Override, Source};
 
 const GBM: &str = "const M = 100000\nparam lambda = 2.0\nparam mu = 1.0\nstate X : [p < M] = 1.0\nnoise W : [p < M]\n\
@@ -28,14 +29,15 @@ fn philox(mut x: [u32; 4], mut key: [u32; 2]) -> [u32; 4] {
     x
 }
 
-/// Box–Muller on two 52-bit uniforms, the same arithmetic as Noether's `normal`.
+/// Box–Muller on two 52-bit uniforms, the same arithmetic as Noether's `normal` (whose `log`
+/// is Noether's own, not the platform's).
 fn normal(w: [u32; 4]) -> f64 {
     let uniform = |hi: u32, lo: u32| {
         let k = f64::from(hi) * 2f64.powi(20) + (f64::from(lo) * 2f64.powi(-12)).floor();
         (k + 0.5) * 2f64.powi(-52)
     };
     let (u1, u2) = (uniform(w[0], w[1]), uniform(w[2], w[3]));
-    (-2.0 * u1.ln()).sqrt() * (2.0 * PI * u2).cos()
+    (-2.0 * log(&mut Scalar, u1)).sqrt() * (2.0 * PI * u2).cos()
 }
 
 /// Euler–Maruyama GBM path by path, each path's state in a register.

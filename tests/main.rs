@@ -10,6 +10,7 @@ mod filters;
 mod fmt;
 mod gradients;
 mod guards;
+mod math;
 mod md;
 mod parity;
 mod physics;

@@ -9,6 +9,7 @@ pub mod codegen;
 pub mod diag;
 pub mod ir;
 pub mod lower;
+pub mod math;
 pub mod model;
 pub mod ops;
 pub mod resolve;

@@ -105,8 +105,8 @@ impl Unary {
     pub fn eval(self, x: f64) -> f64 {
         match self {
             Unary::Neg => -x,
-            Unary::Exp => x.exp(),
-            Unary::Log => x.ln(),
+            Unary::Exp => crate::math::exp(&mut crate::math::Scalar, x),
+            Unary::Log => crate::math::log(&mut crate::math::Scalar, x),
             Unary::Sqrt => x.sqrt(),
             Unary::Sin => x.sin(),
             Unary::Cos => x.cos(),

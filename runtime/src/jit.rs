@@ -256,7 +256,7 @@ macro_rules! unary_functions {
 }
 
 unary_functions! {
-    math_exp => Unary::Exp, math_log => Unary::Log, math_sin => Unary::Sin, math_cos => Unary::Cos,
+    math_sin => Unary::Sin, math_cos => Unary::Cos,
     math_tan => Unary::Tan, math_tanh => Unary::Tanh, math_sinh => Unary::Sinh, math_cosh => Unary::Cosh,
     math_asin => Unary::Asin, math_acos => Unary::Acos, math_atan => Unary::Atan, math_round => Unary::Round,
 }
@@ -273,8 +273,6 @@ extern "C" fn math_atan2(a: f64, b: f64) -> f64 {
 fn math_function(op: MathOp) -> *const u8 {
     let unary = |f: extern "C" fn(f64) -> f64| f as *const u8;
     match op {
-        MathOp::Unary(Unary::Exp) => unary(math_exp),
-        MathOp::Unary(Unary::Log) => unary(math_log),
         MathOp::Unary(Unary::Sin) => unary(math_sin),
         MathOp::Unary(Unary::Cos) => unary(math_cos),
         MathOp::Unary(Unary::Tan) => unary(math_tan),

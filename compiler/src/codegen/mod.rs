@@ -37,6 +37,7 @@
 
 mod access;
 mod fused;
+mod math;
 mod reduce;
 mod translate;
 mod vector;
@@ -73,9 +74,7 @@ impl Default for Options {
 }
 
 /// External math functions kernels may call: symbol name, operation, number of arguments.
-pub const MATH_FUNCTIONS: [(&str, MathOp); 14] = [
-    ("noether_exp", MathOp::Unary(Unary::Exp)),
-    ("noether_log", MathOp::Unary(Unary::Log)),
+pub const MATH_FUNCTIONS: [(&str, MathOp); 12] = [
     ("noether_sin", MathOp::Unary(Unary::Sin)),
     ("noether_cos", MathOp::Unary(Unary::Cos)),
     ("noether_tan", MathOp::Unary(Unary::Tan)),

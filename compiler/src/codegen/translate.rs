@@ -11,6 +11,7 @@ use crate::ir::{BufferId, Kernel, Node, NodeId, Partition, Program, Region, Stor
 use crate::ops::{Binary, Compare, Unary, WordOp};
 
 use super::access::RowPlan;
+use super::math::Emit;
 use super::{Imports, MathOp, Options, math_signature, math_symbol};
 
 pub(super) struct Translator<'a> {
@@ -527,6 +528,8 @@ impl<'a> Translator<'a> {
             Unary::Ceil => ins.ceil(a),
             Unary::Powi(n) => self.powi(a, n, ty),
             Unary::Sign => self.sign(a, ty),
+            Unary::Exp => crate::math::exp(&mut Emit { t: self, ty }, a),
+            Unary::Log => crate::math::log(&mut Emit { t: self, ty }, a),
             other => self.call_math(MathOp::Unary(other), &[a], ty),
         }
     }

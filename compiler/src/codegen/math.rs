@@ -1,0 +1,100 @@
+//! The math functions of [`crate::math`] emitted inline as Cranelift instructions, on one
+//! point (`f64`) or on two lanes (`f64x2`): the same operations, in the same order, as the
+//! interpreter runs, so the bits agree and vector loops need no call per lane.
+
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Value, types};
+
+use crate::math::{Arith, EXPONENT_BITS_BASE, POW2_BIAS, SIGNIFICAND_EXPONENT, SIGNIFICAND_MASK};
+
+use super::translate::Translator;
+
+/// [`Arith`] over the values of `ty` (`F64` or `F64X2`) in the translator's current block.
+pub(super) struct Emit<'t, 'a> {
+    pub t: &'t mut Translator<'a>,
+    pub ty: types::Type,
+}
+
+impl Emit<'_, '_> {
+    /// The integer type of the same width as `ty`.
+    fn bits_type(&self) -> types::Type {
+        if self.ty == types::F64 { types::I64 } else { types::I64X2 }
+    }
+
+    /// Reinterprets `v` as `to` (floats as integers or back), lane by lane.
+    fn reinterpret(&mut self, to: types::Type, v: Value) -> Value {
+        let flags = MemFlagsData::new().with_endianness(Endianness::Little);
+        self.t.b.ins().bitcast(to, flags, v)
+    }
+
+    /// The integer `bits` in every lane.
+    fn bits(&mut self, bits: u64) -> Value {
+        let scalar = self.t.b.ins().iconst(types::I64, bits as i64);
+        if self.ty == types::F64 { scalar } else { self.t.b.ins().splat(types::I64X2, scalar) }
+    }
+}
+
+impl Arith for Emit<'_, '_> {
+    type Num = Value;
+    type Cond = Value;
+
+    fn num(&mut self, c: f64) -> Value {
+        self.t.constant(c, self.ty)
+    }
+    fn add(&mut self, a: Value, b: Value) -> Value {
+        self.t.b.ins().fadd(a, b)
+    }
+    fn sub(&mut self, a: Value, b: Value) -> Value {
+        self.t.b.ins().fsub(a, b)
+    }
+    fn mul(&mut self, a: Value, b: Value) -> Value {
+        self.t.b.ins().fmul(a, b)
+    }
+    fn div(&mut self, a: Value, b: Value) -> Value {
+        self.t.b.ins().fdiv(a, b)
+    }
+    fn floor(&mut self, a: Value) -> Value {
+        self.t.b.ins().floor(a)
+    }
+    fn min(&mut self, a: Value, b: Value) -> Value {
+        self.t.b.ins().fmin(a, b)
+    }
+    fn max(&mut self, a: Value, b: Value) -> Value {
+        self.t.b.ins().fmax(a, b)
+    }
+    fn less(&mut self, a: Value, b: Value) -> Value {
+        self.t.b.ins().fcmp(FloatCC::LessThan, a, b)
+    }
+    fn equal(&mut self, a: Value, b: Value) -> Value {
+        self.t.b.ins().fcmp(FloatCC::Equal, a, b)
+    }
+    fn select(&mut self, c: Value, a: Value, b: Value) -> Value {
+        if self.ty == types::F64 { self.t.b.ins().select(c, a, b) } else { self.t.lane_select(c, a, b) }
+    }
+    fn pow2(&mut self, n: Value) -> Value {
+        let bias = self.num(POW2_BIAS);
+        let biased = self.t.b.ins().fadd(n, bias);
+        let bits = self.reinterpret(self.bits_type(), biased);
+        let shifted = self.t.b.ins().ishl_imm_u(bits, 52);
+        self.reinterpret(self.ty, shifted)
+    }
+    fn exponent(&mut self, a: Value) -> Value {
+        let bits = self.reinterpret(self.bits_type(), a);
+        let field = self.t.b.ins().ushr_imm_u(bits, 52);
+        let mask = self.bits(0x7FF);
+        let field = self.t.b.ins().band(field, mask);
+        let base = self.bits(EXPONENT_BITS_BASE);
+        let biased = self.t.b.ins().bor(field, base);
+        let biased = self.reinterpret(self.ty, biased);
+        let bias = self.num(POW2_BIAS);
+        self.t.b.ins().fsub(biased, bias)
+    }
+    fn significand(&mut self, a: Value) -> Value {
+        let bits = self.reinterpret(self.bits_type(), a);
+        let mask = self.bits(SIGNIFICAND_MASK);
+        let fraction = self.t.b.ins().band(bits, mask);
+        let one = self.bits(SIGNIFICAND_EXPONENT);
+        let bits = self.t.b.ins().bor(fraction, one);
+        self.reinterpret(self.ty, bits)
+    }
+}

@@ -1,0 +1,153 @@
+//! The math functions Noether computes itself (`noether_compiler::math`): within their stated
+//! ulp bounds of the platform's libm, and the same bits on every engine (interpreter, JIT on
+//! one point and on lanes, split across threads), over millions of arguments including
+//! zeros, subnormals, infinities, NaN and the overflow and underflow thresholds.
+
+use std::sync::Arc;
+
+use noether::compiler::ir::{
+    Access, Affine, Buffer, BufferId, Kernel, KernelId, Load, Node, NodeId, Output, ProcId, Procedure, Program, Region,
+    VarId,
+};
+use noether::compiler::ops::Unary;
+use noether::runtime::buffers::Buffers;
+use noether::runtime::engine::Engine;
+use noether::runtime::interp::Interpreter;
+use noether::runtime::jit::{Jit, JitOptions};
+
+/// `y[i] = op(x[i])` as a one-kernel program.
+fn program(op: Unary, n: usize) -> Program {
+    let load = Load { buffer: BufferId(0), index: vec![Affine::var(VarId(0))], axes: vec![Access::Direct], fill: 0.0 };
+    let kernel = Kernel {
+        name: op.name(),
+        vars: vec![n],
+        rank: 1,
+        nodes: vec![Node::Load(load), Node::Unary(op, NodeId(0))],
+        prelude: Region::default(),
+        body: Region { items: vec![NodeId(0), NodeId(1)] },
+        outputs: vec![Output::assign(BufferId(1), NodeId(1))],
+        visit: Default::default(),
+    };
+    Program {
+        buffers: vec![Buffer { name: "x".into(), shape: vec![n] }, Buffer { name: "y".into(), shape: vec![n] }],
+        kernels: vec![kernel],
+        procedures: vec![Procedure { name: "apply".into(), kernels: vec![KernelId(0)] }],
+    }
+}
+
+/// `op` of every argument on `engine`.
+fn apply(engine: &mut dyn Engine, program: &Program, args: &[f64]) -> Vec<f64> {
+    let mut buffers = Buffers::for_program(program);
+    buffers.data_mut(BufferId(0)).copy_from_slice(args);
+    engine.run(ProcId(0), &mut buffers).expect("the kernel runs");
+    buffers.data(BufferId(1)).to_vec()
+}
+
+/// The distance between `a` and `b` in units in the last place (0 for two NaNs).
+fn ulps(a: f64, b: f64) -> u64 {
+    if a.is_nan() || b.is_nan() {
+        return if a.is_nan() && b.is_nan() { 0 } else { u64::MAX };
+    }
+    let ordered = |x: f64| {
+        let bits = x.to_bits() as i64;
+        if bits < 0 { i64::MIN - bits } else { bits }
+    };
+    ordered(a).abs_diff(ordered(b))
+}
+
+/// Doubles with uniformly random bits: every exponent, sign and NaN payload equally likely.
+fn random_bits(count: usize, mut state: u64) -> impl Iterator<Item = f64> {
+    (0..count).map(move |_| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        f64::from_bits(state)
+    })
+}
+
+/// Doubles uniformly spread over `[lo, hi)`.
+fn uniform(count: usize, seed: u64, lo: f64, hi: f64) -> impl Iterator<Item = f64> {
+    random_bits(count, seed).map(move |b| lo + (b.to_bits() >> 11) as f64 * 2f64.powi(-53) * (hi - lo))
+}
+
+/// The double `n` representable numbers away from `x` along its bits (for finite non-zero `x`,
+/// away from zero when `n > 0`).
+fn step(x: f64, n: i64) -> f64 {
+    f64::from_bits(x.to_bits().wrapping_add_signed(n))
+}
+
+/// Arguments every function is tried on, besides its own ranges.
+fn special() -> Vec<f64> {
+    let mut values = vec![
+        0.0,
+        -0.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        -f64::NAN,
+        f64::MIN_POSITIVE,
+        f64::MIN_POSITIVE * (1.0 - f64::EPSILON),
+        5e-324,
+        -5e-324,
+        1.0,
+        -1.0,
+        f64::MAX,
+        f64::MIN,
+        f64::EPSILON,
+    ];
+    values.extend(values.clone().iter().map(|&x| step(x, 1)));
+    values
+}
+
+/// Checks `op` on every engine against the interpreter bit for bit, and the interpreter
+/// against `reference` within `bound` ulp, on `args` (plus [`special`]).
+fn check(op: Unary, reference: fn(f64) -> f64, bound: u64, args: impl Iterator<Item = f64>) {
+    let args: Vec<f64> = args.chain(special()).collect();
+    let program = Arc::new(program(op, args.len()));
+    let expected = apply(&mut Interpreter::new(program.clone()), &program, &args);
+
+    let (mut worst, mut at, mut differ) = (0, 0.0, 0);
+    for (&x, &y) in args.iter().zip(&expected) {
+        let ulp = ulps(y, reference(x));
+        if ulp > worst {
+            (worst, at) = (ulp, x);
+        }
+        differ += usize::from(ulp > 0);
+    }
+    eprintln!("{op}: {differ} of {} arguments differ from libm, by at most {worst} ulp", args.len());
+    assert!(worst <= bound, "{op}({at:e}) is {worst} ulp from libm (bound {bound})");
+
+    for (label, options) in [
+        ("lanes", JitOptions { threads: 1, ..JitOptions::default() }),
+        ("one point at a time", JitOptions { threads: 1, vectorize: false, ..JitOptions::default() }),
+        ("three threads", JitOptions { threads: 3, min_parallel_points: 1, ..JitOptions::default() }),
+    ] {
+        let mut jit = Jit::new(program.clone(), options).expect("compiles");
+        let got = apply(&mut jit, &program, &args);
+        for ((&x, &want), &have) in args.iter().zip(&expected).zip(&got) {
+            let same = want.to_bits() == have.to_bits() || (want.is_nan() && have.is_nan());
+            assert!(same, "{op}({x:e}) on the JIT ({label}): {have:e}, interpreter: {want:e}");
+        }
+    }
+}
+
+#[test]
+fn exp_is_within_one_ulp_on_every_engine() {
+    let thresholds: [f64; 5] =
+        [709.782712893384, 709.7827128933841, -708.3964185322641, -745.1332191019411, -745.1332191019412];
+    let args = uniform(1_000_000, 7, -750.0, 712.0)
+        .chain(uniform(500_000, 9, -1.0, 1.0))
+        .chain(random_bits(500_000, 11))
+        .chain(thresholds.iter().flat_map(|&t| [step(t, -1), t, step(t, 1)]));
+    check(Unary::Exp, f64::exp, 1, args);
+}
+
+#[test]
+fn log_is_within_one_ulp_on_every_engine() {
+    let positive = random_bits(1_000_000, 13).map(f64::abs);
+    let args = positive
+        .chain(uniform(500_000, 17, 0.5, 2.0))
+        .chain(random_bits(200_000, 19))
+        .chain(uniform(100_000, 23, 0.0, 1e-300));
+    check(Unary::Log, f64::ln, 1, args);
+}
