@@ -91,8 +91,10 @@ impl Jit {
         for (name, op) in MATH_FUNCTIONS {
             builder.symbol(name, math_function(op));
         }
+        builder.symbol(codegen::REDUCE_IMPL_SYMBOL, reduce_large as extern "C" fn(f64, *mut f64) as *const u8);
         let mut module = JITModule::new(builder);
         let mut ctx = module.make_context();
+        define_reduce_trampoline(&mut module, &mut ctx).map_err(|message| fail("", message))?;
         let program_ref: &Program = &program;
         let mut builder_context = cranelift_frontend::FunctionBuilderContext::new();
         let mut ids: Vec<FuncId> = Vec::with_capacity(program.kernels.len());
@@ -203,6 +205,18 @@ fn compile_kernel(
     module.define_function(id, ctx).map_err(|e| format!("{e:?}"))
 }
 
+/// Defines [`codegen::REDUCE_SYMBOL`], which kernels calling `sin` or `cos` import.
+fn define_reduce_trampoline(module: &mut JITModule, ctx: &mut cranelift_codegen::Context) -> Result<(), String> {
+    let signature = codegen::reduce_signature(cranelift_codegen::isa::CallConv::PreserveAll);
+    let id = module.declare_function(codegen::REDUCE_SYMBOL, Linkage::Local, &signature).map_err(|e| e.to_string())?;
+    let target = module.target_config();
+    ctx.func = Function::with_name_signature(UserFuncName::user(1, 0), signature);
+    codegen::reduce_trampoline(&mut ctx.func, &mut ModuleImports { module }, target);
+    let result = module.define_function(id, ctx).map_err(|e| format!("{e:?}"));
+    module.clear_context(ctx);
+    result
+}
+
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     let text = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
     format!("code generation panicked: {}", text.unwrap_or_else(|| "no message".into()))
@@ -256,9 +270,16 @@ macro_rules! unary_functions {
 }
 
 unary_functions! {
-    math_sin => Unary::Sin, math_cos => Unary::Cos,
+    math_exp => Unary::Exp, math_log => Unary::Log, math_sin => Unary::Sin, math_cos => Unary::Cos,
     math_tan => Unary::Tan, math_tanh => Unary::Tanh, math_sinh => Unary::Sinh, math_cosh => Unary::Cosh,
     math_asin => Unary::Asin, math_acos => Unary::Acos, math_atan => Unary::Atan, math_round => Unary::Round,
+}
+
+/// [`codegen::REDUCE_SYMBOL`]: the large-argument reduction of `sin` and `cos`, out of line.
+extern "C" fn reduce_large(x: f64, out: *mut f64) {
+    let reduced = noether_compiler::math::reduce::large(x);
+    // SAFETY: JIT code passes a stack slot of three doubles (`codegen::math`).
+    unsafe { std::ptr::copy_nonoverlapping(reduced.as_ptr(), out, 3) };
 }
 
 extern "C" fn math_pow(a: f64, b: f64) -> f64 {
@@ -273,6 +294,8 @@ extern "C" fn math_atan2(a: f64, b: f64) -> f64 {
 fn math_function(op: MathOp) -> *const u8 {
     let unary = |f: extern "C" fn(f64) -> f64| f as *const u8;
     match op {
+        MathOp::Unary(Unary::Exp) => unary(math_exp),
+        MathOp::Unary(Unary::Log) => unary(math_log),
         MathOp::Unary(Unary::Sin) => unary(math_sin),
         MathOp::Unary(Unary::Cos) => unary(math_cos),
         MathOp::Unary(Unary::Tan) => unary(math_tan),

@@ -3,11 +3,15 @@
 //! interpreter runs, so the bits agree and vector loops need no call per lane.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Value, types};
+use cranelift_codegen::ir::{
+    BlockArg, Endianness, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Value, types,
+};
+use cranelift_codegen::isa::CallConv;
 
 use crate::math::{Arith, EXPONENT_BITS_BASE, POW2_BIAS, SIGNIFICAND_EXPONENT, SIGNIFICAND_MASK};
 
 use super::translate::Translator;
+use super::{REDUCE_SYMBOL, reduce_signature};
 
 /// [`Arith`] over the values of `ty` (`F64` or `F64X2`) in the translator's current block.
 pub(super) struct Emit<'t, 'a> {
@@ -62,11 +66,20 @@ impl Arith for Emit<'_, '_> {
     fn max(&mut self, a: Value, b: Value) -> Value {
         self.t.b.ins().fmax(a, b)
     }
+    fn abs(&mut self, a: Value) -> Value {
+        self.t.b.ins().fabs(a)
+    }
+    fn neg(&mut self, a: Value) -> Value {
+        self.t.b.ins().fneg(a)
+    }
     fn less(&mut self, a: Value, b: Value) -> Value {
         self.t.b.ins().fcmp(FloatCC::LessThan, a, b)
     }
     fn equal(&mut self, a: Value, b: Value) -> Value {
         self.t.b.ins().fcmp(FloatCC::Equal, a, b)
+    }
+    fn both(&mut self, a: Value, b: Value) -> Value {
+        self.t.b.ins().band(a, b)
     }
     fn select(&mut self, c: Value, a: Value, b: Value) -> Value {
         if self.ty == types::F64 { self.t.b.ins().select(c, a, b) } else { self.t.lane_select(c, a, b) }
@@ -96,5 +109,42 @@ impl Arith for Emit<'_, '_> {
         let one = self.bits(SIGNIFICAND_EXPONENT);
         let bits = self.t.b.ins().bor(fraction, one);
         self.reinterpret(self.ty, bits)
+    }
+    /// Branches to a call of [`REDUCE_SYMBOL`] (per lane) only when some lane needs it.
+    fn reduce_large(&mut self, x: Value, large: Value, medium: [Value; 3]) -> [Value; 3] {
+        let vector = self.ty != types::F64;
+        let any = if vector { self.t.b.ins().vany_true(large) } else { large };
+        let (slow, join) = (self.t.b.create_block(), self.t.b.create_block());
+        for _ in 0..3 {
+            self.t.b.append_block_param(join, self.ty);
+        }
+        let medium_args = medium.map(BlockArg::Value);
+        self.t.b.ins().brif(any, slow, &[], join, &medium_args);
+        self.t.b.switch_to_block(slow);
+        self.t.b.seal_block(slow);
+        let slot = self.t.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 24, 3));
+        let reduce = self.t.import(REDUCE_SYMBOL, |_| reduce_signature(CallConv::PreserveAll));
+        let lanes: Vec<[Value; 3]> = (0..if vector { 2 } else { 1 })
+            .map(|lane| {
+                let lane_x = if vector { self.t.b.ins().extractlane(x, lane) } else { x };
+                let out = self.t.b.ins().stack_addr(types::I64, slot, 0);
+                self.t.b.ins().call(reduce, &[lane_x, out]);
+                [0, 8, 16].map(|offset| self.t.b.ins().stack_load(types::I64, types::F64, slot, offset))
+            })
+            .collect();
+        let reduced = if vector {
+            std::array::from_fn(|i| {
+                let v = self.t.b.ins().scalar_to_vector(self.ty, lanes[0][i]);
+                let v = self.t.b.ins().insertlane(v, lanes[1][i], 1);
+                self.t.lane_select(large, v, medium[i])
+            })
+        } else {
+            lanes[0]
+        };
+        self.t.b.ins().jump(join, &reduced.map(BlockArg::Value));
+        self.t.b.switch_to_block(join);
+        self.t.b.seal_block(join);
+        let params = self.t.b.block_params(join);
+        [params[0], params[1], params[2]]
     }
 }

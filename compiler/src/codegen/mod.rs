@@ -43,7 +43,7 @@ mod translate;
 mod vector;
 
 use cranelift_codegen::ir::{
-    AbiParam, ExtFuncData, ExternalName, FuncRef, Function, MemFlagsData, Signature, UserFuncName, types,
+    AbiParam, ExtFuncData, ExternalName, FuncRef, Function, InstBuilder, MemFlagsData, Signature, UserFuncName, types,
 };
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::FunctionBuilderContext;
@@ -73,8 +73,21 @@ impl Default for Options {
     }
 }
 
+/// Kernels with more uses of `exp`, `log`, `sin` and `cos` than this call them out of line (the
+/// same algorithms, compiled into the engine) instead of emitting them inline: each inline use
+/// is about a hundred instructions, and Cranelift's compile time grows faster than the
+/// function's size (5,000 nested `sin`s took minutes).
+pub const INLINE_MATH_LIMIT: usize = 64;
+
+/// Whether `op` is one of [`crate::math`]'s functions, emitted inline where there are few.
+pub fn is_inline_math(op: Unary) -> bool {
+    matches!(op, Unary::Exp | Unary::Log | Unary::Sin | Unary::Cos)
+}
+
 /// External math functions kernels may call: symbol name, operation, number of arguments.
-pub const MATH_FUNCTIONS: [(&str, MathOp); 12] = [
+pub const MATH_FUNCTIONS: [(&str, MathOp); 14] = [
+    ("noether_exp", MathOp::Unary(Unary::Exp)),
+    ("noether_log", MathOp::Unary(Unary::Log)),
     ("noether_sin", MathOp::Unary(Unary::Sin)),
     ("noether_cos", MathOp::Unary(Unary::Cos)),
     ("noether_tan", MathOp::Unary(Unary::Tan)),
@@ -103,6 +116,41 @@ impl MathOp {
             MathOp::Binary(_) => 2,
         }
     }
+}
+
+/// `fn(x: f64, out: *mut [f64; 3])`: writes [`crate::math::reduce::large`] of `x` to `out`,
+/// for the rare arguments of `sin` and `cos` beyond the inline reduction. Kernels call it with
+/// the `preserve_all` convention, so the registers of the loop around the call stay live (a
+/// plain call would make the register allocator spill every constant of a vector loop); it is
+/// a trampoline ([`reduce_trampoline`]) to [`REDUCE_IMPL_SYMBOL`].
+pub const REDUCE_SYMBOL: &str = "noether_reduce_large";
+
+/// The Rust function behind [`REDUCE_SYMBOL`], with the platform's C convention.
+pub const REDUCE_IMPL_SYMBOL: &str = "noether_reduce_large_impl";
+
+/// The signature of [`REDUCE_SYMBOL`] (`preserve_all`) or of [`REDUCE_IMPL_SYMBOL`].
+pub fn reduce_signature(call_conv: CallConv) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    sig.params.push(AbiParam::new(types::F64));
+    sig.params.push(AbiParam::new(POINTER));
+    sig
+}
+
+/// The body of [`REDUCE_SYMBOL`]: saves every register it touches, calls
+/// [`REDUCE_IMPL_SYMBOL`] and returns.
+pub fn reduce_trampoline(func: &mut Function, imports: &mut dyn Imports, target: TargetFrontendConfig) {
+    func.signature = reduce_signature(CallConv::PreserveAll);
+    let mut context = FunctionBuilderContext::new();
+    let mut b = cranelift_frontend::FunctionBuilder::new(func, &mut context);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let callee = imports.import(b.func, REDUCE_IMPL_SYMBOL, reduce_signature(target.default_call_conv));
+    let args = b.block_params(entry).to_vec();
+    b.ins().call(callee, &args);
+    b.ins().return_(&[]);
+    b.finalize(target);
 }
 
 /// The symbol implementing `op`, if it needs one.

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{Block, FuncRef, Function, InstBuilder, MemFlagsData, Value, types};
+use cranelift_codegen::ir::{Block, FuncRef, Function, InstBuilder, MemFlagsData, Signature, Value, types};
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 
@@ -12,7 +12,7 @@ use crate::ops::{Binary, Compare, Unary, WordOp};
 
 use super::access::RowPlan;
 use super::math::Emit;
-use super::{Imports, MathOp, Options, math_signature, math_symbol};
+use super::{INLINE_MATH_LIMIT, Imports, MathOp, Options, is_inline_math, math_signature, math_symbol};
 
 pub(super) struct Translator<'a> {
     pub program: &'a Program,
@@ -45,6 +45,8 @@ pub(super) struct Translator<'a> {
     /// The last 32x32 -> 64-bit word product, by operands and the block it was made in: Philox
     /// asks for both halves of each product, and one `imul.i64` serves both.
     product: Option<((Value, Value), Block, Value)>,
+    /// Whether `exp`, `log`, `sin` and `cos` are emitted inline (see [`INLINE_MATH_LIMIT`]).
+    inline_math: bool,
 }
 
 impl<'a> Translator<'a> {
@@ -84,6 +86,7 @@ impl<'a> Translator<'a> {
             owned_rows: None,
             math: HashMap::new(),
             product: None,
+            inline_math: inline_math_fits(kernel),
         };
         t.load_bases();
         t.region(&kernel.prelude, &|_| true);
@@ -528,8 +531,10 @@ impl<'a> Translator<'a> {
             Unary::Ceil => ins.ceil(a),
             Unary::Powi(n) => self.powi(a, n, ty),
             Unary::Sign => self.sign(a, ty),
-            Unary::Exp => crate::math::exp(&mut Emit { t: self, ty }, a),
-            Unary::Log => crate::math::log(&mut Emit { t: self, ty }, a),
+            Unary::Exp if self.inline_math => crate::math::exp(&mut Emit { t: self, ty }, a),
+            Unary::Log if self.inline_math => crate::math::log(&mut Emit { t: self, ty }, a),
+            Unary::Sin if self.inline_math => crate::math::sin(&mut Emit { t: self, ty }, a),
+            Unary::Cos if self.inline_math => crate::math::cos(&mut Emit { t: self, ty }, a),
             other => self.call_math(MathOp::Unary(other), &[a], ty),
         }
     }
@@ -608,18 +613,20 @@ impl<'a> Translator<'a> {
         }
     }
 
+    /// The external function `symbol`, imported into this kernel once.
+    pub fn import(&mut self, symbol: &'static str, signature: impl FnOnce(CallConv) -> Signature) -> FuncRef {
+        if let Some(&f) = self.math.get(symbol) {
+            return f;
+        }
+        let f = self.imports.import(self.b.func, symbol, signature(self.call_conv));
+        self.math.insert(symbol, f);
+        f
+    }
+
     /// Calls the external implementation of `op`; on vectors, once per lane.
     fn call_math(&mut self, op: MathOp, args: &[Value], ty: types::Type) -> Value {
         let symbol = math_symbol(op).expect("every non-native operation has a symbol");
-        let func = match self.math.get(symbol) {
-            Some(f) => *f,
-            None => {
-                let sig = math_signature(self.call_conv, op.arity());
-                let f = self.imports.import(self.b.func, symbol, sig);
-                self.math.insert(symbol, f);
-                f
-            }
-        };
+        let func = self.import(symbol, |call_conv| math_signature(call_conv, op.arity()));
         if ty == types::F64 {
             let call = self.b.ins().call(func, args);
             return self.b.inst_results(call)[0];
@@ -633,6 +640,12 @@ impl<'a> Translator<'a> {
         let v = self.b.ins().scalar_to_vector(ty, lanes[0]);
         self.b.ins().insertlane(v, lanes[1], 1)
     }
+}
+
+/// Whether `kernel` uses few enough inline math functions to emit them all inline.
+fn inline_math_fits(kernel: &Kernel) -> bool {
+    let uses = kernel.nodes.iter().filter(|n| matches!(n, Node::Unary(op, _) if is_inline_math(*op))).count();
+    uses <= INLINE_MATH_LIMIT
 }
 
 /// The blocks of an open loop and its bound.

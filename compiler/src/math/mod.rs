@@ -1,6 +1,6 @@
 //! Math functions written once, as exactly rounded arithmetic, for every engine.
 //!
-//! `exp` and `log` are not calls into the platform's libm: each is an algorithm over the
+//! `exp`, `log`, `sin` and `cos` are not calls into the platform's libm: each is an algorithm over the
 //! operations of [`Arith`] (IEEE double `+ - * /`, `floor`, comparisons, selects and three bit
 //! manipulations of the exponent field), all of which are exactly specified. The interpreter
 //! and constant folding run it on `f64` ([`Scalar`]); the JIT emits the same operations inline
@@ -9,18 +9,22 @@
 //! them. The algorithms contain no branches (selects only), so a lane never waits for another.
 //!
 //! Accuracy (measured by `tests/math.rs` on every engine against the platform libm, over
-//! millions of arguments and the special values): [`exp`] and [`log`] are within 1 ulp of the correctly rounded result.
+//! millions of arguments and the special values): [`exp`], [`log`], [`sin`] and [`cos`] are
+//! within 1 ulp of the correctly rounded result.
 //!
 //! The reductions and polynomials are those of fdlibm (Sun Microsystems, 1993), restated here
 //! without its branches.
 
 mod exp;
 mod log;
+pub mod reduce;
+mod trig;
 
 use crate::ops::Binary;
 
 pub use exp::exp;
 pub use log::log;
+pub use trig::{MEDIUM as TRIG_MEDIUM, cos, sin, sin_cos};
 
 /// The operations the math functions are written in. Every method is exactly specified, so
 /// two implementations that follow the contract agree bit for bit: no fused multiply-add, no
@@ -47,10 +51,16 @@ pub trait Arith {
     fn min(&mut self, a: Self::Num, b: Self::Num) -> Self::Num;
     /// The larger of `a` and `b`; NaN if either is NaN.
     fn max(&mut self, a: Self::Num, b: Self::Num) -> Self::Num;
+    /// `|a|`.
+    fn abs(&mut self, a: Self::Num) -> Self::Num;
+    /// `-a`.
+    fn neg(&mut self, a: Self::Num) -> Self::Num;
     /// `a < b` (false when either is NaN).
     fn less(&mut self, a: Self::Num, b: Self::Num) -> Self::Cond;
     /// `a == b` (false when either is NaN).
     fn equal(&mut self, a: Self::Num, b: Self::Num) -> Self::Cond;
+    /// Both `a` and `b`.
+    fn both(&mut self, a: Self::Cond, b: Self::Cond) -> Self::Cond;
     /// `a` where `c` holds, else `b`.
     fn select(&mut self, c: Self::Cond, a: Self::Num, b: Self::Num) -> Self::Num;
     /// `2^n` for an integer `n` in `-1022..=1023`, built from its bits: the biased exponent
@@ -63,6 +73,9 @@ pub trait Arith {
     /// `a` with its sign cleared and its exponent field set to 1023: the significand in
     /// `[1, 2)` for normal numbers.
     fn significand(&mut self, a: Self::Num) -> Self::Num;
+    /// [`reduce::large`] of `x` where `large` holds, else `medium`: the reduction by pi/2 of
+    /// arguments too large for the inline one. Engines may branch around it, since it is rare.
+    fn reduce_large(&mut self, x: Self::Num, large: Self::Cond, medium: [Self::Num; 3]) -> [Self::Num; 3];
 }
 
 /// The sign and exponent fields of a double.
@@ -112,11 +125,20 @@ impl Arith for Scalar {
     fn max(&mut self, a: f64, b: f64) -> f64 {
         Binary::Max.eval(a, b)
     }
+    fn abs(&mut self, a: f64) -> f64 {
+        a.abs()
+    }
+    fn neg(&mut self, a: f64) -> f64 {
+        -a
+    }
     fn less(&mut self, a: f64, b: f64) -> bool {
         a < b
     }
     fn equal(&mut self, a: f64, b: f64) -> bool {
         a == b
+    }
+    fn both(&mut self, a: bool, b: bool) -> bool {
+        a && b
     }
     fn select(&mut self, c: bool, a: f64, b: f64) -> f64 {
         if c { a } else { b }
@@ -129,6 +151,9 @@ impl Arith for Scalar {
     }
     fn significand(&mut self, a: f64) -> f64 {
         f64::from_bits((a.to_bits() & SIGNIFICAND_MASK) | SIGNIFICAND_EXPONENT)
+    }
+    fn reduce_large(&mut self, x: f64, large: bool, medium: [f64; 3]) -> [f64; 3] {
+        if large { reduce::large(x) } else { medium }
     }
 }
 

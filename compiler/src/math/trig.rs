@@ -1,0 +1,152 @@
+//! `sin(x)` and `cos(x)`: `x = k pi/2 + y` with `y` as a sum of two doubles, then a polynomial
+//! for `sin y` and one for `cos y` on `|y| <= pi/4`, chosen and signed by `k mod 4`.
+//!
+//! Medium arguments (`|x| < 2^20 pi/2`) are reduced by Cody and Waite's method with `pi/2` in
+//! three pieces whose products with `k` are exact; larger ones by [`super::reduce::large`],
+//! which engines may run out of line since such arguments are rare.
+
+use super::{Arith, horner};
+
+/// `2/pi`.
+const INV_PIO2: f64 = f64::from_bits(0x3FE4_5F30_6DC9_C883);
+/// `pi/2` in pieces of 31, 32 and 28 significant bits, and what remains after each.
+const PIO2_1: f64 = f64::from_bits(0x3FF9_21FB_5440_0000);
+const PIO2_2: f64 = f64::from_bits(0x3DD0_B461_1A60_0000);
+const PIO2_2T: f64 = f64::from_bits(0x3BA3_198A_2E03_7073);
+const PIO2_3: f64 = f64::from_bits(0x3BA3_198A_2E00_0000);
+const PIO2_3T: f64 = f64::from_bits(0x397B_839A_2520_49C1);
+/// Up to here `k < 2^20`, so `k PIO2_i` is exact.
+pub const MEDIUM: f64 = 1_647_099.0;
+/// `sin y = y + S1 y^3 + y^5 (S2 + ...)` on `|y| <= pi/4` (Remez).
+const S1: f64 = f64::from_bits(0xBFC5_5555_5555_5549);
+const S_REST: [f64; 5] = [
+    f64::from_bits(0x3F81_1111_1110_F8A6),
+    f64::from_bits(0xBF2A_01A0_19C1_61D5),
+    f64::from_bits(0x3EC7_1DE3_57B1_FE7D),
+    f64::from_bits(0xBE5A_E5E6_8A2B_9CEB),
+    f64::from_bits(0x3DE5_D93A_5ACF_D57C),
+];
+/// `cos y = 1 - y^2/2 + y^4 (C1 + ...)` on `|y| <= pi/4` (Remez).
+const C: [f64; 6] = [
+    f64::from_bits(0x3FA5_5555_5555_554C),
+    f64::from_bits(0xBF56_C16C_16C1_5177),
+    f64::from_bits(0x3EFA_01A0_19CB_1590),
+    f64::from_bits(0xBE92_7E4F_809C_52AD),
+    f64::from_bits(0x3E21_EE9E_BDB4_B1C4),
+    f64::from_bits(0xBDA8_FAE9_BE88_38D4),
+];
+
+/// `(k mod 4, y0, y1)` with `x = k pi/2 + y0 + y1`.
+fn reduce<A: Arith>(a: &mut A, x: A::Num) -> [A::Num; 3] {
+    let inv_pio2 = a.num(INV_PIO2);
+    let half = a.num(0.5);
+    let scaled = a.mul(x, inv_pio2);
+    let shifted = a.add(scaled, half);
+    let k = a.floor(shifted);
+    let pio2_1 = a.num(PIO2_1);
+    let k_1 = a.mul(k, pio2_1);
+    let r = a.sub(x, k_1);
+    let (r, _) = subtract_piece(a, k, r, PIO2_2, PIO2_2T);
+    let (r, w) = subtract_piece(a, k, r, PIO2_3, PIO2_3T);
+    let y0 = a.sub(r, w);
+    let y1 = a.sub(r, y0);
+    let y1 = a.sub(y1, w);
+    let quarter = a.num(0.25);
+    let k_quarter = a.mul(k, quarter);
+    let turns = a.floor(k_quarter);
+    let four = a.num(4.0);
+    let whole = a.mul(turns, four);
+    let quadrant = a.sub(k, whole);
+    let medium = [quadrant, y0, y1];
+    let magnitude = a.abs(x);
+    let limit = a.num(MEDIUM);
+    let beyond = a.less(limit, magnitude);
+    let infinity = a.num(f64::INFINITY);
+    let finite = a.less(magnitude, infinity);
+    let large = a.both(beyond, finite);
+    a.reduce_large(x, large, medium)
+}
+
+/// `r - k piece` (exact) and `w`, what remains to subtract: `k rest` plus what that subtraction
+/// rounded away.
+fn subtract_piece<A: Arith>(a: &mut A, k: A::Num, r: A::Num, piece: f64, rest: f64) -> (A::Num, A::Num) {
+    let piece = a.num(piece);
+    let k_piece = a.mul(k, piece);
+    let reduced = a.sub(r, k_piece);
+    let rest = a.num(rest);
+    let k_rest = a.mul(k, rest);
+    let lost = a.sub(r, reduced);
+    let lost = a.sub(lost, k_piece);
+    (reduced, a.sub(k_rest, lost))
+}
+
+/// `sin(y0 + y1)` for `|y0 + y1| <= pi/4`, `y1` a correction below an ulp of `y0`.
+fn sin_kernel<A: Arith>(a: &mut A, y0: A::Num, y1: A::Num) -> A::Num {
+    let z = a.mul(y0, y0);
+    let v = a.mul(z, y0);
+    let r = horner(a, z, &S_REST);
+    // y0 - ((z (y1/2 - v r) - y1) - v S1)
+    let half = a.num(0.5);
+    let half_y1 = a.mul(half, y1);
+    let vr = a.mul(v, r);
+    let inner = a.sub(half_y1, vr);
+    let inner = a.mul(z, inner);
+    let inner = a.sub(inner, y1);
+    let s1 = a.num(S1);
+    let v_s1 = a.mul(v, s1);
+    let inner = a.sub(inner, v_s1);
+    a.sub(y0, inner)
+}
+
+/// `cos(y0 + y1)` for `|y0 + y1| <= pi/4`.
+fn cos_kernel<A: Arith>(a: &mut A, y0: A::Num, y1: A::Num) -> A::Num {
+    let z = a.mul(y0, y0);
+    let r = horner(a, z, &C);
+    let r = a.mul(z, r);
+    // w + (((1 - w) - z/2) + (z r - y0 y1)) with w = 1 - z/2
+    let half = a.num(0.5);
+    let hz = a.mul(half, z);
+    let one = a.num(1.0);
+    let w = a.sub(one, hz);
+    let lost = a.sub(one, w);
+    let lost = a.sub(lost, hz);
+    let zr = a.mul(z, r);
+    let y0y1 = a.mul(y0, y1);
+    let tail = a.sub(zr, y0y1);
+    let tail = a.add(lost, tail);
+    a.add(w, tail)
+}
+
+/// `sin x` and `cos x` from one reduction: within 1 ulp. NaN for infinities and NaN.
+pub fn sin_cos<A: Arith>(a: &mut A, x: A::Num) -> (A::Num, A::Num) {
+    let [quadrant, y0, y1] = reduce(a, x);
+    let s = sin_kernel(a, y0, y1);
+    let c = cos_kernel(a, y0, y1);
+    let (minus_s, minus_c) = (a.neg(s), a.neg(c));
+    // k mod 4 = 0: (s, c); 1: (c, -s); 2: (-s, -c); 3: (-c, s).
+    let (one, two) = (a.num(1.0), a.num(2.0));
+    let odd_quadrant = {
+        let half = a.num(0.5);
+        let half_turns = a.mul(quadrant, half);
+        let whole = a.floor(half_turns);
+        let twice = a.mul(whole, two);
+        let rest = a.sub(quadrant, twice);
+        a.equal(rest, one)
+    };
+    let lower_half = a.less(quadrant, two);
+    let sin_even = a.select(lower_half, s, minus_s);
+    let sin_odd = a.select(lower_half, c, minus_c);
+    let cos_even = a.select(lower_half, c, minus_c);
+    let cos_odd = a.select(lower_half, minus_s, s);
+    (a.select(odd_quadrant, sin_odd, sin_even), a.select(odd_quadrant, cos_odd, cos_even))
+}
+
+/// `sin x`, within 1 ulp.
+pub fn sin<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
+    sin_cos(a, x).0
+}
+
+/// `cos x`, within 1 ulp.
+pub fn cos<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
+    sin_cos(a, x).1
+}
