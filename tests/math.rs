@@ -44,6 +44,16 @@ fn program(op: Unary, n: usize) -> Program {
     program_with(op, n, 1)
 }
 
+/// `y[i] = from_word(to_word(x[i]))`: the word random numbers are keyed by, as a number.
+fn word_program(n: usize) -> Program {
+    let mut program = program(Unary::Neg, n);
+    let kernel = &mut program.kernels[0];
+    kernel.nodes = vec![kernel.nodes[0].clone(), Node::ToWord(NodeId(0)), Node::FromWord(NodeId(1))];
+    kernel.body = Region { items: vec![NodeId(0), NodeId(1), NodeId(2)] };
+    kernel.outputs = vec![Output::assign(BufferId(1), NodeId(2))];
+    program
+}
+
 /// `op` of every argument on `engine`.
 fn apply(engine: &mut dyn Engine, program: &Program, args: &[f64]) -> Vec<f64> {
     let mut buffers = Buffers::for_program(program);
@@ -132,21 +142,21 @@ fn check(op: Unary, reference: fn(f64) -> f64, bound: u64, args: impl Iterator<I
         ("three threads", JitOptions { threads: 3, min_parallel_points: 1, ..JitOptions::default() }),
     ] {
         let mut jit = Jit::new(program.clone(), options).expect("compiles");
-        assert_same(op, label, &args, &expected, &apply(&mut jit, &program, &args));
+        assert_same(&op.name(), label, &args, &expected, &apply(&mut jit, &program, &args));
     }
     // Out of line every use is a call, so a sample of the arguments keeps this quick.
     let sample: Vec<usize> = (0..args.len()).step_by(97).chain(args.len() - special().len()..args.len()).collect();
     let (args, expected): (Vec<f64>, Vec<f64>) = sample.iter().map(|&i| (args[i], expected[i])).unzip();
     let program = Arc::new(program_with(op, args.len(), INLINE_MATH_LIMIT + 1));
     let mut jit = Jit::new(program.clone(), JitOptions { threads: 1, ..JitOptions::default() }).expect("compiles");
-    assert_same(op, "out of line", &args, &expected, &apply(&mut jit, &program, &args));
+    assert_same(&op.name(), "out of line", &args, &expected, &apply(&mut jit, &program, &args));
 }
 
 /// Demands the JIT's results `got` be the interpreter's `expected`, bit for bit.
-fn assert_same(op: Unary, label: &str, args: &[f64], expected: &[f64], got: &[f64]) {
+fn assert_same(what: &str, label: &str, args: &[f64], expected: &[f64], got: &[f64]) {
     for ((&x, &want), &have) in args.iter().zip(expected).zip(got) {
         let same = want.to_bits() == have.to_bits() || (want.is_nan() && have.is_nan());
-        assert!(same, "{op}({x:e}) on the JIT ({label}): {have:e}, interpreter: {want:e}");
+        assert!(same, "{what}({x:e}) on the JIT ({label}): {have:e}, interpreter: {want:e}");
     }
 }
 
@@ -227,5 +237,29 @@ fn sin_and_cos_are_correct_where_the_reduction_is_hardest() {
                 }
             }
         }
+    }
+}
+
+/// Counters and seeds become words as Rust's `x as i64 as u32` makes them (truncation toward
+/// zero, two's complement, saturation at +-2^63, NaN to 0), also two lanes at a time.
+#[test]
+fn numbers_become_the_same_words_on_every_engine() {
+    let edges = [2f64.powi(63), -(2f64.powi(63)), 2f64.powi(64), -(2f64.powi(64)) - 4096.0, 2f64.powi(52) + 1.0];
+    let args: Vec<f64> = special()
+        .into_iter()
+        .chain(edges.iter().flat_map(|&x| [step(x, -1), x, step(x, 1)]))
+        .chain(uniform(10_000, 41, -1e10, 1e10))
+        .chain(uniform(10_000, 43, -5.0, 5.0))
+        .chain(random_bits(10_000, 47))
+        .collect();
+    let program = Arc::new(word_program(args.len()));
+    let expected = apply(&mut Interpreter::new(program.clone()), &program, &args);
+    for (&x, &w) in args.iter().zip(&expected) {
+        assert_eq!(w, f64::from(x as i64 as u32), "the interpreter's word of {x:e}");
+    }
+    for (label, vectorize) in [("lanes", true), ("one point at a time", false)] {
+        let options = JitOptions { threads: 1, vectorize, ..JitOptions::default() };
+        let mut jit = Jit::new(program.clone(), options).expect("compiles");
+        assert_same("to_word", label, &args, &expected, &apply(&mut jit, &program, &args));
     }
 }

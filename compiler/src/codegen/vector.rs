@@ -1,20 +1,32 @@
 //! Two points at a time: the interior of the innermost loop on `f64x2` lanes.
 //!
 //! Only used where every innermost-loop operation has a lane-wise form that computes exactly
-//! what the scalar code computes: arithmetic, comparisons and selects (masks), math calls (one
-//! per lane), and loads that read two neighbouring elements of the buffer's last axis. Values
-//! that do not change along the row are splatted.
+//! what the scalar code computes: arithmetic, comparisons and selects (masks), math functions,
+//! random-number words (the two points' words in the low lanes of an `i32x4`, so one `pmuludq`
+//! makes both 64-bit products of a Philox round), and loads that read two neighbouring elements
+//! of the buffer's last axis. Values that do not change along the row are splatted.
 
 use std::collections::HashMap;
 
-use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types};
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{ConstantData, InstBuilder, MemFlagsData, Value, types};
 
 use crate::ir::{Load, Node, NodeId, Store, VarId};
+use crate::ops::WordOp;
 
 use super::translate::{Translator, float_cc};
 
 const LANES: types::Type = types::F64X2;
 const MASKS: types::Type = types::I64X2;
+/// Words of the two points in lanes 0 and 1 (lanes 2 and 3 are unused).
+const WORDS: types::Type = types::I32X4;
+/// 2^52: a double `2^52 + w` holds the integer `w < 2^52` in its low bits.
+const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
+
+/// Whether `node` makes a word (rather than a number or a condition).
+fn makes_word(node: &Node) -> bool {
+    matches!(node, Node::WordConst(_) | Node::ToWord(_) | Node::Word(..))
+}
 
 impl Translator<'_> {
     /// Whether the innermost loop body can run on lanes where the innermost index lies in `range`.
@@ -28,8 +40,7 @@ impl Translator<'_> {
         let ok = stores_fit
             && self.kernel.body.items.iter().filter(|id| self.inner[id.index()]).all(|&id| {
                 match self.kernel.node(id) {
-                    // Reductions and word arithmetic (random numbers) run point by point.
-                    node if node.involves_words() => false,
+                    // Reductions run point by point.
                     Node::Reduce(_) => false,
                     Node::Load(load) => self.contiguous(id, load),
                     _ => true,
@@ -114,7 +125,9 @@ impl Translator<'_> {
                 continue;
             }
             let scalar = self.values[id.index()].expect("row values are computed before the row");
-            let splat = if self.kernel.node(id).is_boolean() {
+            let splat = if makes_word(self.kernel.node(id)) {
+                self.b.ins().splat(WORDS, scalar)
+            } else if self.kernel.node(id).is_boolean() {
                 // A condition becomes a mask: all ones where true.
                 let wide = self.b.ins().uextend(types::I64, scalar);
                 let mask = self.b.ins().ineg(wide);
@@ -179,9 +192,89 @@ impl Translator<'_> {
                 let (c, a, b) = (self.lane(*c, lanes), self.lane(*a, lanes), self.lane(*b, lanes));
                 self.lane_select(c, a, b)
             }
-            Node::Reduce(_) | Node::WordConst(_) | Node::ToWord(_) | Node::Word(..) | Node::FromWord(_) => {
-                unreachable!("kernels with reductions or words in the innermost loop are not vectorised")
+            Node::WordConst(w) => {
+                let w = self.b.ins().iconst(types::I32, i64::from(*w));
+                self.b.ins().splat(WORDS, w)
+            }
+            Node::ToWord(a) => {
+                let a = self.lane(*a, lanes);
+                self.lane_words(a)
+            }
+            Node::Word(op, a, b) => {
+                let (a, b) = (self.lane(*a, lanes), self.lane(*b, lanes));
+                match op {
+                    WordOp::Add => self.b.ins().iadd(a, b),
+                    WordOp::Xor => self.b.ins().bxor(a, b),
+                    WordOp::MulLo => self.product_half(a, b, 0),
+                    WordOp::MulHi => self.product_half(a, b, 1),
+                }
+            }
+            Node::FromWord(a) => {
+                // 2^52 + w, exactly, then minus 2^52.
+                let a = self.lane(*a, lanes);
+                let wide = self.b.ins().uwiden_low(a);
+                let exponent = self.b.ins().iconst(types::I64, TWO_POW_52.to_bits() as i64);
+                let exponent = self.b.ins().splat(MASKS, exponent);
+                let bits = self.b.ins().bor(wide, exponent);
+                let shifted = self.reinterpret(LANES, bits);
+                let offset = self.constant(TWO_POW_52, LANES);
+                self.b.ins().fsub(shifted, offset)
+            }
+            Node::Reduce(_) => unreachable!("kernels with reductions in the innermost loop are not vectorised"),
+        }
+    }
+
+    /// `v` as `to`, lane bits unchanged.
+    fn reinterpret(&mut self, to: types::Type, v: Value) -> Value {
+        let little = MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little);
+        self.b.ins().bitcast(to, little, v)
+    }
+
+    /// The low (`half` 0) or high (`half` 1) words of the lanes' 64-bit products `a b`: one
+    /// `pmuludq`, which the other half's node shares (Cranelift merges the identical products).
+    fn product_half(&mut self, a: Value, b: Value, half: u8) -> Value {
+        let (wide_a, wide_b) = (self.b.ins().uwiden_low(a), self.b.ins().uwiden_low(b));
+        let product = self.b.ins().imul(wide_a, wide_b);
+        let words = self.reinterpret(WORDS, product);
+        self.pick_words(words, [half, half + 2])
+    }
+
+    /// Lanes 0 and 1 of the result are `v`'s 32-bit lanes `from` (lanes 2 and 3 repeat them).
+    fn pick_words(&mut self, v: Value, from: [u8; 2]) -> Value {
+        let mut mask = [0u8; 16];
+        for (lane, &source) in [from[0], from[1], from[0], from[1]].iter().enumerate() {
+            for byte in 0..4 {
+                mask[4 * lane + byte] = 4 * source + byte as u8;
             }
         }
+        let mask = self.b.func.dfg.immediates.push(ConstantData::from(mask.as_ref()));
+        let bytes = self.reinterpret(types::I8X16, v);
+        let picked = self.b.ins().shuffle(bytes, bytes, mask);
+        self.reinterpret(WORDS, picked)
+    }
+
+    /// The words of numbers, as Rust's `x as i64 as u32` (truncation, saturation, NaN to 0)
+    /// computes them: `trunc(x) mod 2^32` exactly in doubles, then read from the low bits of
+    /// `2^52 + w`.
+    fn lane_words(&mut self, x: Value) -> Value {
+        let t = self.b.ins().trunc(x);
+        let (scale, unscale) = (self.constant(2f64.powi(-32), LANES), self.constant(2f64.powi(32), LANES));
+        let turns = self.b.ins().fmul(t, scale);
+        let turns = self.b.ins().floor(turns);
+        let whole = self.b.ins().fmul(turns, unscale);
+        let rest = self.b.ins().fsub(t, whole);
+        let limit = self.constant(2f64.powi(63), LANES);
+        let above = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, limit);
+        let all_ones = self.constant(f64::from(u32::MAX), LANES);
+        let rest = self.lane_select(above, all_ones, rest);
+        // Below -2^63 Rust saturates to i64::MIN, whose low word is 0; NaN gives 0 too.
+        let minus_limit = self.constant(-(2f64.powi(63)), LANES);
+        let in_range = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, minus_limit);
+        let zero = self.constant(0.0, LANES);
+        let rest = self.lane_select(in_range, rest, zero);
+        let offset = self.constant(TWO_POW_52, LANES);
+        let shifted = self.b.ins().fadd(rest, offset);
+        let words = self.reinterpret(WORDS, shifted);
+        self.pick_words(words, [0, 2])
     }
 }
