@@ -12,7 +12,7 @@ use common::best;
 use std::f64::consts::PI;
 
 use noether::compiler::lower::random::NOISE_STREAMS;
-use noether::compiler::math::{Scalar, log};
+use noether::compiler::math::{Scalar, cos, log};
 use noether::{Backend, EngineOptions, Model, Override, Source};
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -36,14 +36,14 @@ fn philox(mut x: [u32; 4], mut key: [u32; 2]) -> [u32; 4] {
 }
 
 /// Box–Muller on two 52-bit uniforms, the same arithmetic as Noether's `normal` (whose `log`
-/// is Noether's own, not the platform's).
+/// and `cos` are Noether's own, not the platform's).
 fn normal(w: [u32; 4]) -> f64 {
     let uniform = |hi: u32, lo: u32| {
         let k = f64::from(hi) * 2f64.powi(20) + (f64::from(lo) * 2f64.powi(-12)).floor();
         (k + 0.5) * 2f64.powi(-52)
     };
     let (u1, u2) = (uniform(w[0], w[1]), uniform(w[2], w[3]));
-    (-2.0 * log(&mut Scalar, u1)).sqrt() * (2.0 * PI * u2).cos()
+    (-2.0 * log(&mut Scalar, u1)).sqrt() * cos(&mut Scalar, 2.0 * PI * u2)
 }
 
 /// Euler–Maruyama GBM path by path, each path's state in a register.
