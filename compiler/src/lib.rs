@@ -2,6 +2,7 @@
 //!
 //! The entry points below run on a stack of their own ([`stack`]), so deeply nested scripts
 //! compile from any thread.
+#![warn(missing_docs)]
 pub mod autodiff;
 pub mod builtins;
 pub mod check;

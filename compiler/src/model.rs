@@ -26,6 +26,7 @@ pub use crate::resolve::Shape;
 pub struct FieldId(pub u32);
 
 impl FieldId {
+    /// The position in `Model::fields`.
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -35,70 +36,100 @@ impl FieldId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ReadId(pub u32);
 
+/// A whole checked script: its fields, equations, named scalars and directives.
 #[derive(Clone, Debug)]
 pub struct Model {
+    /// The model's name (the script's file stem), for reports and titles.
     pub name: String,
+    /// Every field, by [`FieldId`]: params, states, data, noise, lets and gradients.
     pub fields: Vec<Field>,
+    /// The equations, one per evolved state.
     pub equations: Vec<Equation>,
+    /// Energies, losses and observables, in source order.
     pub scalars: Vec<NamedScalar>,
+    /// The `run` directive, if the script has one.
     pub run: Option<Run>,
+    /// The `sample` directive, if the script has one.
     pub sample: Option<SampleSpec>,
+    /// The `fit` directive, if the script has one.
     pub fit: Option<FitSpec>,
 }
 
 impl Model {
+    /// The field `id`.
     pub fn field(&self, id: FieldId) -> &Field {
         &self.fields[id.index()]
     }
 
+    /// The field called `name`, if any.
     pub fn field_named(&self, name: &str) -> Option<FieldId> {
         self.fields.iter().position(|f| f.name == name).map(|i| FieldId(i as u32))
     }
 
+    /// Every field's id, in order.
     pub fn field_ids(&self) -> impl Iterator<Item = FieldId> + '_ {
         (0..self.fields.len()).map(|i| FieldId(i as u32))
     }
 
+    /// The states, in order.
     pub fn states(&self) -> impl Iterator<Item = FieldId> + '_ {
         self.field_ids().filter(|id| matches!(self.field(*id).kind, FieldKind::State { .. }))
     }
 
+    /// The energy, loss or observable called `name`, if any.
     pub fn scalar_named(&self, name: &str) -> Option<&NamedScalar> {
         self.scalars.iter().find(|s| s.name == name)
     }
 }
 
+/// A named array of the model: what kind it is, its shape and its definition.
 #[derive(Clone, Debug)]
 pub struct Field {
+    /// The name in the script.
     pub name: String,
+    /// What kind of field it is.
     pub kind: FieldKind,
+    /// Its extents and boundary rules.
     pub shape: Shape,
+    /// Its declaration in the source.
     pub span: Span,
     /// The initial value (params, states) or the value (lets); `None` for data and noise.
     pub def: Option<Def>,
 }
 
+/// What a field is, with what each kind needs.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FieldKind {
+    /// `param`: an input the gradient can be taken with respect to.
     Param,
+    /// `state`: evolved by an equation or sampled.
     State {
+        /// Declared `spin`: its values are -1 and 1.
         spin: bool,
     },
+    /// `data`: an array loaded from a `.npy` file.
     Data {
+        /// The file, as written in `load(...)`, relative to the script's directory.
         path: String,
+        /// Where the path is in the source.
         path_span: Span,
     },
+    /// `noise`: the Brownian increments of an SDE, drawn per step.
     Noise,
+    /// `let`: a named expression, stored or recomputed where read.
     Let,
     /// `grad(E, x)`: the derivative of the named scalar `E` with respect to the field `x`, a
     /// field of `x`'s shape computed wherever it is read.
     Grad {
+        /// The name of the scalar `E`.
         scalar: String,
+        /// The field `x`.
         wrt: FieldId,
     },
 }
 
 impl FieldKind {
+    /// The keyword that declares this kind, for messages (`gradient` for `grad`).
     pub fn describe(&self) -> &'static str {
         match self {
             FieldKind::Param => "param",
@@ -114,8 +145,11 @@ impl FieldKind {
 /// A scalar expression over a domain: evaluate `expr` at every point of `vars[..rank]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Def {
+    /// How many of `vars` are the domain (the rest belong to reductions).
     pub rank: usize,
+    /// Every index variable the expression uses, by [`VarId`].
     pub vars: Vec<Var>,
+    /// The value at a point of the domain.
     pub expr: Expr,
     /// How each read is performed, by [`ReadId`].
     pub accesses: Vec<ReadAccess>,
@@ -124,35 +158,50 @@ pub struct Def {
 }
 
 impl Def {
+    /// The extents of the domain.
     pub fn domain(&self) -> Vec<usize> {
         self.vars[..self.rank].iter().map(|v| v.extent).collect()
     }
 }
 
+/// A named index variable with its extent.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Var {
+    /// The name in the script.
     pub name: String,
+    /// It runs over `0..extent`.
     pub extent: usize,
 }
 
+/// A shared, immutable expression tree.
 pub type Expr = Arc<Node>;
 
+/// A node of a scalar expression in index notation.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Node {
+    /// A constant.
     Num(f64),
     /// The value of an index variable, as a number.
     Var(VarId),
     /// The current time.
     Time,
+    /// A read of a field at an affine index.
     Read(Read),
+    /// A one-argument operation.
     Unary(Unary, Expr),
+    /// A two-argument operation.
     Binary(Binary, Expr, Expr),
+    /// A comparison: a condition.
     Compare(Compare, Expr, Expr),
+    /// Both conditions.
     And(Expr, Expr),
+    /// Either condition.
     Or(Expr, Expr),
+    /// The opposite condition.
     Not(Expr),
     /// `if c then a else b`; both sides are evaluated, so neither may fail.
     Select(Expr, Expr, Expr),
+    /// A reduction over index variables of its own.
     Reduce(Reduce),
     /// `normal(seed, ...)` / `uniform(seed, ...)`: a draw that is a function of its arguments.
     Random(Draw, Vec<Expr>),
@@ -160,8 +209,11 @@ pub enum Node {
     Dt,
     /// `dW[idx]` in an SDE, before splitting.
     Dw {
+        /// The noise field.
         noise: FieldId,
+        /// Its index, one affine index per axis.
         index: Vec<Affine>,
+        /// Where the `dW` is in the source.
         span: Span,
     },
 }
@@ -222,18 +274,27 @@ pub enum Draw {
     Uniform,
 }
 
+/// A read of a field at a position.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Read {
+    /// Which read it is, for its [`ReadAccess`] and source span in the definition.
     pub id: ReadId,
+    /// The field read.
     pub field: FieldId,
+    /// The position, one affine index per axis.
     pub index: Vec<Affine>,
 }
 
+/// A reduction: `op` of `body` over `vars`, skipping points where `filter` is false.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reduce {
+    /// How values combine.
     pub op: ReduceOp,
+    /// The variables reduced over.
     pub vars: Vec<VarId>,
+    /// A condition; points where it is false are skipped.
     pub filter: Option<Expr>,
+    /// The value at each point.
     pub body: Expr,
 }
 
@@ -252,49 +313,76 @@ pub fn access_for_rule(rule: crate::resolve::Rule) -> Option<Access> {
 /// How a whole read is performed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReadAccess {
+    /// How each axis treats a position outside it.
     pub axes: Vec<Access>,
     /// The value of a read outside an axis marked [`Access::Fill`].
     pub fill: f64,
 }
 
+/// An equation evolving one state.
 #[derive(Clone, Debug)]
 pub struct Equation {
+    /// The state it evolves.
     pub state: FieldId,
+    /// Its right side.
     pub kind: EquationKind,
+    /// The equation in the source.
     pub span: Span,
 }
 
+/// The right side of an equation.
 #[derive(Clone, Debug)]
 pub enum EquationKind {
     /// `d/dt u = rhs`
-    Ode { rhs: Def },
+    Ode {
+        /// The time derivative.
+        rhs: Def,
+    },
     /// `d X = drift dt + sum_k diffusion_k dW_k`
-    Sde { drift: Def, diffusion: Vec<Diffusion> },
+    Sde {
+        /// The coefficient of `dt`.
+        drift: Def,
+        /// The `dW` terms.
+        diffusion: Vec<Diffusion>,
+    },
 }
 
 /// One `b * dW[idx]` term of an SDE; `coeff` shares the equation's variables.
 #[derive(Clone, Debug)]
 pub struct Diffusion {
+    /// The noise field.
     pub noise: FieldId,
+    /// Which of its elements, one affine index per axis.
     pub index: Vec<Affine>,
+    /// The coefficient `b`.
     pub coeff: Def,
 }
 
 /// An `energy`, `loss` or `observe`: a scalar of the current state.
 #[derive(Clone, Debug)]
 pub struct NamedScalar {
+    /// The name in the script.
     pub name: String,
+    /// Energy, loss or observable.
     pub kind: NamedKind,
+    /// Its value, a definition over no domain.
     pub def: Def,
+    /// Its declaration in the source.
     pub span: Span,
 }
 
+/// A time integrator `run` can use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Integrator {
+    /// Forward Euler.
     Euler,
+    /// Heun's method (the explicit trapezoidal rule), second order.
     Heun,
+    /// The classical fourth-order Runge-Kutta method.
     Rk4,
+    /// Euler-Maruyama for SDEs.
     EulerMaruyama,
+    /// Milstein's method for SDEs with diagonal noise.
     Milstein,
     /// Velocity Verlet: kick, drift, kick.
     Verlet,
@@ -303,6 +391,7 @@ pub enum Integrator {
 }
 
 impl Integrator {
+    /// Every integrator.
     pub const ALL: [Integrator; 7] = [
         Integrator::Euler,
         Integrator::Heun,
@@ -313,6 +402,7 @@ impl Integrator {
         Integrator::Leapfrog,
     ];
 
+    /// The name scripts use.
     pub fn name(self) -> &'static str {
         match self {
             Integrator::Euler => "euler",
@@ -325,6 +415,7 @@ impl Integrator {
         }
     }
 
+    /// Whether it integrates SDEs (draws noise each step).
     pub fn is_stochastic(self) -> bool {
         matches!(self, Integrator::EulerMaruyama | Integrator::Milstein)
     }
@@ -341,18 +432,26 @@ impl Integrator {
 /// that does not read the velocity, directly or through lets and gradients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SecondOrder {
+    /// The position state.
     pub position: FieldId,
+    /// The velocity state.
     pub velocity: FieldId,
 }
 
 /// The `run` directive, validated.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {
+    /// The integrator.
     pub integrator: Integrator,
+    /// The time step.
     pub dt: f64,
+    /// The number of steps.
     pub steps: u64,
+    /// The time at the start.
     pub t0: f64,
+    /// The key of every random draw the run makes (noise, `normal`, `uniform`).
     pub seed: u64,
+    /// The directive in the source.
     pub span: Span,
     /// For `verlet` and `leapfrog`: the position and velocity states.
     pub second_order: Option<SecondOrder>,
@@ -365,8 +464,11 @@ pub struct SampleSpec {
     pub vars: Vec<FieldId>,
     /// `log p` up to a constant: the argument of `exp` in `sample x ~ exp(...)`, a scalar.
     pub log_density: Def,
+    /// The sampler and its settings.
     pub sampler: Sampler,
+    /// Sweeps, thinning, burn-in and seed.
     pub schedule: SampleSchedule,
+    /// The directive in the source.
     pub span: Span,
 }
 
@@ -391,17 +493,34 @@ pub enum Sampler {
     /// Heat bath: each spin drawn afresh from its distribution given the others.
     Gibbs(Order),
     /// Unadjusted Langevin: `x' = x + step ∇log p(x) + sqrt(2 step) ξ`.
-    Langevin { step: f64 },
+    Langevin {
+        /// The step size.
+        step: f64,
+    },
     /// The Langevin proposal, accepted by the Metropolis–Hastings rule.
-    Mala { step: f64, chains: Chains },
+    Mala {
+        /// The step size.
+        step: f64,
+        /// One chain, or one per row of the state.
+        chains: Chains,
+    },
     /// Hamiltonian Monte Carlo: `leapfrog` leapfrog steps of size `step` with unit masses,
     /// accepted by the Metropolis rule on the total energy.
-    Hmc { step: f64, leapfrog: u64, chains: Chains },
+    Hmc {
+        /// The leapfrog step size.
+        step: f64,
+        /// Leapfrog steps per proposal.
+        leapfrog: u64,
+        /// One chain, or one per row of the state.
+        chains: Chains,
+    },
 }
 
 impl Sampler {
+    /// Every sampler's name, as scripts write it.
     pub const NAMES: [&'static str; 5] = ["metropolis", "gibbs", "langevin", "mala", "hmc"];
 
+    /// The name scripts use.
     pub fn name(&self) -> &'static str {
         match self {
             Sampler::Metropolis(_) => "metropolis",
@@ -436,6 +555,7 @@ pub enum Order {
 }
 
 impl Order {
+    /// The name scripts use.
     pub fn name(&self) -> &'static str {
         match self {
             Order::Checkerboard(_) => "checkerboard",
@@ -462,37 +582,54 @@ pub enum Chains {
     One,
     /// `log p` is a sum over the state's first axis of terms that read only their own row:
     /// `per_chain` is that term, a definition over `[c < chains]`.
-    Many { per_chain: Def },
+    Many {
+        /// The term of one chain.
+        per_chain: Def,
+    },
 }
 
 /// The `fit` directive, validated.
 #[derive(Clone, Debug)]
 pub struct FitSpec {
+    /// The params it adjusts.
     pub params: Vec<FieldId>,
+    /// The name of the loss it minimises.
     pub loss: String,
+    /// The optimizer and its settings.
     pub optimizer: Optimizer,
+    /// The directive in the source.
     pub span: Span,
 }
 
 /// An optimizer with its settings (defaults filled in).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Optimizer {
+    /// Adam (Kingma and Ba) with bias correction.
     Adam {
+        /// The learning rate (step size).
         lr: f64,
+        /// The number of iterations.
         iters: u64,
+        /// The decay of the gradient's running mean.
         beta1: f64,
+        /// The decay of the squared gradient's running mean.
         beta2: f64,
+        /// Added to the root of the second moment, against division by zero.
         eps: f64,
     },
     /// L-BFGS with a backtracking line search; stops early once the gradient norm is below `tol`.
     Lbfgs {
+        /// The most iterations.
         iters: u64,
+        /// The gradient norm below which it stops.
         tol: f64,
+        /// How many past steps approximate the inverse Hessian.
         history: u64,
     },
 }
 
 impl Optimizer {
+    /// The name scripts use.
     pub fn name(&self) -> &'static str {
         match self {
             Optimizer::Adam { .. } => "adam",
@@ -521,7 +658,9 @@ pub fn walk(e: &Expr, visit: &mut impl FnMut(&Node)) {
 /// loop around its body).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Nesting {
+    /// The longest path from the root to a leaf, in nodes.
     pub depth: usize,
+    /// The most reductions on one such path.
     pub reductions: usize,
 }
 

@@ -6,23 +6,40 @@ use std::fmt;
 
 use crate::builtins::Builtin;
 
+/// A one-argument scalar operation of the Kernel IR: the math builtins, negation, rounding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Unary {
+    /// `-x`.
     Neg,
+    /// `e^x`, by [`crate::math::exp`] (every engine the same bits).
     Exp,
+    /// The natural logarithm, by [`crate::math::log`].
     Log,
+    /// The square root (correctly rounded on every engine).
     Sqrt,
+    /// The sine, by [`crate::math::sin`].
     Sin,
+    /// The cosine, by [`crate::math::cos`].
     Cos,
+    /// The tangent (`f64::tan`).
     Tan,
+    /// The hyperbolic tangent (`f64::tanh`).
     Tanh,
+    /// The hyperbolic sine (`f64::sinh`).
     Sinh,
+    /// The hyperbolic cosine (`f64::cosh`).
     Cosh,
+    /// The arcsine, in [-pi/2, pi/2] (`f64::asin`).
     Asin,
+    /// The arccosine, in [0, pi] (`f64::acos`).
     Acos,
+    /// The arctangent, in (-pi/2, pi/2) (`f64::atan`).
     Atan,
+    /// `|x|`.
     Abs,
+    /// The largest integer not above `x`.
     Floor,
+    /// The smallest integer not below `x`.
     Ceil,
     /// Half away from zero.
     Round,
@@ -32,10 +49,14 @@ pub enum Unary {
     Powi(i32),
 }
 
+/// A two-argument scalar operation of the Kernel IR.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Binary {
+    /// `a + b`.
     Add,
+    /// `a - b`.
     Sub,
+    /// `a * b`.
     Mul,
     /// Real division.
     Div,
@@ -49,16 +70,24 @@ pub enum Binary {
     Min,
     /// NaN if either is NaN, else the larger; `max(-0, 0) = 0`.
     Max,
+    /// The angle of the point `(b, a)`, in (-pi, pi] (`f64::atan2(a, b)`).
     Atan2,
 }
 
+/// A comparison of two numbers; false whenever either is NaN, except [`Compare::Ne`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Compare {
+    /// `a < b`.
     Lt,
+    /// `a <= b`.
     Le,
+    /// `a > b`.
     Gt,
+    /// `a >= b`.
     Ge,
+    /// `a == b`.
     Eq,
+    /// `a != b` (true when either is NaN).
     Ne,
 }
 
@@ -66,13 +95,18 @@ pub enum Compare {
 /// addition, exclusive or, and the low and high halves of the 64-bit product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WordOp {
+    /// Wrapping addition.
     Add,
+    /// Exclusive or.
     Xor,
+    /// The low 32 bits of the 64-bit product.
     MulLo,
+    /// The high 32 bits of the 64-bit product.
     MulHi,
 }
 
 impl WordOp {
+    /// The operation on two words: what every engine must compute.
     #[inline]
     pub fn eval(self, a: u32, b: u32) -> u32 {
         match self {
@@ -83,6 +117,7 @@ impl WordOp {
         }
     }
 
+    /// The operation's name in printed IR.
     pub fn name(self) -> &'static str {
         match self {
             WordOp::Add => "word.add",
@@ -101,6 +136,7 @@ pub fn to_word(x: f64) -> u32 {
 }
 
 impl Unary {
+    /// The operation's value: the definition every engine must match bit for bit.
     #[inline]
     pub fn eval(self, x: f64) -> f64 {
         match self {
@@ -126,6 +162,7 @@ impl Unary {
         }
     }
 
+    /// The operation's name in printed IR (`powi.3` for `Powi(3)`).
     pub fn name(self) -> String {
         match self {
             Unary::Powi(n) => format!("powi.{n}"),
@@ -135,6 +172,7 @@ impl Unary {
 }
 
 impl Binary {
+    /// The operation's value: the definition every engine must match bit for bit.
     #[inline]
     pub fn eval(self, a: f64, b: f64) -> f64 {
         match self {
@@ -151,6 +189,7 @@ impl Binary {
         }
     }
 
+    /// The operation's name in printed IR.
     pub fn name(self) -> &'static str {
         match self {
             Binary::Add => "add",
@@ -168,6 +207,7 @@ impl Binary {
 }
 
 impl Compare {
+    /// Whether the comparison holds.
     #[inline]
     pub fn eval(self, a: f64, b: f64) -> bool {
         match self {
@@ -215,6 +255,7 @@ impl Compare {
         }
     }
 
+    /// The comparison's name in printed IR.
     pub fn name(self) -> &'static str {
         match self {
             Compare::Lt => "lt",
@@ -250,10 +291,14 @@ impl fmt::Display for Unary {
 
 /// The operation a math builtin stands for, if it is a plain scalar operation.
 pub enum BuiltinOp {
+    /// A one-argument operation.
     Unary(Unary),
+    /// A two-argument operation.
     Binary(Binary),
 }
 
+/// The scalar operation `builtin` stands for; `None` for builtins that are not one (random
+/// draws, `grad`, `diff`).
 pub fn builtin_op(builtin: Builtin) -> Option<BuiltinOp> {
     use BuiltinOp::{Binary as B, Unary as U};
     Some(match builtin {

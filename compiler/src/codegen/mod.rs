@@ -105,11 +105,14 @@ pub const MATH_FUNCTIONS: [(&str, MathOp); 14] = [
 /// An operation implemented by an external function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MathOp {
+    /// A one-argument function.
     Unary(Unary),
+    /// A two-argument function.
     Binary(Binary),
 }
 
 impl MathOp {
+    /// How many `f64` arguments the function takes.
     pub fn arity(self) -> usize {
         match self {
             MathOp::Unary(_) => 1,
@@ -161,6 +164,7 @@ pub fn math_symbol(op: MathOp) -> Option<&'static str> {
 /// How a kernel's function refers to external math functions. A JIT declares them in its
 /// module; [`emit_clif`] just names them.
 pub trait Imports {
+    /// A reference in `func` to the external function `symbol` of `signature`.
     fn import(&mut self, func: &mut Function, symbol: &'static str, signature: Signature) -> FuncRef;
 }
 
@@ -187,7 +191,9 @@ pub fn math_signature(call_conv: CallConv, arity: usize) -> Signature {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("cannot generate code for kernel `{kernel}`: {message}")]
 pub struct CodegenError {
+    /// The kernel's name.
     pub kernel: String,
+    /// What went wrong.
     pub message: String,
 }
 

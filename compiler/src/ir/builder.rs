@@ -15,6 +15,8 @@ use crate::ops::{Binary, Compare, Unary, WordOp};
 /// Region depths: the prelude is 0, the body 1, reductions deeper.
 const BODY: usize = 1;
 
+/// Builds one [`Kernel`]: places each node in the outermost region that can hold it and
+/// builds identical nodes once (see the module docs).
 pub struct KernelBuilder {
     name: String,
     vars: Vec<usize>,
@@ -37,6 +39,8 @@ pub struct KernelBuilder {
 }
 
 impl KernelBuilder {
+    /// A builder for a kernel named `name` over index variables of extents `vars`, the first
+    /// `rank` of them the domain's.
     pub fn new(name: impl Into<String>, vars: Vec<usize>, rank: usize) -> Self {
         let mut var_depth = vec![usize::MAX; vars.len()];
         var_depth[..rank].iter_mut().for_each(|d| *d = BODY);
@@ -56,6 +60,7 @@ impl KernelBuilder {
         }
     }
 
+    /// The kernel, with its prelude, body and `outputs`.
     pub fn finish(mut self, outputs: Vec<Output>) -> Kernel {
         let body = self.regions.pop().map(|(_, items)| Region { items }).unwrap_or_default();
         let prelude = self.regions.pop().map(|(_, items)| Region { items }).unwrap_or_default();
@@ -87,6 +92,7 @@ impl KernelBuilder {
         self.lowered.get(&address).copied().filter(|id| self.is_open(*id))
     }
 
+    /// Records that the expression node at `address` was built as `id` (see [`KernelBuilder::memo`]).
     pub fn remember(&mut self, address: usize, id: NodeId) {
         self.lowered.insert(address, id);
     }
@@ -98,6 +104,7 @@ impl KernelBuilder {
         VarId(self.vars.len() as u32 - 1)
     }
 
+    /// The extent of `var`.
     pub fn var_extent(&self, var: VarId) -> usize {
         self.vars[var.index()]
     }
@@ -143,14 +150,17 @@ impl KernelBuilder {
         id
     }
 
+    /// The node `id`.
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.index()]
     }
 
+    /// The constant `value`.
     pub fn constant(&mut self, value: f64) -> NodeId {
         self.push(Node::Const(value))
     }
 
+    /// `op a`, folded when `a` is a constant.
     pub fn unary(&mut self, op: Unary, a: NodeId) -> NodeId {
         match self.nodes[a.index()] {
             Node::Const(x) => self.constant(op.eval(x)),
@@ -158,6 +168,7 @@ impl KernelBuilder {
         }
     }
 
+    /// `a op b`, folded when both are constants.
     pub fn binary(&mut self, op: Binary, a: NodeId, b: NodeId) -> NodeId {
         match (&self.nodes[a.index()], &self.nodes[b.index()]) {
             (Node::Const(x), Node::Const(y)) => self.constant(op.eval(*x, *y)),
@@ -165,6 +176,8 @@ impl KernelBuilder {
         }
     }
 
+    /// A read of `buffer` at `index` with the boundary handling `axes`, `fill` where a read falls
+    /// outside a [`Access::Fill`] axis.
     pub fn load(&mut self, buffer: BufferId, index: Vec<Affine>, axes: Vec<Access>, fill: f64) -> NodeId {
         self.push(Node::Load(Load { buffer, index, axes, fill }))
     }
@@ -238,6 +251,7 @@ impl KernelBuilder {
         }
     }
 
+    /// `a op b`, a condition.
     pub fn compare(&mut self, op: Compare, a: NodeId, b: NodeId) -> NodeId {
         self.push(Node::Compare(op, a, b))
     }
@@ -266,10 +280,12 @@ impl KernelBuilder {
         }
     }
 
+    /// The word `w`.
     pub fn word_constant(&mut self, w: u32) -> NodeId {
         self.push(Node::WordConst(w))
     }
 
+    /// `a op b` on words, folded when both are constants.
     pub fn word(&mut self, op: WordOp, a: NodeId, b: NodeId) -> NodeId {
         match (&self.nodes[a.index()], &self.nodes[b.index()]) {
             (Node::WordConst(x), Node::WordConst(y)) => self.word_constant(op.eval(*x, *y)),

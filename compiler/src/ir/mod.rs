@@ -84,12 +84,15 @@ pub use verify::{VerifyError, verify};
 use crate::builtins::ReduceOp;
 use crate::ops::{Binary, Compare, Unary, WordOp};
 
+/// A buffer of a [`Program`]: an index into `Program::buffers`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BufferId(pub u32);
 
+/// A kernel of a [`Program`]: an index into `Program::kernels`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KernelId(pub u32);
 
+/// A procedure of a [`Program`]: an index into `Program::procedures`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ProcId(pub u32);
 
@@ -104,6 +107,7 @@ pub struct VarId(pub u32);
 macro_rules! index_methods {
     ($($t:ty),*) => {$(
         impl $t {
+            /// The position in the arena this id indexes.
             pub fn index(self) -> usize {
                 self.0 as usize
             }
@@ -112,74 +116,100 @@ macro_rules! index_methods {
 }
 index_methods!(BufferId, KernelId, ProcId, NodeId, VarId);
 
+/// Everything lowering produces: buffers, the kernels that read and write them, and the
+/// procedures the runtime calls (each a list of kernels run in order).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Program {
+    /// Every buffer, by [`BufferId`].
     pub buffers: Vec<Buffer>,
+    /// Every kernel, by [`KernelId`].
     pub kernels: Vec<Kernel>,
+    /// Every procedure, by [`ProcId`].
     pub procedures: Vec<Procedure>,
 }
 
 impl Program {
+    /// The buffer `id`.
     pub fn buffer(&self, id: BufferId) -> &Buffer {
         &self.buffers[id.index()]
     }
 
+    /// The kernel `id`.
     pub fn kernel(&self, id: KernelId) -> &Kernel {
         &self.kernels[id.index()]
     }
 
+    /// The procedure `id`.
     pub fn procedure(&self, id: ProcId) -> &Procedure {
         &self.procedures[id.index()]
     }
 
+    /// Adds a buffer of `shape` (`[]` for a scalar) named `name`.
     pub fn add_buffer(&mut self, name: impl Into<String>, shape: Vec<usize>) -> BufferId {
         self.buffers.push(Buffer { name: name.into(), shape });
         BufferId(self.buffers.len() as u32 - 1)
     }
 
+    /// Adds a kernel.
     pub fn add_kernel(&mut self, kernel: Kernel) -> KernelId {
         self.kernels.push(kernel);
         KernelId(self.kernels.len() as u32 - 1)
     }
 
+    /// Adds a procedure running `kernels` in order.
     pub fn add_procedure(&mut self, name: impl Into<String>, kernels: Vec<KernelId>) -> ProcId {
         self.procedures.push(Procedure { name: name.into(), kernels });
         ProcId(self.procedures.len() as u32 - 1)
     }
 }
 
+/// A named array of doubles, row-major; engines own its storage.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Buffer {
+    /// The name reports and `emit --stage ir` show (a state, `adj.u`, `tmp3`, ...).
     pub name: String,
+    /// Extents, outermost first; empty for a scalar.
     pub shape: Vec<usize>,
 }
 
 impl Buffer {
+    /// The number of elements.
     pub fn len(&self) -> usize {
         self.shape.iter().product()
     }
 
+    /// Whether the buffer has no elements (some extent is 0).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
 
+/// Kernels the runtime runs as one step (a stage of an integrator, a sweep, a loss).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Procedure {
+    /// The procedure's name in reports and printed IR.
     pub name: String,
+    /// Its kernels, in the order they run.
     pub kernels: Vec<KernelId>,
 }
 
+/// A loop nest over a domain: the prelude once, then the body at every point, storing the
+/// outputs there.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Kernel {
+    /// The name reports and generated code use.
     pub name: String,
     /// Extents of every index variable: the domain's first, then the reductions'.
     pub vars: Vec<usize>,
     /// How many of `vars` are the domain.
     pub rank: usize,
+    /// The node arena; regions list the nodes they evaluate.
     pub nodes: Vec<Node>,
+    /// Nodes evaluated once, before any point (constants, scalar loads).
     pub prelude: Region,
+    /// Nodes evaluated at every point of the domain.
     pub body: Region,
+    /// What the kernel writes at each point.
     pub outputs: Vec<Output>,
     /// The order the body visits the domain's points in.
     pub visit: Visit,
@@ -198,10 +228,12 @@ pub enum Visit {
 }
 
 impl Kernel {
+    /// The extents of the domain's variables.
     pub fn domain(&self) -> &[usize] {
         &self.vars[..self.rank]
     }
 
+    /// The node `id`.
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.index()]
     }
@@ -302,14 +334,18 @@ pub enum Partition {
 /// Nodes evaluated in order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Region {
+    /// The nodes, each after the nodes it uses.
     pub items: Vec<NodeId>,
 }
 
 /// What a kernel does with `value` at every domain point.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Output {
+    /// The buffer written.
     pub buffer: BufferId,
+    /// The node whose value is written.
     pub value: NodeId,
+    /// How it is written.
     pub store: Store,
 }
 
@@ -320,6 +356,7 @@ impl Output {
     }
 }
 
+/// How an [`Output`] writes its value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Store {
     /// `buffer[point] = value`; the buffer has the domain's shape.
@@ -329,32 +366,53 @@ pub enum Store {
     /// `buffer[position] += value` at the position the index resolves to (as a load would),
     /// skipped where a `Fill` axis is outside. Several points may hit one element; they add in
     /// visiting order (see [`Partition::ScatterRows`]).
-    Scatter { index: Vec<Affine>, axes: Vec<Access> },
+    Scatter {
+        /// The position, one affine index per axis of the buffer.
+        index: Vec<Affine>,
+        /// How each axis treats a position outside it.
+        axes: Vec<Access>,
+    },
     /// `buffer[position] = value` in place, at the position the index gives (inside the buffer
     /// on every axis, no boundary rule), after the point's loads; later points see the new
     /// value (see the module docs). Each domain variable appears on exactly one axis, alone, so
     /// distinct points write distinct elements.
-    Update { index: Vec<Affine> },
+    Update {
+        /// The position, one affine index per axis of the buffer.
+        index: Vec<Affine>,
+    },
 }
 
+/// One value computed by a kernel: a number, a condition or a word (see the module docs for
+/// their types and scopes).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Node {
+    /// The constant.
     Const(f64),
     /// The value of an index variable, as a number.
     Index(VarId),
+    /// A read of a buffer.
     Load(Load),
+    /// A one-argument operation (see [`Unary::eval`]).
     Unary(Unary, NodeId),
+    /// A two-argument operation (see [`Binary::eval`]).
     Binary(Binary, NodeId, NodeId),
+    /// A comparison of two numbers: a condition.
     Compare(Compare, NodeId, NodeId),
+    /// Both conditions.
     And(NodeId, NodeId),
+    /// Either condition.
     Or(NodeId, NodeId),
+    /// The opposite condition.
     Not(NodeId),
+    /// The second value where the condition holds, else the third.
     Select(NodeId, NodeId, NodeId),
+    /// A sum, mean, minimum or maximum over variables of its own region.
     Reduce(Reduction),
     /// A 32-bit unsigned word (see [`crate::ops::WordOp`]).
     WordConst(u32),
     /// The word of an integer-valued number ([`crate::ops::to_word`]).
     ToWord(NodeId),
+    /// An operation on two words (see [`WordOp::eval`]).
     Word(WordOp, NodeId, NodeId),
     /// A word as the number it is, `0..2^32`.
     FromWord(NodeId),
@@ -374,31 +432,37 @@ impl Node {
         }
     }
 
+    /// Whether the node is a condition rather than a number or a word.
     pub fn is_boolean(&self) -> bool {
         matches!(self, Node::Compare(..) | Node::And(..) | Node::Or(..) | Node::Not(_))
     }
-
-    /// Whether the node makes or reads words (random-number arithmetic).
-    pub fn involves_words(&self) -> bool {
-        matches!(self, Node::WordConst(_) | Node::ToWord(_) | Node::Word(..) | Node::FromWord(_))
-    }
 }
 
+/// A read of a buffer at an affine position.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Load {
+    /// The buffer read.
     pub buffer: BufferId,
+    /// The position, one affine index per axis.
     pub index: Vec<Affine>,
+    /// How each axis treats a position outside it.
     pub axes: Vec<Access>,
+    /// The value read where a [`Access::Fill`] axis is outside.
     pub fill: f64,
 }
 
+/// A reduction over `vars`: the region runs at each of their points and `value` is combined.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reduction {
+    /// How the values combine.
     pub op: ReduceOp,
+    /// The variables reduced over (added to the kernel's `vars`).
     pub vars: Vec<VarId>,
+    /// The nodes evaluated at each point of the reduction.
     pub region: Region,
     /// A boolean of the region (or an enclosing one); points where it is false are skipped.
     pub filter: Option<NodeId>,
+    /// The node combined at each point.
     pub value: NodeId,
 }
 
@@ -407,18 +471,22 @@ pub struct Reduction {
 pub struct Affine {
     /// Sorted by variable, no zero coefficients.
     pub terms: Vec<(VarId, i64)>,
+    /// The constant term.
     pub offset: i64,
 }
 
 impl Affine {
+    /// The index `offset`.
     pub fn constant(offset: i64) -> Affine {
         Affine { terms: Vec::new(), offset }
     }
 
+    /// The index `var`.
     pub fn var(var: VarId) -> Affine {
         Affine { terms: vec![(var, 1)], offset: 0 }
     }
 
+    /// Whether the index names no variable.
     pub fn is_constant(&self) -> bool {
         self.terms.is_empty()
     }
@@ -431,6 +499,7 @@ impl Affine {
         }
     }
 
+    /// The sum of two indices.
     pub fn add(&self, other: &Affine) -> Affine {
         let mut terms = self.terms.clone();
         for &(var, coeff) in &other.terms {
@@ -444,6 +513,7 @@ impl Affine {
         Affine { terms, offset: self.offset + other.offset }
     }
 
+    /// The index times `factor`.
     pub fn scale(&self, factor: i64) -> Affine {
         if factor == 0 {
             return Affine::constant(0);
@@ -520,6 +590,7 @@ impl Access {
         }
     }
 
+    /// The rule's name in printed IR.
     pub fn name(self) -> &'static str {
         match self {
             Access::Direct => "direct",

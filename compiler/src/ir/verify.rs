@@ -5,13 +5,17 @@ use std::collections::HashSet;
 
 use super::{Access, BufferId, Kernel, Load, Node, NodeId, Program, Region, VarId};
 
+/// A broken invariant, in the kernel (or procedure) that has it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("kernel `{kernel}`: {message}")]
 pub struct VerifyError {
+    /// The kernel or procedure.
     pub kernel: String,
+    /// Which invariant broke, and where.
     pub message: String,
 }
 
+/// Checks every kernel and procedure of `program`.
 pub fn verify(program: &Program) -> Result<(), VerifyError> {
     for procedure in &program.procedures {
         if let Some(k) = procedure.kernels.iter().find(|k| k.index() >= program.kernels.len()) {

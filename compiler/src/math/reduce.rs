@@ -2,8 +2,9 @@
 //! `2/pi` that matter at `x`'s exponent, in integer arithmetic, so the result is exact to far
 //! more bits than a double holds, for every finite `x`.
 //!
-//! Only arguments beyond [`super::trig`]'s medium range come here; it is plain Rust, which the
-//! interpreter calls directly and JIT code calls out to (rarely: such arguments are unusual).
+//! Only arguments beyond the medium range of `sin` and `cos` ([`super::TRIG_MEDIUM`]) come
+//! here; it is plain Rust, which the interpreter calls directly and JIT code calls out to
+//! (rarely: such arguments are unusual).
 
 /// `floor(2/pi 2^1280)`: the first 1280 bits of `2/pi`, most significant word first. A
 /// double's exponent reaches 971, and the window below needs 192 bits past it.
