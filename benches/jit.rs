@@ -182,12 +182,17 @@ fn reduction(threads: usize, label: &str) {
     row(&format!("sum of squares 1024x1024, 20 times, {label}"), ours, hand);
 }
 
-/// The sum the generated code computes: in visiting order, one point after another.
+/// The sum the generated code computes: each row's total in visiting order, then the total
+/// of the rows (how `lower/rows.rs` splits a large sum so threads share it).
 #[inline(never)]
 fn sum_of_squares(u: &[f64]) -> f64 {
     let mut total = 0.0;
-    for x in u {
-        total += x * x;
+    for row in u.chunks(1024) {
+        let mut row_total = 0.0;
+        for x in row {
+            row_total += x * x;
+        }
+        total += row_total;
     }
     total
 }

@@ -6,50 +6,50 @@ use std::fmt;
 
 use crate::builtins::Builtin;
 
-/// A one-argument scalar operation of the Kernel IR: the math builtins, negation, rounding.
+/// A one-argument operation on `f64`, with IEEE semantics (NaN in, NaN out).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Unary {
-    /// `-x`.
+    /// `-x`; flips the sign of zero too.
     Neg,
-    /// `e^x`, by [`crate::math::exp`] (every engine the same bits).
+    /// `e^x`, by [`crate::math::exp`] (the same bits on every engine).
     Exp,
-    /// The natural logarithm, by [`crate::math::log`].
+    /// Natural logarithm; NaN below zero, `-inf` at zero. By [`crate::math::log`].
     Log,
-    /// The square root (correctly rounded on every engine).
+    /// Square root; NaN below zero.
     Sqrt,
-    /// The sine, by [`crate::math::sin`].
+    /// Sine, of radians, by [`crate::math::sin`].
     Sin,
-    /// The cosine, by [`crate::math::cos`].
+    /// Cosine, of radians, by [`crate::math::cos`].
     Cos,
-    /// The tangent (`f64::tan`).
+    /// Tangent, of radians.
     Tan,
-    /// The hyperbolic tangent (`f64::tanh`).
+    /// Hyperbolic tangent.
     Tanh,
-    /// The hyperbolic sine (`f64::sinh`).
+    /// Hyperbolic sine.
     Sinh,
-    /// The hyperbolic cosine (`f64::cosh`).
+    /// Hyperbolic cosine.
     Cosh,
-    /// The arcsine, in [-pi/2, pi/2] (`f64::asin`).
+    /// Arcsine, in radians; NaN outside `[-1, 1]`.
     Asin,
-    /// The arccosine, in [0, pi] (`f64::acos`).
+    /// Arccosine, in radians; NaN outside `[-1, 1]`.
     Acos,
-    /// The arctangent, in (-pi/2, pi/2) (`f64::atan`).
+    /// Arctangent, in radians, in `[-pi/2, pi/2]`.
     Atan,
-    /// `|x|`.
+    /// Absolute value.
     Abs,
-    /// The largest integer not above `x`.
+    /// Largest integer not above `x`.
     Floor,
-    /// The smallest integer not below `x`.
+    /// Smallest integer not below `x`.
     Ceil,
     /// Half away from zero.
     Round,
-    /// -1, 0 or 1; NaN stays NaN.
+    /// -1, 0 or 1; NaN stays NaN and a zero keeps its sign.
     Sign,
     /// `x^n` for a constant integer `n`, by [`powi`].
     Powi(i32),
 }
 
-/// A two-argument scalar operation of the Kernel IR.
+/// A two-argument operation on `f64`; the written order is the argument order (`a op b`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Binary {
     /// `a + b`.
@@ -70,11 +70,12 @@ pub enum Binary {
     Min,
     /// NaN if either is NaN, else the larger; `max(-0, 0) = 0`.
     Max,
-    /// The angle of the point `(b, a)`, in (-pi, pi] (`f64::atan2(a, b)`).
+    /// `atan2(a, b)`: the angle of the point `(b, a)`, in radians in `[-pi, pi]`.
     Atan2,
 }
 
-/// A comparison of two numbers; false whenever either is NaN, except [`Compare::Ne`].
+/// A comparison of two numbers, giving a boolean; every one but `Ne` is false when either
+/// side is NaN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Compare {
     /// `a < b`.
@@ -85,9 +86,9 @@ pub enum Compare {
     Gt,
     /// `a >= b`.
     Ge,
-    /// `a == b`.
+    /// `a == b`; `-0 == 0`.
     Eq,
-    /// `a != b` (true when either is NaN).
+    /// `a != b`; true when either side is NaN.
     Ne,
 }
 
@@ -95,18 +96,18 @@ pub enum Compare {
 /// addition, exclusive or, and the low and high halves of the 64-bit product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WordOp {
-    /// Wrapping addition.
+    /// `a + b` modulo 2^32.
     Add,
-    /// Exclusive or.
+    /// `a ^ b`, bit by bit.
     Xor,
-    /// The low 32 bits of the 64-bit product.
+    /// The low 32 bits of `a * b`.
     MulLo,
-    /// The high 32 bits of the 64-bit product.
+    /// The high 32 bits of `a * b`.
     MulHi,
 }
 
 impl WordOp {
-    /// The operation on two words: what every engine must compute.
+    /// The reference result on two words.
     #[inline]
     pub fn eval(self, a: u32, b: u32) -> u32 {
         match self {
@@ -117,7 +118,7 @@ impl WordOp {
         }
     }
 
-    /// The operation's name in printed IR.
+    /// Its mnemonic in printed Kernel IR (`word.add`, ...).
     pub fn name(self) -> &'static str {
         match self {
             WordOp::Add => "word.add",
@@ -136,7 +137,7 @@ pub fn to_word(x: f64) -> u32 {
 }
 
 impl Unary {
-    /// The operation's value: the definition every engine must match bit for bit.
+    /// The reference result; engines must agree with it.
     #[inline]
     pub fn eval(self, x: f64) -> f64 {
         match self {
@@ -162,7 +163,7 @@ impl Unary {
         }
     }
 
-    /// The operation's name in printed IR (`powi.3` for `Powi(3)`).
+    /// Its lower-case mnemonic in the printed model and Kernel IR (`exp`, `powi.3`).
     pub fn name(self) -> String {
         match self {
             Unary::Powi(n) => format!("powi.{n}"),
@@ -172,7 +173,7 @@ impl Unary {
 }
 
 impl Binary {
-    /// The operation's value: the definition every engine must match bit for bit.
+    /// The reference result of `a op b`; engines must agree with it.
     #[inline]
     pub fn eval(self, a: f64, b: f64) -> f64 {
         match self {
@@ -189,7 +190,7 @@ impl Binary {
         }
     }
 
-    /// The operation's name in printed IR.
+    /// Its lower-case mnemonic in the printed model and Kernel IR (`add`, `floordiv`).
     pub fn name(self) -> &'static str {
         match self {
             Binary::Add => "add",
@@ -207,7 +208,7 @@ impl Binary {
 }
 
 impl Compare {
-    /// Whether the comparison holds.
+    /// Whether `a op b` holds, by IEEE comparison.
     #[inline]
     pub fn eval(self, a: f64, b: f64) -> bool {
         match self {
@@ -255,7 +256,8 @@ impl Compare {
         }
     }
 
-    /// The comparison's name in printed IR.
+    /// Its mnemonic in the printed model and Kernel IR (`lt`, `ge`), unlike the script's
+    /// [`Compare::symbol`].
     pub fn name(self) -> &'static str {
         match self {
             Compare::Lt => "lt",
@@ -291,14 +293,14 @@ impl fmt::Display for Unary {
 
 /// The operation a math builtin stands for, if it is a plain scalar operation.
 pub enum BuiltinOp {
-    /// A one-argument operation.
+    /// A builtin of one argument, such as `exp`.
     Unary(Unary),
-    /// A two-argument operation.
+    /// A builtin of two arguments, such as `atan2` or `min`.
     Binary(Binary),
 }
 
-/// The scalar operation `builtin` stands for; `None` for builtins that are not one (random
-/// draws, `grad`, `diff`).
+/// The scalar operation a call to `builtin` computes; `None` for the builtins that are not one
+/// (the random draws `normal` and `uniform`, and the derivatives `grad` and `diff`).
 pub fn builtin_op(builtin: Builtin) -> Option<BuiltinOp> {
     use BuiltinOp::{Binary as B, Unary as U};
     Some(match builtin {

@@ -15,8 +15,8 @@ use crate::ops::{Binary, Compare, Unary, WordOp};
 /// Region depths: the prelude is 0, the body 1, reductions deeper.
 const BODY: usize = 1;
 
-/// Builds one [`Kernel`]: places each node in the outermost region that can hold it and
-/// builds identical nodes once (see the module docs).
+/// One kernel under construction: open regions, placement and the memo tables that let
+/// identical nodes be shared. [`KernelBuilder::finish`] turns it into a [`Kernel`].
 pub struct KernelBuilder {
     name: String,
     vars: Vec<usize>,
@@ -39,8 +39,8 @@ pub struct KernelBuilder {
 }
 
 impl KernelBuilder {
-    /// A builder for a kernel named `name` over index variables of extents `vars`, the first
-    /// `rank` of them the domain's.
+    /// An empty kernel with these variable extents, the first `rank` of them its domain (the
+    /// rest, and any from [`KernelBuilder::add_var`], for reductions).
     pub fn new(name: impl Into<String>, vars: Vec<usize>, rank: usize) -> Self {
         let mut var_depth = vec![usize::MAX; vars.len()];
         var_depth[..rank].iter_mut().for_each(|d| *d = BODY);
@@ -60,7 +60,7 @@ impl KernelBuilder {
         }
     }
 
-    /// The kernel, with its prelude, body and `outputs`.
+    /// The kernel built, storing `outputs`, visiting its domain row-major.
     pub fn finish(mut self, outputs: Vec<Output>) -> Kernel {
         let body = self.regions.pop().map(|(_, items)| Region { items }).unwrap_or_default();
         let prelude = self.regions.pop().map(|(_, items)| Region { items }).unwrap_or_default();
@@ -92,7 +92,8 @@ impl KernelBuilder {
         self.lowered.get(&address).copied().filter(|id| self.is_open(*id))
     }
 
-    /// Records that the expression node at `address` was built as `id` (see [`KernelBuilder::memo`]).
+    /// Records that the expression node at `address` was built as `id`, for
+    /// [`KernelBuilder::memo`].
     pub fn remember(&mut self, address: usize, id: NodeId) {
         self.lowered.insert(address, id);
     }
@@ -104,7 +105,7 @@ impl KernelBuilder {
         VarId(self.vars.len() as u32 - 1)
     }
 
-    /// The extent of `var`.
+    /// How many values `var` takes.
     pub fn var_extent(&self, var: VarId) -> usize {
         self.vars[var.index()]
     }
@@ -150,17 +151,17 @@ impl KernelBuilder {
         id
     }
 
-    /// The node `id`.
+    /// The node built as `id`.
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.index()]
     }
 
-    /// The constant `value`.
+    /// A number constant, in the prelude and shared.
     pub fn constant(&mut self, value: f64) -> NodeId {
         self.push(Node::Const(value))
     }
 
-    /// `op a`, folded when `a` is a constant.
+    /// `op(a)`, folded to a constant when `a` is one.
     pub fn unary(&mut self, op: Unary, a: NodeId) -> NodeId {
         match self.nodes[a.index()] {
             Node::Const(x) => self.constant(op.eval(x)),
@@ -168,7 +169,7 @@ impl KernelBuilder {
         }
     }
 
-    /// `a op b`, folded when both are constants.
+    /// `op(a, b)`, folded to a constant when both are constants.
     pub fn binary(&mut self, op: Binary, a: NodeId, b: NodeId) -> NodeId {
         match (&self.nodes[a.index()], &self.nodes[b.index()]) {
             (Node::Const(x), Node::Const(y)) => self.constant(op.eval(*x, *y)),
@@ -176,8 +177,8 @@ impl KernelBuilder {
         }
     }
 
-    /// A read of `buffer` at `index` with the boundary handling `axes`, `fill` where a read falls
-    /// outside a [`Access::Fill`] axis.
+    /// A load of `buffer` at `index` (one per axis), placed as far out as its variables allow
+    /// (no further out than the body for a pinned buffer).
     pub fn load(&mut self, buffer: BufferId, index: Vec<Affine>, axes: Vec<Access>, fill: f64) -> NodeId {
         self.push(Node::Load(Load { buffer, index, axes, fill }))
     }
@@ -251,7 +252,7 @@ impl KernelBuilder {
         }
     }
 
-    /// `a op b`, a condition.
+    /// The boolean `a op b` (never folded).
     pub fn compare(&mut self, op: Compare, a: NodeId, b: NodeId) -> NodeId {
         self.push(Node::Compare(op, a, b))
     }
@@ -280,12 +281,12 @@ impl KernelBuilder {
         }
     }
 
-    /// The word `w`.
+    /// A word constant (a Philox multiplier, a stream number), in the prelude and shared.
     pub fn word_constant(&mut self, w: u32) -> NodeId {
         self.push(Node::WordConst(w))
     }
 
-    /// `a op b` on words, folded when both are constants.
+    /// `op(a, b)` on words, folded when both are word constants.
     pub fn word(&mut self, op: WordOp, a: NodeId, b: NodeId) -> NodeId {
         match (&self.nodes[a.index()], &self.nodes[b.index()]) {
             (Node::WordConst(x), Node::WordConst(y)) => self.word_constant(op.eval(*x, *y)),

@@ -84,15 +84,15 @@ pub use verify::{VerifyError, verify};
 use crate::builtins::ReduceOp;
 use crate::ops::{Binary, Compare, Unary, WordOp};
 
-/// A buffer of a [`Program`]: an index into `Program::buffers`.
+/// A buffer of a [`Program`]: its position in [`Program::buffers`], printed `b0`, `b1`, ...
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BufferId(pub u32);
 
-/// A kernel of a [`Program`]: an index into `Program::kernels`.
+/// A kernel of a [`Program`]: its position in [`Program::kernels`], printed `k0`, `k1`, ...
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KernelId(pub u32);
 
-/// A procedure of a [`Program`]: an index into `Program::procedures`.
+/// A procedure of a [`Program`]: its position in [`Program::procedures`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ProcId(pub u32);
 
@@ -107,7 +107,7 @@ pub struct VarId(pub u32);
 macro_rules! index_methods {
     ($($t:ty),*) => {$(
         impl $t {
-            /// The position in the arena this id indexes.
+            /// The position in the list this id points into, for indexing.
             pub fn index(self) -> usize {
                 self.0 as usize
             }
@@ -116,100 +116,100 @@ macro_rules! index_methods {
 }
 index_methods!(BufferId, KernelId, ProcId, NodeId, VarId);
 
-/// Everything lowering produces: buffers, the kernels that read and write them, and the
-/// procedures the runtime calls (each a list of kernels run in order).
+/// A whole lowered script: what lowering and autodiff produce, and what every engine runs.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Program {
-    /// Every buffer, by [`BufferId`].
+    /// Every array the kernels read or write, indexed by [`BufferId`].
     pub buffers: Vec<Buffer>,
-    /// Every kernel, by [`KernelId`].
+    /// Every kernel, indexed by [`KernelId`]; one may belong to several procedures.
     pub kernels: Vec<Kernel>,
-    /// Every procedure, by [`ProcId`].
+    /// The entry points the runtime calls, indexed by [`ProcId`].
     pub procedures: Vec<Procedure>,
 }
 
 impl Program {
-    /// The buffer `id`.
+    /// The buffer `id` names.
     pub fn buffer(&self, id: BufferId) -> &Buffer {
         &self.buffers[id.index()]
     }
 
-    /// The kernel `id`.
+    /// The kernel `id` names.
     pub fn kernel(&self, id: KernelId) -> &Kernel {
         &self.kernels[id.index()]
     }
 
-    /// The procedure `id`.
+    /// The procedure `id` names.
     pub fn procedure(&self, id: ProcId) -> &Procedure {
         &self.procedures[id.index()]
     }
 
-    /// Adds a buffer of `shape` (`[]` for a scalar) named `name`.
+    /// Appends a buffer of `shape` (`[]` for a scalar) and returns its id.
     pub fn add_buffer(&mut self, name: impl Into<String>, shape: Vec<usize>) -> BufferId {
         self.buffers.push(Buffer { name: name.into(), shape });
         BufferId(self.buffers.len() as u32 - 1)
     }
 
-    /// Adds a kernel.
+    /// Appends a kernel and returns its id; it runs only once a procedure lists it.
     pub fn add_kernel(&mut self, kernel: Kernel) -> KernelId {
         self.kernels.push(kernel);
         KernelId(self.kernels.len() as u32 - 1)
     }
 
-    /// Adds a procedure running `kernels` in order.
+    /// Appends a procedure that runs `kernels` in order, and returns its id.
     pub fn add_procedure(&mut self, name: impl Into<String>, kernels: Vec<KernelId>) -> ProcId {
         self.procedures.push(Procedure { name: name.into(), kernels });
         ProcId(self.procedures.len() as u32 - 1)
     }
 }
 
-/// A named array of doubles, row-major; engines own its storage.
+/// A dense row-major array of `f64`, allocated and owned by the runtime.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Buffer {
-    /// The name reports and `emit --stage ir` show (a state, `adj.u`, `tmp3`, ...).
+    /// For printed IR and error messages only (often the field's name); engines go by id.
     pub name: String,
-    /// Extents, outermost first; empty for a scalar.
+    /// Extent of each axis; empty for a scalar.
     pub shape: Vec<usize>,
 }
 
 impl Buffer {
-    /// The number of elements.
+    /// The number of elements: the product of the extents (1 for a scalar).
     pub fn len(&self) -> usize {
         self.shape.iter().product()
     }
 
-    /// Whether the buffer has no elements (some extent is 0).
+    /// Whether some axis has extent 0, so the buffer holds no element.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
 
-/// Kernels the runtime runs as one step (a stage of an integrator, a sweep, a loss).
+/// A named list of kernels the runtime runs in order as one call (initialise, step, observe, ...).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Procedure {
-    /// The procedure's name in reports and printed IR.
+    /// What it does (`sweep`, `hmc_force`); printed in the IR and in verify errors.
     pub name: String,
-    /// Its kernels, in the order they run.
+    /// Its kernels, in the order they run; each sees what the earlier ones wrote.
     pub kernels: Vec<KernelId>,
 }
 
-/// A loop nest over a domain: the prelude once, then the body at every point, storing the
-/// outputs there.
+/// One data-parallel loop nest: a value per point of a domain, stored into its outputs (see
+/// the module docs).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Kernel {
-    /// The name reports and generated code use.
+    /// For printed IR and error messages (e.g. `euler_u`); not required to be unique.
     pub name: String,
     /// Extents of every index variable: the domain's first, then the reductions'.
     pub vars: Vec<usize>,
     /// How many of `vars` are the domain.
     pub rank: usize,
-    /// The node arena; regions list the nodes they evaluate.
+    /// The SSA arena every [`NodeId`] of this kernel points into; each node is placed in
+    /// exactly one region.
     pub nodes: Vec<Node>,
-    /// Nodes evaluated once, before any point (constants, scalar loads).
+    /// Nodes evaluated once per launch, before any point; they use no domain variable.
     pub prelude: Region,
-    /// Nodes evaluated at every point of the domain.
+    /// Nodes evaluated once per domain point, after the prelude.
     pub body: Region,
-    /// What the kernel writes at each point.
+    /// What is stored at each point, and where.
     pub outputs: Vec<Output>,
     /// The order the body visits the domain's points in.
     pub visit: Visit,
@@ -228,12 +228,12 @@ pub enum Visit {
 }
 
 impl Kernel {
-    /// The extents of the domain's variables.
+    /// The extents of the domain's axes (the first `rank` variables); empty for rank 0.
     pub fn domain(&self) -> &[usize] {
         &self.vars[..self.rank]
     }
 
-    /// The node `id`.
+    /// The node `id` names in this kernel's arena.
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.index()]
     }
@@ -334,7 +334,7 @@ pub enum Partition {
 /// Nodes evaluated in order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Region {
-    /// The nodes, each after the nodes it uses.
+    /// The nodes placed here, each after the nodes of this region it uses.
     pub items: Vec<NodeId>,
 }
 
@@ -343,9 +343,9 @@ pub struct Region {
 pub struct Output {
     /// The buffer written.
     pub buffer: BufferId,
-    /// The node whose value is written.
+    /// A number of the body or the prelude: what is stored.
     pub value: NodeId,
-    /// How it is written.
+    /// How and where it is stored.
     pub store: Store,
 }
 
@@ -356,7 +356,7 @@ impl Output {
     }
 }
 
-/// How an [`Output`] writes its value.
+/// How an output writes its value into its buffer.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Store {
     /// `buffer[point] = value`; the buffer has the domain's shape.
@@ -369,7 +369,7 @@ pub enum Store {
     Scatter {
         /// The position, one affine index per axis of the buffer.
         index: Vec<Affine>,
-        /// How each axis treats a position outside it.
+        /// The boundary rule of each axis, as for a load.
         axes: Vec<Access>,
     },
     /// `buffer[position] = value` in place, at the position the index gives (inside the buffer
@@ -382,37 +382,38 @@ pub enum Store {
     },
 }
 
-/// One value computed by a kernel: a number, a condition or a word (see the module docs for
-/// their types and scopes).
+/// One SSA value of a kernel: a number, a boolean or a 32-bit word ([`verify`] checks which
+/// operands each variant takes).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Node {
-    /// The constant.
+    /// A number known at compile time.
     Const(f64),
     /// The value of an index variable, as a number.
     Index(VarId),
-    /// A read of a buffer.
+    /// A number read from a buffer.
     Load(Load),
-    /// A one-argument operation (see [`Unary::eval`]).
+    /// `op(a)` on a number.
     Unary(Unary, NodeId),
-    /// A two-argument operation (see [`Binary::eval`]).
+    /// `op(a, b)` on numbers.
     Binary(Binary, NodeId, NodeId),
-    /// A comparison of two numbers: a condition.
+    /// `a op b` on numbers: a boolean.
     Compare(Compare, NodeId, NodeId),
-    /// Both conditions.
+    /// Both booleans hold (both are evaluated).
     And(NodeId, NodeId),
-    /// Either condition.
+    /// Either boolean holds (both are evaluated).
     Or(NodeId, NodeId),
-    /// The opposite condition.
+    /// The boolean does not hold.
     Not(NodeId),
-    /// The second value where the condition holds, else the third.
+    /// `if c then a else b`: `c` a boolean, `a` and `b` two numbers or two booleans (never
+    /// words), both evaluated.
     Select(NodeId, NodeId, NodeId),
-    /// A sum, mean, minimum or maximum over variables of its own region.
+    /// A number folded over an index box.
     Reduce(Reduction),
     /// A 32-bit unsigned word (see [`crate::ops::WordOp`]).
     WordConst(u32),
     /// The word of an integer-valued number ([`crate::ops::to_word`]).
     ToWord(NodeId),
-    /// An operation on two words (see [`WordOp::eval`]).
+    /// `op(a, b)` on words.
     Word(WordOp, NodeId, NodeId),
     /// A word as the number it is, `0..2^32`.
     FromWord(NodeId),
@@ -432,37 +433,38 @@ impl Node {
         }
     }
 
-    /// Whether the node is a condition rather than a number or a word.
+    /// Whether the node is a comparison or `and`/`or`/`not`, whose value is always a boolean
+    /// (a `Select` between booleans is one too, but is not counted here).
     pub fn is_boolean(&self) -> bool {
         matches!(self, Node::Compare(..) | Node::And(..) | Node::Or(..) | Node::Not(_))
     }
 }
 
-/// A read of a buffer at an affine position.
+/// A read of one element of a buffer; pure (see the module docs).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Load {
     /// The buffer read.
     pub buffer: BufferId,
-    /// The position, one affine index per axis.
+    /// The position, one affine index of the kernel's variables per axis of the buffer.
     pub index: Vec<Affine>,
-    /// How each axis treats a position outside it.
+    /// What a position outside each axis means, one per axis.
     pub axes: Vec<Access>,
-    /// The value read where a [`Access::Fill`] axis is outside.
+    /// The value of the load when the position is outside a [`Access::Fill`] axis.
     pub fill: f64,
 }
 
-/// A reduction over `vars`: the region runs at each of their points and `value` is combined.
+/// A fold (`sum`, `mean`, `max`, `min`) of a value over a box of fresh index variables.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reduction {
-    /// How the values combine.
+    /// How the values are folded, and from what.
     pub op: ReduceOp,
-    /// The variables reduced over (added to the kernel's `vars`).
+    /// The variables it binds, visited row-major over their extents in [`Kernel::vars`].
     pub vars: Vec<VarId>,
-    /// The nodes evaluated at each point of the reduction.
+    /// Nodes evaluated once per point of the box.
     pub region: Region,
     /// A boolean of the region (or an enclosing one); points where it is false are skipped.
     pub filter: Option<NodeId>,
-    /// The node combined at each point.
+    /// The number folded at each point: of the region or an enclosing one.
     pub value: NodeId,
 }
 
@@ -471,22 +473,22 @@ pub struct Reduction {
 pub struct Affine {
     /// Sorted by variable, no zero coefficients.
     pub terms: Vec<(VarId, i64)>,
-    /// The constant term.
+    /// The constant added.
     pub offset: i64,
 }
 
 impl Affine {
-    /// The index `offset`.
+    /// The index `offset`, the same at every point.
     pub fn constant(offset: i64) -> Affine {
         Affine { terms: Vec::new(), offset }
     }
 
-    /// The index `var`.
+    /// The index `var` itself.
     pub fn var(var: VarId) -> Affine {
         Affine { terms: vec![(var, 1)], offset: 0 }
     }
 
-    /// Whether the index names no variable.
+    /// Whether it depends on no variable.
     pub fn is_constant(&self) -> bool {
         self.terms.is_empty()
     }
@@ -499,7 +501,7 @@ impl Affine {
         }
     }
 
-    /// The sum of two indices.
+    /// `self + other`, kept sorted and without zero terms.
     pub fn add(&self, other: &Affine) -> Affine {
         let mut terms = self.terms.clone();
         for &(var, coeff) in &other.terms {
@@ -513,7 +515,7 @@ impl Affine {
         Affine { terms, offset: self.offset + other.offset }
     }
 
-    /// The index times `factor`.
+    /// `factor * self`.
     pub fn scale(&self, factor: i64) -> Affine {
         if factor == 0 {
             return Affine::constant(0);
@@ -590,7 +592,7 @@ impl Access {
         }
     }
 
-    /// The rule's name in printed IR.
+    /// Its word in printed IR (`periodic`, `fill`).
     pub fn name(self) -> &'static str {
         match self {
             Access::Direct => "direct",

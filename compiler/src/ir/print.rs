@@ -4,8 +4,7 @@ use std::fmt::Write;
 
 use super::{Kernel, Load, Node, NodeId, Program, Region, VarId};
 
-/// The program as text: buffers, then each kernel with its regions and outputs, then the
-/// procedures.
+/// The whole program as text: its buffers, then each kernel, then the procedures.
 pub fn print(program: &Program) -> String {
     let mut out = String::new();
     for (i, buffer) in program.buffers.iter().enumerate() {

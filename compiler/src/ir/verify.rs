@@ -5,17 +5,17 @@ use std::collections::HashSet;
 
 use super::{Access, BufferId, Kernel, Load, Node, NodeId, Program, Region, VarId};
 
-/// A broken invariant, in the kernel (or procedure) that has it.
+/// A broken invariant of the IR: always a compiler bug, reported as an internal error.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("kernel `{kernel}`: {message}")]
 pub struct VerifyError {
-    /// The kernel or procedure.
+    /// The name of the kernel at fault (of the procedure, for a procedure naming no kernel).
     pub kernel: String,
-    /// Which invariant broke, and where.
+    /// What is wrong, naming nodes and variables as printed (`v3`, `i1`) and buffers by name.
     pub message: String,
 }
 
-/// Checks every kernel and procedure of `program`.
+/// Checks every procedure and kernel of `program`; returns the first broken invariant found.
 pub fn verify(program: &Program) -> Result<(), VerifyError> {
     for procedure in &program.procedures {
         if let Some(k) = procedure.kernels.iter().find(|k| k.index() >= program.kernels.len()) {
