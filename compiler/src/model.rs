@@ -26,7 +26,7 @@ pub use crate::resolve::Shape;
 pub struct FieldId(pub u32);
 
 impl FieldId {
-    /// The position in `Model::fields`.
+    /// The position of the field in [`Model::fields`].
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -36,32 +36,34 @@ impl FieldId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ReadId(pub u32);
 
-/// A whole checked script: its fields, equations, named scalars and directives.
+/// A checked script, what `lower` consumes: its fields, the equations that evolve its states,
+/// its named scalars and its validated directives.
 #[derive(Clone, Debug)]
 pub struct Model {
-    /// The model's name (the script's file stem), for reports and titles.
+    /// The script's file stem, which names the compiled program.
     pub name: String,
-    /// Every field, by [`FieldId`]: params, states, data, noise, lets and gradients.
+    /// Every field, indexed by [`FieldId`]: the declared ones in source order, then the gradient
+    /// fields `check` made on first use.
     pub fields: Vec<Field>,
-    /// The equations, one per evolved state.
+    /// The state equations, at most one per state, in source order.
     pub equations: Vec<Equation>,
-    /// Energies, losses and observables, in source order.
+    /// The `energy`, `loss` and `observe` scalars, in source order.
     pub scalars: Vec<NamedScalar>,
-    /// The `run` directive, if the script has one.
+    /// The `run` directive; `None` when the script has none.
     pub run: Option<Run>,
-    /// The `sample` directive, if the script has one.
+    /// The `sample` directive; `None` when the script has none.
     pub sample: Option<SampleSpec>,
-    /// The `fit` directive, if the script has one.
+    /// The `fit` directive; `None` when the script has none.
     pub fit: Option<FitSpec>,
 }
 
 impl Model {
-    /// The field `id`.
+    /// The field `id` names.
     pub fn field(&self, id: FieldId) -> &Field {
         &self.fields[id.index()]
     }
 
-    /// The field called `name`, if any.
+    /// The field declared as `name` (gradient fields are named `grad_E_x`).
     pub fn field_named(&self, name: &str) -> Option<FieldId> {
         self.fields.iter().position(|f| f.name == name).map(|i| FieldId(i as u32))
     }
@@ -71,65 +73,66 @@ impl Model {
         (0..self.fields.len()).map(|i| FieldId(i as u32))
     }
 
-    /// The states, in order.
+    /// The state fields, in declaration order.
     pub fn states(&self) -> impl Iterator<Item = FieldId> + '_ {
         self.field_ids().filter(|id| matches!(self.field(*id).kind, FieldKind::State { .. }))
     }
 
-    /// The energy, loss or observable called `name`, if any.
+    /// The `energy`, `loss` or `observe` named `name`.
     pub fn scalar_named(&self, name: &str) -> Option<&NamedScalar> {
         self.scalars.iter().find(|s| s.name == name)
     }
 }
 
-/// A named array of the model: what kind it is, its shape and its definition.
+/// A named value of the model: its kind, its index space and how it is computed.
 #[derive(Clone, Debug)]
 pub struct Field {
-    /// The name in the script.
+    /// The name as declared.
     pub name: String,
-    /// What kind of field it is.
+    /// What sort of field it is, and so when its value is set.
     pub kind: FieldKind,
-    /// Its extents and boundary rules.
+    /// Its index space: each axis's extent and boundary rule (no rules for a `let` without a
+    /// declared shape; a gradient has the shape of the field it differentiates by).
     pub shape: Shape,
-    /// Its declaration in the source.
+    /// The declaration; for a gradient field, its first use.
     pub span: Span,
     /// The initial value (params, states) or the value (lets); `None` for data and noise.
     pub def: Option<Def>,
 }
 
-/// What a field is, with what each kind needs.
+/// What a field is, which fixes where its value comes from and who may read or write it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FieldKind {
-    /// `param`: an input the gradient can be taken with respect to.
+    /// A differentiable input, fixed while the program runs unless a `fit` adjusts it.
     Param,
-    /// `state`: evolved by an equation or sampled.
+    /// A value evolved by the equations or drawn by a sampler, starting from its initial value.
     State {
-        /// Declared `spin`: its values are -1 and 1.
+        /// Whether its values are spins (±1), as the spin samplers need.
         spin: bool,
     },
-    /// `data`: an array loaded from a `.npy` file.
+    /// An input loaded from a file when the program runs; never differentiated.
     Data {
-        /// The file, as written in `load(...)`, relative to the script's directory.
+        /// The file path, as written.
         path: String,
-        /// Where the path is in the source.
+        /// Where the path was written, for load errors.
         path_span: Span,
     },
-    /// `noise`: the Brownian increments of an SDE, drawn per step.
+    /// A Brownian motion, read only as `dW[...]` in an SDE.
     Noise,
-    /// `let`: a named expression, stored or recomputed where read.
+    /// A value derived from other fields by its definition.
     Let,
     /// `grad(E, x)`: the derivative of the named scalar `E` with respect to the field `x`, a
     /// field of `x`'s shape computed wherever it is read.
     Grad {
-        /// The name of the scalar `E`.
+        /// The named scalar differentiated.
         scalar: String,
-        /// The field `x`.
+        /// The field it is differentiated by.
         wrt: FieldId,
     },
 }
 
 impl FieldKind {
-    /// The keyword that declares this kind, for messages (`gradient` for `grad`).
+    /// The kind as a user names it (`param`, `state`, ..., `gradient`), for diagnostics.
     pub fn describe(&self) -> &'static str {
         match self {
             FieldKind::Param => "param",
@@ -145,11 +148,12 @@ impl FieldKind {
 /// A scalar expression over a domain: evaluate `expr` at every point of `vars[..rank]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Def {
-    /// How many of `vars` are the domain (the rest belong to reductions).
+    /// How many of [`Def::vars`] form the domain: the first `rank`; 0 for a scalar.
     pub rank: usize,
-    /// Every index variable the expression uses, by [`VarId`].
+    /// Every index variable of the definition, indexed by [`VarId`]: the domain's, then those
+    /// bound by reductions.
     pub vars: Vec<Var>,
-    /// The value at a point of the domain.
+    /// The value at one point of the domain.
     pub expr: Expr,
     /// How each read is performed, by [`ReadId`].
     pub accesses: Vec<ReadAccess>,
@@ -158,50 +162,52 @@ pub struct Def {
 }
 
 impl Def {
-    /// The extents of the domain.
+    /// The extent of each domain axis, outermost first.
     pub fn domain(&self) -> Vec<usize> {
         self.vars[..self.rank].iter().map(|v| v.extent).collect()
     }
 }
 
-/// A named index variable with its extent.
+/// An index variable of a definition.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Var {
-    /// The name in the script.
+    /// Its name in the source (or the axis name the shape gives it), for printing.
     pub name: String,
-    /// It runs over `0..extent`.
+    /// It runs over `0..extent`; 1 for a variable the expression never uses.
     pub extent: usize,
 }
 
-/// A shared, immutable expression tree.
+/// A checked expression. Subexpressions are shared, not copied, when a function's scalar
+/// argument is used more than once, so walk it with [`walk`] or [`nesting`].
 pub type Expr = Arc<Node>;
 
-/// A node of a scalar expression in index notation.
+/// One node of a checked expression: a number, except `Compare`, `And`, `Or` and `Not`, which are
+/// booleans.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Node {
-    /// A constant.
+    /// A number known at compile time.
     Num(f64),
     /// The value of an index variable, as a number.
     Var(VarId),
     /// The current time.
     Time,
-    /// A read of a field at an affine index.
+    /// One element of a field.
     Read(Read),
-    /// A one-argument operation.
+    /// `op(a)` on a number.
     Unary(Unary, Expr),
-    /// A two-argument operation.
+    /// `op(a, b)` on numbers.
     Binary(Binary, Expr, Expr),
-    /// A comparison: a condition.
+    /// `a op b` on numbers: a boolean.
     Compare(Compare, Expr, Expr),
-    /// Both conditions.
+    /// Both booleans hold (both sides are evaluated).
     And(Expr, Expr),
-    /// Either condition.
+    /// Either boolean holds (both sides are evaluated).
     Or(Expr, Expr),
-    /// The opposite condition.
+    /// The boolean does not hold.
     Not(Expr),
     /// `if c then a else b`; both sides are evaluated, so neither may fail.
     Select(Expr, Expr, Expr),
-    /// A reduction over index variables of its own.
+    /// A fold over fresh index variables.
     Reduce(Reduce),
     /// `normal(seed, ...)` / `uniform(seed, ...)`: a draw that is a function of its arguments.
     Random(Draw, Vec<Expr>),
@@ -211,9 +217,9 @@ pub enum Node {
     Dw {
         /// The noise field.
         noise: FieldId,
-        /// Its index, one affine index per axis.
+        /// One affine index of the definition's variables per axis of the noise.
         index: Vec<Affine>,
-        /// Where the `dW` is in the source.
+        /// Where the `dW` was written.
         span: Span,
     },
 }
@@ -274,27 +280,29 @@ pub enum Draw {
     Uniform,
 }
 
-/// A read of a field at a position.
+/// A read of one field element at an affine position; how it treats the edges is in the
+/// definition's `accesses`, by `id`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Read {
-    /// Which read it is, for its [`ReadAccess`] and source span in the definition.
+    /// Indexes the definition's `accesses` and `read_spans`.
     pub id: ReadId,
     /// The field read.
     pub field: FieldId,
-    /// The position, one affine index per axis.
+    /// One affine index of the definition's variables per axis of the field.
     pub index: Vec<Affine>,
 }
 
-/// A reduction: `op` of `body` over `vars`, skipping points where `filter` is false.
+/// A fold (`sum`, `mean`, `max`, `min`) of `body` over the box of `vars`, skipping the points
+/// where `filter` is false.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reduce {
-    /// How values combine.
+    /// How the values are folded.
     pub op: ReduceOp,
-    /// The variables reduced over.
+    /// The variables it binds; the box is the product of their ranges.
     pub vars: Vec<VarId>,
-    /// A condition; points where it is false are skipped.
+    /// A boolean; the points where it is false are left out.
     pub filter: Option<Expr>,
-    /// The value at each point.
+    /// The number folded at each point of the box.
     pub body: Expr,
 }
 
@@ -313,36 +321,36 @@ pub fn access_for_rule(rule: crate::resolve::Rule) -> Option<Access> {
 /// How a whole read is performed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReadAccess {
-    /// How each axis treats a position outside it.
+    /// What a position outside each axis means, one per axis of the field.
     pub axes: Vec<Access>,
     /// The value of a read outside an axis marked [`Access::Fill`].
     pub fill: f64,
 }
 
-/// An equation evolving one state.
+/// The equation that evolves one state.
 #[derive(Clone, Debug)]
 pub struct Equation {
     /// The state it evolves.
     pub state: FieldId,
-    /// Its right side.
+    /// Its right side: a rate or an SDE's drift and diffusion.
     pub kind: EquationKind,
-    /// The equation in the source.
+    /// The whole equation.
     pub span: Span,
 }
 
-/// The right side of an equation.
+/// The form of an equation, with its definitions over the state's domain.
 #[derive(Clone, Debug)]
 pub enum EquationKind {
     /// `d/dt u = rhs`
     Ode {
-        /// The time derivative.
+        /// The rate `f` of `d/dt u = f`, over the state's domain.
         rhs: Def,
     },
     /// `d X = drift dt + sum_k diffusion_k dW_k`
     Sde {
-        /// The coefficient of `dt`.
+        /// `a`, the coefficient of `dt`, over the state's domain.
         drift: Def,
-        /// The `dW` terms.
+        /// The `dW` terms; their coefficients share the drift's variables and read table.
         diffusion: Vec<Diffusion>,
     },
 }
@@ -350,39 +358,39 @@ pub enum EquationKind {
 /// One `b * dW[idx]` term of an SDE; `coeff` shares the equation's variables.
 #[derive(Clone, Debug)]
 pub struct Diffusion {
-    /// The noise field.
+    /// `W`: the noise field of the increment.
     pub noise: FieldId,
-    /// Which of its elements, one affine index per axis.
+    /// Where it is read: one affine index of the equation's variables per axis of the noise.
     pub index: Vec<Affine>,
-    /// The coefficient `b`.
+    /// `b`, the coefficient multiplying `dW`.
     pub coeff: Def,
 }
 
 /// An `energy`, `loss` or `observe`: a scalar of the current state.
 #[derive(Clone, Debug)]
 pub struct NamedScalar {
-    /// The name in the script.
+    /// The name as declared.
     pub name: String,
-    /// Energy, loss or observable.
+    /// Which of the three it is.
     pub kind: NamedKind,
-    /// Its value, a definition over no domain.
+    /// Its value: a rank-0 definition.
     pub def: Def,
-    /// Its declaration in the source.
+    /// The declaration.
     pub span: Span,
 }
 
-/// A time integrator `run` can use.
+/// A time-stepping method, as named in the `run` directive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Integrator {
-    /// Forward Euler.
+    /// Explicit Euler: one stage, first order.
     Euler,
-    /// Heun's method (the explicit trapezoidal rule), second order.
+    /// Heun's method: two stages, second order.
     Heun,
-    /// The classical fourth-order Runge-Kutta method.
+    /// The classical fourth-order Runge–Kutta method.
     Rk4,
-    /// Euler-Maruyama for SDEs.
+    /// Euler–Maruyama, for SDEs (strong order 1/2).
     EulerMaruyama,
-    /// Milstein's method for SDEs with diagonal noise.
+    /// Milstein, for SDEs with diagonal noise (strong order 1).
     Milstein,
     /// Velocity Verlet: kick, drift, kick.
     Verlet,
@@ -391,7 +399,7 @@ pub enum Integrator {
 }
 
 impl Integrator {
-    /// Every integrator.
+    /// Every integrator, for looking one up by name and listing them in diagnostics.
     pub const ALL: [Integrator; 7] = [
         Integrator::Euler,
         Integrator::Heun,
@@ -402,7 +410,7 @@ impl Integrator {
         Integrator::Leapfrog,
     ];
 
-    /// The name scripts use.
+    /// The name written in the `run` directive.
     pub fn name(self) -> &'static str {
         match self {
             Integrator::Euler => "euler",
@@ -415,7 +423,7 @@ impl Integrator {
         }
     }
 
-    /// Whether it integrates SDEs (draws noise each step).
+    /// Whether it steps SDEs: a model with `dW` needs one, and only these take a `seed`.
     pub fn is_stochastic(self) -> bool {
         matches!(self, Integrator::EulerMaruyama | Integrator::Milstein)
     }
@@ -432,26 +440,26 @@ impl Integrator {
 /// that does not read the velocity, directly or through lets and gradients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SecondOrder {
-    /// The position state.
+    /// The state whose rate is the velocity.
     pub position: FieldId,
-    /// The velocity state.
+    /// The state whose rate is the acceleration.
     pub velocity: FieldId,
 }
 
 /// The `run` directive, validated.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {
-    /// The integrator.
+    /// The time-stepping method.
     pub integrator: Integrator,
-    /// The time step.
+    /// The time step; positive.
     pub dt: f64,
-    /// The number of steps.
+    /// How many steps to take.
     pub steps: u64,
-    /// The time at the start.
+    /// The time at the start (default 0).
     pub t0: f64,
-    /// The key of every random draw the run makes (noise, `normal`, `uniform`).
+    /// The key of the SDE noise draws (default 0); only stochastic integrators accept it.
     pub seed: u64,
-    /// The directive in the source.
+    /// The whole directive.
     pub span: Span,
     /// For `verlet` and `leapfrog`: the position and velocity states.
     pub second_order: Option<SecondOrder>,
@@ -466,9 +474,9 @@ pub struct SampleSpec {
     pub log_density: Def,
     /// The sampler and its settings.
     pub sampler: Sampler,
-    /// Sweeps, thinning, burn-in and seed.
+    /// How many sweeps it makes and which it records.
     pub schedule: SampleSchedule,
-    /// The directive in the source.
+    /// The whole directive.
     pub span: Span,
 }
 
@@ -494,14 +502,14 @@ pub enum Sampler {
     Gibbs(Order),
     /// Unadjusted Langevin: `x' = x + step ∇log p(x) + sqrt(2 step) ξ`.
     Langevin {
-        /// The step size.
+        /// The step size, `step` in the update.
         step: f64,
     },
     /// The Langevin proposal, accepted by the Metropolis–Hastings rule.
     Mala {
-        /// The step size.
+        /// The step size of the Langevin proposal.
         step: f64,
-        /// One chain, or one per row of the state.
+        /// Whether the whole state is accepted at once or each chain on its own.
         chains: Chains,
     },
     /// Hamiltonian Monte Carlo: `leapfrog` leapfrog steps of size `step` with unit masses,
@@ -509,18 +517,18 @@ pub enum Sampler {
     Hmc {
         /// The leapfrog step size.
         step: f64,
-        /// Leapfrog steps per proposal.
+        /// Leapfrog steps per trajectory (default 10).
         leapfrog: u64,
-        /// One chain, or one per row of the state.
+        /// Whether the whole state is accepted at once or each chain on its own.
         chains: Chains,
     },
 }
 
 impl Sampler {
-    /// Every sampler's name, as scripts write it.
+    /// Every sampler's name, as written in the `sample` directive.
     pub const NAMES: [&'static str; 5] = ["metropolis", "gibbs", "langevin", "mala", "hmc"];
 
-    /// The name scripts use.
+    /// The name written in the `sample` directive.
     pub fn name(&self) -> &'static str {
         match self {
             Sampler::Metropolis(_) => "metropolis",
@@ -555,7 +563,7 @@ pub enum Order {
 }
 
 impl Order {
-    /// The name scripts use.
+    /// The name written as `order = ...`.
     pub fn name(&self) -> &'static str {
         match self {
             Order::Checkerboard(_) => "checkerboard",
@@ -583,7 +591,7 @@ pub enum Chains {
     /// `log p` is a sum over the state's first axis of terms that read only their own row:
     /// `per_chain` is that term, a definition over `[c < chains]`.
     Many {
-        /// The term of one chain.
+        /// The term of one chain: a definition over `[c < chains]`.
         per_chain: Def,
     },
 }
@@ -591,45 +599,45 @@ pub enum Chains {
 /// The `fit` directive, validated.
 #[derive(Clone, Debug)]
 pub struct FitSpec {
-    /// The params it adjusts.
+    /// The params fitted, in the order written.
     pub params: Vec<FieldId>,
-    /// The name of the loss it minimises.
+    /// The name of the `loss` scalar minimised; look it up with [`Model::scalar_named`].
     pub loss: String,
     /// The optimizer and its settings.
     pub optimizer: Optimizer,
-    /// The directive in the source.
+    /// The whole directive.
     pub span: Span,
 }
 
 /// An optimizer with its settings (defaults filled in).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Optimizer {
-    /// Adam (Kingma and Ba) with bias correction.
+    /// Adam: gradient steps scaled by running moment estimates.
     Adam {
-        /// The learning rate (step size).
+        /// The learning rate: the size of a step.
         lr: f64,
         /// The number of iterations.
         iters: u64,
-        /// The decay of the gradient's running mean.
+        /// Decay of the first-moment (mean) estimate (default 0.9).
         beta1: f64,
-        /// The decay of the squared gradient's running mean.
+        /// Decay of the second-moment estimate (default 0.999).
         beta2: f64,
-        /// Added to the root of the second moment, against division by zero.
+        /// Added to the second moment's root so a flat direction does not divide by zero (default 1e-8).
         eps: f64,
     },
     /// L-BFGS with a backtracking line search; stops early once the gradient norm is below `tol`.
     Lbfgs {
-        /// The most iterations.
+        /// The most iterations made.
         iters: u64,
-        /// The gradient norm below which it stops.
+        /// Stop once the gradient norm is below this (default 1e-10).
         tol: f64,
-        /// How many past steps approximate the inverse Hessian.
+        /// How many recent steps approximate the inverse Hessian (default 10).
         history: u64,
     },
 }
 
 impl Optimizer {
-    /// The name scripts use.
+    /// The name written in the `fit` directive.
     pub fn name(&self) -> &'static str {
         match self {
             Optimizer::Adam { .. } => "adam",
@@ -658,9 +666,9 @@ pub fn walk(e: &Expr, visit: &mut impl FnMut(&Node)) {
 /// loop around its body).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Nesting {
-    /// The longest path from the root to a leaf, in nodes.
+    /// The most nodes on a path from the root to a leaf (a leaf alone is 1).
     pub depth: usize,
-    /// The most reductions on one such path.
+    /// The most reductions on such a path.
     pub reductions: usize,
 }
 
