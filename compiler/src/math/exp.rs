@@ -2,15 +2,10 @@
 //! scale by `2^k` in two exact-or-once-rounded steps (so results near overflow and in the
 //! subnormal range need no special case).
 
-use super::{Arith, horner};
+use super::{Arith, LN2_HI, LN2_LO, horner};
 
 /// `1 / ln 2`.
 const INV_LN2: f64 = std::f64::consts::LOG2_E;
-/// `ln 2` split in two: the high part has 32 significant bits, so `k * LN2_HI` is exact for
-/// every `k` the clamped argument gives, and `x - k * LN2_HI` is exact too.
-const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
-/// The rest of `ln 2`.
-const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76);
 /// The Remez coefficients of `R(r^2)` in `r coth(r/2) = 2 + r^2 R(r^2)` on `|r| <= ln2 / 2`.
 const P: [f64; 5] = [
     f64::from_bits(0x3FC5_5555_5555_553E),

@@ -2,12 +2,8 @@
 //! `log(1 + f) = 2 atanh(s)` with `s = f / (2 + f)`, a polynomial in `s^2`, and `k ln 2` added
 //! in two parts so that no bit of the small terms is lost.
 
-use super::{Arith, horner};
+use super::{Arith, LN2_HI, LN2_LO, horner};
 
-/// `ln 2` in two parts, the high one with trailing zeros so `k * LN2_HI` is exact.
-const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
-/// The rest of `ln 2`.
-const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76);
 /// Remez coefficients of `R(z)` in `log(1 + f) = f - f^2/2 + s (f^2/2 + R(s^2))`, the odd and
 /// even halves evaluated in `w = s^4` (two shorter dependency chains).
 const ODD: [f64; 4] = [

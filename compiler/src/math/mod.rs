@@ -81,6 +81,13 @@ pub trait Arith {
     fn reduce_large(&mut self, x: Self::Num, large: Self::Cond, medium: [Self::Num; 3]) -> [Self::Num; 3];
 }
 
+/// `ln 2` split in two: the high part has 32 significant bits, so `k * LN2_HI` is exact for
+/// every `k` below 2^11 in magnitude (all `exp` and `log` meet), and so is `x - k * LN2_HI`
+/// near `k ln 2`.
+const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
+/// The rest of `ln 2`.
+const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76);
+
 /// The sign and exponent fields of a double.
 const SIGN_AND_EXPONENT: u64 = 0xFFF0_0000_0000_0000;
 /// The exponent field of 1.0 (biased exponent 1023).
