@@ -291,8 +291,7 @@ impl<'a> Translator<'a> {
             self.prepare_splats();
             let blocks = self.begin_loop(counter, from, to, 4);
             self.start_point(counter);
-            self.vector_point(0);
-            self.vector_point(2);
+            self.vector_points(&[0, 2]);
             self.end_loop(counter, 4, blocks);
             // The remainder starts where the vector loop stopped.
             let rest = self.b.use_var(counter);

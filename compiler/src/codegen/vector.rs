@@ -70,25 +70,33 @@ impl Translator<'_> {
         }
     }
 
-    /// The body at points `v + shift` and `v + shift + 1`, storing both.
-    pub fn vector_point(&mut self, shift: i64) {
-        let mut lanes: HashMap<NodeId, Value> = HashMap::new();
+    /// The body at the points `v + shift` and `v + shift + 1` for every shift, storing them.
+    /// The vectors' instructions are interleaved node by node, so their independent
+    /// dependency chains (ten Philox rounds, a polynomial) overlap in the processor instead of
+    /// one waiting for the other's to drain. Loads are pure (a kernel never reads what it
+    /// writes), so computing every point before storing any changes nothing.
+    pub fn vector_points(&mut self, shifts: &[i64]) {
+        let mut lanes: Vec<HashMap<NodeId, Value>> = vec![HashMap::new(); shifts.len()];
         let items: Vec<NodeId> = self.kernel.body.items.iter().copied().filter(|id| self.inner[id.index()]).collect();
         for id in items {
-            let value = self.lane_node(id, shift, &lanes);
-            lanes.insert(id, value);
+            for (lanes, &shift) in lanes.iter_mut().zip(shifts) {
+                let value = self.lane_node(id, shift, lanes);
+                lanes.insert(id, value);
+            }
         }
-        for output in &self.kernel.outputs {
-            let value = self.lane(output.value, &lanes);
-            let address = self.output_address(output.buffer);
-            let offset = 8 * shift as i32;
-            match output.store {
-                Store::Add => self.add_at(address, offset, value, LANES),
-                Store::Assign => {
-                    self.b.ins().store(MemFlagsData::new().with_notrap(), value, address, offset);
-                }
-                Store::Scatter { .. } | Store::Update { .. } => {
-                    unreachable!("kernels with scatters or updates are not vectorised")
+        for (lanes, &shift) in lanes.iter().zip(shifts) {
+            for output in &self.kernel.outputs {
+                let value = self.lane(output.value, lanes);
+                let address = self.output_address(output.buffer);
+                let offset = 8 * shift as i32;
+                match output.store {
+                    Store::Add => self.add_at(address, offset, value, LANES),
+                    Store::Assign => {
+                        self.b.ins().store(MemFlagsData::new().with_notrap(), value, address, offset);
+                    }
+                    Store::Scatter { .. } | Store::Update { .. } => {
+                        unreachable!("kernels with scatters or updates are not vectorised")
+                    }
                 }
             }
         }
@@ -125,7 +133,9 @@ impl Translator<'_> {
                 continue;
             }
             let scalar = self.values[id.index()].expect("row values are computed before the row");
-            let splat = if makes_word(self.kernel.node(id)) {
+            let splat = if let Node::WordConst(w) = self.kernel.node(id) {
+                self.word_constant(*w)
+            } else if makes_word(self.kernel.node(id)) {
                 self.b.ins().splat(WORDS, scalar)
             } else if self.kernel.node(id).is_boolean() {
                 // A condition becomes a mask: all ones where true.
@@ -192,10 +202,7 @@ impl Translator<'_> {
                 let (c, a, b) = (self.lane(*c, lanes), self.lane(*a, lanes), self.lane(*b, lanes));
                 self.lane_select(c, a, b)
             }
-            Node::WordConst(w) => {
-                let w = self.b.ins().iconst(types::I32, i64::from(*w));
-                self.b.ins().splat(WORDS, w)
-            }
+            Node::WordConst(w) => self.word_constant(*w),
             Node::ToWord(a) => {
                 let a = self.lane(*a, lanes);
                 self.lane_words(a)
@@ -222,6 +229,15 @@ impl Translator<'_> {
             }
             Node::Reduce(_) => unreachable!("kernels with reductions in the innermost loop are not vectorised"),
         }
+    }
+
+    /// `w` in every lane, as a vector constant rather than a splat: Cranelift folds a widened
+    /// splat into a 64-bit constant, after which a product with it no longer lowers to one
+    /// `pmuludq` but to the three of a general 64-bit multiply.
+    fn word_constant(&mut self, w: u32) -> Value {
+        let bytes: Vec<u8> = (0..4).flat_map(|_| w.to_le_bytes()).collect();
+        let handle = self.b.func.dfg.constants.insert(ConstantData::from(bytes));
+        self.b.ins().vconst(WORDS, handle)
     }
 
     /// `v` as `to`, lane bits unchanged.
