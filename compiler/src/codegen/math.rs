@@ -3,9 +3,7 @@
 //! interpreter runs, so the bits agree and vector loops need no call per lane.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{
-    BlockArg, Endianness, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Value, types,
-};
+use cranelift_codegen::ir::{BlockArg, InstBuilder, StackSlotData, StackSlotKind, Value, types};
 use cranelift_codegen::isa::CallConv;
 
 use crate::math::{Arith, EXPONENT_BITS_BASE, POW2_BIAS, SIGNIFICAND_EXPONENT, SIGNIFICAND_MASK};
@@ -23,12 +21,6 @@ impl Emit<'_, '_> {
     /// The integer type of the same width as `ty`.
     fn bits_type(&self) -> types::Type {
         if self.ty == types::F64 { types::I64 } else { types::I64X2 }
-    }
-
-    /// Reinterprets `v` as `to` (floats as integers or back), lane by lane.
-    fn reinterpret(&mut self, to: types::Type, v: Value) -> Value {
-        let flags = MemFlagsData::new().with_endianness(Endianness::Little);
-        self.t.b.ins().bitcast(to, flags, v)
     }
 
     /// The integer `bits` in every lane.
@@ -87,28 +79,28 @@ impl Arith for Emit<'_, '_> {
     fn pow2(&mut self, n: Value) -> Value {
         let bias = self.num(POW2_BIAS);
         let biased = self.t.b.ins().fadd(n, bias);
-        let bits = self.reinterpret(self.bits_type(), biased);
+        let bits = self.t.reinterpret(self.bits_type(), biased);
         let shifted = self.t.b.ins().ishl_imm_u(bits, 52);
-        self.reinterpret(self.ty, shifted)
+        self.t.reinterpret(self.ty, shifted)
     }
     fn exponent(&mut self, a: Value) -> Value {
-        let bits = self.reinterpret(self.bits_type(), a);
+        let bits = self.t.reinterpret(self.bits_type(), a);
         let field = self.t.b.ins().ushr_imm_u(bits, 52);
         let mask = self.bits(0x7FF);
         let field = self.t.b.ins().band(field, mask);
         let base = self.bits(EXPONENT_BITS_BASE);
         let biased = self.t.b.ins().bor(field, base);
-        let biased = self.reinterpret(self.ty, biased);
+        let biased = self.t.reinterpret(self.ty, biased);
         let bias = self.num(POW2_BIAS);
         self.t.b.ins().fsub(biased, bias)
     }
     fn significand(&mut self, a: Value) -> Value {
-        let bits = self.reinterpret(self.bits_type(), a);
+        let bits = self.t.reinterpret(self.bits_type(), a);
         let mask = self.bits(SIGNIFICAND_MASK);
         let fraction = self.t.b.ins().band(bits, mask);
         let one = self.bits(SIGNIFICAND_EXPONENT);
         let bits = self.t.b.ins().bor(fraction, one);
-        self.reinterpret(self.ty, bits)
+        self.t.reinterpret(self.ty, bits)
     }
     /// Branches to a call of [`REDUCE_SYMBOL`] (per lane) only when some lane needs it.
     fn reduce_large(&mut self, x: Value, large: Value, medium: [Value; 3]) -> [Value; 3] {

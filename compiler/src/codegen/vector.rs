@@ -12,6 +12,7 @@ use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{ConstantData, InstBuilder, MemFlagsData, Value, types};
 
 use crate::ir::{Load, Node, NodeId, Store, VarId};
+use crate::math::TWO_POW_52;
 use crate::ops::WordOp;
 
 use super::translate::{Translator, float_cc};
@@ -20,8 +21,6 @@ const LANES: types::Type = types::F64X2;
 const MASKS: types::Type = types::I64X2;
 /// Words of the two points in lanes 0 and 1 (lanes 2 and 3 are unused).
 const WORDS: types::Type = types::I32X4;
-/// 2^52: a double `2^52 + w` holds the integer `w < 2^52` in its low bits.
-const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
 
 /// Whether `node` makes a word (rather than a number or a condition).
 fn makes_word(node: &Node) -> bool {
@@ -105,12 +104,7 @@ impl Translator<'_> {
     /// Picks lanes of `a` where the mask `c` is set, else of `b` (floats or masks).
     pub fn lane_select(&mut self, c: Value, a: Value, b: Value) -> Value {
         let ty = self.b.func.dfg.value_type(a);
-        let c = if ty == LANES {
-            let little = MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little);
-            self.b.ins().bitcast(LANES, little, c)
-        } else {
-            c
-        };
+        let c = if ty == LANES { self.reinterpret(LANES, c) } else { c };
         self.b.ins().bitselect(c, a, b)
     }
 
@@ -240,8 +234,8 @@ impl Translator<'_> {
         self.b.ins().vconst(WORDS, handle)
     }
 
-    /// `v` as `to`, lane bits unchanged.
-    fn reinterpret(&mut self, to: types::Type, v: Value) -> Value {
+    /// `v` as `to` (floats as integers, masks as floats, ...), lane bits unchanged.
+    pub fn reinterpret(&mut self, to: types::Type, v: Value) -> Value {
         let little = MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little);
         self.b.ins().bitcast(to, little, v)
     }

@@ -93,7 +93,7 @@ const SIGN_AND_EXPONENT: u64 = 0xFFF0_0000_0000_0000;
 /// The exponent field of 1.0 (biased exponent 1023).
 const EXPONENT_OF_ONE: u64 = 0x3FF0_0000_0000_0000;
 /// 2^52: adding an integer `n` in `0..2^52` to it puts `n` in the low bits.
-const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
+pub const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
 /// `2^52 + 1023`: `n + POW2_BIAS` has `n + 1023` in its low bits.
 pub const POW2_BIAS: f64 = TWO_POW_52 + 1023.0;
 /// The bits of [`POW2_BIAS`] minus 1023: ORing a biased exponent into them and subtracting
