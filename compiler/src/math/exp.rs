@@ -2,7 +2,7 @@
 //! scale by `2^k` in two exact-or-once-rounded steps (so results near overflow and in the
 //! subnormal range need no special case).
 
-use super::{Arith, LN2_HI, LN2_LO, horner};
+use super::{Arith, LN2_HI, LN2_LO, horner, nearest_multiple};
 
 /// `1 / ln 2`.
 const INV_LN2: f64 = std::f64::consts::LOG2_E;
@@ -24,12 +24,7 @@ pub fn exp<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
     let (low, high) = (a.num(LOW), a.num(HIGH));
     let x = a.max(x, low);
     let x = a.min(x, high);
-    // k = round(x / ln2), halves up.
-    let inv_ln2 = a.num(INV_LN2);
-    let half = a.num(0.5);
-    let scaled = a.mul(x, inv_ln2);
-    let shifted = a.add(scaled, half);
-    let k = a.floor(shifted);
+    let k = nearest_multiple(a, x, INV_LN2);
     let ln2_hi = a.num(LN2_HI);
     let ln2_lo = a.num(LN2_LO);
     let k_hi = a.mul(k, ln2_hi);
@@ -52,6 +47,7 @@ pub fn exp<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
     let y = a.sub(one, low_part);
     // y 2^k = (y 2^k1) 2^k2 with k1 = floor(k / 2): the first product is exact, the second
     // rounds once, also when the result is subnormal or overflows.
+    let half = a.num(0.5);
     let k_half = a.mul(k, half);
     let k1 = a.floor(k_half);
     let k2 = a.sub(k, k1);

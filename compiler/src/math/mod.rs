@@ -167,6 +167,25 @@ impl Arith for Scalar {
     }
 }
 
+/// The integer nearest `x * inverse` (halves up): how many periods `1 / inverse` to take away.
+fn nearest_multiple<A: Arith>(a: &mut A, x: A::Num, inverse: f64) -> A::Num {
+    let inverse = a.num(inverse);
+    let half = a.num(0.5);
+    let scaled = a.mul(x, inverse);
+    let shifted = a.add(scaled, half);
+    a.floor(shifted)
+}
+
+/// `k mod m` in `0..m` for an integer `k` and a power of two `m` (every step exact).
+fn modulo<A: Arith>(a: &mut A, k: A::Num, m: f64) -> A::Num {
+    let inverse = a.num(1.0 / m);
+    let scaled = a.mul(k, inverse);
+    let turns = a.floor(scaled);
+    let m = a.num(m);
+    let whole = a.mul(turns, m);
+    a.sub(k, whole)
+}
+
 /// `p(x) = c[0] + x (c[1] + x (c[2] + ...))` by Horner's rule.
 fn horner<A: Arith>(a: &mut A, x: A::Num, coefficients: &[f64]) -> A::Num {
     let (&last, rest) = coefficients.split_last().expect("a polynomial has a coefficient");

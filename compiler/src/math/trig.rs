@@ -5,7 +5,7 @@
 //! three pieces whose products with `k` are exact; larger ones by [`super::reduce::large`],
 //! which engines may run out of line since such arguments are rare.
 
-use super::{Arith, horner};
+use super::{Arith, horner, modulo, nearest_multiple};
 
 /// `2/pi`.
 const INV_PIO2: f64 = f64::from_bits(0x3FE4_5F30_6DC9_C883);
@@ -38,11 +38,7 @@ const C: [f64; 6] = [
 
 /// `(k mod 4, y0, y1)` with `x = k pi/2 + y0 + y1`.
 fn reduce<A: Arith>(a: &mut A, x: A::Num) -> [A::Num; 3] {
-    let inv_pio2 = a.num(INV_PIO2);
-    let half = a.num(0.5);
-    let scaled = a.mul(x, inv_pio2);
-    let shifted = a.add(scaled, half);
-    let k = a.floor(shifted);
+    let k = nearest_multiple(a, x, INV_PIO2);
     let pio2_1 = a.num(PIO2_1);
     let k_1 = a.mul(k, pio2_1);
     let r = a.sub(x, k_1);
@@ -51,12 +47,7 @@ fn reduce<A: Arith>(a: &mut A, x: A::Num) -> [A::Num; 3] {
     let y0 = a.sub(r, w);
     let y1 = a.sub(r, y0);
     let y1 = a.sub(y1, w);
-    let quarter = a.num(0.25);
-    let k_quarter = a.mul(k, quarter);
-    let turns = a.floor(k_quarter);
-    let four = a.num(4.0);
-    let whole = a.mul(turns, four);
-    let quadrant = a.sub(k, whole);
+    let quadrant = modulo(a, k, 4.0);
     let medium = [quadrant, y0, y1];
     let magnitude = a.abs(x);
     let limit = a.num(MEDIUM);
@@ -125,14 +116,8 @@ pub fn sin_cos<A: Arith>(a: &mut A, x: A::Num) -> (A::Num, A::Num) {
     let (minus_s, minus_c) = (a.neg(s), a.neg(c));
     // k mod 4 = 0: (s, c); 1: (c, -s); 2: (-s, -c); 3: (-c, s).
     let (one, two) = (a.num(1.0), a.num(2.0));
-    let odd_quadrant = {
-        let half = a.num(0.5);
-        let half_turns = a.mul(quadrant, half);
-        let whole = a.floor(half_turns);
-        let twice = a.mul(whole, two);
-        let rest = a.sub(quadrant, twice);
-        a.equal(rest, one)
-    };
+    let parity = modulo(a, quadrant, 2.0);
+    let odd_quadrant = a.equal(parity, one);
     let lower_half = a.less(quadrant, two);
     let sin_even = a.select(lower_half, s, minus_s);
     let sin_odd = a.select(lower_half, c, minus_c);
