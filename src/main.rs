@@ -243,6 +243,8 @@ enum Stage {
     Grad,
     /// The Cranelift IR the JIT compiles, before Cranelift's optimisations.
     Clif,
+    /// The OpenCL C the OpenCL engine builds, with each kernel's launch.
+    Opencl,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -269,6 +271,7 @@ impl From<Stage> for commands::Stage {
             Stage::Ir => commands::Stage::Ir,
             Stage::Grad => commands::Stage::Grad,
             Stage::Clif => commands::Stage::Clif,
+            Stage::Opencl => commands::Stage::OpenCl,
         }
     }
 }

@@ -50,8 +50,8 @@ fn emit(path: &Path, stage: &str) -> String {
         }
         "clif" => {
             let model = Model::from_file(path).unwrap_or_else(|f| panic!("{f:?}"));
-            let options = noether::compiler::codegen::Options::default();
-            noether::compiler::codegen::emit_clif(&model.compiled().program, options).expect("generates code")
+            let options = noether::compiler::codegen::clif::Options::default();
+            noether::compiler::codegen::clif::emit_clif(&model.compiled().program, options).expect("generates code")
         }
         "ast" => {
             let text = std::fs::read_to_string(path).expect("case file");

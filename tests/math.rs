@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use noether::compiler::codegen::INLINE_MATH_LIMIT;
+use noether::compiler::codegen::clif::INLINE_MATH_LIMIT;
 use noether::compiler::ir::{
     Access, Affine, Buffer, BufferId, Kernel, KernelId, Load, Node, NodeId, Output, ProcId, Procedure, Program, Region,
     VarId,

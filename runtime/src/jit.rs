@@ -17,7 +17,7 @@ use cranelift_codegen::ir::{FuncRef, Function, Signature, UserFuncName};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
-use noether_compiler::codegen::{self, Imports, MATH_FUNCTIONS, MathOp, Options};
+use noether_compiler::codegen::clif::{self as codegen, Imports, MATH_FUNCTIONS, MathOp, Options};
 use noether_compiler::ir::{Kernel, Partition, ProcId, Program, Visit};
 use noether_compiler::ops::{Binary, Unary};
 

@@ -77,9 +77,10 @@ pub enum Stage {
     Ir,
     Grad,
     Clif,
+    OpenCl,
 }
 
-/// `noether emit`: the syntax tree, the Kernel IR, or the Cranelift IR.
+/// `noether emit`: the syntax tree, the Kernel IR, the Cranelift IR or the OpenCL C.
 pub fn emit(file: &Path, overrides: &[Override], stage: Stage) -> Result<(), Failure> {
     if let Stage::Ast = stage {
         let source = noether::runtime::model::read_source(file)?;
@@ -94,14 +95,14 @@ pub fn emit(file: &Path, overrides: &[Override], stage: Stage) -> Result<(), Fai
     let program = &model.compiled().program;
     match stage {
         Stage::Clif => {
-            let options = noether::compiler::codegen::Options::default();
-            let text = noether::compiler::codegen::emit_clif(program, options).map_err(|e| {
-                model.fail(noether::RunError::Engine(noether::runtime::EngineError {
-                    engine: "jit",
-                    kernel: e.kernel.clone(),
-                    message: e.message,
-                }))
-            })?;
+            let options = noether::compiler::codegen::clif::Options::default();
+            let text = noether::compiler::codegen::clif::emit_clif(program, options)
+                .map_err(|e| codegen_failure(&model, "jit", e))?;
+            print!("{text}");
+        }
+        Stage::OpenCl => {
+            let text = noether::compiler::codegen::opencl::emit_opencl(program)
+                .map_err(|e| codegen_failure(&model, "opencl", e))?;
             print!("{text}");
         }
         Stage::Grad => {
@@ -111,6 +112,16 @@ pub fn emit(file: &Path, overrides: &[Override], stage: Stage) -> Result<(), Fai
         _ => print!("{}", noether::compiler::ir::print(program)),
     }
     Ok(())
+}
+
+/// A kernel the code generator of `engine` could not translate: a bug in Noether, reported as
+/// the engine would report it.
+fn codegen_failure(model: &Model, engine: &'static str, e: noether::compiler::codegen::CodegenError) -> Failure {
+    model.fail(noether::RunError::Engine(noether::runtime::EngineError {
+        engine,
+        kernel: e.kernel,
+        message: e.message,
+    }))
 }
 
 /// One paragraph saying what the model contains; a let without a buffer of its own is marked

@@ -6,7 +6,7 @@
 //! and `cos`, [`reduce::large`], integer arithmetic in plain Rust), all exactly specified. The
 //! interpreter and constant folding run them on `f64` ([`Scalar`]); the JIT emits the same
 //! operations inline as Cranelift instructions, on one point or on `f64x2` lanes (or calls the
-//! `Scalar` versions where a kernel has very many, see `codegen::INLINE_MATH_LIMIT`). So every
+//! `Scalar` versions where a kernel has very many, see `codegen::clif::INLINE_MATH_LIMIT`). So every
 //! engine computes the same bits, and the JIT vectorises kernels that use them. The algorithms
 //! branch only around the rare large reduction (selects otherwise), so lanes stay in step.
 //!

@@ -8,7 +8,7 @@
 
 /// `floor(2/pi 2^1280)`: the first 1280 bits of `2/pi`, most significant word first. A
 /// double's exponent reaches 971, and the window below needs 192 bits past it.
-const TWO_OVER_PI: [u64; 20] = [
+pub(crate) const TWO_OVER_PI: [u64; 20] = [
     0xA2F9_836E_4E44_1529,
     0xFC27_57D1_F534_DDC0,
     0xDB62_9599_3C43_9041,
@@ -32,8 +32,8 @@ const TWO_OVER_PI: [u64; 20] = [
 ];
 
 /// `pi/2` as a sum of two doubles.
-const PIO2_HI: f64 = f64::from_bits(0x3FF9_21FB_5444_2D18);
-const PIO2_LO: f64 = f64::from_bits(0x3C91_A626_3314_5C07);
+pub(crate) const PIO2_HI: f64 = f64::from_bits(0x3FF9_21FB_5444_2D18);
+pub(crate) const PIO2_LO: f64 = f64::from_bits(0x3C91_A626_3314_5C07);
 
 /// Bits `start .. start + 192` of `2/pi`'s fraction (bit 0 is the `1/2` place) as three words,
 /// most significant first.

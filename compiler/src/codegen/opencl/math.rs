@@ -1,0 +1,129 @@
+//! [`crate::math`]'s functions printed as OpenCL C: the same algorithms over [`Arith`], each
+//! operation one statement, so a device computes the bits the interpreter computes.
+
+use std::fmt::Write;
+
+use super::literal;
+use crate::math::reduce::{PIO2_HI, PIO2_LO, TWO_OVER_PI};
+use crate::math::{self, Arith, EXPONENT_BITS_BASE, POW2_BIAS, SIGNIFICAND_EXPONENT, SIGNIFICAND_MASK};
+
+/// Prints [`Arith`] operations as statements, one fresh variable each.
+struct Printer {
+    code: String,
+    next: usize,
+}
+
+impl Printer {
+    /// A fresh variable of C type `ty` holding `expression`, by number.
+    fn define(&mut self, ty: &str, expression: &str) -> usize {
+        let index = self.next;
+        self.next += 1;
+        writeln!(self.code, "    {ty} t{index} = {expression};").expect("writing to a String");
+        index
+    }
+
+    /// A fresh `double`.
+    fn named(&mut self, expression: &str) -> usize {
+        self.define("double", expression)
+    }
+
+    /// A fresh flag.
+    fn flag(&mut self, expression: &str) -> usize {
+        self.define("int", expression)
+    }
+}
+
+impl Arith for Printer {
+    type Num = usize;
+    type Cond = usize;
+
+    fn num(&mut self, c: f64) -> usize {
+        self.named(&literal(c))
+    }
+    fn add(&mut self, a: usize, b: usize) -> usize {
+        self.named(&format!("t{a} + t{b}"))
+    }
+    fn sub(&mut self, a: usize, b: usize) -> usize {
+        self.named(&format!("t{a} - t{b}"))
+    }
+    fn mul(&mut self, a: usize, b: usize) -> usize {
+        self.named(&format!("t{a} * t{b}"))
+    }
+    fn div(&mut self, a: usize, b: usize) -> usize {
+        self.named(&format!("t{a} / t{b}"))
+    }
+    fn floor(&mut self, a: usize) -> usize {
+        self.named(&format!("floor(t{a})"))
+    }
+    fn min(&mut self, a: usize, b: usize) -> usize {
+        self.named(&format!("noether_min(t{a}, t{b})"))
+    }
+    fn max(&mut self, a: usize, b: usize) -> usize {
+        self.named(&format!("noether_max(t{a}, t{b})"))
+    }
+    fn abs(&mut self, a: usize) -> usize {
+        self.named(&format!("fabs(t{a})"))
+    }
+    fn neg(&mut self, a: usize) -> usize {
+        self.named(&format!("-t{a}"))
+    }
+    fn less(&mut self, a: usize, b: usize) -> usize {
+        self.flag(&format!("t{a} < t{b}"))
+    }
+    fn equal(&mut self, a: usize, b: usize) -> usize {
+        self.flag(&format!("t{a} == t{b}"))
+    }
+    fn both(&mut self, a: usize, b: usize) -> usize {
+        self.flag(&format!("t{a} && t{b}"))
+    }
+    fn select(&mut self, c: usize, a: usize, b: usize) -> usize {
+        self.named(&format!("t{c} ? t{a} : t{b}"))
+    }
+    fn pow2(&mut self, n: usize) -> usize {
+        self.named(&format!("as_double(as_ulong(t{n} + {}) << 52)", literal(POW2_BIAS)))
+    }
+    fn exponent(&mut self, a: usize) -> usize {
+        let base = format!("{EXPONENT_BITS_BASE:#x}UL");
+        self.named(&format!("as_double({base} | ((as_ulong(t{a}) >> 52) & 0x7ffUL)) - {}", literal(POW2_BIAS)))
+    }
+    fn significand(&mut self, a: usize) -> usize {
+        let (mask, one) = (format!("{SIGNIFICAND_MASK:#x}UL"), format!("{SIGNIFICAND_EXPONENT:#x}UL"));
+        self.named(&format!("as_double((as_ulong(t{a}) & {mask}) | {one})"))
+    }
+    fn reduce_large(&mut self, x: usize, large: usize, medium: [usize; 3]) -> [usize; 3] {
+        let [q, y0, y1] = medium.map(|m| self.named(&format!("t{m}")));
+        writeln!(self.code, "    if (t{large}) noether_reduce_large(t{x}, &t{q}, &t{y0}, &t{y1});")
+            .expect("writing to a String");
+        [q, y0, y1]
+    }
+}
+
+/// `double name(double x)` computing `f` by the printed operations.
+fn function(name: &str, f: fn(&mut Printer, usize) -> usize) -> String {
+    let mut printer = Printer { code: String::new(), next: 1 };
+    let result = f(&mut printer, 0);
+    format!("double {name}(double t0) {{\n{}    return t{result};\n}}\n\n", printer.code)
+}
+
+/// The OpenCL C definitions of `noether_exp`, `noether_log`, `noether_sin`, `noether_cos`, and
+/// of the large reduction they need (`noether_reduce_large`, a port of
+/// [`crate::math::reduce::large`]).
+pub(super) fn functions() -> String {
+    let mut out = reduce_large();
+    out.push_str(&function("noether_exp", math::exp));
+    out.push_str(&function("noether_log", math::log));
+    out.push_str(&function("noether_sin", math::sin));
+    out.push_str(&function("noether_cos", math::cos));
+    out
+}
+
+/// [`crate::math::reduce::large`] in OpenCL C: the same integer arithmetic on 64-bit words,
+/// and conversions of the 128-bit fraction that round as Rust's `i128 as f64` does.
+fn reduce_large() -> String {
+    let table: Vec<String> = TWO_OVER_PI.iter().map(|w| format!("{w:#018x}UL")).collect();
+    format!(
+        "__constant ulong NOETHER_TWO_OVER_PI[20] = {{\n    {}\n}};\n\n{}",
+        table.join(",\n    "),
+        include_str!("reduce.cl").replace("PIO2_HI", &literal(PIO2_HI)).replace("PIO2_LO", &literal(PIO2_LO))
+    )
+}

@@ -1,0 +1,121 @@
+//! Kernel IR -> OpenCL C, one `__kernel` per IR kernel, for the OpenCL engine.
+//!
+//! Kernel `k` of a program becomes `__kernel void k{k}(__global double *b{i}, ...)`, taking the
+//! buffers it uses (loads, outputs, a visiting list) in increasing [`BufferId`] order, as
+//! [`Entry::buffers`] lists them; [`Entry::work_items`] says how many work items to launch, by
+//! the kernel's [`Partition`] (see [the kernel ABI](super)):
+//! - `Rows`: one work item per domain point (its flat row-major position is the global id);
+//! - `ScatterRows(target)`: one per row of the target; each visits every point in order and adds
+//!   only what lands in its row;
+//! - `Single`: one, visiting every point (or the listed ones) in order.
+//!
+//! The code says exactly what the IR says, so the device computes the interpreter's bits:
+//! `#pragma OPENCL FP_CONTRACT OFF` (no fused multiply-adds), no fast-math options, every
+//! operation of [`crate::ops`] spelled out with its edge cases (`min`/`max` on NaN and signed
+//! zeros, `to_word`'s saturation, `powi`'s multiplication order), and `exp`, `log`, `sin`, `cos`
+//! printed from [`crate::math`]'s algorithms ([`math`]). OpenCL's own functions are used for
+//! `tan`, `tanh`, `sinh`, `cosh`, `asin`, `acos`, `atan`, `atan2` and `pow`, which Noether does
+//! not define bit for bit yet: there a device agrees with the interpreter to a few ulps.
+//! Reductions run in a work item's own loop, in visiting order, so sums agree bit for bit too.
+
+mod kernel;
+mod math;
+
+use std::fmt::Write;
+
+use super::CodegenError;
+use crate::ir::{BufferId, Partition, Program};
+
+/// A program as OpenCL C: the source of every kernel, and how to call each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Source {
+    /// The whole OpenCL C program.
+    pub text: String,
+    /// How to launch each kernel, by [`crate::ir::KernelId`].
+    pub kernels: Vec<Entry>,
+}
+
+/// How to launch one kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The `__kernel` function's name (`k0`, `k1`, ...).
+    pub function: String,
+    /// The buffers it takes, in argument order.
+    pub buffers: Vec<BufferId>,
+    /// How many work items to launch (the global size; any local size).
+    pub work_items: usize,
+}
+
+/// A kernel in the source of every program, `(values, finite)`: with one work item per element
+/// of `values`, sets the `int` at `finite` to 0 if some element is NaN or infinite.
+pub const CHECK_FINITE: &str = "noether_check_finite";
+
+/// Writes `program` as OpenCL C.
+pub fn write(program: &Program) -> Result<Source, CodegenError> {
+    let mut text = String::from(include_str!("prelude.cl"));
+    text.push_str(&math::functions());
+    let mut kernels = Vec::with_capacity(program.kernels.len());
+    for (index, kernel) in program.kernels.iter().enumerate() {
+        let function = format!("k{index}");
+        let (code, buffers) = kernel::write(program, kernel, &function)
+            .map_err(|message| CodegenError { kernel: kernel.name.clone(), message })?;
+        text.push_str(&code);
+        let work_items = match kernel.partition(program) {
+            Partition::Rows => kernel.points(),
+            Partition::ScatterRows(target) => program.buffer(target).shape[0],
+            Partition::Single => 1,
+        };
+        kernels.push(Entry { function, buffers, work_items });
+    }
+    Ok(Source { text, kernels })
+}
+
+/// `noether emit --stage opencl`: the program's OpenCL C, each kernel's launch in a comment.
+pub fn emit_opencl(program: &Program) -> Result<String, CodegenError> {
+    let source = write(program)?;
+    let mut out = source.text;
+    out.push_str("/* Launches:\n");
+    for (entry, kernel) in source.kernels.iter().zip(&program.kernels) {
+        let buffers: Vec<String> = entry.buffers.iter().map(|b| program.buffer(*b).name.clone()).collect();
+        writeln!(
+            out,
+            "   {} ({}): {} work items; buffers {}",
+            entry.function,
+            kernel.name,
+            entry.work_items,
+            buffers.join(", ")
+        )
+        .expect("writing to a String");
+    }
+    out.push_str("*/\n");
+    Ok(out)
+}
+
+/// A double as an OpenCL C literal that reads back as the same bits.
+pub(crate) fn literal(value: f64) -> String {
+    if value.is_nan() {
+        "NAN".into()
+    } else if value.is_infinite() {
+        if value > 0.0 { "INFINITY".into() } else { "(-INFINITY)".into() }
+    } else if value.is_sign_negative() {
+        format!("({value:?})")
+    } else {
+        format!("{value:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_read_back_exactly() {
+        for value in [0.1, -0.0, 1e-310, f64::MAX, 1.0 / 3.0, 2.0, -7.5e100] {
+            let text = literal(value);
+            let parsed: f64 = text.trim_matches(|c| c == '(' || c == ')').parse().expect("a number");
+            assert_eq!(parsed.to_bits(), value.to_bits(), "{text}");
+        }
+        assert_eq!(literal(f64::NEG_INFINITY), "(-INFINITY)");
+        assert_eq!(literal(f64::NAN), "NAN");
+    }
+}
