@@ -46,7 +46,8 @@ pub fn simulator(text: &str, backend: Backend) -> Simulator {
     model(text).simulator_with(backend, options).unwrap_or_else(|f| panic!("{f:?}"))
 }
 
-/// Turns `fn NAME(backend: Backend)` test bodies into one test per engine.
+/// Turns `fn NAME(backend: Backend)` test bodies into one test per engine (OpenCL's with the
+/// `opencl` feature).
 macro_rules! on_every_engine {
     ($($name:ident),* $(,)?) => {
         mod interp {
@@ -59,6 +60,13 @@ macro_rules! on_every_engine {
             $(#[test]
             fn $name() {
                 super::$name(noether::Backend::Jit)
+            })*
+        }
+        #[cfg(feature = "opencl")]
+        mod opencl {
+            $(#[test]
+            fn $name() {
+                super::$name(noether::Backend::OpenCl)
             })*
         }
     };
