@@ -38,7 +38,7 @@ pub fn walkthrough(out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
     })?;
     printed?;
 
-    // Read the final state as an ndarray view and compute from it. Diffusion conserves heat,
+    // Read the final state as an ndarray (lent by the engine) and compute from it. Diffusion conserves heat,
     // and the Gaussian's variance grows by 2 D t per direction: its peak falls by s0² / (s0² + 2 D t).
     let u = sim.state("u")?;
     let heat = u.sum();

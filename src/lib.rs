@@ -6,7 +6,7 @@
 //!
 //! The walkthrough below is `examples/embed.rs` in short (`cargo run --example embed` runs the
 //! whole of it): load a model with a const overridden as `--set N=32` does, set a param, run
-//! while streaming an observable, read a state as an ndarray view, take a gradient, fit, and
+//! while streaming an observable, read a state as an ndarray, take a gradient, fit, and
 //! handle a diagnostic.
 //!
 //! ```
@@ -27,7 +27,7 @@
 //!     ControlFlow::Continue(())
 //! })?;
 //!
-//! let u = sim.state("u")?; // an ndarray view, 32×32
+//! let u = sim.state("u")?; // an ndarray lent by the engine, 32×32
 //! let recorded = sim.observable("total")?; // the series streamed above
 //! assert!((u.sum() - recorded[0]).abs() < 1e-9 * recorded[0]); // diffusion conserves heat
 //!

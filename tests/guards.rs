@@ -29,7 +29,7 @@ fn a_gradient_too_large_for_memory_is_refused_before_it_starts() {
     assert_eq!(gradient.memory.peak_bytes() as u64, peak);
 
     let mut sim = limited(HEAT, Some(peak - 1));
-    let buffers = sim.buffers().count();
+    let buffers = sim.buffer_count();
     let failure = sim.gradient("L", &["D"]).expect_err("one byte short");
     assert_eq!(failure.codes(), ["noether::grad::too_large"]);
     let text = failure.render_plain(200);
@@ -43,7 +43,7 @@ fn a_gradient_too_large_for_memory_is_refused_before_it_starts() {
         text.contains("keeps 15 copies of the states"),
         "7 checkpoints, a 7-step segment, the final states: {text}"
     );
-    assert_eq!(sim.buffers().count(), buffers, "no adjoint buffer was allocated");
+    assert_eq!(sim.buffer_count(), buffers, "no adjoint buffer was allocated");
     sim.run().expect("the run still fits");
 }
 
@@ -59,7 +59,7 @@ fn a_gradient_reports_what_it_holds() {
         let memory = sim.gradient_with("L", &["D"], options).expect("gradient").memory;
         assert_eq!((memory.checkpoints, memory.stored_state_sets), (checkpoints, sets));
         assert_eq!(memory.stored_bytes, sets * state, "{checkpoints} checkpoints");
-        assert_eq!(memory.peak_bytes(), memory.stored_bytes + sim.buffers().bytes());
+        assert_eq!(memory.peak_bytes(), memory.stored_bytes + sim.buffer_bytes());
         let exact = limited(&text, Some(memory.peak_bytes() as u64)).gradient_with("L", &["D"], options);
         assert!(exact.is_ok(), "{checkpoints} checkpoints: the check predicts {} B", memory.peak_bytes());
     }

@@ -12,10 +12,7 @@ use noether::compiler::ir::{
     VarId,
 };
 use noether::compiler::ops::Unary;
-use noether::runtime::buffers::Buffers;
-use noether::runtime::engine::Engine;
-use noether::runtime::interp::Interpreter;
-use noether::runtime::jit::{Jit, JitOptions};
+use noether::runtime::engine::{self, Backend, EngineOptions};
 
 /// `y[i] = op(x[i])` as a one-kernel program, with `op` applied `uses` times in the kernel (all
 /// but one unused): past `INLINE_MATH_LIMIT` uses the JIT calls the function out of line.
@@ -54,12 +51,22 @@ fn word_program(n: usize) -> Program {
     program
 }
 
-/// `op` of every argument on `engine`.
-fn apply(engine: &mut dyn Engine, program: &Program, args: &[f64]) -> Vec<f64> {
-    let mut buffers = Buffers::for_program(program);
-    buffers.data_mut(BufferId(0)).copy_from_slice(args);
-    engine.run(ProcId(0), &mut buffers).expect("the kernel runs");
-    buffers.data(BufferId(1)).to_vec()
+/// `op` of every argument on an engine of `backend` with `options`.
+fn apply(program: &Arc<Program>, backend: Backend, options: EngineOptions, args: &[f64]) -> Vec<f64> {
+    let mut engine = engine::build(program.clone(), backend, options).expect("compiles");
+    engine.write(BufferId(0), 0, args).expect("written");
+    engine.run(ProcId(0)).expect("the kernel runs");
+    engine.read(BufferId(1), 0..args.len()).expect("read").into_owned()
+}
+
+/// `op` of every argument on the interpreter.
+fn interpreted(program: &Arc<Program>, args: &[f64]) -> Vec<f64> {
+    apply(program, Backend::Interp, EngineOptions::default(), args)
+}
+
+/// The JIT on `threads` threads, with vector code unless `scalar_only`.
+fn jit(threads: usize, scalar_only: bool) -> EngineOptions {
+    EngineOptions { threads: Some(threads), scalar_only, ..EngineOptions::default() }
 }
 
 /// The distance between `a` and `b` in units in the last place (0 for two NaNs).
@@ -123,7 +130,7 @@ fn special() -> Vec<f64> {
 fn check(op: Unary, reference: fn(f64) -> f64, bound: u64, args: impl Iterator<Item = f64>) {
     let args: Vec<f64> = args.chain(special()).collect();
     let program = Arc::new(program(op, args.len()));
-    let expected = apply(&mut Interpreter::new(program.clone()), &program, &args);
+    let expected = interpreted(&program, &args);
 
     let (mut worst, mut at, mut differ) = (0, 0.0, 0);
     for (&x, &y) in args.iter().zip(&expected) {
@@ -137,19 +144,18 @@ fn check(op: Unary, reference: fn(f64) -> f64, bound: u64, args: impl Iterator<I
     assert!(worst <= bound, "{op}({at:e}) is {worst} ulp from libm (bound {bound})");
 
     for (label, options) in [
-        ("lanes", JitOptions { threads: 1, ..JitOptions::default() }),
-        ("one point at a time", JitOptions { threads: 1, vectorize: false, ..JitOptions::default() }),
-        ("three threads", JitOptions { threads: 3, min_parallel_points: 1, ..JitOptions::default() }),
+        ("lanes", jit(1, false)),
+        ("one point at a time", jit(1, true)),
+        ("three threads", EngineOptions { min_parallel_points: Some(1), ..jit(3, false) }),
     ] {
-        let mut jit = Jit::new(program.clone(), options).expect("compiles");
-        assert_same(&op.name(), label, &args, &expected, &apply(&mut jit, &program, &args));
+        assert_same(&op.name(), label, &args, &expected, &apply(&program, Backend::Jit, options, &args));
     }
     // Out of line every use is a call, so a sample of the arguments keeps this quick.
     let sample: Vec<usize> = (0..args.len()).step_by(97).chain(args.len() - special().len()..args.len()).collect();
     let (args, expected): (Vec<f64>, Vec<f64>) = sample.iter().map(|&i| (args[i], expected[i])).unzip();
     let program = Arc::new(program_with(op, args.len(), INLINE_MATH_LIMIT + 1));
-    let mut jit = Jit::new(program.clone(), JitOptions { threads: 1, ..JitOptions::default() }).expect("compiles");
-    assert_same(&op.name(), "out of line", &args, &expected, &apply(&mut jit, &program, &args));
+    let got = apply(&program, Backend::Jit, jit(1, false), &args);
+    assert_same(&op.name(), "out of line", &args, &expected, &got);
 }
 
 /// Demands the JIT's results `got` be the interpreter's `expected`, bit for bit.
@@ -219,15 +225,8 @@ fn sin_and_cos_are_correct_where_the_reduction_is_hardest() {
     for (op, pick) in [(Unary::Sin, 1), (Unary::Cos, 2)] {
         let args: Vec<f64> = cases.iter().flat_map(|c| [c.0, -c.0]).collect();
         let program = Arc::new(program(op, args.len()));
-        let engines: Vec<(&str, Box<dyn Engine>)> = vec![
-            ("interpreter", Box::new(Interpreter::new(program.clone()))),
-            (
-                "jit",
-                Box::new(Jit::new(program.clone(), JitOptions { threads: 1, ..JitOptions::default() }).expect("jit")),
-            ),
-        ];
-        for (name, mut engine) in engines {
-            let got = apply(engine.as_mut(), &program, &args);
+        for (name, backend) in [("interpreter", Backend::Interp), ("jit", Backend::Jit)] {
+            let got = apply(&program, backend, jit(1, false), &args);
             for (i, case) in cases.iter().enumerate() {
                 let exact = f64::from_bits(if pick == 1 { case.1 } else { case.2 });
                 // sin is odd, cos even.
@@ -253,13 +252,12 @@ fn numbers_become_the_same_words_on_every_engine() {
         .chain(random_bits(10_000, 47))
         .collect();
     let program = Arc::new(word_program(args.len()));
-    let expected = apply(&mut Interpreter::new(program.clone()), &program, &args);
+    let expected = interpreted(&program, &args);
     for (&x, &w) in args.iter().zip(&expected) {
         assert_eq!(w, f64::from(x as i64 as u32), "the interpreter's word of {x:e}");
     }
-    for (label, vectorize) in [("lanes", true), ("one point at a time", false)] {
-        let options = JitOptions { threads: 1, vectorize, ..JitOptions::default() };
-        let mut jit = Jit::new(program.clone(), options).expect("compiles");
-        assert_same("to_word", label, &args, &expected, &apply(&mut jit, &program, &args));
+    for (label, scalar_only) in [("lanes", false), ("one point at a time", true)] {
+        let got = apply(&program, Backend::Jit, jit(1, scalar_only), &args);
+        assert_same("to_word", label, &args, &expected, &got);
     }
 }

@@ -4,12 +4,9 @@
 use std::sync::Arc;
 
 use noether::compiler::ir::builder::KernelBuilder;
-use noether::compiler::ir::{Access, Affine, Node, Output, Program, VarId};
+use noether::compiler::ir::{Access, Affine, BufferId, Node, Output, ProcId, Program, VarId};
 use noether::compiler::lower::random::{philox, uniform, word_of};
-use noether::runtime::buffers::Buffers;
-use noether::runtime::engine::Engine;
-use noether::runtime::interp::Interpreter;
-use noether::runtime::jit::{Jit, JitOptions};
+use noether::runtime::engine::{self, Backend, Engine, EngineOptions};
 
 /// Random123's `kat_vectors` for philox4x32 with 10 rounds: counter, key, output.
 const KNOWN_ANSWERS: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
@@ -49,15 +46,19 @@ fn philox_program() -> Program {
     program
 }
 
-fn draw(engine: &mut dyn Engine, program: &Program) -> Vec<[u32; 4]> {
-    let mut buffers = Buffers::for_program(program);
-    let input = noether::compiler::ir::BufferId(0);
+/// An engine of `backend` running `program`.
+fn build(program: &Arc<Program>, backend: Backend) -> Box<dyn Engine> {
+    engine::build(program.clone(), backend, EngineOptions::default()).expect("compiles")
+}
+
+fn draw(engine: &mut dyn Engine) -> Vec<[u32; 4]> {
     let flat: Vec<f64> = KNOWN_ANSWERS.iter().flat_map(|(c, k, _)| c.iter().chain(k).map(|w| f64::from(*w))).collect();
-    buffers.data_mut(input).copy_from_slice(&flat);
-    engine.run(noether::compiler::ir::ProcId(0), &mut buffers).expect("runs");
-    (0..KNOWN_ANSWERS.len())
-        .map(|v| std::array::from_fn(|k| buffers.data(noether::compiler::ir::BufferId(1 + k as u32))[v] as u32))
-        .collect()
+    engine.write(BufferId(0), 0, &flat).expect("written");
+    engine.run(ProcId(0)).expect("runs");
+    let n = KNOWN_ANSWERS.len();
+    let outputs: Vec<Vec<f64>> =
+        (0..4).map(|k| engine.read(BufferId(1 + k), 0..n).expect("read").into_owned()).collect();
+    (0..n).map(|v| std::array::from_fn(|k| outputs[k][v] as u32)).collect()
 }
 
 #[test]
@@ -65,10 +66,8 @@ fn philox_matches_the_known_answer_vectors_on_every_engine() {
     let program = Arc::new(philox_program());
     noether::compiler::ir::verify(&program).expect("valid IR");
     let expected: Vec<[u32; 4]> = KNOWN_ANSWERS.iter().map(|(_, _, out)| *out).collect();
-    let mut interp = Interpreter::new(program.clone());
-    assert_eq!(draw(&mut interp, &program), expected, "interpreter");
-    let mut jit = Jit::new(program.clone(), JitOptions::default()).expect("compiles");
-    assert_eq!(draw(&mut jit, &program), expected, "JIT");
+    assert_eq!(draw(build(&program, Backend::Interp).as_mut()), expected, "interpreter");
+    assert_eq!(draw(build(&program, Backend::Jit).as_mut()), expected, "JIT");
 }
 
 /// Uniforms lie strictly inside (0, 1), even from the extreme words.
@@ -89,16 +88,12 @@ fn uniforms_never_reach_zero_or_one() {
     let kernel = program.add_kernel(b.finish(vec![Output::assign(output, u)]));
     program.add_procedure("uniform", vec![kernel]);
     let program = Arc::new(program);
-    let engines: Vec<Box<dyn Engine>> = vec![
-        Box::new(Interpreter::new(program.clone())),
-        Box::new(Jit::new(program.clone(), JitOptions::default()).expect("compiles")),
-    ];
-    for mut engine in engines {
-        let mut buffers = Buffers::for_program(&program);
+    for backend in Backend::ALL {
+        let mut engine = build(&program, backend);
         let max = f64::from(u32::MAX);
-        buffers.data_mut(input).copy_from_slice(&[0.0, 0.0, max, max, max, 0.0]);
-        engine.run(noether::compiler::ir::ProcId(0), &mut buffers).expect("runs");
-        let u = buffers.data(output);
+        engine.write(input, 0, &[0.0, 0.0, max, max, max, 0.0]).expect("written");
+        engine.run(ProcId(0)).expect("runs");
+        let u = engine.read(output, 0..3).expect("read");
         assert_eq!(u[0], 2f64.powi(-53), "{}", engine.name());
         assert_eq!(u[1], 1.0 - 2f64.powi(-53), "{}", engine.name());
         assert!(u[2] > 0.99 && u[2] < 1.0, "{}", engine.name());

@@ -27,9 +27,10 @@ use noether_compiler::ir::BufferId;
 use noether_compiler::lower::gradient::GradientProgram;
 use noether_compiler::model::FieldKind;
 
+use crate::engine::Stored;
 use crate::error::{RunError, bytes_text};
 use crate::memory::{self, Allowance};
-use crate::simulator::{Simulator, Snapshot, build_engine};
+use crate::simulator::{Simulator, Snapshot};
 
 /// Settings of a gradient computation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -84,7 +85,8 @@ impl AdjointMemory {
     }
 }
 
-type States = Vec<Vec<f64>>;
+/// One set of the evolving states, kept by the engine.
+type States = Vec<Stored>;
 
 /// States kept by the reverse run, reused from one gradient to the next (a fit asks for many):
 /// fresh allocations would cost page faults every time.
@@ -105,7 +107,7 @@ impl AdjointStorage {
 
     /// Bytes held.
     fn bytes(&self) -> usize {
-        let sets = |slots: &[States]| slots.iter().flatten().map(|s| s.capacity() * size_of::<f64>()).sum::<usize>();
+        let sets = |slots: &[States]| slots.iter().flatten().map(Stored::bytes).sum::<usize>();
         sets(&self.checkpoints) + sets(&self.segment) + self.last.bytes()
     }
 
@@ -167,7 +169,7 @@ impl Simulator {
         let interface = self.model.compiled().interface.clone();
         let bars = &gradient.bars;
         for &accumulator in &gradient.accumulators {
-            self.buffers.fill(accumulator, 0.0);
+            self.engine.fill(accumulator, 0.0).map_err(self.model.engine_failure())?;
         }
         let evolving: Vec<(BufferId, BufferId)> = interface.swaps.clone();
 
@@ -177,65 +179,61 @@ impl Simulator {
         storage.fit(&plan);
         let length = plan.length;
         if steps > 0 {
-            self.keep_states(&evolving, &mut storage.checkpoints, 0);
+            self.keep_states(&evolving, &mut storage.checkpoints, 0)?;
         }
         let checkpoints = &mut storage.checkpoints;
         self.advance_guarded(steps as u64, &mut storage.last, &mut |sim, done| {
             let done = done as usize;
             if done % length == 0 && done < steps {
-                sim.keep_states(&evolving, checkpoints, done / length);
+                sim.keep_states(&evolving, checkpoints, done / length)?;
             }
             Ok(std::ops::ControlFlow::Continue(()))
         })?;
         // The loss and its adjoint.
         self.run_procedure(interface.eval[gradient.loss])?;
-        let value = self.buffers.scalar(interface.scalars[gradient.loss]);
-        self.buffers.fill(bars[&interface.scalars[gradient.loss]], 1.0);
+        let value = self.engine.scalar(interface.scalars[gradient.loss]).map_err(self.model.engine_failure())?;
+        self.engine.fill(bars[&interface.scalars[gradient.loss]], 1.0).map_err(self.model.engine_failure())?;
         self.run_procedure(gradient.loss_vjp)?;
 
         // Backwards through the steps: `bar(next)` holds the adjoint of the states after step s.
         if let Some(step_vjp) = gradient.step_vjp {
             for &(current, next) in &evolving {
-                self.buffers.swap(bars[&current], bars[&next]);
+                self.engine.swap(bars[&current], bars[&next]);
             }
             for segment in (0..plan.checkpoints).rev() {
                 let start = segment * length;
                 let end = (start + length).min(steps);
-                self.set_evolving_states(&evolving, &storage.checkpoints[segment]);
-                self.set_clock(start as u64);
+                self.set_evolving_states(&evolving, &storage.checkpoints[segment])?;
+                self.set_clock(start as u64)?;
                 // After a step the `next` buffers hold the states it started from: take them
                 // without copying.
                 for s in start..end - 1 {
                     self.advance_unchecked()?;
-                    self.reserve_states(&evolving, &mut storage.segment, s - start);
-                    for (k, &(_, next)) in evolving.iter().enumerate() {
-                        self.buffers.exchange(next, &mut storage.segment[s - start][k]);
-                    }
+                    let slot = states_slot(&mut storage.segment, s - start, evolving.len());
+                    self.exchange_states(evolving.iter().map(|&(_, next)| next), slot)?;
                 }
-                self.keep_states(&evolving, &mut storage.segment, end - 1 - start);
+                self.keep_states(&evolving, &mut storage.segment, end - 1 - start)?;
                 for s in (start..end).rev() {
-                    for (k, &(state, _)) in evolving.iter().enumerate() {
-                        self.buffers.exchange(state, &mut storage.segment[s - start][k]);
-                    }
-                    self.set_clock(s as u64);
+                    self.exchange_states(evolving.iter().map(|&(state, _)| state), &mut storage.segment[s - start])?;
+                    self.set_clock(s as u64)?;
                     if gradient.step_rereads {
                         self.run_procedure(interface.step.expect("a run has a step"))?;
                     }
                     // The step's adjoint sets the evolving states' adjoints (no clearing needed).
                     self.run_procedure(step_vjp)?;
                     for &(current, next) in &evolving {
-                        self.buffers.swap(bars[&current], bars[&next]);
+                        self.engine.swap(bars[&current], bars[&next]);
                     }
                 }
             }
             for &(current, next) in &evolving {
-                self.buffers.swap(bars[&current], bars[&next]);
+                self.engine.swap(bars[&current], bars[&next]);
             }
         }
 
         // Through what the step carries into the initial states, and through the initial values
         // into the params.
-        self.set_clock(0);
+        self.set_clock(0)?;
         self.initial_values()?;
         if let Some(carried_vjp) = gradient.carried_vjp {
             self.run_procedure(carried_vjp)?;
@@ -246,25 +244,25 @@ impl Simulator {
         let gradients = targets
             .iter()
             .map(|(name, buffer)| {
-                let shape = self.buffers.shape(*buffer).to_vec();
+                let shape = IxDyn(self.shape(*buffer));
                 // A buffer no procedure reads has no adjoint: its gradient is zero.
-                let values = match bars.get(buffer) {
-                    Some(bar) => self.buffers.data(*bar).to_vec(),
-                    None => vec![0.0; self.buffers.data(*buffer).len()],
+                let array = match bars.get(buffer) {
+                    Some(bar) => ArrayD::from_shape_vec(shape, self.values(*bar)?.into_owned())
+                        .expect("a buffer matches its shape"),
+                    None => ArrayD::zeros(shape),
                 };
-                let array = ArrayD::from_shape_vec(IxDyn(&shape), values).expect("a buffer matches its shape");
-                (name.clone(), array)
+                Ok((name.clone(), array))
             })
-            .collect();
+            .collect::<Result<_, Failure>>()?;
 
         // Leave the simulator as a run leaves it.
-        self.restore(&storage.last);
-        let state_bytes: usize = evolving.iter().map(|(s, _)| size_of_val(self.buffers.data(*s))).sum();
+        self.restore(&storage.last)?;
+        let state_bytes: usize = evolving.iter().map(|(s, _)| self.len(*s) * size_of::<f64>()).sum();
         let memory = AdjointMemory {
             checkpoints: plan.checkpoints,
             stored_state_sets: storage.sets(),
             stored_bytes: storage.bytes(),
-            buffer_bytes: self.buffers.bytes(),
+            buffer_bytes: self.engine.bytes(),
             state_bytes,
             all_states_bytes: (steps + 1) * state_bytes,
         };
@@ -289,7 +287,7 @@ impl Simulator {
         };
         let buffers = memory::program_bytes(program);
         let needed = buffers.saturating_add(stored_by(plan));
-        let held = (self.buffers.bytes() + self.adjoint_storage.bytes()) as u64;
+        let held = (self.engine.bytes() + self.adjoint_storage.bytes()) as u64;
         let allowance = Allowance::for_simulator(self.engine_options.memory_limit, held);
         if needed <= allowance.bytes {
             return Ok(());
@@ -385,42 +383,50 @@ impl Simulator {
         if self.gradient.as_ref().is_some_and(|current| Arc::ptr_eq(current, gradient)) {
             return Ok(());
         }
-        let shared = Arc::new(gradient.program.clone());
-        self.engine = build_engine(&self.model, &shared, self.backend, self.engine_options)?;
-        self.buffers.truncate(self.model.program().buffers.len());
-        self.buffers.extend_to(&gradient.program);
+        let forward_buffers = self.model.program().buffers.len();
+        self.engine
+            .switch_program(Arc::new(gradient.program.clone()), forward_buffers)
+            .map_err(self.model.engine_failure())?;
         self.gradient = Some(gradient.clone());
         Ok(())
     }
 
-    /// Makes `slots[index]` hold vectors as long as the evolving states (for exchanges).
-    fn reserve_states(&self, evolving: &[(BufferId, BufferId)], slots: &mut Vec<States>, index: usize) {
-        if slots.len() <= index {
-            slots.resize_with(index + 1, Vec::new);
-        }
-        let slot = &mut slots[index];
-        slot.resize_with(evolving.len(), Vec::new);
-        for (kept, (state, _)) in slot.iter_mut().zip(evolving) {
-            kept.resize(self.buffers.data(*state).len(), 0.0);
-        }
-    }
-
     /// Copies the evolving states into `slots[index]`, reusing its storage.
-    fn keep_states(&self, evolving: &[(BufferId, BufferId)], slots: &mut Vec<States>, index: usize) {
-        if slots.len() <= index {
-            slots.resize_with(index + 1, Vec::new);
-        }
-        let slot = &mut slots[index];
-        slot.resize_with(evolving.len(), Vec::new);
+    fn keep_states(
+        &self,
+        evolving: &[(BufferId, BufferId)],
+        slots: &mut Vec<States>,
+        index: usize,
+    ) -> Result<(), Failure> {
+        let slot = states_slot(slots, index, evolving.len());
         for (kept, (state, _)) in slot.iter_mut().zip(evolving) {
-            kept.clear();
-            kept.extend_from_slice(self.buffers.data(*state));
+            self.engine.keep(*state, kept).map_err(self.model.engine_failure())?;
         }
+        Ok(())
     }
 
-    fn set_evolving_states(&mut self, evolving: &[(BufferId, BufferId)], states: &States) {
-        for ((s, _), values) in evolving.iter().zip(states) {
-            self.buffers.data_mut(*s).copy_from_slice(values);
+    /// Exchanges the storage of `buffers` with that of the states in `slot`, one for one.
+    fn exchange_states(&mut self, buffers: impl Iterator<Item = BufferId>, slot: &mut States) -> Result<(), Failure> {
+        for (buffer, stored) in buffers.zip(slot) {
+            self.engine.exchange(buffer, stored).map_err(self.model.engine_failure())?;
         }
+        Ok(())
     }
+
+    fn set_evolving_states(&mut self, evolving: &[(BufferId, BufferId)], states: &States) -> Result<(), Failure> {
+        for ((s, _), kept) in evolving.iter().zip(states) {
+            self.engine.put_back(kept, *s).map_err(self.model.engine_failure())?;
+        }
+        Ok(())
+    }
+}
+
+/// `slots[index]`, made to exist and to hold `count` states.
+fn states_slot(slots: &mut Vec<States>, index: usize, count: usize) -> &mut States {
+    if slots.len() <= index {
+        slots.resize_with(index + 1, Vec::new);
+    }
+    let slot = &mut slots[index];
+    slot.resize_with(count, Stored::default);
+    slot
 }

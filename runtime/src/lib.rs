@@ -2,10 +2,8 @@
 //!
 //! | module | job |
 //! |---|---|
-//! | `engine` | the `Engine` trait and the choice of backend |
-//! | `interp` | the reference interpreter |
-//! | `jit` | the Cranelift JIT: compiling kernels, calling them across threads |
-//! | `simulator` | buffers, params, the schedule (integrate or sample), the time loop, observations, the NaN guard |
+//! | `engine` | the `Engine` trait, which owns a program's buffers; the backends (interpreter, JIT) |
+//! | `simulator` | params, the schedule (integrate or sample), the time loop, observations, the NaN guard |
 //! | `sampling` | the sampling driver: sweeps of a compiled sampler, thinning, acceptance |
 //! | `stream` | observations handed to the caller during a run, which may stop it |
 //! | `model` | a compiled script, the embedding entry point |
@@ -26,14 +24,11 @@
 #![warn(missing_docs)]
 
 pub mod adjoint;
-pub mod buffers;
 pub mod data;
 pub mod engine;
 pub mod error;
 pub mod fit;
 pub mod gradcheck;
-pub mod interp;
-pub mod jit;
 pub mod memory;
 pub mod model;
 pub mod optim;

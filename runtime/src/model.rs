@@ -166,4 +166,9 @@ impl Model {
     pub fn fail(&self, error: impl Diagnostic + Send + Sync + 'static) -> Failure {
         Failure::single(&self.source, error)
     }
+
+    /// How an engine's failure (a bug in Noether) is reported against this model.
+    pub(crate) fn engine_failure(&self) -> impl Fn(crate::engine::EngineError) -> Failure + '_ {
+        |error| self.fail(RunError::from(error))
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! The compiler describes a sampler as procedures and phases
 //! ([`noether_compiler::lower::sample`]); one sweep is [`sweep`], a function of nothing but the
-//! engine, the buffers and that description. Around it, `Simulator::sample_with` restarts
+//! engine (which holds the buffers) and that description. Around it, `Simulator::sample_with` restarts
 //! from the initial states, runs the sampler's `prepare` once, makes `burn_in + sweeps` sweeps
 //! (sweep `n` draws with counter `n`, so a chain is a function of the seed alone), records the
 //! observables after every `thin`-th sweep past the burn-in (the times are sweep counts), keeps
@@ -13,11 +13,10 @@
 use std::ops::ControlFlow;
 
 use noether_compiler::diag::Failure;
-use noether_compiler::ir::BufferId;
+use noether_compiler::ir::{BufferId, Program};
 use noether_compiler::lower::sample::{Phase, SamplerProgram, shuffle};
 use noether_compiler::model::SampleSchedule;
 
-use crate::buffers::Buffers;
 use crate::engine::{Engine, EngineError};
 use crate::error::{RunError, index_text, unflatten};
 use crate::simulator::Simulator;
@@ -42,27 +41,34 @@ impl Acceptance {
     }
 }
 
-/// One sweep of `sampler` (the step counter buffer already holds the sweep's number `sweep`).
+/// One sweep of `sampler`, a sampler of `program` (the step counter buffer already holds the
+/// sweep's number `sweep`). A shuffle is drawn into `order`, kept from sweep to sweep so that it
+/// allocates nothing, and written to its list buffer.
 pub fn sweep(
     engine: &mut dyn Engine,
-    buffers: &mut Buffers,
+    program: &Program,
     sampler: &SamplerProgram,
     seed: u32,
     sweep: u64,
+    order: &mut Vec<f64>,
 ) -> Result<(), EngineError> {
     for phase in &sampler.sweep {
         match phase {
             Phase::Run { procedures, repeat, swaps } => {
                 for _ in 0..*repeat {
                     for &procedure in procedures {
-                        engine.run(procedure, buffers)?;
+                        engine.run(procedure)?;
                     }
                     for &(a, b) in swaps {
-                        buffers.swap(a, b);
+                        engine.swap(a, b);
                     }
                 }
             }
-            Phase::Shuffle { list, stream } => shuffle(buffers.data_mut(*list), seed, *stream, sweep),
+            Phase::Shuffle { list, stream } => {
+                order.resize(program.buffer(*list).len(), 0.0);
+                shuffle(order, seed, *stream, sweep);
+                engine.write(*list, 0, order)?;
+            }
         }
     }
     Ok(())
@@ -83,17 +89,21 @@ impl Simulator {
         self.restart()?;
         self.run_procedure(sampler.prepare)?;
         let total = schedule.burn_in + schedule.sweeps;
+        let mut order = Vec::new();
         for n in 0..total {
-            self.set_clock(n);
-            sweep(&mut *self.engine, &mut self.buffers, &sampler, schedule.seed as u32, n)
-                .map_err(|e| self.model.fail(RunError::from(e)))?;
-            self.set_clock(n + 1);
+            self.set_clock(n)?;
+            sweep(&mut *self.engine, self.model.program(), &sampler, schedule.seed as u32, n, &mut order)
+                .map_err(self.model.engine_failure())?;
+            self.set_clock(n + 1)?;
             let done = n + 1;
             if done % GUARD_INTERVAL == 0 || done == total {
                 self.check_sampled(n)?;
             }
             if n >= schedule.burn_in {
-                let accepted = sampler.acceptance.map(|b| self.buffers.scalar(b));
+                let accepted = match sampler.acceptance {
+                    Some(buffer) => Some(self.engine.scalar(buffer).map_err(self.model.engine_failure())?),
+                    None => None,
+                };
                 if let Some(fraction) = accepted {
                     self.acceptance.sum += fraction;
                     self.acceptance.sweeps += 1;
@@ -119,20 +129,20 @@ impl Simulator {
 
     /// Stops at the first sampled value that is not finite, as of sweep `n` (counted from 0).
     fn check_sampled(&self, n: u64) -> Result<(), Failure> {
-        if self.states_finite() {
+        if self.states_finite()? {
             return Ok(());
         }
         let checked = self.model.checked();
         let spec = checked.sample.as_ref().expect("a sampling script has a sample directive");
         for &state in &spec.vars {
             let buffer: BufferId = self.model.compiled().interface.field_buffer(state).expect("states have buffers");
-            let data = self.buffers.data(buffer);
+            let data = self.values(buffer)?;
             let Some(bad) = data.iter().position(|v| !v.is_finite()) else { continue };
             return Err(self.model.fail(RunError::NonFiniteSample {
                 state: checked.field(state).name.clone(),
                 value: data[bad],
                 sweep: n + 1,
-                index: index_text(&unflatten(bad, self.buffers.shape(buffer))),
+                index: index_text(&unflatten(bad, self.shape(buffer))),
                 span: spec.span,
             }));
         }

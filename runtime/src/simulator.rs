@@ -1,22 +1,21 @@
-//! Running a model: buffers, parameters, the time loop, observations, and the NaN guard.
+//! Running a model: parameters, the time loop, observations, and the NaN guard, over the
+//! buffers its [`Engine`] owns (read, written and copied only through the engine).
 //!
 //! A script's directive gives the simulator its [`Schedule`]: integrating in time (the time
 //! loop here, over the compiled step) or sampling (sweeps of the compiled sampler, driven by
 //! [`crate::sampling`]). Both record the observables the same way; the adjoint through time
 //! ([`crate::adjoint`]) applies to integration only.
 
+use std::borrow::Cow;
 use std::ops::ControlFlow;
 
-use ndarray::ArrayViewD;
+use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
 use noether_compiler::diag::{Failure, did_you_mean, suggestion_help};
 use noether_compiler::ir::{BufferId, Program};
 use noether_compiler::model::{FieldId, FieldKind, NamedKind, SampleSchedule};
 
-use crate::buffers::Buffers;
-use crate::engine::{Backend, Engine, EngineOptions};
+use crate::engine::{self, Backend, Engine, EngineOptions, Stored};
 use crate::error::{RunError, index_text, unflatten};
-use crate::interp::Interpreter;
-use crate::jit::{Jit, JitOptions};
 use crate::model::Model;
 use crate::stream::Frame;
 
@@ -42,13 +41,11 @@ pub struct Settings {
     pub seed: u64,
 }
 
-/// One model's buffers on one engine.
+/// One model on one engine, which holds its buffers.
 pub struct Simulator {
     pub(crate) model: Model,
-    pub(crate) backend: Backend,
     pub(crate) engine_options: EngineOptions,
     pub(crate) engine: Box<dyn Engine>,
-    pub(crate) buffers: Buffers,
     pub(crate) schedule: Option<Schedule>,
     pub(crate) time: f64,
     pub(crate) steps_done: u64,
@@ -75,44 +72,20 @@ pub struct Simulator {
     pub(crate) adjoint_storage: crate::adjoint::AdjointStorage,
 }
 
-/// An engine of `backend` for `program`.
-pub(crate) fn build_engine(
-    model: &Model,
-    program: &std::sync::Arc<Program>,
-    backend: Backend,
-    options: EngineOptions,
-) -> Result<Box<dyn Engine>, Failure> {
-    Ok(match backend {
-        Backend::Interp => Box::new(Interpreter::new(program.clone())),
-        Backend::Jit => {
-            let mut jit_options = JitOptions::default();
-            if let Some(threads) = options.threads {
-                jit_options.threads = threads.max(1);
-            }
-            if let Some(points) = options.min_parallel_points {
-                jit_options.min_parallel_points = points;
-            }
-            jit_options.vectorize = !options.scalar_only;
-            Box::new(Jit::new(program.clone(), jit_options).map_err(|e| model.fail(RunError::from(e)))?)
-        }
-    })
-}
-
 impl Simulator {
     pub(crate) fn new(model: Model, backend: Backend, options: EngineOptions) -> Result<Simulator, Failure> {
         model.check_memory(options.memory_limit)?;
         let program = model.program().clone();
         let started = std::time::Instant::now();
-        let engine = build_engine(&model, &program, backend, options)?;
+        let mut engine = engine::build(program, backend, options).map_err(model.engine_failure())?;
         let engine_build = started.elapsed();
-        let mut buffers = Buffers::for_program(&program);
         let checked = model.checked();
         let interface = &model.compiled().interface;
         for (index, field) in checked.fields.iter().enumerate() {
             if let FieldKind::Data { path, path_span } = &field.kind {
                 let values = crate::data::load(field, path, *path_span, model.base_dir()).map_err(|e| model.fail(e))?;
                 let buffer = interface.fields[index].expect("data fields have buffers");
-                buffers.data_mut(buffer).copy_from_slice(&values);
+                engine.write(buffer, 0, &values).map_err(model.engine_failure())?;
             }
         }
         let schedule = match (&checked.run, &checked.sample) {
@@ -130,14 +103,12 @@ impl Simulator {
         let mut simulator = Simulator {
             time: 0.0,
             model,
-            backend,
             engine_options: options,
             engine,
             gradient: None,
             initial_offsets: Vec::new(),
             carried_stale: false,
             adjoint_storage: Default::default(),
-            buffers,
             schedule,
             steps_done: 0,
             observables,
@@ -273,15 +244,16 @@ impl Simulator {
     /// so that step uses the new value throughout.
     pub fn set_param(&mut self, name: &str, value: f64) -> Result<(), Failure> {
         let buffer = self.param_buffer(name)?;
-        if !self.buffers.shape(buffer).is_empty() {
+        let shape = self.shape(buffer);
+        if !shape.is_empty() {
             return Err(self.model.fail(RunError::ValueShape {
                 name: name.into(),
-                expected: index_text(self.buffers.shape(buffer)),
+                expected: index_text(shape),
                 found: "[]".into(),
             }));
         }
         self.finite_param(name, std::slice::from_ref(&value))?;
-        self.buffers.set_scalar(buffer, value);
+        self.engine.set_scalar(buffer, value).map_err(self.model.engine_failure())?;
         self.carried_stale = true;
         Ok(())
     }
@@ -290,16 +262,17 @@ impl Simulator {
     /// [`Simulator::set_param`].
     pub fn set_param_array(&mut self, name: &str, value: &ArrayViewD<'_, f64>) -> Result<(), Failure> {
         let buffer = self.param_buffer(name)?;
-        if value.shape() != self.buffers.shape(buffer) {
+        let shape = self.shape(buffer);
+        if value.shape() != shape {
             return Err(self.model.fail(RunError::ValueShape {
                 name: name.into(),
-                expected: index_text(self.buffers.shape(buffer)),
+                expected: index_text(shape),
                 found: index_text(value.shape()),
             }));
         }
         let values: Vec<f64> = value.iter().copied().collect();
         self.finite_param(name, &values)?;
-        self.buffers.data_mut(buffer).copy_from_slice(&values);
+        self.engine.write(buffer, 0, &values).map_err(self.model.engine_failure())?;
         self.carried_stale = true;
         Ok(())
     }
@@ -323,7 +296,7 @@ impl Simulator {
     /// respect to initial states perturb. Offsets add up until cleared.
     pub fn set_initial_offset(&mut self, state: &str, index: usize, delta: f64) -> Result<(), Failure> {
         let buffer = self.field_buffer(state, "state", |k| matches!(k, FieldKind::State { .. }))?;
-        let len = self.buffers.data(buffer).len();
+        let len = self.len(buffer);
         if index >= len {
             return Err(self.model.fail(RunError::ValueShape {
                 name: state.into(),
@@ -340,16 +313,42 @@ impl Simulator {
         self.initial_offsets.clear();
     }
 
-    /// The current value of any field (state, param, data or let) by name.
-    pub fn field(&self, name: &str) -> Result<ArrayViewD<'_, f64>, Failure> {
+    /// The current value of any field (state, param, data or let) by name: borrowed from a CPU
+    /// engine's buffer, copied back from a device.
+    pub fn field(&self, name: &str) -> Result<CowArray<'_, f64, IxDyn>, Failure> {
         let buffer = self.field_buffer(name, "field", |k| *k != FieldKind::Noise)?;
-        Ok(self.buffers.view(buffer))
+        self.array(buffer)
     }
 
-    /// The current value of a state.
-    pub fn state(&self, name: &str) -> Result<ArrayViewD<'_, f64>, Failure> {
+    /// The current value of a state, as [`Simulator::field`].
+    pub fn state(&self, name: &str) -> Result<CowArray<'_, f64, IxDyn>, Failure> {
         let buffer = self.field_buffer(name, "state", |k| matches!(k, FieldKind::State { .. }))?;
-        Ok(self.buffers.view(buffer))
+        self.array(buffer)
+    }
+
+    /// A buffer's values shaped as the program declares it.
+    pub(crate) fn array(&self, id: BufferId) -> Result<CowArray<'_, f64, IxDyn>, Failure> {
+        let shape = IxDyn(self.shape(id));
+        let array = match self.values(id)? {
+            Cow::Borrowed(values) => ArrayViewD::from_shape(shape, values).map(CowArray::from),
+            Cow::Owned(values) => ArrayD::from_shape_vec(shape, values).map(CowArray::from),
+        };
+        Ok(array.expect("a buffer's values match its shape"))
+    }
+
+    /// Every value of buffer `id`, row-major.
+    pub(crate) fn values(&self, id: BufferId) -> Result<Cow<'_, [f64]>, Failure> {
+        self.engine.read(id, 0..self.len(id)).map_err(self.model.engine_failure())
+    }
+
+    /// A buffer's extents (empty for a scalar), as the program the engine runs declares them.
+    pub(crate) fn shape(&self, id: BufferId) -> &[usize] {
+        &self.program().buffer(id).shape
+    }
+
+    /// How many elements a buffer has.
+    pub(crate) fn len(&self, id: BufferId) -> usize {
+        self.program().buffer(id).len()
     }
 
     fn field_buffer(
@@ -417,7 +416,7 @@ impl Simulator {
         let interface = &self.model.compiled().interface;
         let (procedure, buffer) = (interface.eval[index], interface.scalars[index]);
         self.run_procedure(procedure)?;
-        Ok(self.buffers.scalar(buffer))
+        self.engine.scalar(buffer).map_err(self.model.engine_failure())
     }
 
     /// The names and current values of all scalars of one kind.
@@ -439,7 +438,7 @@ impl Simulator {
 
     /// Sets every state to its initial value and forgets what was recorded.
     pub(crate) fn restart(&mut self) -> Result<(), Failure> {
-        self.set_clock(0);
+        self.set_clock(0)?;
         self.initial_values()?;
         self.check_states()?;
         self.check_spins()?;
@@ -460,7 +459,8 @@ impl Simulator {
     pub(crate) fn initial_values(&mut self) -> Result<(), Failure> {
         self.run_procedure(self.model.compiled().interface.init_states)?;
         for &(buffer, index, delta) in &self.initial_offsets {
-            self.buffers.data_mut(buffer)[index] += delta;
+            let value = self.engine.read(buffer, index..index + 1).map_err(self.model.engine_failure())?[0] + delta;
+            self.engine.write(buffer, index, &[value]).map_err(self.model.engine_failure())?;
         }
         self.carried_values()
     }
@@ -519,16 +519,16 @@ impl Simulator {
         guard: &mut Snapshot,
         after: &mut dyn FnMut(&mut Simulator, u64) -> StepFlow,
     ) -> Result<(), Failure> {
-        self.snapshot_into(guard);
+        self.snapshot_into(guard)?;
         let start = self.steps_done;
         for done in 1..=steps {
             self.advance()?;
             let flow = after(self, done)?;
             if done % GUARD_INTERVAL == 0 || done == steps || flow.is_break() {
-                if self.states_finite() {
-                    self.snapshot_into(guard);
+                if self.states_finite()? {
+                    self.snapshot_into(guard)?;
                 } else {
-                    self.restore(guard);
+                    self.restore(guard)?;
                     while self.steps_done < start + done {
                         self.step()?;
                     }
@@ -562,13 +562,12 @@ impl Simulator {
         let Some(step) = interface.step else {
             return Err(Failure::single(self.model.source(), RunError::NoRun));
         };
-        self.set_clock(self.steps_done);
+        self.set_clock(self.steps_done)?;
         self.run_procedure(step)?;
         for &(current, next) in &self.model.compiled().interface.swaps {
-            self.buffers.swap(current, next);
+            self.engine.swap(current, next);
         }
-        self.set_clock(self.steps_done + 1);
-        Ok(())
+        self.set_clock(self.steps_done + 1)
     }
 
     /// How many steps a gradient differentiates through: the run's steps, or every sweep
@@ -584,7 +583,7 @@ impl Simulator {
 
     /// Sets the step count, the time and the time step buffers to the start of step `step`.
     /// A sampler's clock counts sweeps: sweep `n` starts at time `n`.
-    pub(crate) fn set_clock(&mut self, step: u64) {
+    pub(crate) fn set_clock(&mut self, step: u64) -> Result<(), Failure> {
         let (t0, dt, seed) = match self.schedule {
             Some(Schedule::Integrate(s)) => (s.t0, s.dt, s.seed),
             Some(Schedule::Sample(s)) => (0.0, 1.0, s.seed),
@@ -593,57 +592,64 @@ impl Simulator {
         self.steps_done = step;
         self.time = t0 + step as f64 * dt;
         let interface = &self.model.compiled().interface;
-        let (time, dt_buffer, count, seed_buffer) =
-            (interface.time, interface.dt, interface.step_count, interface.seed);
-        self.buffers.set_scalar(time, self.time);
-        self.buffers.set_scalar(dt_buffer, dt);
-        self.buffers.set_scalar(count, step as f64);
-        self.buffers.set_scalar(seed_buffer, seed as f64);
+        let clock = [
+            (interface.time, self.time),
+            (interface.dt, dt),
+            (interface.step_count, step as f64),
+            (interface.seed, seed as f64),
+        ];
+        for (buffer, value) in clock {
+            self.engine.set_scalar(buffer, value).map_err(self.model.engine_failure())?;
+        }
+        Ok(())
     }
 
     /// Copies the states (and what the step carries besides them), the step count and the
     /// length of the observation record into `snapshot`, reusing its storage.
-    pub(crate) fn snapshot_into(&self, snapshot: &mut Snapshot) {
+    pub(crate) fn snapshot_into(&self, snapshot: &mut Snapshot) -> Result<(), Failure> {
         let interface = &self.model.compiled().interface;
-        let states = self.model.checked().states().filter_map(|s| interface.field_buffer(s));
-        let buffers: Vec<BufferId> = states.chain(interface.carried()).collect();
-        snapshot.states.resize_with(buffers.len(), || (BufferId(0), Vec::new()));
+        let buffers: Vec<BufferId> = self.state_buffers().chain(interface.carried()).collect();
+        snapshot.states.resize_with(buffers.len(), || (BufferId(0), Stored::default()));
         for ((id, kept), &buffer) in snapshot.states.iter_mut().zip(&buffers) {
             *id = buffer;
-            kept.clear();
-            kept.extend_from_slice(self.buffers.data(buffer));
+            self.engine.keep(buffer, kept).map_err(self.model.engine_failure())?;
         }
         snapshot.steps_done = self.steps_done;
         snapshot.observed = self.times.len();
+        Ok(())
     }
 
     /// Goes back to `snapshot`: the states, the clock and the observation record.
-    pub(crate) fn restore(&mut self, snapshot: &Snapshot) {
-        for (buffer, values) in &snapshot.states {
-            self.buffers.data_mut(*buffer).copy_from_slice(values);
+    pub(crate) fn restore(&mut self, snapshot: &Snapshot) -> Result<(), Failure> {
+        for (buffer, kept) in &snapshot.states {
+            self.engine.put_back(kept, *buffer).map_err(self.model.engine_failure())?;
         }
-        self.set_clock(snapshot.steps_done);
+        self.set_clock(snapshot.steps_done)?;
         self.times.truncate(snapshot.observed);
+        let program = self.model.program();
         for (buffer, path) in &mut self.paths {
-            let width = self.path_count.min(self.buffers.data(*buffer).len());
+            let width = self.path_count.min(program.buffer(*buffer).len());
             path.truncate(snapshot.observed * width);
         }
         for (_, series) in &mut self.observables {
             series.truncate(snapshot.observed);
         }
+        Ok(())
     }
 
-    pub(crate) fn states_finite(&self) -> bool {
+    /// The buffers of the states, in declaration order.
+    fn state_buffers(&self) -> impl Iterator<Item = BufferId> + '_ {
         let interface = &self.model.compiled().interface;
-        self.model
-            .checked()
-            .states()
-            .filter_map(|s| interface.field_buffer(s))
-            .all(|b| all_finite(self.buffers.data(b)))
+        self.model.checked().states().filter_map(|s| interface.field_buffer(s))
+    }
+
+    pub(crate) fn states_finite(&self) -> Result<bool, Failure> {
+        let states: Vec<BufferId> = self.state_buffers().collect();
+        self.engine.all_finite(&states).map_err(self.model.engine_failure())
     }
 
     pub(crate) fn run_procedure(&mut self, procedure: noether_compiler::ir::ProcId) -> Result<(), Failure> {
-        self.engine.run(procedure, &mut self.buffers).map_err(|e| self.model.fail(RunError::from(e)))
+        self.engine.run(procedure).map_err(self.model.engine_failure())
     }
 
     pub(crate) fn observe(&mut self) -> Result<(), Failure> {
@@ -651,13 +657,15 @@ impl Simulator {
         let observe = interface.observe;
         self.run_procedure(observe)?;
         let interface = &self.model.compiled().interface;
+        let failure = self.model.engine_failure();
         for (index, series) in &mut self.observables {
-            series.push(self.buffers.scalar(interface.scalars[*index]));
+            series.push(self.engine.scalar(interface.scalars[*index]).map_err(&failure)?);
         }
         self.times.push(self.time);
+        let program = self.model.program();
         for (buffer, path) in &mut self.paths {
-            let data = self.buffers.data(*buffer);
-            path.extend_from_slice(&data[..self.path_count.min(data.len())]);
+            let recorded = 0..self.path_count.min(program.buffer(*buffer).len());
+            path.extend_from_slice(&self.engine.read(*buffer, recorded).map_err(&failure)?);
         }
         Ok(())
     }
@@ -666,12 +674,7 @@ impl Simulator {
     /// the next run on: a few sample paths of an ensemble. `0` stops recording.
     pub fn record_paths(&mut self, count: usize) {
         self.path_count = count;
-        let interface = &self.model.compiled().interface;
-        self.paths = if count == 0 {
-            Vec::new()
-        } else {
-            self.model.checked().states().filter_map(|s| interface.field_buffer(s)).map(|b| (b, Vec::new())).collect()
-        };
+        self.paths = if count == 0 { Vec::new() } else { self.state_buffers().map(|b| (b, Vec::new())).collect() };
     }
 
     /// How many elements of each state are recorded as paths.
@@ -682,7 +685,7 @@ impl Simulator {
     /// The recorded paths of `state`: one row per observation time, one column per element.
     pub fn paths(&self, state: &str) -> Result<ndarray::Array2<f64>, Failure> {
         let buffer = self.field_buffer(state, "state", |k| matches!(k, FieldKind::State { .. }))?;
-        let width = self.path_count.min(self.buffers.data(buffer).len());
+        let width = self.path_count.min(self.len(buffer));
         let path = self.paths.iter().find(|(b, _)| *b == buffer).map(|(_, p)| p.clone()).unwrap_or_default();
         let rows = path.len().checked_div(width).unwrap_or(0);
         Ok(ndarray::Array2::from_shape_vec((rows, width), path).expect("rows of equal width"))
@@ -693,13 +696,13 @@ impl Simulator {
         let checked = self.model.checked();
         for state in checked.states().filter(|s| checked.field(*s).kind == FieldKind::State { spin: true }) {
             let buffer = self.model.compiled().interface.field_buffer(state).expect("states have buffers");
-            let data = self.buffers.data(buffer);
+            let data = self.values(buffer)?;
             if let Some(bad) = data.iter().position(|v| v.abs() != 1.0) {
                 let field = checked.field(state);
                 return Err(self.model.fail(RunError::NotSpin {
                     state: field.name.clone(),
                     value: data[bad],
-                    index: index_text(&unflatten(bad, self.buffers.shape(buffer))),
+                    index: index_text(&unflatten(bad, self.shape(buffer))),
                     span: field.span,
                 }));
             }
@@ -709,13 +712,13 @@ impl Simulator {
 
     /// Stops the run at the first state value that is not finite.
     pub(crate) fn check_states(&self) -> Result<(), Failure> {
-        if self.states_finite() {
+        if self.states_finite()? {
             return Ok(());
         }
         let checked = self.model.checked();
         for state in checked.states() {
             let buffer = self.model.compiled().interface.field_buffer(state).expect("states have buffers");
-            let data = self.buffers.data(buffer);
+            let data = self.values(buffer)?;
             let Some(bad) = data.iter().position(|v| !v.is_finite()) else { continue };
             let field = checked.field(state);
             let span = equation_span(checked, state).unwrap_or(field.span);
@@ -724,7 +727,7 @@ impl Simulator {
                 state: field.name.clone(),
                 value: data[bad],
                 step,
-                index: index_text(&unflatten(bad, self.buffers.shape(buffer))),
+                index: index_text(&unflatten(bad, self.shape(buffer))),
                 span,
                 help: if step == 0 {
                     "the initial value is not finite; check the state's initial expression".into()
@@ -736,9 +739,14 @@ impl Simulator {
         Ok(())
     }
 
-    /// The buffers, for engines' parity tests and output.
-    pub fn buffers(&self) -> &Buffers {
-        &self.buffers
+    /// How many buffers the engine holds (the gradient program's, once a gradient was taken).
+    pub fn buffer_count(&self) -> usize {
+        self.engine.buffer_count()
+    }
+
+    /// Bytes of the buffers the engine holds.
+    pub fn buffer_bytes(&self) -> usize {
+        self.engine.bytes()
     }
 
     /// The program the engine runs (the forward program, or the gradient program that
@@ -765,7 +773,7 @@ pub(crate) type StepFlow = Result<ControlFlow<()>, Failure>;
 /// What the NaN guard goes back to when a check fails.
 #[derive(Default)]
 pub(crate) struct Snapshot {
-    states: Vec<(BufferId, Vec<f64>)>,
+    states: Vec<(BufferId, Stored)>,
     steps_done: u64,
     observed: usize,
 }
@@ -773,22 +781,8 @@ pub(crate) struct Snapshot {
 impl Snapshot {
     /// Bytes of the states held.
     pub fn bytes(&self) -> usize {
-        self.states.iter().map(|(_, s)| s.capacity() * size_of::<f64>()).sum()
+        self.states.iter().map(|(_, s)| s.bytes()).sum()
     }
-}
-
-/// Whether every value is finite: `v - v` is 0 for finite `v` and NaN otherwise, and NaN
-/// survives addition. Eight independent differences per add keep the loop fast.
-#[allow(clippy::eq_op, reason = "v - v is the finiteness test")]
-fn all_finite(data: &[f64]) -> bool {
-    let mut chunks = data.chunks_exact(8);
-    let mut total = 0.0;
-    for c in &mut chunks {
-        let d = |i: usize| c[i] - c[i];
-        total += ((d(0) + d(1)) + (d(2) + d(3))) + ((d(4) + d(5)) + (d(6) + d(7)));
-    }
-    total += chunks.remainder().iter().map(|v| v - v).sum::<f64>();
-    !total.is_nan()
 }
 
 fn equation_span(model: &noether_compiler::model::Model, state: FieldId) -> Option<noether_compiler::diag::Span> {

@@ -117,11 +117,7 @@ pub fn emit(file: &Path, overrides: &[Override], stage: Stage) -> Result<(), Fai
 /// A kernel the code generator of `engine` could not translate: a bug in Noether, reported as
 /// the engine would report it.
 fn codegen_failure(model: &Model, engine: &'static str, e: noether::compiler::codegen::CodegenError) -> Failure {
-    model.fail(noether::RunError::Engine(noether::runtime::EngineError {
-        engine,
-        kernel: e.kernel,
-        message: e.message,
-    }))
+    model.fail(noether::RunError::Engine(noether::runtime::EngineError::in_kernel(engine, &e.kernel, e.message)))
 }
 
 /// One paragraph saying what the model contains; a let without a buffer of its own is marked
@@ -263,7 +259,7 @@ fn number(value: f64) -> serde_json::Value {
 }
 
 /// The Euclidean norm of a tensor, as printed for tensors too large to print.
-fn norm(value: &noether::runtime::buffers::Array) -> f64 {
+fn norm(value: &ndarray::ArrayD<f64>) -> f64 {
     value.iter().map(|v| v * v).sum::<f64>().sqrt()
 }
 
@@ -271,14 +267,14 @@ fn norm(value: &noether::runtime::buffers::Array) -> f64 {
 /// written to `DIR/<prefix><name>.npy`; in JSON a scalar is a number and a tensor
 /// `{norm, shape, file}`.
 struct NamedValues<'v> {
-    values: &'v [(String, noether::runtime::buffers::Array)],
+    values: &'v [(String, ndarray::ArrayD<f64>)],
     files: Vec<(String, std::path::PathBuf)>,
 }
 
 impl<'v> NamedValues<'v> {
     fn write(
         model: &Model,
-        values: &'v [(String, noether::runtime::buffers::Array)],
+        values: &'v [(String, ndarray::ArrayD<f64>)],
         out: Option<&Path>,
         prefix: &str,
     ) -> Result<Self, Failure> {
@@ -313,7 +309,7 @@ impl<'v> NamedValues<'v> {
     }
 
     /// How a tensor is reported in text: its shape, norm and file.
-    fn tensor_text(&self, name: &str, value: &noether::runtime::buffers::Array) -> String {
+    fn tensor_text(&self, name: &str, value: &ndarray::ArrayD<f64>) -> String {
         let file = self.file(name).map(|p| format!(" (wrote {})", p.display())).unwrap_or_default();
         format!("shape {:?}, norm {}{file}", value.shape(), readable(norm(value)))
     }

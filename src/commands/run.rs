@@ -166,7 +166,7 @@ fn write_outputs(sim: &Simulator, dir: &Path) -> Result<Vec<PathBuf>, Failure> {
     let mut written = Vec::new();
     for name in sim.state_names() {
         let path = dir.join(format!("{name}.npy"));
-        noether::runtime::output::write_npy(&path, &sim.state(&name)?).map_err(fail)?;
+        noether::runtime::output::write_npy(&path, &sim.state(&name)?.view()).map_err(fail)?;
         written.push(path);
     }
     if sim.recorded_paths() > 0 {
@@ -203,8 +203,8 @@ fn write_outputs(sim: &Simulator, dir: &Path) -> Result<Vec<PathBuf>, Failure> {
     Ok(written)
 }
 
-fn ndarray_1d(values: &[f64]) -> noether::runtime::buffers::Array {
-    noether::runtime::buffers::array_1d(values)
+fn ndarray_1d(values: &[f64]) -> ndarray::ArrayD<f64> {
+    ndarray::Array1::from(values.to_vec()).into_dyn()
 }
 
 /// The named values a run reports.

@@ -103,7 +103,7 @@ fn plot_state(
     let axis = |k: usize| field.shape.dims.get(k).map_or(String::new(), |d| d.name.clone());
     let drawn = if let Some(members) = ensemble(sim, id) {
         let path = dir.join(format!("{name}_hist.png"));
-        let columns = components(name, &value);
+        let columns = components(name, &value.view());
         let groups: Vec<Group<'_>> = columns.iter().map(|(l, v)| Group { label: l, values: v }).collect();
         let title = format!("{title}: final values of {} {members}", value.shape()[0]);
         let labels = Labels { title, x: name.clone(), y: "count".into() };

@@ -21,40 +21,28 @@ use noether_compiler::codegen::clif::{self as codegen, Imports, MATH_FUNCTIONS, 
 use noether_compiler::ir::{Kernel, Partition, ProcId, Program, Visit};
 use noether_compiler::ops::{Binary, Unary};
 
-use crate::buffers::Buffers;
-use crate::engine::{Engine, EngineError};
+use super::host::{Buffers, Kernels};
+use super::{EngineError, EngineOptions};
 
 /// `extern "C" fn(buffers, lo, hi)`, see [`noether_compiler::codegen`].
 type KernelFn = unsafe extern "C" fn(*const *mut f64, i64, i64);
 
-/// How the JIT compiles and runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct JitOptions {
-    /// Worker threads; 1 runs everything on the calling thread.
-    pub threads: usize,
+/// The Cranelift engine's kernels: every kernel compiled to native code, run across worker
+/// threads that are kept when the program changes.
+pub(crate) struct Jit {
+    pool: Option<rayon::ThreadPool>,
     /// Kernels visiting fewer points (see `Kernel::work`) run on the calling thread: waking
     /// workers would cost more.
-    pub min_parallel_points: usize,
+    min_parallel_points: usize,
     /// Compile eligible kernels to SIMD code (off: scalar code only, for comparisons).
-    pub vectorize: bool,
+    vectorize: bool,
+    code: Code,
 }
 
-impl Default for JitOptions {
-    fn default() -> Self {
-        JitOptions {
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            min_parallel_points: 1 << 14,
-            vectorize: true,
-        }
-    }
-}
-
-/// The Cranelift engine: every kernel compiled to native code, run across worker threads.
-pub struct Jit {
+/// One program's kernels as machine code.
+struct Code {
     program: Arc<Program>,
     kernels: Vec<KernelFn>,
-    pool: Option<rayon::ThreadPool>,
-    min_parallel_points: usize,
     /// The points each kernel visits (`Kernel::work`), by kernel.
     work: Vec<usize>,
     /// Owns the machine code the pointers in `kernels` point into.
@@ -76,85 +64,34 @@ impl Imports for ModuleImports<'_> {
 }
 
 impl Jit {
-    /// Compiles every kernel of `program`.
-    pub fn new(program: Arc<Program>, options: JitOptions) -> Result<Jit, EngineError> {
-        let fail = |kernel: &str, message: String| EngineError { engine: "jit", kernel: kernel.into(), message };
-        let mut flags = settings::builder();
-        for (name, value) in [("opt_level", "speed"), ("use_colocated_libcalls", "false"), ("is_pic", "false")] {
-            flags.set(name, value).map_err(|e| fail("", e.to_string()))?;
-        }
-        let isa = cranelift_native::builder()
-            .map_err(|e| fail("", format!("this machine is not supported: {e}")))?
-            .finish(settings::Flags::new(flags))
-            .map_err(|e| fail("", e.to_string()))?;
-        let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
-        for (name, op) in MATH_FUNCTIONS {
-            builder.symbol(name, math_function(op));
-        }
-        builder.symbol(codegen::REDUCE_IMPL_SYMBOL, reduce_large as extern "C" fn(f64, *mut f64) as *const u8);
-        let mut module = JITModule::new(builder);
-        let mut ctx = module.make_context();
-        define_reduce_trampoline(&mut module, &mut ctx).map_err(|message| fail("", message))?;
-        let program_ref: &Program = &program;
-        let mut builder_context = cranelift_frontend::FunctionBuilderContext::new();
-        let mut ids: Vec<FuncId> = Vec::with_capacity(program.kernels.len());
-        for (index, kernel) in program.kernels.iter().enumerate() {
-            let name = format!("k{index}_{}", kernel.name);
-            let id = module
-                .declare_function(
-                    &name,
-                    Linkage::Local,
-                    &codegen::kernel_signature(module.target_config().default_call_conv),
-                )
-                .map_err(|e| fail(&kernel.name, e.to_string()))?;
-            let mut attempt = options.vectorize;
-            loop {
-                // A failure here is a compiler bug; even a panic becomes an error naming the kernel.
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    compile_kernel(&mut module, &mut ctx, &mut builder_context, program_ref, kernel, id, attempt)
-                }))
-                .unwrap_or_else(|panic| Err(panic_message(panic.as_ref())));
-                module.clear_context(&mut ctx);
-                match result {
-                    Ok(()) => break,
-                    // A host without some vector instruction: fall back to scalar code.
-                    Err(_) if attempt => attempt = false,
-                    Err(message) => return Err(fail(&kernel.name, message)),
-                }
-            }
-            ids.push(id);
-        }
-        module.finalize_definitions().map_err(|e| fail("", e.to_string()))?;
-        let kernels = ids
-            .iter()
-            .map(|id| {
-                let code = module.get_finalized_function(*id);
-                // SAFETY: the function was defined with `codegen::kernel_signature`, which is this
-                // type's C ABI.
-                unsafe { std::mem::transmute::<*const u8, KernelFn>(code) }
-            })
-            .collect();
-        let pool = (options.threads > 1)
-            .then(|| rayon::ThreadPoolBuilder::new().num_threads(options.threads).build())
+    /// Starts the worker threads `options` ask for (default: one per core) and compiles every
+    /// kernel of `program`.
+    pub fn new(program: Arc<Program>, options: &EngineOptions) -> Result<Jit, EngineError> {
+        let threads =
+            options.threads.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |t| t.max(1));
+        let pool = (threads > 1)
+            .then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build())
             .transpose()
-            .map_err(|e| fail("", e.to_string()))?;
-        let work = program.kernels.iter().map(|k| k.work()).collect();
-        Ok(Jit { program, kernels, pool, min_parallel_points: options.min_parallel_points, work, _module: module })
+            .map_err(|e| failed("starting threads", e.to_string()))?;
+        let vectorize = !options.scalar_only;
+        let code = compile(program, vectorize)?;
+        Ok(Jit { pool, min_parallel_points: options.min_parallel_points.unwrap_or(1 << 14), vectorize, code })
     }
 
     fn call(&self, kernel: usize, spec: &Kernel, table: &Table) {
-        let f = self.kernels[kernel];
+        let program = &self.code.program;
+        let f = self.code.kernels[kernel];
         let domain_rows = match spec.visit {
-            Visit::Listed(list) => self.program.buffer(list).shape[0],
+            Visit::Listed(list) => program.buffer(list).shape[0],
             Visit::RowMajor => spec.domain().first().copied().unwrap_or(1),
         };
-        let (rows, divisible) = match spec.partition(&self.program) {
+        let (rows, divisible) = match spec.partition(program) {
             Partition::Rows => (domain_rows, true),
-            Partition::ScatterRows(target) => (self.program.buffer(target).shape[0], true),
+            Partition::ScatterRows(target) => (program.buffer(target).shape[0], true),
             Partition::Single => (domain_rows, false),
         };
         let parallel =
-            self.pool.as_ref().filter(|_| divisible && rows >= 2 && self.work[kernel] >= self.min_parallel_points);
+            self.pool.as_ref().filter(|_| divisible && rows >= 2 && self.code.work[kernel] >= self.min_parallel_points);
         match parallel {
             None => {
                 // SAFETY: see the module documentation.
@@ -177,6 +114,68 @@ impl Jit {
             }
         }
     }
+}
+
+/// Compiles every kernel of `program`, to vector code where `vectorize` allows.
+fn compile(program: Arc<Program>, vectorize: bool) -> Result<Code, EngineError> {
+    let setup = |message: String| failed("setting up Cranelift", message);
+    let mut flags = settings::builder();
+    for (name, value) in [("opt_level", "speed"), ("use_colocated_libcalls", "false"), ("is_pic", "false")] {
+        flags.set(name, value).map_err(|e| setup(e.to_string()))?;
+    }
+    let isa = cranelift_native::builder()
+        .map_err(|e| setup(format!("this machine is not supported: {e}")))?
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| setup(e.to_string()))?;
+    let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+    for (name, op) in MATH_FUNCTIONS {
+        builder.symbol(name, math_function(op));
+    }
+    builder.symbol(codegen::REDUCE_IMPL_SYMBOL, reduce_large as extern "C" fn(f64, *mut f64) as *const u8);
+    let mut module = JITModule::new(builder);
+    let mut ctx = module.make_context();
+    define_reduce_trampoline(&mut module, &mut ctx).map_err(setup)?;
+    let program_ref: &Program = &program;
+    let mut builder_context = cranelift_frontend::FunctionBuilderContext::new();
+    let mut ids: Vec<FuncId> = Vec::with_capacity(program.kernels.len());
+    for (index, kernel) in program.kernels.iter().enumerate() {
+        let name = format!("k{index}_{}", kernel.name);
+        let id = module
+            .declare_function(
+                &name,
+                Linkage::Local,
+                &codegen::kernel_signature(module.target_config().default_call_conv),
+            )
+            .map_err(|e| EngineError::in_kernel("jit", &kernel.name, e.to_string()))?;
+        let mut attempt = vectorize;
+        loop {
+            // A failure here is a compiler bug; even a panic becomes an error naming the kernel.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                compile_kernel(&mut module, &mut ctx, &mut builder_context, program_ref, kernel, id, attempt)
+            }))
+            .unwrap_or_else(|panic| Err(panic_message(panic.as_ref())));
+            module.clear_context(&mut ctx);
+            match result {
+                Ok(()) => break,
+                // A host without some vector instruction: fall back to scalar code.
+                Err(_) if attempt => attempt = false,
+                Err(message) => return Err(EngineError::in_kernel("jit", &kernel.name, message)),
+            }
+        }
+        ids.push(id);
+    }
+    module.finalize_definitions().map_err(|e| failed("linking kernels", e.to_string()))?;
+    let kernels = ids
+        .iter()
+        .map(|id| {
+            let code = module.get_finalized_function(*id);
+            // SAFETY: the function was defined with `codegen::kernel_signature`, which is this
+            // type's C ABI.
+            unsafe { std::mem::transmute::<*const u8, KernelFn>(code) }
+        })
+        .collect();
+    let work = program.kernels.iter().map(|k| k.work()).collect();
+    Ok(Code { program, kernels, work, _module: module })
 }
 
 /// Generates and defines one kernel's function.
@@ -217,6 +216,11 @@ fn define_reduce_trampoline(module: &mut JITModule, ctx: &mut cranelift_codegen:
     result
 }
 
+/// A failure of the JIT outside any one kernel.
+fn failed(during: &str, message: String) -> EngineError {
+    EngineError { engine: "jit", during: during.into(), message }
+}
+
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     let text = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
     format!("code generation panicked: {}", text.unwrap_or_else(|| "no message".into()))
@@ -230,26 +234,23 @@ struct Table(*const *mut f64);
 unsafe impl Send for Table {}
 unsafe impl Sync for Table {}
 
-impl Engine for Jit {
+impl Kernels for Jit {
     fn name(&self) -> &'static str {
         "jit"
     }
 
+    fn program(&self) -> &Program {
+        &self.code.program
+    }
+
     fn run(&mut self, procedure: ProcId, buffers: &mut Buffers) -> Result<(), EngineError> {
-        let program = Arc::clone(&self.program);
+        let program = Arc::clone(&self.code.program);
         for (index, buffer) in program.buffers.iter().enumerate() {
             let id = noether_compiler::ir::BufferId(index as u32);
             if buffers.data(id).len() != buffer.len() {
-                return Err(EngineError {
-                    engine: "jit",
-                    kernel: String::new(),
-                    message: format!(
-                        "buffer `{}` has {} elements, not {}",
-                        buffer.name,
-                        buffers.data(id).len(),
-                        buffer.len()
-                    ),
-                });
+                let message =
+                    format!("buffer `{}` has {} elements, not {}", buffer.name, buffers.data(id).len(), buffer.len());
+                return Err(failed(&format!("running procedure `{}`", program.procedure(procedure).name), message));
             }
         }
         let pointers: Vec<*mut f64> = (0..program.buffers.len())
@@ -259,6 +260,11 @@ impl Engine for Jit {
         for &kernel in &program.procedure(procedure).kernels {
             self.call(kernel.index(), program.kernel(kernel), &table);
         }
+        Ok(())
+    }
+
+    fn switch(&mut self, program: Arc<Program>) -> Result<(), EngineError> {
+        self.code = compile(program, self.vectorize)?;
         Ok(())
     }
 }
@@ -337,7 +343,7 @@ mod tests {
             kernels: vec![kernel],
             procedures: Vec::new(),
         };
-        let error = Jit::new(Arc::new(program), JitOptions::default()).err().expect("fails");
-        assert_eq!(error.kernel, "broken");
+        let error = Jit::new(Arc::new(program), &EngineOptions::default()).err().expect("fails");
+        assert_eq!(error.during, "in kernel `broken`");
     }
 }

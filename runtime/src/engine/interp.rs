@@ -9,11 +9,11 @@ use noether_compiler::ir::{
 };
 use noether_compiler::ops::{Binary, to_word};
 
-use crate::buffers::Buffers;
-use crate::engine::{Engine, EngineError};
+use super::EngineError;
+use super::host::{Buffers, Kernels};
 
 /// The reference engine: walks each kernel's IR point by point. Slow and obviously right.
-pub struct Interpreter {
+pub(crate) struct Interpreter {
     program: Arc<Program>,
 }
 
@@ -24,27 +24,37 @@ impl Interpreter {
     }
 }
 
-impl Engine for Interpreter {
+impl Kernels for Interpreter {
     fn name(&self) -> &'static str {
         "interp"
     }
 
+    fn program(&self) -> &Program {
+        &self.program
+    }
+
     fn run(&mut self, procedure: ProcId, buffers: &mut Buffers) -> Result<(), EngineError> {
-        let program = Arc::clone(&self.program);
+        let program = &self.program;
         for &kernel in &program.procedure(procedure).kernels {
-            run_kernel(program.kernel(kernel), buffers);
+            run_kernel(program, program.kernel(kernel), buffers);
         }
+        Ok(())
+    }
+
+    fn switch(&mut self, program: Arc<Program>) -> Result<(), EngineError> {
+        self.program = program;
         Ok(())
     }
 }
 
 /// Runs one kernel: the prelude once, the body at every point it visits, storing the outputs.
-fn run_kernel(kernel: &Kernel, buffers: &mut Buffers) {
+fn run_kernel(program: &Program, kernel: &Kernel, buffers: &mut Buffers) {
     // Outputs are taken out while the kernel runs: a kernel never reads what it writes, except
     // buffers it updates in place, which its loads read from the taken storage.
     let outputs: Vec<Vec<f64>> = kernel.outputs.iter().map(|o| buffers.take(o.buffer)).collect();
     let outputs = {
         let mut frame = Frame {
+            program,
             kernel,
             buffers: &*buffers,
             outputs,
@@ -64,6 +74,7 @@ fn run_kernel(kernel: &Kernel, buffers: &mut Buffers) {
 }
 
 struct Frame<'k> {
+    program: &'k Program,
     kernel: &'k Kernel,
     buffers: &'k Buffers,
     /// The storage of each output, by output.
@@ -154,7 +165,7 @@ impl Frame<'_> {
 
     /// The flat position an index resolves to in `buffer`, or `None` outside a fill axis.
     fn position(&self, buffer: BufferId, index: &[Affine], axes: &[Access]) -> Option<usize> {
-        let shape = self.buffers.shape(buffer);
+        let shape = &self.program.buffer(buffer).shape;
         let mut offset = 0usize;
         for ((affine, access), &extent) in index.iter().zip(axes).zip(shape) {
             let position = access.resolve(affine.eval(&self.vars), extent)?;
@@ -165,7 +176,7 @@ impl Frame<'_> {
 
     /// The flat position of an index known to lie inside `buffer` (an update's).
     fn element(&self, buffer: BufferId, index: &[Affine]) -> usize {
-        let shape = self.buffers.shape(buffer);
+        let shape = &self.program.buffer(buffer).shape;
         index.iter().zip(shape).fold(0, |offset, (affine, &extent)| offset * extent + affine.eval(&self.vars) as usize)
     }
 

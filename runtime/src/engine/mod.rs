@@ -1,0 +1,198 @@
+//! The engine interface: anything that can run a program's procedures over buffers it owns.
+//!
+//! An engine keeps every buffer of its program where its kernels read them (host memory for the
+//! interpreter and the JIT, device memory for an accelerator), so the simulator, the adjoint and
+//! the sampling driver never hold a buffer's storage themselves: between procedures they read,
+//! write, swap and check buffers through the [`Engine`] methods, and keep copies of states as
+//! [`Stored`] values the engine fills. A host engine lends what is read and exchanges stored
+//! states without copying; a device engine copies only what is asked for.
+//!
+//! Buffers are dense row-major `f64` arrays of the shapes the program declares; the program
+//! (not the engine) is where callers learn a buffer's shape and length.
+//!
+//! | module | job |
+//! |---|---|
+//! | `host` | the buffers of the CPU engines and the storage methods both share |
+//! | `interp` | the reference interpreter |
+//! | `jit` | the Cranelift JIT: compiling kernels, calling them across threads |
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use noether_compiler::ir::{BufferId, ProcId, Program};
+
+mod host;
+mod interp;
+mod jit;
+
+/// Runs procedures of one compiled program over the buffers it owns. The interpreter is the
+/// reference implementation.
+pub trait Engine {
+    /// The engine's name, for reports and its own errors.
+    fn name(&self) -> &'static str;
+
+    /// Runs one procedure of the program over the engine's buffers.
+    fn run(&mut self, procedure: ProcId) -> Result<(), EngineError>;
+
+    /// Elements `range` (row-major) of buffer `id`: host engines lend them, a device engine
+    /// copies them back.
+    fn read(&self, id: BufferId, range: Range<usize>) -> Result<Cow<'_, [f64]>, EngineError>;
+
+    /// Sets elements `start .. start + values.len()` of buffer `id`.
+    fn write(&mut self, id: BufferId, start: usize, values: &[f64]) -> Result<(), EngineError>;
+
+    /// Sets every element of a buffer.
+    fn fill(&mut self, id: BufferId, value: f64) -> Result<(), EngineError>;
+
+    /// Exchanges the contents of two buffers of one shape (a state and its next value) without
+    /// copying.
+    fn swap(&mut self, a: BufferId, b: BufferId);
+
+    /// Whether every element of these buffers is finite (the NaN guard; a device reduces on the
+    /// device).
+    fn all_finite(&self, ids: &[BufferId]) -> Result<bool, EngineError>;
+
+    /// Copies buffer `id` into `stored`, reusing its storage where it fits.
+    fn keep(&self, id: BufferId, stored: &mut Stored) -> Result<(), EngineError>;
+
+    /// Copies `stored` (kept from a buffer of this length) into buffer `id`.
+    fn put_back(&mut self, stored: &Stored, id: BufferId) -> Result<(), EngineError>;
+
+    /// Exchanges buffer `id`'s storage with `stored` without copying (an empty `stored` is first
+    /// given storage of the buffer's length): how the adjoint moves whole states in and out of
+    /// the segment it recomputes.
+    fn exchange(&mut self, id: BufferId, stored: &mut Stored) -> Result<(), EngineError>;
+
+    /// Runs `program` from now on: a program whose first `keep` buffers are this one's (the
+    /// gradient program extends the forward one, buffer for buffer). Keeps those buffers'
+    /// values, gives every other buffer of `program` zeroed storage, drops buffers beyond. The
+    /// JIT recompiles.
+    fn switch_program(&mut self, program: Arc<Program>, keep: usize) -> Result<(), EngineError>;
+
+    /// Bytes of buffer storage held.
+    fn bytes(&self) -> usize;
+
+    /// How many buffers are held.
+    fn buffer_count(&self) -> usize;
+
+    /// The value of a one-element buffer.
+    fn scalar(&self, id: BufferId) -> Result<f64, EngineError> {
+        Ok(self.read(id, 0..1)?[0])
+    }
+
+    /// Sets a one-element buffer.
+    fn set_scalar(&mut self, id: BufferId, value: f64) -> Result<(), EngineError> {
+        self.write(id, 0, &[value])
+    }
+}
+
+/// An engine of `backend` running `program`, its buffers zeroed.
+pub fn build(program: Arc<Program>, backend: Backend, options: EngineOptions) -> Result<Box<dyn Engine>, EngineError> {
+    Ok(match backend {
+        Backend::Interp => Box::new(host::Host::new(interp::Interpreter::new(program))),
+        Backend::Jit => Box::new(host::Host::new(jit::Jit::new(program, &options)?)),
+    })
+}
+
+/// A copy of a buffer, kept where the engine keeps its buffers: what the NaN guard and the
+/// adjoint's checkpoints hold. Only the engine that filled it reads it back.
+#[derive(Default, Debug)]
+pub struct Stored(pub(crate) StoredValues);
+
+/// Where a [`Stored`] copy lives.
+#[derive(Default, Debug)]
+pub(crate) enum StoredValues {
+    /// Nothing kept yet.
+    #[default]
+    Empty,
+    /// In host memory.
+    Host(Vec<f64>),
+}
+
+impl Stored {
+    /// Bytes held (allocated).
+    pub fn bytes(&self) -> usize {
+        match &self.0 {
+            StoredValues::Empty => 0,
+            StoredValues::Host(values) => values.capacity() * size_of::<f64>(),
+        }
+    }
+}
+
+/// A failure inside an engine: always a bug in Noether, never the user's.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("engine `{engine}` failed {during}: {message}")]
+pub struct EngineError {
+    /// The engine's name.
+    pub engine: &'static str,
+    /// What it was doing: "in kernel `step`", "reading buffer `u`".
+    pub during: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl EngineError {
+    /// A failure of `engine` while compiling or running the kernel named `kernel`.
+    pub fn in_kernel(engine: &'static str, kernel: &str, message: String) -> EngineError {
+        EngineError { engine, during: format!("in kernel `{kernel}`"), message }
+    }
+}
+
+/// Which engine runs a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// Native code compiled with Cranelift, multithreaded.
+    #[default]
+    Jit,
+    /// The reference interpreter.
+    Interp,
+}
+
+impl Backend {
+    /// Every backend, for tests and benchmarks that compare them.
+    pub const ALL: [Backend; 2] = [Backend::Jit, Backend::Interp];
+
+    /// The name the CLI's `--engine` takes and reports print.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Jit => "jit",
+            Backend::Interp => "interp",
+        }
+    }
+}
+
+/// Settings of a simulator: its engine, and the memory it may use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Threads for the JIT (default: all cores). The interpreter always uses one.
+    pub threads: Option<usize>,
+    /// The JIT runs kernels visiting fewer points on one thread (default 16384), counting the
+    /// points of the reductions each point evaluates (see `Kernel::work`).
+    pub min_parallel_points: Option<usize>,
+    /// Whether the JIT may use vector instructions (default yes; results are the same).
+    pub scalar_only: bool,
+    /// The most bytes the simulator may hold (default: what the system has available). A model
+    /// whose run, or a gradient whose buffers and stored states, would need more is refused
+    /// before allocating; see [`crate::memory`].
+    pub memory_limit: Option<u64>,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Backend::ALL.into_iter().find(|b| b.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Backend::ALL.iter().map(|b| b.name()).collect();
+            format!("unknown backend `{s}`; available: {}", names.join(", "))
+        })
+    }
+}
