@@ -10,7 +10,7 @@ use noether::{Backend, EngineOptions, Model, Override, Simulator, Source};
 fn model(path: &str, overrides: &[(&str, f64)]) -> Model {
     let text = std::fs::read_to_string(path).expect("the example exists");
     let overrides: Vec<Override> = overrides.iter().map(|(n, v)| Override { name: n.to_string(), value: *v }).collect();
-    Model::from_source(Source::new(path, &text), &overrides, ".").unwrap_or_else(|f| panic!("{f:?}"))
+    Model::from_source(Source::new(path, text.as_str()), &overrides, ".").unwrap_or_else(|f| panic!("{f:?}"))
 }
 
 fn simulator(model: &Model, backend: Backend, device: Option<usize>) -> Simulator {
@@ -57,7 +57,13 @@ fn main() {
     match noether::runtime::engine::opencl::devices() {
         Ok(devices) => {
             for d in devices {
-                println!("device {}: {} ({}), {:.1} GiB", d.index, d.name, d.platform, d.memory as f64 / (1u64 << 30) as f64);
+                println!(
+                    "device {}: {} ({}), {:.1} GiB",
+                    d.index,
+                    d.name,
+                    d.platform,
+                    d.memory as f64 / (1u64 << 30) as f64
+                );
             }
         }
         Err(e) => {

@@ -31,6 +31,8 @@ enum Command {
     Emit(EmitArgs),
     /// Lay scripts out in the canonical format, comments kept: print, rewrite (--write) or check.
     Fmt(FmtArgs),
+    /// List the OpenCL devices `--backend opencl --device N` can use.
+    Devices,
 }
 
 /// The engine, its threads, and the memory it may use.
@@ -42,6 +44,10 @@ struct EngineArgs {
     /// Worker threads for the JIT (default: all cores).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     threads: Option<u64>,
+    /// The OpenCL device, by its number in `noether devices` (default: the first computing in
+    /// double precision).
+    #[arg(long)]
+    device: Option<usize>,
     #[command(flatten)]
     memory: MemoryArgs,
 }
@@ -51,6 +57,7 @@ impl From<EngineArgs> for commands::EngineChoice {
         commands::EngineChoice {
             backend: args.backend.into(),
             threads: args.threads.map(|t| t as usize),
+            device: args.device,
             memory_limit: args.memory.memory_limit,
         }
     }
@@ -253,6 +260,8 @@ enum BackendArg {
     Jit,
     /// The reference interpreter.
     Interp,
+    /// OpenCL C on a device (builds with the `opencl` feature).
+    Opencl,
 }
 
 impl From<BackendArg> for Backend {
@@ -260,6 +269,7 @@ impl From<BackendArg> for Backend {
         match arg {
             BackendArg::Jit => Backend::Jit,
             BackendArg::Interp => Backend::Interp,
+            BackendArg::Opencl => Backend::OpenCl,
         }
     }
 }
@@ -338,6 +348,7 @@ fn main() -> ExitCode {
             settings: args.settings.into(),
             engine: args.engine.into(),
         }),
+        Command::Devices => commands::devices(),
         Command::Emit(args) => commands::emit(&args.model.file, &args.model.overrides, args.stage.into()),
         Command::Fmt(args) => {
             if args.mode() == commands::FmtMode::Print && args.files.len() > 1 {

@@ -12,6 +12,8 @@ mod gradients;
 mod guards;
 mod math;
 mod md;
+#[cfg(feature = "opencl")]
+mod opencl;
 mod parity;
 mod physics;
 mod plot;

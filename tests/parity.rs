@@ -56,7 +56,11 @@ fn assert_engines_agree(model: &Model, steps: Option<u64>, label: &str) {
             Backend::Jit,
             EngineOptions { threads: Some(2), min_parallel_points: Some(1), ..EngineOptions::default() },
         ),
-        ("jit, scalar code", Backend::Jit, EngineOptions { threads: Some(1), scalar_only: true, ..EngineOptions::default() }),
+        (
+            "jit, scalar code",
+            Backend::Jit,
+            EngineOptions { threads: Some(1), scalar_only: true, ..EngineOptions::default() },
+        ),
         #[cfg(feature = "opencl")]
         ("opencl", Backend::OpenCl, EngineOptions::default()),
     ];
@@ -73,7 +77,10 @@ fn assert_engines_agree(model: &Model, steps: Option<u64>, label: &str) {
                 {
                     assert_eq!(a.len(), b.len());
                     if let Some(at) = a.iter().zip(b).position(|(x, y)| !agree(*x, *y)) {
-                        panic!("{label}: `{name_a}` differs at {at} ({name}): interp {} vs {} {}", a[at], backend, b[at]);
+                        panic!(
+                            "{label}: `{name_a}` differs at {at} ({name}): interp {} vs {} {}",
+                            a[at], backend, b[at]
+                        );
                     }
                 }
                 for ((n, a), (_, b)) in a.scalars.iter().zip(&b.scalars) {

@@ -88,7 +88,7 @@ fn uniforms_never_reach_zero_or_one() {
     let kernel = program.add_kernel(b.finish(vec![Output::assign(output, u)]));
     program.add_procedure("uniform", vec![kernel]);
     let program = Arc::new(program);
-    for backend in Backend::ALL {
+    for &backend in Backend::ALL {
         let mut engine = build(&program, backend);
         let max = f64::from(u32::MAX);
         engine.write(input, 0, &[0.0, 0.0, max, max, max, 0.0]).expect("written");

@@ -236,6 +236,16 @@ pub enum RunError {
     #[diagnostic(code(noether::io::write))]
     Write { path: String, reason: String },
 
+    /// The OpenCL engine cannot run here: not built in, no platform or device, no double
+    /// precision.
+    #[error("cannot use OpenCL: {problem}")]
+    #[diagnostic(code(noether::opencl::unavailable))]
+    OpenClUnavailable {
+        problem: String,
+        #[help]
+        help: String,
+    },
+
     /// A failure inside an engine: a bug in Noether.
     #[error("internal engine error: {0}")]
     #[diagnostic(code(noether::internal), help("this is a bug in Noether; please report it with the script"))]

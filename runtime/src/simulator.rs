@@ -77,7 +77,7 @@ impl Simulator {
         model.check_memory(options.memory_limit)?;
         let program = model.program().clone();
         let started = std::time::Instant::now();
-        let mut engine = engine::build(program, backend, options).map_err(model.engine_failure())?;
+        let mut engine = engine::build(program, backend, options).map_err(|e| model.fail(e))?;
         let engine_build = started.elapsed();
         let checked = model.checked();
         let interface = &model.compiled().interface;

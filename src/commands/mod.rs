@@ -49,15 +49,33 @@ impl RunOverrides {
 pub struct EngineChoice {
     pub backend: Backend,
     pub threads: Option<usize>,
+    pub device: Option<usize>,
     pub memory_limit: Option<u64>,
 }
 
 impl EngineChoice {
     fn simulator(&self, model: &Model) -> Result<Simulator, Failure> {
-        let options =
-            EngineOptions { threads: self.threads, memory_limit: self.memory_limit, ..EngineOptions::default() };
+        let options = EngineOptions {
+            threads: self.threads,
+            device: self.device,
+            memory_limit: self.memory_limit,
+            ..EngineOptions::default()
+        };
         model.simulator_with(self.backend, options)
     }
+}
+
+/// `noether devices`: every OpenCL device, its number for `--device`, whether it computes in
+/// double precision, and its memory.
+pub fn devices() -> Result<(), Failure> {
+    let devices = noether::runtime::engine::devices()
+        .map_err(|e| Failure::single(&noether::Source::new("noether devices", ""), e))?;
+    for d in devices {
+        let gib = d.memory as f64 / f64::from(1u32 << 30);
+        let fp64 = if d.fp64 { "yes" } else { "no (cannot run Noether)" };
+        println!("{}: {} ({}), fp64 {fp64}, {gib:.1} GiB", d.index, d.name, d.platform);
+    }
+    Ok(())
 }
 
 /// `noether check`: compile, load data and size the run (refusing what `run` would refuse),

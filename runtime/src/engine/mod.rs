@@ -15,6 +15,7 @@
 //! | `host` | the buffers of the CPU engines and the storage methods both share |
 //! | `interp` | the reference interpreter |
 //! | `jit` | the Cranelift JIT: compiling kernels, calling them across threads |
+//! | `opencl` | the OpenCL engine (cargo feature `opencl`): device buffers, kernels built from OpenCL C |
 
 use std::borrow::Cow;
 use std::fmt;
@@ -24,9 +25,13 @@ use std::sync::Arc;
 
 use noether_compiler::ir::{BufferId, ProcId, Program};
 
+use crate::error::RunError;
+
 mod host;
 mod interp;
 mod jit;
+#[cfg(feature = "opencl")]
+pub mod opencl;
 
 /// Runs procedures of one compiled program over the buffers it owns. The interpreter is the
 /// reference implementation.
@@ -89,12 +94,64 @@ pub trait Engine {
     }
 }
 
-/// An engine of `backend` running `program`, its buffers zeroed.
-pub fn build(program: Arc<Program>, backend: Backend, options: EngineOptions) -> Result<Box<dyn Engine>, EngineError> {
+/// An engine of `backend` running `program`, its buffers zeroed. Fails with
+/// [`RunError::OpenClUnavailable`] where OpenCL cannot run (not built in, no platform, no
+/// device, no double precision), with [`RunError::Engine`] on a bug.
+pub fn build(program: Arc<Program>, backend: Backend, options: EngineOptions) -> Result<Box<dyn Engine>, RunError> {
     Ok(match backend {
         Backend::Interp => Box::new(host::Host::new(interp::Interpreter::new(program))),
         Backend::Jit => Box::new(host::Host::new(jit::Jit::new(program, &options)?)),
+        Backend::OpenCl => build_opencl(program, options)?,
     })
+}
+
+/// A device an OpenCL platform offers, as `noether devices` lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceDescription {
+    /// Its number for `--device`: its position in the list of every platform's devices.
+    pub index: usize,
+    /// The platform's name (`Portable Computing Language`, `NVIDIA CUDA`).
+    pub platform: String,
+    /// The device's name.
+    pub name: String,
+    /// Whether it computes in double precision (`cl_khr_fp64`), which Noether needs.
+    pub fp64: bool,
+    /// Its global memory, in bytes.
+    pub memory: u64,
+}
+
+/// Every OpenCL device of every platform, in `--device` order; an error saying what to install
+/// where there are none (or the build has no OpenCL engine).
+pub fn devices() -> Result<Vec<DeviceDescription>, RunError> {
+    #[cfg(feature = "opencl")]
+    return opencl::devices().map_err(|e| RunError::OpenClUnavailable { problem: e.problem, help: e.help });
+    #[cfg(not(feature = "opencl"))]
+    Err(opencl_missing())
+}
+
+#[cfg(feature = "opencl")]
+fn build_opencl(program: Arc<Program>, options: EngineOptions) -> Result<Box<dyn Engine>, RunError> {
+    match opencl::OpenCl::new(program, options.device) {
+        Ok(engine) => Ok(Box::new(engine)),
+        Err(opencl::NewError::Setup(e)) => Err(RunError::OpenClUnavailable { problem: e.problem, help: e.help }),
+        Err(opencl::NewError::Engine(e)) => Err(RunError::Engine(e)),
+    }
+}
+
+#[cfg(not(feature = "opencl"))]
+fn build_opencl(_: Arc<Program>, _: EngineOptions) -> Result<Box<dyn Engine>, RunError> {
+    Err(opencl_missing())
+}
+
+/// What a build without the `opencl` feature says when asked for OpenCL.
+#[cfg(not(feature = "opencl"))]
+fn opencl_missing() -> RunError {
+    RunError::OpenClUnavailable {
+        problem: "this build of Noether has no OpenCL engine".into(),
+        help: "build it with the `opencl` feature: `cargo build --release --features opencl` \
+               (it needs an OpenCL driver and the ICD loader, e.g. `apt-get install ocl-icd-opencl-dev pocl-opencl-icd`)"
+            .into(),
+    }
 }
 
 /// A copy of a buffer, kept where the engine keeps its buffers: what the NaN guard and the
@@ -110,6 +167,9 @@ pub(crate) enum StoredValues {
     Empty,
     /// In host memory.
     Host(Vec<f64>),
+    /// In an OpenCL device's memory.
+    #[cfg(feature = "opencl")]
+    Device(ocl::Buffer<f64>),
 }
 
 impl Stored {
@@ -118,6 +178,8 @@ impl Stored {
         match &self.0 {
             StoredValues::Empty => 0,
             StoredValues::Host(values) => values.capacity() * size_of::<f64>(),
+            #[cfg(feature = "opencl")]
+            StoredValues::Device(values) => values.len() * size_of::<f64>(),
         }
     }
 }
@@ -149,17 +211,26 @@ pub enum Backend {
     Jit,
     /// The reference interpreter.
     Interp,
+    /// OpenCL C kernels on a device (cargo feature `opencl`).
+    OpenCl,
 }
 
 impl Backend {
-    /// Every backend, for tests and benchmarks that compare them.
-    pub const ALL: [Backend; 2] = [Backend::Jit, Backend::Interp];
+    /// Every backend this build can run (OpenCL with the `opencl` feature), for tests and
+    /// benchmarks that compare them.
+    pub const ALL: &[Backend] = &[
+        Backend::Jit,
+        Backend::Interp,
+        #[cfg(feature = "opencl")]
+        Backend::OpenCl,
+    ];
 
     /// The name the CLI's `--engine` takes and reports print.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Jit => "jit",
             Backend::Interp => "interp",
+            Backend::OpenCl => "opencl",
         }
     }
 }
@@ -178,6 +249,9 @@ pub struct EngineOptions {
     /// whose run, or a gradient whose buffers and stored states, would need more is refused
     /// before allocating; see [`crate::memory`].
     pub memory_limit: Option<u64>,
+    /// The OpenCL device, by its number in `noether devices` (default: the first computing in
+    /// double precision).
+    pub device: Option<usize>,
 }
 
 impl fmt::Display for Backend {
@@ -190,7 +264,7 @@ impl FromStr for Backend {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Backend::ALL.into_iter().find(|b| b.name() == s).ok_or_else(|| {
+        Backend::ALL.iter().copied().find(|b| b.name() == s).ok_or_else(|| {
             let names: Vec<&str> = Backend::ALL.iter().map(|b| b.name()).collect();
             format!("unknown backend `{s}`; available: {}", names.join(", "))
         })

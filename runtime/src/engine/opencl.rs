@@ -22,22 +22,7 @@ use noether_compiler::codegen::opencl::{self, CHECK_FINITE, Entry};
 use noether_compiler::ir::{BufferId, ProcId, Program};
 use ocl::enums::{DeviceInfo, DeviceInfoResult};
 
-use super::{Engine, EngineError, Stored, StoredValues};
-
-/// A device an OpenCL platform offers, as `noether devices` lists it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DeviceDescription {
-    /// Its number for `--device`: its position in the list of every platform's devices.
-    pub index: usize,
-    /// The platform's name (`Portable Computing Language`, `NVIDIA CUDA`).
-    pub platform: String,
-    /// The device's name.
-    pub name: String,
-    /// Whether it computes in double precision (`cl_khr_fp64`), which Noether needs.
-    pub fp64: bool,
-    /// Its global memory, in bytes.
-    pub memory: u64,
-}
+use super::{DeviceDescription, Engine, EngineError, Stored, StoredValues};
 
 /// Why no OpenCL engine could be made: what the user has to install or choose.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -68,6 +53,10 @@ pub fn devices() -> Result<Vec<DeviceDescription>, SetupError> {
 }
 
 fn all_devices() -> Result<Vec<(ocl::Platform, ocl::Device)>, SetupError> {
+    // The ICD loader and drivers initialise on first use, and not safely from several threads
+    // at once (a concurrent first query can find no device): one discovery at a time.
+    static DISCOVERY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = DISCOVERY.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let no_platform = |detail: String| SetupError {
         problem: format!("no OpenCL platform is installed{detail}"),
         help: "install an OpenCL driver for your device, or POCL for the CPU \
@@ -79,16 +68,19 @@ fn all_devices() -> Result<Vec<(ocl::Platform, ocl::Device)>, SetupError> {
         return Err(no_platform(String::new()));
     }
     let mut found = Vec::new();
+    let mut failures = Vec::new();
     for id in platforms {
         let platform = ocl::Platform::new(id);
         // A platform without devices is not an error: another may have some.
-        for device in ocl::Device::list_all(platform).unwrap_or_default() {
-            found.push((platform, device));
+        match ocl::Device::list_all(platform) {
+            Ok(devices) => found.extend(devices.into_iter().map(|device| (platform, device))),
+            Err(e) => failures.push(first_line(&e)),
         }
     }
     if found.is_empty() {
+        let detail = if failures.is_empty() { String::new() } else { format!(" ({})", failures.join("; ")) };
         return Err(SetupError {
-            problem: "the installed OpenCL platforms offer no device".into(),
+            problem: format!("the installed OpenCL platforms offer no device{detail}"),
             help: "check the driver with `clinfo`, or install POCL for the CPU (`pocl-opencl-icd`)".into(),
         });
     }
@@ -156,7 +148,8 @@ impl OpenCl {
 
     /// Writes `program` as OpenCL C, builds it for the device and makes its kernels.
     fn build(&self, program: &Program) -> Result<Built, EngineError> {
-        let source = opencl::write(program).map_err(|e| self.error(&format!("in kernel `{}`", e.kernel), &e.message))?;
+        let source =
+            opencl::write(program).map_err(|e| self.error(&format!("in kernel `{}`", e.kernel), &e.message))?;
         let built = ocl::Program::builder()
             .src(source.text.as_str())
             .devices(self.queue.device())
@@ -204,7 +197,11 @@ impl OpenCl {
     }
 
     fn error(&self, during: &str, message: &str) -> EngineError {
-        EngineError::new("opencl", during.to_string(), format!("{message} (device: {})", self.device_name))
+        EngineError {
+            engine: "opencl",
+            during: during.to_string(),
+            message: format!("{message} (device: {})", self.device_name),
+        }
     }
 
     fn fail(&self, during: &str, e: &ocl::Error) -> EngineError {
@@ -239,7 +236,11 @@ fn error_line(message: &str) -> Option<usize> {
 }
 
 fn failure(device: &str, during: &str, e: &ocl::Error) -> EngineError {
-    EngineError::new("opencl", during.to_string(), format!("{} (device: {device})", first_line(e)))
+    EngineError {
+        engine: "opencl",
+        during: during.to_string(),
+        message: format!("{} (device: {device})", first_line(e)),
+    }
 }
 
 /// Why [`OpenCl::new`] failed: nothing to run on, or a bug.

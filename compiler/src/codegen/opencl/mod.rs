@@ -13,7 +13,7 @@
 //! `#pragma OPENCL FP_CONTRACT OFF` (no fused multiply-adds), no fast-math options, every
 //! operation of [`crate::ops`] spelled out with its edge cases (`min`/`max` on NaN and signed
 //! zeros, `to_word`'s saturation, `powi`'s multiplication order), and `exp`, `log`, `sin`, `cos`
-//! printed from [`crate::math`]'s algorithms ([`math`]). OpenCL's own functions are used for
+//! printed from [`crate::math`]'s algorithms. OpenCL's own functions are used for
 //! `tan`, `tanh`, `sinh`, `cosh`, `asin`, `acos`, `atan`, `atan2` and `pow`, which Noether does
 //! not define bit for bit yet: there a device agrees with the interpreter to a few ulps.
 //! Reductions run in a work item's own loop, in visiting order, so sums agree bit for bit too.
