@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 
-use noether_compiler::codegen::opencl::{self, CHECK_FINITE, Entry};
+use noether_compiler::codegen::opencl::{self, CHECK_FINITE, Entry, SET_ELEMENT};
 use noether_compiler::ir::{BufferId, ProcId, Program};
 use ocl::enums::{DeviceInfo, DeviceInfoResult};
 
@@ -116,6 +116,7 @@ struct Built {
     entries: Vec<Entry>,
     kernels: Vec<ocl::Kernel>,
     check_finite: ocl::Kernel,
+    set_element: ocl::Kernel,
 }
 
 impl OpenCl {
@@ -174,7 +175,17 @@ impl OpenCl {
             .arg(&self.finite)
             .build()
             .map_err(|e| self.fail("creating the finiteness check", &e))?;
-        Ok(Built { entries: source.kernels, kernels, check_finite })
+        let set_element = ocl::Kernel::builder()
+            .program(&built)
+            .name(SET_ELEMENT)
+            .queue(self.queue.clone())
+            .global_work_size(1)
+            .arg(None::<&ocl::Buffer<f64>>)
+            .arg(0u64)
+            .arg(0.0f64)
+            .build()
+            .map_err(|e| self.fail("creating the element setter", &e))?;
+        Ok(Built { entries: source.kernels, kernels, check_finite, set_element })
     }
 
     fn built(&self) -> &Built {
@@ -323,6 +334,20 @@ impl Engine for OpenCl {
     }
 
     fn write(&mut self, id: BufferId, start: usize, values: &[f64]) -> Result<(), EngineError> {
+        let during = || format!("writing buffer `{}`", self.program.buffer(id).name);
+        if start + values.len() > self.program.buffer(id).len() {
+            return Err(self.error(&during(), "the elements written lie outside the buffer"));
+        }
+        if let [value] = values {
+            // One element (the clock, a scalar param): a kernel, so the host does not wait for
+            // the queue to drain.
+            let set = &self.built().set_element;
+            set.set_arg(0, self.buffer(id)).map_err(|e| self.fail(&during(), &e))?;
+            set.set_arg(1, start as u64).map_err(|e| self.fail(&during(), &e))?;
+            set.set_arg(2, *value).map_err(|e| self.fail(&during(), &e))?;
+            // SAFETY: writes element `start` of the buffer, which lies inside it (checked above).
+            return unsafe { set.enq() }.map_err(|e| self.fail(&during(), &e));
+        }
         if values.is_empty() {
             return Ok(());
         }
@@ -330,7 +355,7 @@ impl Engine for OpenCl {
             .write(values)
             .offset(start)
             .enq()
-            .map_err(|e| self.fail(&format!("writing buffer `{}`", self.program.buffer(id).name), &e))
+            .map_err(|e| self.fail(&during(), &e))
     }
 
     fn fill(&mut self, id: BufferId, value: f64) -> Result<(), EngineError> {

@@ -50,6 +50,10 @@ pub struct Entry {
 /// of `values`, sets the `int` at `finite` to 0 if some element is NaN or infinite.
 pub const CHECK_FINITE: &str = "noether_check_finite";
 
+/// A kernel in the source of every program, `(buffer, index: ulong, value: double)`: with one
+/// work item, sets element `index` of `buffer` to `value`.
+pub const SET_ELEMENT: &str = "noether_set_element";
+
 /// Writes `program` as OpenCL C.
 pub fn write(program: &Program) -> Result<Source, CodegenError> {
     let mut text = String::from(include_str!("prelude.cl"));

@@ -65,6 +65,12 @@ long noether_reflect(long x, long n) {
     return m < n ? m : period - m;
 }
 
+/* Sets one element: how the engine writes the clock's scalars between steps without waiting
+   for the queue (a blocking write would). */
+__kernel void noether_set_element(__global double *buffer, ulong index, double value) {
+    buffer[index] = value;
+}
+
 /* Whether every element of `values` is finite: work item `i` clears `*finite` if element `i`
    is not (the NaN guard reads one flag). */
 __kernel void noether_check_finite(__global const double *values, __global int *finite) {
