@@ -71,7 +71,7 @@ fn main() {
             return;
         }
     }
-    let mut sizes = vec![(256, 200), (1024, 50)];
+    let mut sizes = vec![(256, 200), (1024, 200)];
     if args.iter().any(|a| a == "--large") {
         sizes.push((4096, 20));
     }

@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 
-use noether_compiler::codegen::opencl::{self, CHECK_FINITE, Entry, SET_ELEMENT};
+use noether_compiler::codegen::opencl::{self, CHECK_FINITE, Entry, SET_ELEMENT, WorkItems};
 use noether_compiler::ir::{BufferId, ProcId, Program};
 use ocl::enums::{DeviceInfo, DeviceInfoResult};
 
@@ -109,6 +109,8 @@ pub struct OpenCl {
     buffers: Vec<ocl::Buffer<f64>>,
     /// The NaN guard's flag.
     finite: ocl::Buffer<i32>,
+    /// A point per work item on a GPU, a row on a CPU.
+    layout: WorkItems,
 }
 
 /// A program's kernels, built for the device.
@@ -129,8 +131,12 @@ impl OpenCl {
         let context = ocl::Context::builder().platform(platform).devices(device).build().map_err(internal)?;
         let queue = ocl::Queue::new(&context, device, None).map_err(internal)?;
         let finite = ocl::Buffer::builder().queue(queue.clone()).len(1).fill_val(1).build().map_err(internal)?;
+        let layout = match device.info(DeviceInfo::Type) {
+            Ok(DeviceInfoResult::Type(kind)) if kind.contains(ocl::flags::DeviceType::CPU) => WorkItems::Rows,
+            _ => WorkItems::Points,
+        };
         let mut engine =
-            OpenCl { device_name, queue, program: program.clone(), built: None, buffers: Vec::new(), finite };
+            OpenCl { device_name, queue, program: program.clone(), built: None, buffers: Vec::new(), finite, layout };
         engine.load(program, 0).map_err(NewError::Engine)?;
         Ok(engine)
     }
@@ -149,8 +155,8 @@ impl OpenCl {
 
     /// Writes `program` as OpenCL C, builds it for the device and makes its kernels.
     fn build(&self, program: &Program) -> Result<Built, EngineError> {
-        let source =
-            opencl::write(program).map_err(|e| self.error(&format!("in kernel `{}`", e.kernel), &e.message))?;
+        let source = opencl::write(program, self.layout)
+            .map_err(|e| self.error(&format!("in kernel `{}`", e.kernel), &e.message))?;
         let built = ocl::Program::builder()
             .src(source.text.as_str())
             .devices(self.queue.device())
@@ -351,11 +357,7 @@ impl Engine for OpenCl {
         if values.is_empty() {
             return Ok(());
         }
-        self.buffer(id)
-            .write(values)
-            .offset(start)
-            .enq()
-            .map_err(|e| self.fail(&during(), &e))
+        self.buffer(id).write(values).offset(start).enq().map_err(|e| self.fail(&during(), &e))
     }
 
     fn fill(&mut self, id: BufferId, value: f64) -> Result<(), EngineError> {

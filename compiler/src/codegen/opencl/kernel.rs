@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use super::literal;
+use super::{WorkItems, literal};
 use crate::builtins::ReduceOp;
 use crate::ir::{
     Access, Affine, BufferId, Kernel, Load, Node, NodeId, Partition, Program, Reduction, Region, Store, Visit,
@@ -28,8 +28,14 @@ impl Type {
     }
 }
 
-/// The source of `kernel` as `__kernel void {function}(...)`, and the buffers it takes.
-pub(super) fn write(program: &Program, kernel: &Kernel, function: &str) -> Result<(String, Vec<BufferId>), String> {
+/// The source of `kernel` as `__kernel void {function}(...)`, the buffers it takes and how
+/// many work items to launch.
+pub(super) fn write(
+    program: &Program,
+    kernel: &Kernel,
+    function: &str,
+    layout: WorkItems,
+) -> Result<(String, Vec<BufferId>, usize), String> {
     let buffers = used_buffers(kernel);
     let mut writer =
         Writer { program, kernel, types: vec![Type::Number; kernel.nodes.len()], code: String::new(), depth: 1 };
@@ -37,36 +43,58 @@ pub(super) fn write(program: &Program, kernel: &Kernel, function: &str) -> Resul
     let mut code = format!("/* kernel `{}` */\n__kernel void {function}({}) {{\n", kernel.name, parameters.join(", "));
     writer.region(&kernel.prelude)?;
     let extents = kernel.domain();
-    match kernel.partition(program) {
-        Partition::Rows => {
-            writer.line("long point = get_global_id(0);");
-            writer.point(None)?;
-        }
-        Partition::ScatterRows(_) => {
+    let points = kernel.points();
+    let work_items = match (kernel.partition(program), layout) {
+        (Partition::Rows, WorkItems::Rows) if extents.len() >= 2 => {
+            let (last, length) = (extents.len() - 1, extents[extents.len() - 1]);
             writer.line("long row = get_global_id(0);");
-            writer.open(&format!("for (long point = 0; point < {}L; point++) {{", kernel.points()));
-            writer.point(Some("row"))?;
+            writer.unflatten("row", &extents[..last]);
+            writer.open(&format!("for (long i{last} = 0; i{last} < {length}L; i{last}++) {{"));
+            writer.line(&format!("long point = row * {length}L + i{last};"));
+            writer.point(Indices::Set, None)?;
             writer.close();
+            points / length
         }
-        Partition::Single => match kernel.visit {
-            Visit::RowMajor => {
-                writer
-                    .open(&format!("for (long point = 0; point < {}L; point++) {{", extents.iter().product::<usize>()));
-                writer.point(None)?;
-                writer.close();
+        (Partition::Rows, _) => {
+            writer.line("long point = get_global_id(0);");
+            writer.point(Indices::FromPoint, None)?;
+            points
+        }
+        (Partition::ScatterRows(target), _) => {
+            writer.line("long row = get_global_id(0);");
+            writer.open(&format!("for (long point = 0; point < {points}L; point++) {{"));
+            writer.point(Indices::FromPoint, Some("row"))?;
+            writer.close();
+            program.buffer(target).shape[0]
+        }
+        (Partition::Single, _) => {
+            match kernel.visit {
+                Visit::RowMajor => {
+                    writer.open(&format!("for (long point = 0; point < {points}L; point++) {{"));
+                    writer.point(Indices::FromPoint, None)?;
+                    writer.close();
+                }
+                Visit::Listed(list) => {
+                    let count = program.buffer(list).len();
+                    writer.open(&format!("for (long listed = 0; listed < {count}L; listed++) {{"));
+                    writer.line(&format!("long point = (long)b{}[listed];", list.index()));
+                    writer.point(Indices::FromPoint, None)?;
+                    writer.close();
+                }
             }
-            Visit::Listed(list) => {
-                let count = program.buffer(list).len();
-                writer.open(&format!("for (long listed = 0; listed < {count}L; listed++) {{"));
-                writer.line(&format!("long point = (long)b{}[listed];", list.index()));
-                writer.point(None)?;
-                writer.close();
-            }
-        },
-    }
+            1
+        }
+    };
     code.push_str(&writer.code);
     code.push_str("}\n\n");
-    Ok((code, buffers))
+    Ok((code, buffers, work_items))
+}
+
+/// Whether the domain's index variables are to be computed from `point`, or are set already.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Indices {
+    FromPoint,
+    Set,
 }
 
 /// Every buffer the kernel reads or writes, in increasing order.
@@ -105,23 +133,30 @@ impl Writer<'_> {
         self.line("}");
     }
 
-    /// The body at the domain point `point` (a C variable), then its stores; with `row`, a
-    /// scatter adds only into that row of its target.
-    fn point(&mut self, row: Option<&str>) -> Result<(), String> {
-        self.open("{");
-        let domain = self.kernel.domain().to_vec();
-        match domain.len() {
+    /// Declares `i0, i1, ...` as the row-major position of the flat index `flat` in `extents`.
+    fn unflatten(&mut self, flat: &str, extents: &[usize]) {
+        match extents.len() {
             0 => {}
-            1 => self.line("long i0 = point;"),
+            1 => self.line(&format!("long i0 = {flat};")),
             _ => {
-                self.line("long rest = point;");
-                for axis in (0..domain.len()).rev() {
-                    self.line(&format!("long i{axis} = rest % {}L;", domain[axis]));
+                self.line(&format!("long rest = {flat};"));
+                for axis in (0..extents.len()).rev() {
+                    self.line(&format!("long i{axis} = rest % {}L;", extents[axis]));
                     if axis > 0 {
-                        self.line(&format!("rest /= {}L;", domain[axis]));
+                        self.line(&format!("rest /= {}L;", extents[axis]));
                     }
                 }
             }
+        }
+    }
+
+    /// The body at the domain point `point` (a C variable), then its stores; with `row`, a
+    /// scatter adds only into that row of its target.
+    fn point(&mut self, indices: Indices, row: Option<&str>) -> Result<(), String> {
+        self.open("{");
+        if indices == Indices::FromPoint {
+            let domain = self.kernel.domain().to_vec();
+            self.unflatten("point", &domain);
         }
         self.region(&self.kernel.body)?;
         for output in &self.kernel.outputs {
