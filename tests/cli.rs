@@ -173,6 +173,24 @@ fn emit_prints_the_ast_and_the_ir() {
     let output = noether(&["emit", "examples/heat.noe", "--stage", "clif"]);
     assert!(output.status.success());
     assert!(stdout(&output).contains("load.f64x2"), "{}", stdout(&output));
+    let output = noether(&["emit", "examples/heat.noe", "--stage", "opencl"]);
+    assert!(output.status.success());
+    let source = stdout(&output);
+    assert!(source.contains("#pragma OPENCL FP_CONTRACT OFF"), "{source}");
+    assert!(source.contains("__kernel void k2("), "{source}");
+    assert!(source.contains("65536 work items"), "{source}");
+}
+
+/// Without the `opencl` feature, asking for OpenCL says how to build it in.
+#[cfg(not(feature = "opencl"))]
+#[test]
+fn opencl_in_a_build_without_it_says_how_to_enable_it() {
+    for args in [&["run", "examples/heat.noe", "--set", "N=8", "--backend", "opencl"][..], &["devices"][..]] {
+        let output = noether(args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&output).contains("noether::opencl::unavailable"), "{}", stderr(&output));
+        assert!(stderr(&output).contains("--features opencl"), "{}", stderr(&output));
+    }
 }
 
 #[test]
@@ -419,7 +437,7 @@ fn sample_writes_acceptance_rates() {
 /// Every stage of `emit` reports a script it cannot read as a read error, not a write error.
 #[test]
 fn emit_of_a_missing_script_is_a_read_error() {
-    for stage in ["ast", "ir"] {
+    for stage in ["ast", "ir", "clif", "opencl"] {
         let output = noether(&["emit", "nowhere.noe", "--stage", stage]);
         assert_eq!(output.status.code(), Some(1), "{stage}");
         assert!(stderr(&output).contains("noether::io::read"), "{stage}: {}", stderr(&output));

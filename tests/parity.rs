@@ -6,7 +6,7 @@
 //! using `tan`, `tanh`, `sinh`, `cosh`, `asin`, `acos`, `atan`, `atan2` or `pow`, which it takes
 //! from the device's library: there it agrees to 1e-12.
 
-use noether::{Backend, EngineOptions, Failure, Model, Override, Source};
+use noether::{Backend, EngineOptions, Failure, Model, Override, Schedule, Source};
 use proptest::prelude::*;
 
 /// Everything a run produces that an engine could get wrong.
@@ -19,10 +19,12 @@ struct Outcome {
 
 fn outcome(model: &Model, backend: Backend, options: EngineOptions, steps: Option<u64>) -> Result<Outcome, Failure> {
     let mut sim = model.simulator_with(backend, options)?;
-    if let Some(steps) = steps {
-        sim.set_steps(steps)?;
+    match (sim.schedule(), steps) {
+        (Some(Schedule::Integrate(_)), Some(steps)) => sim.set_steps(steps)?,
+        (Some(Schedule::Sample(_)), Some(sweeps)) => sim.set_sweeps(sweeps)?,
+        _ => {}
     }
-    if sim.settings().is_some() {
+    if sim.schedule().is_some() {
         sim.run()?;
     }
     let states = sim
@@ -127,6 +129,13 @@ fn examples_agree() {
         ("cbo", vec![("N", 30.0)], 30),
         ("langevin_double_well", vec![("M", 30.0)], 30),
         ("diffusion_sampling", vec![("M", 20.0)], 30),
+        ("fisher_kpp", vec![("N", 32.0)], 20),
+        ("heat_source", vec![("N", 16.0)], 10),
+        ("lj", vec![("N", 100.0)], 5),
+        ("ising", vec![("L", 16.0)], 5),
+        ("hopfield", vec![("N", 40.0), ("P", 4.0)], 3),
+        ("rbm", vec![], 5),
+        ("hmc_gaussian", vec![("C", 8.0)], 5),
     ] {
         let text = std::fs::read_to_string(format!("examples/{name}.noe")).expect("example");
         assert_engines_agree(&model_of(&text, &overrides), Some(steps), name);
