@@ -162,6 +162,7 @@ impl OpenCl {
             .devices(self.queue.device())
             .build(&self.queue.context())
             .map_err(|e| self.build_error(program, &source.text, &e))?;
+        // Arguments are set again at every launch (swaps exchange buffers); these declare them.
         let mut kernels = Vec::with_capacity(source.kernels.len());
         for entry in &source.kernels {
             let mut builder = ocl::Kernel::builder();
@@ -172,26 +173,16 @@ impl OpenCl {
             }
             kernels.push(builder.build().map_err(|e| self.fail(&format!("creating kernel {}", entry.function), &e))?);
         }
-        let check_finite = ocl::Kernel::builder()
-            .program(&built)
-            .name(CHECK_FINITE)
-            .queue(self.queue.clone())
-            .global_work_size(1)
-            .arg(None::<&ocl::Buffer<f64>>)
-            .arg(&self.finite)
-            .build()
-            .map_err(|e| self.fail("creating the finiteness check", &e))?;
-        let set_element = ocl::Kernel::builder()
-            .program(&built)
-            .name(SET_ELEMENT)
-            .queue(self.queue.clone())
-            .global_work_size(1)
-            .arg(None::<&ocl::Buffer<f64>>)
-            .arg(0u64)
-            .arg(0.0f64)
-            .build()
-            .map_err(|e| self.fail("creating the element setter", &e))?;
-        Ok(Built { entries: source.kernels, kernels, check_finite, set_element })
+        let mut check_finite = ocl::Kernel::builder();
+        check_finite.arg(None::<&ocl::Buffer<f64>>).arg(&self.finite);
+        let mut set_element = ocl::Kernel::builder();
+        set_element.arg(None::<&ocl::Buffer<f64>>).arg(0u64).arg(0.0f64);
+        let [check_finite, set_element] =
+            [(CHECK_FINITE, check_finite), (SET_ELEMENT, set_element)].map(|(name, mut b)| {
+                b.program(&built).name(name).queue(self.queue.clone()).global_work_size(1);
+                b.build().map_err(|e| self.fail(&format!("creating kernel {name}"), &e))
+            });
+        Ok(Built { entries: source.kernels, kernels, check_finite: check_finite?, set_element: set_element? })
     }
 
     fn built(&self) -> &Built {

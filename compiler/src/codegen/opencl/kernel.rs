@@ -8,7 +8,7 @@ use crate::builtins::ReduceOp;
 use crate::ir::{
     Access, Affine, BufferId, Kernel, Load, Node, NodeId, Partition, Program, Reduction, Region, Store, Visit,
 };
-use crate::ops::{Binary, Compare, Unary, WordOp};
+use crate::ops::{Binary, Unary, WordOp};
 
 /// What a node's C variable holds.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -210,7 +210,7 @@ impl Writer<'_> {
             Node::Load(load) => (Type::Number, self.load(id, load)),
             Node::Unary(op, a) => (Type::Number, unary(*op, &v(a))),
             Node::Binary(op, a, b) => (Type::Number, binary(*op, &v(a), &v(b))),
-            Node::Compare(op, a, b) => (Type::Boolean, format!("{} {} {}", v(a), compare(*op), v(b))),
+            Node::Compare(op, a, b) => (Type::Boolean, format!("{} {} {}", v(a), op.symbol(), v(b))),
             Node::And(a, b) => (Type::Boolean, format!("{} && {}", v(a), v(b))),
             Node::Or(a, b) => (Type::Boolean, format!("{} || {}", v(a), v(b))),
             Node::Not(a) => (Type::Boolean, format!("!{}", v(a))),
@@ -374,17 +374,6 @@ fn binary(op: Binary, a: &str, b: &str) -> String {
         Binary::Min => format!("noether_min({a}, {b})"),
         Binary::Max => format!("noether_max({a}, {b})"),
         Binary::Atan2 => format!("atan2({a}, {b})"),
-    }
-}
-
-fn compare(op: Compare) -> &'static str {
-    match op {
-        Compare::Lt => "<",
-        Compare::Le => "<=",
-        Compare::Gt => ">",
-        Compare::Ge => ">=",
-        Compare::Eq => "==",
-        Compare::Ne => "!=",
     }
 }
 
