@@ -48,6 +48,10 @@ struct EngineArgs {
     /// double precision).
     #[arg(long)]
     device: Option<usize>,
+    /// What OpenCL computes in: f64 (default, the interpreter's bits) or f32 (for devices
+    /// without double precision; results to a tolerance).
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
+    precision: PrecisionArg,
     #[command(flatten)]
     memory: MemoryArgs,
 }
@@ -58,6 +62,7 @@ impl From<EngineArgs> for commands::EngineChoice {
             backend: args.backend.into(),
             threads: args.threads.map(|t| t as usize),
             device: args.device,
+            precision: args.precision.into(),
             memory_limit: args.memory.memory_limit,
         }
     }
@@ -252,6 +257,23 @@ enum Stage {
     Clif,
     /// The OpenCL C the OpenCL engine builds, with each kernel's launch.
     Opencl,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PrecisionArg {
+    /// Double precision.
+    F64,
+    /// Single precision (OpenCL only).
+    F32,
+}
+
+impl From<PrecisionArg> for noether::runtime::engine::Precision {
+    fn from(arg: PrecisionArg) -> Self {
+        match arg {
+            PrecisionArg::F64 => Self::F64,
+            PrecisionArg::F32 => Self::F32,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -181,6 +181,14 @@ fn emit_prints_the_ast_and_the_ir() {
     assert!(source.contains("65536 work items"), "{source}");
 }
 
+/// Single precision is OpenCL's; the CPU engines say so instead of computing in f64 silently.
+#[test]
+fn single_precision_on_a_cpu_engine_is_refused() {
+    let output = noether(&["run", "examples/heat.noe", "--set", "N=8", "--precision", "f32"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("computes in f64 only"), "{}", stderr(&output));
+}
+
 /// Without the `opencl` feature, asking for OpenCL says how to build it in.
 #[cfg(not(feature = "opencl"))]
 #[test]

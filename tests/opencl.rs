@@ -1,6 +1,7 @@
 //! The OpenCL engine (on POCL in CI) beyond the parity and physics tests every engine runs:
 //! gradients through long runs, the device's own math, devices that cannot be used.
 
+use noether::runtime::engine::Precision;
 use noether::{Backend, EngineOptions};
 
 use crate::support::{model, simulator};
@@ -69,4 +70,68 @@ fn devices_are_listed_with_their_double_precision_support() {
     let text = crate::support::text(&out.stdout);
     assert!(out.status.success(), "{text}{}", crate::support::text(&out.stderr));
     assert!(text.contains("fp64 yes"), "{text}");
+}
+
+/// In single precision the device rounds every value to 24 bits and uses its own `exp`: heat
+/// stays within the documented 1e-5 (relative to the largest value) of the interpreter's f64
+/// run, and the total heat it conserves within 1e-5 relative.
+#[test]
+fn single_precision_agrees_with_double_to_its_tolerance() {
+    let text = std::fs::read_to_string("examples/heat.noe").expect("example");
+    let model = model(&text.replace("const N = 256", "const N = 32"));
+    let run = |backend, precision| {
+        let options = EngineOptions { precision, ..EngineOptions::default() };
+        let mut sim = model.simulator_with(backend, options).unwrap_or_else(|f| panic!("{f:?}"));
+        sim.set_steps(200).expect("steps");
+        sim.run().expect("runs");
+        let u: Vec<f64> = sim.state("u").expect("u").iter().copied().collect();
+        (u, sim.observable("total").expect("total").to_vec())
+    };
+    let (reference, total) = run(Backend::Interp, Precision::F64);
+    let (single, single_total) = run(Backend::OpenCl, Precision::F32);
+    let scale = reference.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let worst = reference.iter().zip(&single).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale;
+    assert!(worst < 1e-5, "largest difference {worst:e} of the largest value");
+    assert!(worst > 0.0, "single precision rounds differently from double");
+    for (a, b) in total.iter().zip(&single_total) {
+        assert!((a - b).abs() <= 1e-5 * a.abs(), "total {a} vs {b}");
+    }
+}
+
+/// A gradient in single precision matches the double one to the documented 1e-4.
+#[test]
+fn single_precision_gradients_agree_to_their_tolerance() {
+    let text = "param D = 0.2\nshape G = [i < 24] periodic\nstate u : G = exp(-((i - 12) / 4)^2)\n\
+                d/dt u = D * laplacian(u)\nloss L = sum(i) u[i]^2 * cos(i / 3)\nrun rk4(dt = 0.2, steps = 100)\n";
+    let gradient = |backend, precision| {
+        let options = EngineOptions { precision, ..EngineOptions::default() };
+        let mut sim = model(text).simulator_with(backend, options).unwrap_or_else(|f| panic!("{f:?}"));
+        sim.gradient("L", &["D", "u"]).unwrap_or_else(|f| panic!("{f:?}"))
+    };
+    let (double, single) = (gradient(Backend::Jit, Precision::F64), gradient(Backend::OpenCl, Precision::F32));
+    for ((name, a), (_, b)) in double.gradients.iter().zip(&single.gradients) {
+        let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() <= 1e-4 * scale, "d L / d {name}: f64 {x} vs f32 {y}");
+        }
+    }
+}
+
+/// A machine without an OpenCL platform (here: an ICD loader pointed at an empty vendor
+/// directory) gets a diagnostic saying what to install, not a panic.
+#[test]
+fn no_platform_is_a_diagnostic_saying_what_to_install() {
+    let vendors = tempfile::tempdir().expect("temp dir");
+    for args in [&["devices"][..], &["run", "examples/heat.noe", "--set", "N=8", "--backend", "opencl"][..]] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_noether"))
+            .args(args)
+            .env("OCL_ICD_VENDORS", vendors.path())
+            .output()
+            .expect("the binary runs");
+        let stderr = crate::support::text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("noether::opencl::unavailable"), "{stderr}");
+        assert!(stderr.contains("no OpenCL platform"), "{stderr}");
+        assert!(stderr.contains("pocl-opencl-icd"), "{stderr}");
+    }
 }

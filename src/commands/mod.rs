@@ -50,6 +50,7 @@ pub struct EngineChoice {
     pub backend: Backend,
     pub threads: Option<usize>,
     pub device: Option<usize>,
+    pub precision: noether::runtime::engine::Precision,
     pub memory_limit: Option<u64>,
 }
 
@@ -58,6 +59,7 @@ impl EngineChoice {
         let options = EngineOptions {
             threads: self.threads,
             device: self.device,
+            precision: self.precision,
             memory_limit: self.memory_limit,
             ..EngineOptions::default()
         };
@@ -119,7 +121,7 @@ pub fn emit(file: &Path, overrides: &[Override], stage: Stage) -> Result<(), Fai
             print!("{text}");
         }
         Stage::OpenCl => {
-            let text = noether::compiler::codegen::opencl::emit_opencl(program)
+            let text = noether::compiler::codegen::opencl::emit_opencl(program, noether::runtime::engine::Precision::F64)
                 .map_err(|e| codegen_failure(&model, "opencl", e))?;
             print!("{text}");
         }

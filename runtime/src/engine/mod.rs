@@ -25,6 +25,8 @@ use std::sync::Arc;
 
 use noether_compiler::ir::{BufferId, ProcId, Program};
 
+pub use noether_compiler::codegen::opencl::Precision;
+
 use crate::error::RunError;
 
 mod host;
@@ -98,6 +100,13 @@ pub trait Engine {
 /// [`RunError::OpenClUnavailable`] where OpenCL cannot run (not built in, no platform, no
 /// device, no double precision), with [`RunError::Engine`] on a bug.
 pub fn build(program: Arc<Program>, backend: Backend, options: EngineOptions) -> Result<Box<dyn Engine>, RunError> {
+    if options.precision != Precision::F64 && backend != Backend::OpenCl {
+        return Err(RunError::BadSetting {
+            setting: "precision",
+            problem: format!("the {backend} engine computes in f64 only"),
+            help: "single precision is for OpenCL devices: add `--backend opencl`".into(),
+        });
+    }
     Ok(match backend {
         Backend::Interp => Box::new(host::Host::new(interp::Interpreter::new(program))),
         Backend::Jit => Box::new(host::Host::new(jit::Jit::new(program, &options)?)),
@@ -131,10 +140,18 @@ pub fn devices() -> Result<Vec<DeviceDescription>, RunError> {
 
 #[cfg(feature = "opencl")]
 fn build_opencl(program: Arc<Program>, options: EngineOptions) -> Result<Box<dyn Engine>, RunError> {
-    match opencl::OpenCl::new(program, options.device) {
-        Ok(engine) => Ok(Box::new(engine)),
-        Err(opencl::NewError::Setup(e)) => Err(RunError::OpenClUnavailable { problem: e.problem, help: e.help }),
-        Err(opencl::NewError::Engine(e)) => Err(RunError::Engine(e)),
+    fn boxed<T: opencl::Real>(
+        engine: Result<opencl::OpenCl<T>, opencl::NewError>,
+    ) -> Result<Box<dyn Engine>, RunError> {
+        match engine {
+            Ok(engine) => Ok(Box::new(engine)),
+            Err(opencl::NewError::Setup(e)) => Err(RunError::OpenClUnavailable { problem: e.problem, help: e.help }),
+            Err(opencl::NewError::Engine(e)) => Err(RunError::Engine(e)),
+        }
+    }
+    match options.precision {
+        Precision::F64 => boxed(opencl::OpenCl::<f64>::new(program, options.device)),
+        Precision::F32 => boxed(opencl::OpenCl::<f32>::new(program, options.device)),
     }
 }
 
@@ -170,6 +187,9 @@ pub(crate) enum StoredValues {
     /// In an OpenCL device's memory.
     #[cfg(feature = "opencl")]
     Device(ocl::Buffer<f64>),
+    /// In an OpenCL device's memory, in single precision (`--precision f32`).
+    #[cfg(feature = "opencl")]
+    DeviceSingle(ocl::Buffer<f32>),
 }
 
 impl Stored {
@@ -180,6 +200,8 @@ impl Stored {
             StoredValues::Host(values) => values.capacity() * size_of::<f64>(),
             #[cfg(feature = "opencl")]
             StoredValues::Device(values) => values.len() * size_of::<f64>(),
+            #[cfg(feature = "opencl")]
+            StoredValues::DeviceSingle(values) => values.len() * size_of::<f32>(),
         }
     }
 }
@@ -252,6 +274,9 @@ pub struct EngineOptions {
     /// The OpenCL device, by its number in `noether devices` (default: the first computing in
     /// double precision).
     pub device: Option<usize>,
+    /// What OpenCL computes in (default `f64`, the interpreter's bits); the CPU engines refuse
+    /// anything but `f64`.
+    pub precision: Precision,
 }
 
 impl fmt::Display for Backend {

@@ -18,11 +18,74 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 
-use noether_compiler::codegen::opencl::{self, CHECK_FINITE, Entry, SET_ELEMENT, WorkItems};
+use noether_compiler::codegen::opencl::{self, CHECK_FINITE, Entry, Precision, SET_ELEMENT, WorkItems};
 use noether_compiler::ir::{BufferId, ProcId, Program};
 use ocl::enums::{DeviceInfo, DeviceInfoResult};
 
 use super::{DeviceDescription, Engine, EngineError, Stored, StoredValues};
+
+/// The number type a device computes in: `f64`, or `f32` for `--precision f32`. The host side
+/// of the engine (reads, writes) stays in `f64`.
+pub trait Real: ocl::OclPrm {
+    /// The precision of the OpenCL C the engine writes.
+    const PRECISION: Precision;
+    /// `value` rounded to this type.
+    fn from_f64(value: f64) -> Self;
+    /// Values rounded to this type (copied even when it is `f64`).
+    fn from_f64s(values: &[f64]) -> Vec<Self>;
+    /// Values widened to `f64` (moved when this is `f64`).
+    fn to_f64s(values: Vec<Self>) -> Vec<f64>;
+    /// A device buffer of this type as stored values.
+    fn into_stored(buffer: ocl::Buffer<Self>) -> StoredValues;
+    /// The device buffer of this type in `stored`, if that is what it holds.
+    fn stored(stored: &StoredValues) -> Option<&ocl::Buffer<Self>>;
+    /// The same, to exchange.
+    fn stored_mut(stored: &mut StoredValues) -> Option<&mut ocl::Buffer<Self>>;
+}
+
+impl Real for f64 {
+    const PRECISION: Precision = Precision::F64;
+    fn from_f64(value: f64) -> f64 {
+        value
+    }
+    fn from_f64s(values: &[f64]) -> Vec<f64> {
+        values.to_vec()
+    }
+    fn to_f64s(values: Vec<f64>) -> Vec<f64> {
+        values
+    }
+    fn into_stored(buffer: ocl::Buffer<f64>) -> StoredValues {
+        StoredValues::Device(buffer)
+    }
+    fn stored(stored: &StoredValues) -> Option<&ocl::Buffer<f64>> {
+        if let StoredValues::Device(buffer) = stored { Some(buffer) } else { None }
+    }
+    fn stored_mut(stored: &mut StoredValues) -> Option<&mut ocl::Buffer<f64>> {
+        if let StoredValues::Device(buffer) = stored { Some(buffer) } else { None }
+    }
+}
+
+impl Real for f32 {
+    const PRECISION: Precision = Precision::F32;
+    fn from_f64(value: f64) -> f32 {
+        value as f32
+    }
+    fn from_f64s(values: &[f64]) -> Vec<f32> {
+        values.iter().map(|v| *v as f32).collect()
+    }
+    fn to_f64s(values: Vec<f32>) -> Vec<f64> {
+        values.into_iter().map(f64::from).collect()
+    }
+    fn into_stored(buffer: ocl::Buffer<f32>) -> StoredValues {
+        StoredValues::DeviceSingle(buffer)
+    }
+    fn stored(stored: &StoredValues) -> Option<&ocl::Buffer<f32>> {
+        if let StoredValues::DeviceSingle(buffer) = stored { Some(buffer) } else { None }
+    }
+    fn stored_mut(stored: &mut StoredValues) -> Option<&mut ocl::Buffer<f32>> {
+        if let StoredValues::DeviceSingle(buffer) = stored { Some(buffer) } else { None }
+    }
+}
 
 /// Why no OpenCL engine could be made: what the user has to install or choose.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -100,13 +163,13 @@ fn first_line(error: &dyn std::fmt::Display) -> String {
 
 /// The OpenCL engine: a context and in-order queue on one device, the program built for it,
 /// and every buffer of the program in device memory.
-pub struct OpenCl {
+pub struct OpenCl<T: Real> {
     device_name: String,
     queue: ocl::Queue,
     program: Arc<Program>,
     /// `None` only while [`OpenCl::new`] builds it.
     built: Option<Built>,
-    buffers: Vec<ocl::Buffer<f64>>,
+    buffers: Vec<ocl::Buffer<T>>,
     /// The NaN guard's flag.
     finite: ocl::Buffer<i32>,
     /// A point per work item on a GPU, a row on a CPU.
@@ -121,11 +184,11 @@ struct Built {
     set_element: ocl::Kernel,
 }
 
-impl OpenCl {
+impl<T: Real> OpenCl<T> {
     /// Builds `program` for device `device` (default: the first that computes in double
-    /// precision) and allocates its buffers there, zeroed.
-    pub fn new(program: Arc<Program>, device: Option<usize>) -> Result<OpenCl, NewError> {
-        let (platform, device) = choose(device)?;
+    /// precision, or the first at all for `f32`) and allocates its buffers there, zeroed.
+    pub fn new(program: Arc<Program>, device: Option<usize>) -> Result<OpenCl<T>, NewError> {
+        let (platform, device) = choose(device, T::PRECISION)?;
         let device_name = device.name().unwrap_or_else(|_| "unnamed device".into());
         let internal = |e: ocl::Error| NewError::Engine(failure(&device_name, "setting up the device", &e));
         let context = ocl::Context::builder().platform(platform).devices(device).build().map_err(internal)?;
@@ -155,7 +218,7 @@ impl OpenCl {
 
     /// Writes `program` as OpenCL C, builds it for the device and makes its kernels.
     fn build(&self, program: &Program) -> Result<Built, EngineError> {
-        let source = opencl::write(program, self.layout)
+        let source = opencl::write(program, self.layout, T::PRECISION)
             .map_err(|e| self.error(&format!("in kernel `{}`", e.kernel), &e.message))?;
         let built = ocl::Program::builder()
             .src(source.text.as_str())
@@ -174,9 +237,9 @@ impl OpenCl {
             kernels.push(builder.build().map_err(|e| self.fail(&format!("creating kernel {}", entry.function), &e))?);
         }
         let mut check_finite = ocl::Kernel::builder();
-        check_finite.arg(None::<&ocl::Buffer<f64>>).arg(&self.finite);
+        check_finite.arg(None::<&ocl::Buffer<T>>).arg(&self.finite);
         let mut set_element = ocl::Kernel::builder();
-        set_element.arg(None::<&ocl::Buffer<f64>>).arg(0u64).arg(0.0f64);
+        set_element.arg(None::<&ocl::Buffer<T>>).arg(0u64).arg(T::from_f64(0.0));
         let [check_finite, set_element] =
             [(CHECK_FINITE, check_finite), (SET_ELEMENT, set_element)].map(|(name, mut b)| {
                 b.program(&built).name(name).queue(self.queue.clone()).global_work_size(1);
@@ -189,12 +252,12 @@ impl OpenCl {
         self.built.as_ref().expect("built when made")
     }
 
-    fn allocate(&self, len: usize) -> Result<ocl::Buffer<f64>, EngineError> {
+    fn allocate(&self, len: usize) -> Result<ocl::Buffer<T>, EngineError> {
         // OpenCL has no empty buffers; an empty one is never read.
         ocl::Buffer::builder()
             .queue(self.queue.clone())
             .len(len.max(1))
-            .fill_val(0.0)
+            .fill_val(T::from_f64(0.0))
             .build()
             .map_err(|e| self.fail("allocating a buffer", &e))
     }
@@ -231,8 +294,17 @@ impl OpenCl {
         self.error(&during, &log.lines().filter(|l| l.contains("error")).take(5).collect::<Vec<_>>().join("; "))
     }
 
-    fn buffer(&self, id: BufferId) -> &ocl::Buffer<f64> {
+    fn buffer(&self, id: BufferId) -> &ocl::Buffer<T> {
         &self.buffers[id.index()]
+    }
+
+    /// The device buffer in `stored`, made the length of buffer `id` if it is not already.
+    fn device_copy<'s>(&self, id: BufferId, stored: &'s mut Stored) -> Result<&'s ocl::Buffer<T>, EngineError> {
+        let len = self.program.buffer(id).len().max(1);
+        if !T::stored(&stored.0).is_some_and(|kept| kept.len() == len) {
+            stored.0 = T::into_stored(self.allocate(len)?);
+        }
+        Ok(T::stored(&stored.0).expect("allocated above"))
     }
 }
 
@@ -262,8 +334,9 @@ pub enum NewError {
     Engine(EngineError),
 }
 
-/// The device numbered `index`, or the first computing in double precision.
-fn choose(index: Option<usize>) -> Result<(ocl::Platform, ocl::Device), SetupError> {
+/// The device numbered `index`, or the first that computes in `precision`.
+fn choose(index: Option<usize>, precision: Precision) -> Result<(ocl::Platform, ocl::Device), SetupError> {
+    let usable = |device: &ocl::Device| precision == Precision::F32 || has_fp64(device);
     let devices = all_devices()?;
     let listed = || {
         devices
@@ -281,25 +354,25 @@ fn choose(index: Option<usize>) -> Result<(ocl::Platform, ocl::Device), SetupErr
                     help: format!("the devices are {}; `noether devices` describes them", listed()),
                 });
             };
-            if !has_fp64(&device) {
+            if !usable(&device) {
                 return Err(SetupError {
                     problem: format!("OpenCL device {i} ({}) does not compute in double precision", device.name().unwrap_or_default()),
-                    help: "Noether computes in f64, which needs `cl_khr_fp64`; pick another device with `--device` (`noether devices` lists them)".into(),
+                    help: "Noether computes in f64, which needs `cl_khr_fp64`: pick another device with `--device` (`noether devices` lists them), or compute in single precision with `--precision f32`".into(),
                 });
             }
             Ok((platform, device))
         }
-        None => devices.iter().copied().find(|(_, d)| has_fp64(d)).ok_or_else(|| SetupError {
+        None => devices.iter().copied().find(|(_, d)| usable(d)).ok_or_else(|| SetupError {
             problem: "no OpenCL device computes in double precision".into(),
             help: format!(
-                "Noether computes in f64, which needs `cl_khr_fp64`; the devices are {}. POCL (`pocl-opencl-icd`) runs on the CPU in f64",
+                "Noether computes in f64, which needs `cl_khr_fp64`; the devices are {}. Compute in single precision with `--precision f32`, or install POCL (`pocl-opencl-icd`), which runs on the CPU in f64",
                 listed()
             ),
         }),
     }
 }
 
-impl Engine for OpenCl {
+impl<T: Real> Engine for OpenCl<T> {
     fn name(&self) -> &'static str {
         "opencl"
     }
@@ -319,7 +392,7 @@ impl Engine for OpenCl {
     }
 
     fn read(&self, id: BufferId, range: Range<usize>) -> Result<Cow<'_, [f64]>, EngineError> {
-        let mut values = vec![0.0; range.len()];
+        let mut values = vec![T::from_f64(0.0); range.len()];
         if !values.is_empty() {
             self.buffer(id)
                 .read(&mut values)
@@ -327,7 +400,7 @@ impl Engine for OpenCl {
                 .enq()
                 .map_err(|e| self.fail(&format!("reading buffer `{}`", self.program.buffer(id).name), &e))?;
         }
-        Ok(Cow::Owned(values))
+        Ok(Cow::Owned(T::to_f64s(values)))
     }
 
     fn write(&mut self, id: BufferId, start: usize, values: &[f64]) -> Result<(), EngineError> {
@@ -341,20 +414,21 @@ impl Engine for OpenCl {
             let set = &self.built().set_element;
             set.set_arg(0, self.buffer(id)).map_err(|e| self.fail(&during(), &e))?;
             set.set_arg(1, start as u64).map_err(|e| self.fail(&during(), &e))?;
-            set.set_arg(2, *value).map_err(|e| self.fail(&during(), &e))?;
+            set.set_arg(2, T::from_f64(*value)).map_err(|e| self.fail(&during(), &e))?;
             // SAFETY: writes element `start` of the buffer, which lies inside it (checked above).
             return unsafe { set.enq() }.map_err(|e| self.fail(&during(), &e));
         }
         if values.is_empty() {
             return Ok(());
         }
-        self.buffer(id).write(values).offset(start).enq().map_err(|e| self.fail(&during(), &e))
+        let values = T::from_f64s(values);
+        self.buffer(id).write(&values[..]).offset(start).enq().map_err(|e| self.fail(&during(), &e))
     }
 
     fn fill(&mut self, id: BufferId, value: f64) -> Result<(), EngineError> {
         self.buffer(id)
             .cmd()
-            .fill(value, None)
+            .fill(T::from_f64(value), None)
             .enq()
             .map_err(|e| self.fail(&format!("filling buffer `{}`", self.program.buffer(id).name), &e))
     }
@@ -382,31 +456,23 @@ impl Engine for OpenCl {
     }
 
     fn keep(&self, id: BufferId, stored: &mut Stored) -> Result<(), EngineError> {
-        let len = self.program.buffer(id).len();
-        let fits = matches!(&stored.0, StoredValues::Device(kept) if kept.len() == len.max(1));
-        if !fits {
-            stored.0 = StoredValues::Device(self.allocate(len)?);
-        }
-        let StoredValues::Device(kept) = &stored.0 else { unreachable!("allocated above") };
+        let kept = self.device_copy(id, stored)?;
         self.buffer(id).copy(kept, None, None).enq().map_err(|e| self.fail("keeping a state", &e))
     }
 
     fn put_back(&mut self, stored: &Stored, id: BufferId) -> Result<(), EngineError> {
-        match &stored.0 {
-            StoredValues::Device(kept) => {
+        match (T::stored(&stored.0), &stored.0) {
+            (Some(kept), _) => {
                 kept.copy(self.buffer(id), None, None).enq().map_err(|e| self.fail("restoring a state", &e))
             }
-            StoredValues::Host(values) => self.write(id, 0, values),
-            StoredValues::Empty => Err(self.error("restoring a state", "nothing was kept")),
+            (None, StoredValues::Host(values)) => self.write(id, 0, values),
+            (None, _) => Err(self.error("restoring a state", "nothing was kept on this device")),
         }
     }
 
     fn exchange(&mut self, id: BufferId, stored: &mut Stored) -> Result<(), EngineError> {
-        let len = self.program.buffer(id).len();
-        if !matches!(&stored.0, StoredValues::Device(kept) if kept.len() == len.max(1)) {
-            stored.0 = StoredValues::Device(self.allocate(len)?);
-        }
-        let StoredValues::Device(kept) = &mut stored.0 else { unreachable!("allocated above") };
+        self.device_copy(id, stored)?;
+        let kept = T::stored_mut(&mut stored.0).expect("made by device_copy");
         std::mem::swap(kept, &mut self.buffers[id.index()]);
         Ok(())
     }
@@ -416,7 +482,7 @@ impl Engine for OpenCl {
     }
 
     fn bytes(&self) -> usize {
-        self.buffers.iter().map(|b| b.len() * size_of::<f64>()).sum()
+        self.buffers.iter().map(|b| b.len() * size_of::<T>()).sum()
     }
 
     fn buffer_count(&self) -> usize {

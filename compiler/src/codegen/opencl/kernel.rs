@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use super::{WorkItems, literal};
+use super::{Precision, WorkItems};
 use crate::builtins::ReduceOp;
 use crate::ir::{
     Access, Affine, BufferId, Kernel, Load, Node, NodeId, Partition, Program, Reduction, Region, Store, Visit,
@@ -21,7 +21,7 @@ enum Type {
 impl Type {
     fn c(self) -> &'static str {
         match self {
-            Type::Number => "double",
+            Type::Number => "real",
             Type::Boolean => "int",
             Type::Word => "uint",
         }
@@ -35,11 +35,19 @@ pub(super) fn write(
     kernel: &Kernel,
     function: &str,
     layout: WorkItems,
+    precision: Precision,
 ) -> Result<(String, Vec<BufferId>, usize), String> {
     let buffers = used_buffers(kernel);
     let mut writer =
-        Writer { program, kernel, types: vec![Type::Number; kernel.nodes.len()], code: String::new(), depth: 1 };
-    let parameters: Vec<String> = buffers.iter().map(|b| format!("__global double *b{}", b.index())).collect();
+        Writer {
+        program,
+        kernel,
+        precision,
+        types: vec![Type::Number; kernel.nodes.len()],
+        code: String::new(),
+        depth: 1,
+    };
+    let parameters: Vec<String> = buffers.iter().map(|b| format!("__global real *b{}", b.index())).collect();
     let mut code = format!("/* kernel `{}` */\n__kernel void {function}({}) {{\n", kernel.name, parameters.join(", "));
     writer.region(&kernel.prelude)?;
     let extents = kernel.domain();
@@ -113,6 +121,7 @@ fn used_buffers(kernel: &Kernel) -> Vec<BufferId> {
 struct Writer<'p> {
     program: &'p Program,
     kernel: &'p Kernel,
+    precision: Precision,
     types: Vec<Type>,
     code: String,
     depth: usize,
@@ -205,8 +214,8 @@ impl Writer<'_> {
     fn node(&mut self, id: NodeId) -> Result<(), String> {
         let v = |n: &NodeId| format!("v{}", n.index());
         let (ty, expression) = match self.kernel.node(id) {
-            Node::Const(value) => (Type::Number, literal(*value)),
-            Node::Index(var) => (Type::Number, format!("(double)i{}", var.index())),
+            Node::Const(value) => (Type::Number, self.precision.literal(*value)),
+            Node::Index(var) => (Type::Number, format!("(real)i{}", var.index())),
             Node::Load(load) => (Type::Number, self.load(id, load)),
             Node::Unary(op, a) => (Type::Number, unary(*op, &v(a))),
             Node::Binary(op, a, b) => (Type::Number, binary(*op, &v(a), &v(b))),
@@ -219,7 +228,7 @@ impl Writer<'_> {
             Node::WordConst(word) => (Type::Word, format!("{word}U")),
             Node::ToWord(a) => (Type::Word, format!("noether_to_word({})", v(a))),
             Node::Word(op, a, b) => (Type::Word, word(*op, &v(a), &v(b))),
-            Node::FromWord(a) => (Type::Number, format!("(double){}", v(a))),
+            Node::FromWord(a) => (Type::Number, format!("(real){}", v(a))),
         };
         self.define(id, ty, &expression);
         Ok(())
@@ -231,7 +240,7 @@ impl Writer<'_> {
         let (inside, positions) = self.positions(load.buffer, &load.index, &load.axes, &prefix);
         let read = format!("b{}[{}]", load.buffer.index(), self.flat(load.buffer, &positions));
         match inside {
-            Some(inside) => format!("({inside}) ? {read} : {}", literal(load.fill)),
+            Some(inside) => format!("({inside}) ? {read} : {}", self.precision.literal(load.fill)),
             None => read,
         }
     }
@@ -283,11 +292,11 @@ impl Writer<'_> {
     fn reduce(&mut self, id: NodeId, r: &Reduction) -> Result<String, String> {
         let n = id.index();
         let initial = match r.op {
-            ReduceOp::Sum | ReduceOp::Mean => "0.0",
+            ReduceOp::Sum | ReduceOp::Mean => "0",
             ReduceOp::Max => "(-INFINITY)",
             ReduceOp::Min => "INFINITY",
         };
-        self.line(&format!("double acc{n} = {initial};"));
+        self.line(&format!("real acc{n} = {initial};"));
         self.line(&format!("long count{n} = 0;"));
         for var in &r.vars {
             let extent = self.kernel.vars[var.index()];
@@ -309,7 +318,7 @@ impl Writer<'_> {
             self.close();
         }
         Ok(match r.op {
-            ReduceOp::Mean => format!("count{n} == 0 ? NAN : acc{n} / (double)count{n}"),
+            ReduceOp::Mean => format!("count{n} == 0 ? NAN : acc{n} / (real)count{n}"),
             _ => format!("acc{n}"),
         })
     }

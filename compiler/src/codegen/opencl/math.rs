@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::literal;
+use super::{Precision, literal};
 use crate::math::reduce::{PIO2_HI, PIO2_LO, TWO_OVER_PI};
 use crate::math::{self, Arith, EXPONENT_BITS_BASE, POW2_BIAS, SIGNIFICAND_EXPONENT, SIGNIFICAND_MASK};
 
@@ -105,10 +105,16 @@ fn function(name: &str, f: fn(&mut Printer, usize) -> usize) -> String {
     format!("double {name}(double t0) {{\n{}    return t{result};\n}}\n\n", printer.code)
 }
 
-/// The OpenCL C definitions of `noether_exp`, `noether_log`, `noether_sin`, `noether_cos`, and
-/// of the large reduction they need (`noether_reduce_large`, a port of
-/// [`crate::math::reduce::large`]).
-pub(super) fn functions() -> String {
+/// The OpenCL C definitions of `noether_exp`, `noether_log`, `noether_sin`, `noether_cos`: in
+/// double precision printed from [`crate::math`], with the large reduction they need
+/// (`noether_reduce_large`, a port of [`crate::math::reduce::large`]); in single precision
+/// the device's own.
+pub(super) fn functions(precision: Precision) -> String {
+    if precision == Precision::F32 {
+        return ["exp", "log", "sin", "cos"]
+            .map(|f| format!("real noether_{f}(real x) {{\n    return {f}(x);\n}}\n\n"))
+            .concat();
+    }
     let mut out = reduce_large();
     out.push_str(&function("noether_exp", math::exp));
     out.push_str(&function("noether_log", math::log));
