@@ -121,8 +121,9 @@ pub fn emit(file: &Path, overrides: &[Override], stage: Stage) -> Result<(), Fai
             print!("{text}");
         }
         Stage::OpenCl => {
-            let text = noether::compiler::codegen::opencl::emit_opencl(program, noether::runtime::engine::Precision::F64)
-                .map_err(|e| codegen_failure(&model, "opencl", e))?;
+            let text =
+                noether::compiler::codegen::opencl::emit_opencl(program, noether::runtime::engine::Precision::F64)
+                    .map_err(|e| codegen_failure(&model, "opencl", e))?;
             print!("{text}");
         }
         Stage::Grad => {

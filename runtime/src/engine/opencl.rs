@@ -35,12 +35,12 @@ pub trait Real: ocl::OclPrm {
     fn from_f64s(values: &[f64]) -> Vec<Self>;
     /// Values widened to `f64` (moved when this is `f64`).
     fn to_f64s(values: Vec<Self>) -> Vec<f64>;
-    /// A device buffer of this type as stored values.
-    fn into_stored(buffer: ocl::Buffer<Self>) -> StoredValues;
+    /// A device buffer of this type as a stored copy.
+    fn into_stored(buffer: ocl::Buffer<Self>) -> Stored;
     /// The device buffer of this type in `stored`, if that is what it holds.
-    fn stored(stored: &StoredValues) -> Option<&ocl::Buffer<Self>>;
+    fn stored(stored: &Stored) -> Option<&ocl::Buffer<Self>>;
     /// The same, to exchange.
-    fn stored_mut(stored: &mut StoredValues) -> Option<&mut ocl::Buffer<Self>>;
+    fn stored_mut(stored: &mut Stored) -> Option<&mut ocl::Buffer<Self>>;
 }
 
 impl Real for f64 {
@@ -54,14 +54,14 @@ impl Real for f64 {
     fn to_f64s(values: Vec<f64>) -> Vec<f64> {
         values
     }
-    fn into_stored(buffer: ocl::Buffer<f64>) -> StoredValues {
-        StoredValues::Device(buffer)
+    fn into_stored(buffer: ocl::Buffer<f64>) -> Stored {
+        Stored(StoredValues::Device(buffer))
     }
-    fn stored(stored: &StoredValues) -> Option<&ocl::Buffer<f64>> {
-        if let StoredValues::Device(buffer) = stored { Some(buffer) } else { None }
+    fn stored(stored: &Stored) -> Option<&ocl::Buffer<f64>> {
+        if let StoredValues::Device(buffer) = &stored.0 { Some(buffer) } else { None }
     }
-    fn stored_mut(stored: &mut StoredValues) -> Option<&mut ocl::Buffer<f64>> {
-        if let StoredValues::Device(buffer) = stored { Some(buffer) } else { None }
+    fn stored_mut(stored: &mut Stored) -> Option<&mut ocl::Buffer<f64>> {
+        if let StoredValues::Device(buffer) = &mut stored.0 { Some(buffer) } else { None }
     }
 }
 
@@ -76,14 +76,14 @@ impl Real for f32 {
     fn to_f64s(values: Vec<f32>) -> Vec<f64> {
         values.into_iter().map(f64::from).collect()
     }
-    fn into_stored(buffer: ocl::Buffer<f32>) -> StoredValues {
-        StoredValues::DeviceSingle(buffer)
+    fn into_stored(buffer: ocl::Buffer<f32>) -> Stored {
+        Stored(StoredValues::DeviceSingle(buffer))
     }
-    fn stored(stored: &StoredValues) -> Option<&ocl::Buffer<f32>> {
-        if let StoredValues::DeviceSingle(buffer) = stored { Some(buffer) } else { None }
+    fn stored(stored: &Stored) -> Option<&ocl::Buffer<f32>> {
+        if let StoredValues::DeviceSingle(buffer) = &stored.0 { Some(buffer) } else { None }
     }
-    fn stored_mut(stored: &mut StoredValues) -> Option<&mut ocl::Buffer<f32>> {
-        if let StoredValues::DeviceSingle(buffer) = stored { Some(buffer) } else { None }
+    fn stored_mut(stored: &mut Stored) -> Option<&mut ocl::Buffer<f32>> {
+        if let StoredValues::DeviceSingle(buffer) = &mut stored.0 { Some(buffer) } else { None }
     }
 }
 
@@ -301,10 +301,10 @@ impl<T: Real> OpenCl<T> {
     /// The device buffer in `stored`, made the length of buffer `id` if it is not already.
     fn device_copy<'s>(&self, id: BufferId, stored: &'s mut Stored) -> Result<&'s ocl::Buffer<T>, EngineError> {
         let len = self.program.buffer(id).len().max(1);
-        if !T::stored(&stored.0).is_some_and(|kept| kept.len() == len) {
-            stored.0 = T::into_stored(self.allocate(len)?);
+        if T::stored(stored).is_none_or(|kept| kept.len() != len) {
+            *stored = T::into_stored(self.allocate(len)?);
         }
-        Ok(T::stored(&stored.0).expect("allocated above"))
+        Ok(T::stored(stored).expect("allocated above"))
     }
 }
 
@@ -461,7 +461,7 @@ impl<T: Real> Engine for OpenCl<T> {
     }
 
     fn put_back(&mut self, stored: &Stored, id: BufferId) -> Result<(), EngineError> {
-        match (T::stored(&stored.0), &stored.0) {
+        match (T::stored(stored), &stored.0) {
             (Some(kept), _) => {
                 kept.copy(self.buffer(id), None, None).enq().map_err(|e| self.fail("restoring a state", &e))
             }
@@ -472,7 +472,7 @@ impl<T: Real> Engine for OpenCl<T> {
 
     fn exchange(&mut self, id: BufferId, stored: &mut Stored) -> Result<(), EngineError> {
         self.device_copy(id, stored)?;
-        let kept = T::stored_mut(&mut stored.0).expect("made by device_copy");
+        let kept = T::stored_mut(stored).expect("made by device_copy");
         std::mem::swap(kept, &mut self.buffers[id.index()]);
         Ok(())
     }

@@ -38,8 +38,7 @@ pub(super) fn write(
     precision: Precision,
 ) -> Result<(String, Vec<BufferId>, usize), String> {
     let buffers = used_buffers(kernel);
-    let mut writer =
-        Writer {
+    let mut writer = Writer {
         program,
         kernel,
         precision,
