@@ -2,7 +2,7 @@
 //!
 //! | module | job |
 //! |---|---|
-//! | `engine` | the `Engine` trait, which owns a program's buffers; the backends (interpreter, JIT) |
+//! | `engine` | the `Engine` trait, which owns a program's buffers; the backends (interpreter, JIT, OpenCL with the `opencl` feature) |
 //! | `simulator` | params, the schedule (integrate or sample), the time loop, observations, the NaN guard |
 //! | `sampling` | the sampling driver: sweeps of a compiled sampler, thinning, acceptance |
 //! | `stream` | observations handed to the caller during a run, which may stop it |
