@@ -174,6 +174,11 @@ pub struct OpenCl<T: Real> {
     finite: ocl::Buffer<i32>,
     /// A point per work item on a GPU, a row on a CPU.
     layout: WorkItems,
+    /// For each one-element buffer no kernel writes (`dt`, the seed, a scalar param): the bits
+    /// the host last wrote there, so writing the same again (every step's clock) is skipped.
+    known: Vec<Option<u64>>,
+    /// Which buffers those are.
+    rememberable: Vec<bool>,
 }
 
 /// A program's kernels, built for the device.
@@ -198,8 +203,17 @@ impl<T: Real> OpenCl<T> {
             Ok(DeviceInfoResult::Type(kind)) if kind.contains(ocl::flags::DeviceType::CPU) => WorkItems::Rows,
             _ => WorkItems::Points,
         };
-        let mut engine =
-            OpenCl { device_name, queue, program: program.clone(), built: None, buffers: Vec::new(), finite, layout };
+        let mut engine = OpenCl {
+            device_name,
+            queue,
+            program: program.clone(),
+            built: None,
+            buffers: Vec::new(),
+            finite,
+            layout,
+            known: Vec::new(),
+            rememberable: Vec::new(),
+        };
         engine.load(program, 0).map_err(NewError::Engine)?;
         Ok(engine)
     }
@@ -212,6 +226,12 @@ impl<T: Real> OpenCl<T> {
             self.buffers.push(storage);
         }
         self.built = Some(self.build(&program)?);
+        self.known = vec![None; program.buffers.len()];
+        let written: std::collections::HashSet<BufferId> =
+            program.kernels.iter().flat_map(|k| &k.outputs).map(|output| output.buffer).collect();
+        self.rememberable = (0..program.buffers.len())
+            .map(|b| program.buffers[b].len() == 1 && !written.contains(&BufferId(b as u32)))
+            .collect();
         self.program = program;
         Ok(())
     }
@@ -408,6 +428,11 @@ impl<T: Real> Engine for OpenCl<T> {
         if start + values.len() > self.program.buffer(id).len() {
             return Err(self.error(&during(), "the elements written lie outside the buffer"));
         }
+        let remembered = self.rememberable[id.index()].then(|| values.first().map(|v| v.to_bits())).flatten();
+        if remembered.is_some() && self.known[id.index()] == remembered {
+            return Ok(());
+        }
+        self.known[id.index()] = remembered;
         if let [value] = values {
             // One element (the clock, a scalar param): a kernel, so the host does not wait for
             // the queue to drain.
@@ -426,6 +451,7 @@ impl<T: Real> Engine for OpenCl<T> {
     }
 
     fn fill(&mut self, id: BufferId, value: f64) -> Result<(), EngineError> {
+        self.known[id.index()] = None;
         self.buffer(id)
             .cmd()
             .fill(T::from_f64(value), None)
@@ -435,6 +461,7 @@ impl<T: Real> Engine for OpenCl<T> {
 
     fn swap(&mut self, a: BufferId, b: BufferId) {
         self.buffers.swap(a.index(), b.index());
+        self.known.swap(a.index(), b.index());
     }
 
     fn all_finite(&self, ids: &[BufferId]) -> Result<bool, EngineError> {
@@ -461,6 +488,7 @@ impl<T: Real> Engine for OpenCl<T> {
     }
 
     fn put_back(&mut self, stored: &Stored, id: BufferId) -> Result<(), EngineError> {
+        self.known[id.index()] = None;
         match (T::stored(stored), &stored.0) {
             (Some(kept), _) => {
                 kept.copy(self.buffer(id), None, None).enq().map_err(|e| self.fail("restoring a state", &e))
@@ -471,6 +499,7 @@ impl<T: Real> Engine for OpenCl<T> {
     }
 
     fn exchange(&mut self, id: BufferId, stored: &mut Stored) -> Result<(), EngineError> {
+        self.known[id.index()] = None;
         self.device_copy(id, stored)?;
         let kept = T::stored_mut(stored).expect("made by device_copy");
         std::mem::swap(kept, &mut self.buffers[id.index()]);

@@ -46,7 +46,10 @@ pub(super) fn write(
         code: String::new(),
         depth: 1,
     };
-    let parameters: Vec<String> = buffers.iter().map(|b| format!("__global real *b{}", b.index())).collect();
+    // Every buffer is its own argument, distinct from the others (an updated buffer is one
+    // argument, read and written), so none aliases another: `restrict` lets the device
+    // compiler vectorise a row's loop.
+    let parameters: Vec<String> = buffers.iter().map(|b| format!("__global real *restrict b{}", b.index())).collect();
     let mut code = format!("/* kernel `{}` */\n__kernel void {function}({}) {{\n", kernel.name, parameters.join(", "));
     writer.region(&kernel.prelude)?;
     let extents = kernel.domain();

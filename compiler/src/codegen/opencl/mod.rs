@@ -1,6 +1,6 @@
 //! Kernel IR -> OpenCL C, one `__kernel` per IR kernel, for the OpenCL engine.
 //!
-//! Kernel `k` of a program becomes `__kernel void k{k}(__global real *b{i}, ...)` (`real` is
+//! Kernel `k` of a program becomes `__kernel void k{k}(__global real *restrict b{i}, ...)` (`real` is
 //! `double`, or `float` in [`Precision::F32`]), taking the
 //! buffers it uses (loads, outputs, a visiting list) in increasing [`BufferId`] order, as
 //! [`Entry::buffers`] lists them; [`Entry::work_items`] says how many work items to launch, by
