@@ -48,8 +48,13 @@ fn same(a: f64, b: f64) -> bool {
 }
 
 /// Runs `model` on the interpreter and three JIT configurations (and, built with the `opencl`
-/// feature, on OpenCL) and demands one answer.
+/// feature, two OpenCL ones) and demands one answer.
 fn assert_engines_agree(model: &Model, steps: Option<u64>, label: &str) {
+    assert_agree_on(model, steps, label, |_| true);
+}
+
+/// As [`assert_engines_agree`], on the configurations whose backend `keep` accepts.
+fn assert_agree_on(model: &Model, steps: Option<u64>, label: &str, keep: impl Fn(Backend) -> bool) {
     let reference = outcome(model, Backend::Interp, EngineOptions::default(), steps);
     let configurations = [
         ("jit", Backend::Jit, EngineOptions { threads: Some(1), ..EngineOptions::default() }),
@@ -65,8 +70,14 @@ fn assert_engines_agree(model: &Model, steps: Option<u64>, label: &str) {
         ),
         #[cfg(feature = "opencl")]
         ("opencl", Backend::OpenCl, EngineOptions::default()),
+        #[cfg(feature = "opencl")]
+        (
+            "opencl, a point per work item (as on a GPU)",
+            Backend::OpenCl,
+            EngineOptions { work_items: Some(noether::runtime::engine::WorkItems::Points), ..EngineOptions::default() },
+        ),
     ];
-    for (name, backend, options) in configurations {
+    for (name, backend, options) in configurations.into_iter().filter(|(_, backend, _)| keep(*backend)) {
         let other = outcome(model, backend, options, steps);
         // OpenCL's own tan, tanh, pow, ... are not Noether's bits: there, a tolerance.
         let agree = |a: f64, b: f64| {
@@ -236,20 +247,40 @@ const RANDOM_MODEL: &str = "const NI = 5\nconst NJ = 11\nparam p = 0.7\n\
     state w : [i < NI, j < NJ] neumann = (i - j) / 5\n\
     state a : [k < NJ] periodic = sin(k) + p\n";
 
+/// [`RANDOM_MODEL`] with generated rates and a generated let.
+fn random_model(rate_u: &str, rate_v: &str, total: &str) -> Model {
+    let text = format!(
+        "{RANDOM_MODEL}d/dt u = {rate_u}\nd/dt v = {rate_v}\nlet e : G = {total}\nobserve o = sum(i, j) e[i, j]\n\
+         loss L = mean(i, j) u[i, j] * v[i, j]\nrun heun(dt = 0.01, steps = 3)\n"
+    );
+    match Model::from_source(Source::new("random.noe", text.as_str()), &[], ".") {
+        Ok(model) => model,
+        Err(failure) => panic!("generated programs must compile:\n{text}\n{failure:?}"),
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn random_programs_agree(rate_u in expression(), rate_v in expression(), total in expression()) {
-        let text = format!(
-            "{RANDOM_MODEL}d/dt u = {rate_u}\nd/dt v = {rate_v}\nlet e : G = {total}\nobserve o = sum(i, j) e[i, j]\n\
-             loss L = mean(i, j) u[i, j] * v[i, j]\nrun heun(dt = 0.01, steps = 3)\n"
-        );
-        let model = Model::from_source(Source::new("random.noe", text.as_str()), &[], ".");
-        let model = match model {
-            Ok(model) => model,
-            Err(failure) => panic!("generated programs must compile:\n{text}\n{failure:?}"),
-        };
-        assert_engines_agree(&model, None, &text);
+        let model = random_model(&rate_u, &rate_v, &total);
+        assert_agree_on(&model, None, "random program", |backend| backend == Backend::Jit);
+    }
+}
+
+/// Random programs on OpenCL: fewer cases, since each builds two programs for the device.
+#[cfg(feature = "opencl")]
+mod opencl {
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_programs_agree_on_opencl(rate_u in expression(), rate_v in expression(), total in expression()) {
+            let model = random_model(&rate_u, &rate_v, &total);
+            assert_agree_on(&model, None, "random program", |backend| backend == Backend::OpenCl);
+        }
     }
 }

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use noether_compiler::ir::{BufferId, ProcId, Program};
 
-pub use noether_compiler::codegen::opencl::Precision;
+pub use noether_compiler::codegen::opencl::{Precision, WorkItems};
 
 use crate::error::RunError;
 
@@ -150,8 +150,8 @@ fn build_opencl(program: Arc<Program>, options: EngineOptions) -> Result<Box<dyn
         }
     }
     match options.precision {
-        Precision::F64 => boxed(opencl::OpenCl::<f64>::new(program, options.device)),
-        Precision::F32 => boxed(opencl::OpenCl::<f32>::new(program, options.device)),
+        Precision::F64 => boxed(opencl::OpenCl::<f64>::new(program, options.device, options.work_items)),
+        Precision::F32 => boxed(opencl::OpenCl::<f32>::new(program, options.device, options.work_items)),
     }
 }
 
@@ -277,6 +277,9 @@ pub struct EngineOptions {
     /// What OpenCL computes in (default `f64`, the interpreter's bits); the CPU engines refuse
     /// anything but `f64`.
     pub precision: Precision,
+    /// How OpenCL kernels divide their points between work items (default: a row each on CPU
+    /// devices, a point each on GPUs); results are the same either way.
+    pub work_items: Option<WorkItems>,
 }
 
 impl fmt::Display for Backend {

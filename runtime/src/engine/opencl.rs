@@ -192,17 +192,23 @@ struct Built {
 impl<T: Real> OpenCl<T> {
     /// Builds `program` for device `device` (default: the first that computes in double
     /// precision, or the first at all for `f32`) and allocates its buffers there, zeroed.
-    pub fn new(program: Arc<Program>, device: Option<usize>) -> Result<OpenCl<T>, NewError> {
+    /// `work_items` chooses how rank-2+ kernels divide their points (default: a row per work
+    /// item on CPU devices, a point on others).
+    pub fn new(
+        program: Arc<Program>,
+        device: Option<usize>,
+        work_items: Option<WorkItems>,
+    ) -> Result<OpenCl<T>, NewError> {
         let (platform, device) = choose(device, T::PRECISION)?;
         let device_name = device.name().unwrap_or_else(|_| "unnamed device".into());
         let internal = |e: ocl::Error| NewError::Engine(failure(&device_name, "setting up the device", &e));
         let context = ocl::Context::builder().platform(platform).devices(device).build().map_err(internal)?;
         let queue = ocl::Queue::new(&context, device, None).map_err(internal)?;
         let finite = ocl::Buffer::builder().queue(queue.clone()).len(1).fill_val(1).build().map_err(internal)?;
-        let layout = match device.info(DeviceInfo::Type) {
+        let layout = work_items.unwrap_or(match device.info(DeviceInfo::Type) {
             Ok(DeviceInfoResult::Type(kind)) if kind.contains(ocl::flags::DeviceType::CPU) => WorkItems::Rows,
             _ => WorkItems::Points,
-        };
+        });
         let mut engine = OpenCl {
             device_name,
             queue,
