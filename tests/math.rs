@@ -187,6 +187,45 @@ fn log_is_within_one_ulp_on_every_engine() {
     check(Unary::Log, f64::ln, 1, args);
 }
 
+/// Arguments for `tanh`, `sinh` and `cosh`: ordinary ones, every branch of `expm1` and of
+/// the functions (ln2 / 2, 1.5 ln2, 1, 22, the logarithm of the largest double, overflow),
+/// every exponent.
+fn hyperbolic_arguments() -> impl Iterator<Item = f64> {
+    let thresholds = [
+        0.5 * std::f64::consts::LN_2,
+        1.5 * std::f64::consts::LN_2,
+        1.0,
+        22.0,
+        56.0 * std::f64::consts::LN_2,
+        709.782712893384,
+        710.4758600739439,
+        2f64.powi(-28),
+        2f64.powi(-54),
+        2f64.powi(-55),
+    ];
+    let edges = thresholds.into_iter().flat_map(|t| [step(t, -1), t, step(t, 1), -step(t, -1), -t, -step(t, 1)]);
+    uniform(1_000_000, 41, -3.0, 3.0)
+        .chain(uniform(300_000, 43, -30.0, 30.0))
+        .chain(uniform(200_000, 47, -720.0, 720.0))
+        .chain(random_bits(300_000, 53))
+        .chain(edges)
+}
+
+#[test]
+fn tanh_is_within_three_ulp_on_every_engine() {
+    check(Unary::Tanh, f64::tanh, 3, hyperbolic_arguments());
+}
+
+#[test]
+fn sinh_is_within_three_ulp_on_every_engine() {
+    check(Unary::Sinh, f64::sinh, 3, hyperbolic_arguments());
+}
+
+#[test]
+fn cosh_is_within_three_ulp_on_every_engine() {
+    check(Unary::Cosh, f64::cosh, 3, hyperbolic_arguments());
+}
+
 /// Arguments for `sin` and `cos`: ordinary ones, the whole medium range, every exponent, near
 /// multiples of pi/2 and around the switch to the large reduction.
 fn trig_arguments() -> impl Iterator<Item = f64> {

@@ -23,11 +23,11 @@ pub enum Unary {
     Cos,
     /// Tangent, of radians.
     Tan,
-    /// Hyperbolic tangent.
+    /// Hyperbolic tangent, by [`crate::math::tanh`].
     Tanh,
-    /// Hyperbolic sine.
+    /// Hyperbolic sine, by [`crate::math::sinh`].
     Sinh,
-    /// Hyperbolic cosine.
+    /// Hyperbolic cosine, by [`crate::math::cosh`].
     Cosh,
     /// Arcsine, in radians; NaN outside `[-1, 1]`.
     Asin,
@@ -148,9 +148,9 @@ impl Unary {
             Unary::Sin => crate::math::sin(&mut crate::math::Scalar, x),
             Unary::Cos => crate::math::cos(&mut crate::math::Scalar, x),
             Unary::Tan => x.tan(),
-            Unary::Tanh => x.tanh(),
-            Unary::Sinh => x.sinh(),
-            Unary::Cosh => x.cosh(),
+            Unary::Tanh => crate::math::tanh(&mut crate::math::Scalar, x),
+            Unary::Sinh => crate::math::sinh(&mut crate::math::Scalar, x),
+            Unary::Cosh => crate::math::cosh(&mut crate::math::Scalar, x),
             Unary::Asin => x.asin(),
             Unary::Acos => x.acos(),
             Unary::Atan => x.atan(),

@@ -14,9 +14,10 @@
 //! The code says exactly what the IR says, so the device computes the interpreter's bits:
 //! `#pragma OPENCL FP_CONTRACT OFF` (no fused multiply-adds), no fast-math options, every
 //! operation of [`crate::ops`] spelled out with its edge cases (`min`/`max` on NaN and signed
-//! zeros, `to_word`'s saturation, `powi`'s multiplication order), and `exp`, `log`, `sin`, `cos`
+//! zeros, `to_word`'s saturation, `powi`'s multiplication order), and `exp`, `log`, `sin`, `cos`,
+//! `tanh`, `sinh`, `cosh`
 //! printed from [`crate::math`]'s algorithms. OpenCL's own functions are used for
-//! `tan`, `tanh`, `sinh`, `cosh`, `asin`, `acos`, `atan`, `atan2` and `pow`, which Noether does
+//! `tan`, `asin`, `acos`, `atan`, `atan2` and `pow`, which Noether does
 //! not define bit for bit yet: there a device agrees with the interpreter to a few ulps.
 //!
 //! [`Partition`]: crate::ir::Partition
@@ -79,7 +80,7 @@ pub enum Precision {
     #[default]
     F64,
     /// `float`, for devices without double precision or slow at it: every value (buffers
-    /// included) is rounded to 24 bits, and `exp`, `log`, `sin`, `cos` are the device's (within
+    /// included) is rounded to 24 bits, and `exp`, `log`, `sin`, `cos`, `tanh`, `sinh`, `cosh` are the device's (within
     /// 4 ulp by the OpenCL specification), so results agree with the f64 engines only to a
     /// tolerance (see the README).
     F32,
