@@ -194,8 +194,9 @@ pub fn tanh<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
     a.select(is_number, z, x)
 }
 
-/// `e^(|x|/2)` squared in two halves, times `h`: `h e^|x|` where `e^|x|` alone would overflow.
-fn scaled_exp<A: Arith>(a: &mut A, magnitude: A::Num, h: A::Num) -> (A::Num, A::Num) {
+/// `h e^|x|`, from `e^(|x|/2)` squared in two halves beyond `ln` of the largest double, where
+/// `e^|x|` alone would overflow.
+fn scaled_exp<A: Arith>(a: &mut A, magnitude: A::Num, h: A::Num) -> A::Num {
     let half = a.num(0.5);
     let half_magnitude = a.mul(half, magnitude);
     let w = exp(a, half_magnitude);
@@ -203,7 +204,9 @@ fn scaled_exp<A: Arith>(a: &mut A, magnitude: A::Num, h: A::Num) -> (A::Num, A::
     let beyond = a.mul(t, w);
     let whole = exp(a, magnitude);
     let direct = a.mul(h, whole);
-    (direct, beyond)
+    let log_max = a.num(LOG_MAX);
+    let below_log_max = a.less(magnitude, log_max);
+    a.select(below_log_max, direct, beyond)
 }
 
 /// `sinh(x)`, from `expm1(|x|)` below 22 and `e^|x|` above; within 3 ulp of glibc's (beyond
@@ -226,10 +229,7 @@ pub fn sinh<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
     let quotient = a.div(t, t_one);
     let inner = a.add(t, quotient);
     let below_22_value = a.mul(h, inner);
-    let (direct, beyond) = scaled_exp(a, magnitude, h);
-    let log_max = a.num(LOG_MAX);
-    let below_log_max = a.less(magnitude, log_max);
-    let result = a.select(below_log_max, direct, beyond);
+    let result = scaled_exp(a, magnitude, h);
     let limit = a.num(22.0);
     let below_22 = a.less(magnitude, limit);
     let result = a.select(below_22, below_22_value, result);
@@ -263,10 +263,7 @@ pub fn cosh<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
     let half_e = a.mul(half, e);
     let half_over = a.div(half, e);
     let middle_value = a.add(half_e, half_over);
-    let (direct, beyond) = scaled_exp(a, magnitude, half);
-    let log_max = a.num(LOG_MAX);
-    let below_log_max = a.less(magnitude, log_max);
-    let result = a.select(below_log_max, direct, beyond);
+    let result = scaled_exp(a, magnitude, half);
     let limit = a.num(22.0);
     let below_22 = a.less(magnitude, limit);
     let result = a.select(below_22, middle_value, result);
