@@ -337,3 +337,80 @@ fn hmc_gaussian_example_estimates_the_moments() {
     let rate = sim.acceptance().rate().expect("hmc accepts or rejects");
     assert!(rate > 0.8, "acceptance {rate}");
 }
+
+/// The shipped paths are `ou.noe`'s own, at the values `ou_inference.noe`'s header names.
+#[test]
+fn ou_paths_come_from_the_stated_params() {
+    let sim = run_with("ou", &[("M", 25.0), ("mu", 0.8)], |sim| {
+        sim.record_paths(25);
+        sim.set_dt(0.05)
+    });
+    let shipped: ndarray::Array2<f64> = ndarray_npy::read_npy("examples/ou_paths.npy").expect("examples/ou_paths.npy");
+    let made = sim.paths("X").expect("recorded paths");
+    assert_eq!(made.dim(), (401, 25));
+    assert!(made.iter().zip(&shipped).all(|(a, b)| a.to_bits() == b.to_bits()), "the paths differ");
+}
+
+/// The maximum of the Euler–Maruyama likelihood is a least-squares line through the increments
+/// `dX = a + b X + noise`: `theta = -b / h`, `mu = a / (theta h)`, `sigma^2` = the residuals'
+/// mean square over `h`. `fit` must land on it, and it must lie within three standard errors
+/// (from the regression's covariance) of the truth the paths were drawn with.
+#[test]
+fn ou_inference_finds_the_maximum_likelihood_and_the_truth() {
+    let model = Model::from_file("examples/ou_inference.noe").unwrap_or_else(|f| panic!("{f:?}"));
+    let mut sim = model.simulator(Backend::Jit).unwrap_or_else(|f| panic!("{f:?}"));
+    let fitted = sim.fit(FitOptions::default(), &mut |_| {}).unwrap_or_else(|f| panic!("{f:?}"));
+    let value = |name: &str| fitted.params.iter().find(|(n, _)| n == name).expect("fitted").1[[]];
+
+    let paths: ndarray::Array2<f64> = ndarray_npy::read_npy("examples/ou_paths.npy").expect("paths");
+    let h = 0.05;
+    let pairs: Vec<(f64, f64)> = paths
+        .columns()
+        .into_iter()
+        .flat_map(|path| path.windows(2).into_iter().map(|w| (w[0], w[1] - w[0])).collect::<Vec<_>>())
+        .collect();
+    let n = pairs.len() as f64;
+    assert_eq!(pairs.len(), 10_000);
+    let (mean_x, mean_dx) = (pairs.iter().map(|p| p.0).sum::<f64>() / n, pairs.iter().map(|p| p.1).sum::<f64>() / n);
+    let sxx: f64 = pairs.iter().map(|p| (p.0 - mean_x).powi(2)).sum();
+    let sxy: f64 = pairs.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_dx)).sum();
+    let b = sxy / sxx;
+    let a = mean_dx - b * mean_x;
+    let mean_square = pairs.iter().map(|(x, dx)| (dx - a - b * x).powi(2)).sum::<f64>() / n;
+    let (theta, mu, sigma) = (-b / h, a / (-b), (mean_square / h).sqrt());
+    for (name, best) in [("theta", theta), ("mu", mu), ("sigma", sigma)] {
+        assert!(
+            (value(name) - best).abs() <= 1e-6 * best.abs(),
+            "{name}: fitted {} vs the maximum {best}",
+            value(name)
+        );
+    }
+    // Standard errors: (a, b) have covariance s^2 (X^T X)^-1 with s^2 = sigma^2 h.
+    let s2 = sigma * sigma * h;
+    let (var_b, var_a, cov_ab) = (s2 / sxx, s2 * (1.0 / n + mean_x * mean_x / sxx), -s2 * mean_x / sxx);
+    let theta_error = var_b.sqrt() / h;
+    // mu = -a / b: its gradient by (a, b) is (-1 / b, a / b^2).
+    let (da, db) = (-1.0 / b, a / (b * b));
+    let mu_error = (da * da * var_a + 2.0 * da * db * cov_ab + db * db * var_b).sqrt();
+    let sigma_error = sigma / (2.0 * n).sqrt();
+    for (name, estimate, error, truth) in
+        [("theta", theta, theta_error, 1.5), ("mu", mu, mu_error, 0.8), ("sigma", sigma, sigma_error, 0.6)]
+    {
+        assert!((estimate - truth).abs() < 3.0 * error, "{name} = {estimate} ± {error}, truth {truth}");
+    }
+    assert!(fitted.history[0].loss > fitted.final_loss + 1000.0, "the fit starts far off");
+}
+
+/// Vicsek's transition: aligned at low noise, disordered (order ~ 1/sqrt(N)) at high noise.
+#[test]
+fn vicsek_order_falls_as_the_noise_grows() {
+    let late_order = |eta: f64| {
+        let order = run("vicsek", &[("eta", eta)], 300).observable("order").expect("observed").to_vec();
+        let late = &order[200..];
+        late.iter().sum::<f64>() / late.len() as f64
+    };
+    let (quiet, middle, loud) = (late_order(0.3), late_order(1.0), late_order(2.5));
+    assert!(quiet > 0.9, "eta = 0.3 aligns: {quiet}");
+    assert!(middle < quiet - 0.1 && middle > loud + 0.1, "eta = 1 lies between: {quiet} > {middle} > {loud}");
+    assert!(loud < 0.15, "eta = 2.5 is disordered: {loud}");
+}

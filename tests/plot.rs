@@ -88,14 +88,21 @@ fn a_heat_map_puts_its_hottest_pixel_on_the_peak() {
 /// A reduced run of each example (few steps or sweeps, small sizes), as `run` or `sample`.
 fn reduced(name: &str) -> Vec<&'static str> {
     let script: &'static str = Box::leak(format!("examples/{name}.noe").into_boxed_str());
-    let sampling = std::fs::read_to_string(script).expect("the example").lines().any(|l| l.starts_with("sample "));
-    let mut args = if sampling { vec!["sample", script, "--sweeps", "4"] } else { vec!["run", script, "--steps", "4"] };
+    let text = std::fs::read_to_string(script).expect("the example");
+    let directive = |word: &str| text.lines().any(|l| l.starts_with(word));
+    let mut args = if directive("sample ") {
+        vec!["sample", script, "--sweeps", "4"]
+    } else if directive("run ") {
+        vec!["run", script, "--steps", "4"]
+    } else {
+        vec!["fit", script, "--iters", "4"]
+    };
     let sizes: &[&'static str] = match name {
         "heat" | "burgers" | "gray_scott" => &["N=32"],
         "wave" => &["N=40"],
         "ising" => &["L=16"],
         "gbm" | "ou" | "langevin_double_well" | "diffusion_sampling" => &["M=300"],
-        "kuramoto" | "cbo" => &["N=100"],
+        "kuramoto" | "cbo" | "vicsek" => &["N=100"],
         _ => &[],
     };
     for size in sizes {
@@ -143,6 +150,7 @@ fn every_example_plots() {
             "hmc_gaussian" => &["acceptance.png", "observables.png", "x_hist.png"],
             "ising" => &["observables.png", "s.png"],
             "lj" => &["observables.png", "v.png", "x.png"],
+            "ou_inference" => &["loss.png"],
             _ => continue,
         };
         assert_eq!(drawn, expected, "{name}");

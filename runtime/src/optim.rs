@@ -80,7 +80,8 @@ impl Lbfgs {
         Lbfgs { iters, tol: 1e-10, history: 10 }
     }
 
-    /// Minimises from `x` with the two-loop recursion and a backtracking (Armijo) line search.
+    /// Minimises from `x` with the two-loop recursion and a backtracking (Armijo) line search;
+    /// stops early at a gradient below `tol` or when no step lowers the loss.
     pub fn minimize(
         &self,
         objective: &mut dyn Objective,
@@ -110,7 +111,8 @@ impl Lbfgs {
                 }
                 step *= 0.5;
             }
-            let Some((next, next_loss, next_g)) = accepted else { break };
+            // No step that lowers the loss: converged to rounding (or stuck), not worth more iterations.
+            let Some((next, next_loss, next_g)) = accepted.filter(|(_, next_loss, _)| *next_loss < loss) else { break };
             let s: Vec<f64> = next.iter().zip(&x).map(|(a, b)| a - b).collect();
             let y: Vec<f64> = next_g.iter().zip(&g).map(|(a, b)| a - b).collect();
             let sy = dot(&s, &y);

@@ -12,7 +12,7 @@
 //! Then `observables.png` (one panel per observable against time, or against the sweep when
 //! sampling), `acceptance.png` when the sampler recorded acceptance rates, and `paths.png`
 //! when paths were recorded (the recorded elements of each ensemble state against time).
-//! After a fit ([`fit`]): `loss.png`, the loss per iteration on a log scale.
+//! After a fit ([`fit`]): `loss.png`, the loss per iteration (on a log scale when positive).
 
 use std::path::{Path, PathBuf};
 
@@ -211,14 +211,15 @@ fn ensemble(sim: &Simulator, id: FieldId) -> Option<&'static str> {
     }
 }
 
-/// Draws `loss.png`: the loss of each iteration of `result`, on a log scale.
+/// Draws `loss.png`: the loss of each iteration of `result`, on a log scale when every loss is
+/// positive (a negative log-likelihood need not be: then linear).
 pub fn fit(model: &crate::Model, result: &FitResult, dir: &Path, size: Size) -> Result<Plotted, Failure> {
     let iterations: Vec<f64> = result.history.iter().map(|it| it.iteration as f64).collect();
     let losses: Vec<f64> = result.history.iter().map(|it| it.loss).collect();
     let panel = Panel {
         labels: Labels { title: String::new(), x: "iteration".into(), y: result.loss.clone() },
         lines: vec![Line { label: &result.loss, x: &iterations, y: &losses }],
-        scale: Scale::Log,
+        scale: if losses.iter().all(|l| *l > 0.0) { Scale::Log } else { Scale::Linear },
     };
     let title = format!("{}: {} per iteration of {}", model.name(), result.loss, result.optimizer);
     let path = dir.join("loss.png");
