@@ -414,3 +414,42 @@ fn vicsek_order_falls_as_the_noise_grows() {
     assert!(middle < quiet - 0.1 && middle > loud + 0.1, "eta = 1 lies between: {quiet} > {middle} > {loud}");
     assert!(loud < 0.15, "eta = 2.5 is disordered: {loud}");
 }
+
+/// Fits `name` for `iters` iterations of its optimizer on the JIT.
+fn fitted(name: &str, iters: usize) -> noether::runtime::FitResult {
+    let model = Model::from_file(format!("examples/{name}.noe")).unwrap_or_else(|f| panic!("{f:?}"));
+    let mut sim = model.simulator(Backend::Jit).unwrap_or_else(|f| panic!("{f:?}"));
+    sim.fit(FitOptions { iters: Some(iters), lr: None }, &mut |_| {}).unwrap_or_else(|f| panic!("{f:?}"))
+}
+
+/// The heat PINN's network, evaluated here from its fitted weights, is within 1e-2 (relative
+/// L2) of exp(-D pi^2 t) sin(pi x), and the script's own `err` says the same.
+#[test]
+fn heat_pinn_matches_the_exact_solution() {
+    let result = fitted("heat_pinn", 500);
+    let param = |name: &str| &result.params.iter().find(|(n, _)| n == name).expect("fitted").1;
+    let (w1, b1, w2, b2) = (param("W1"), param("b1"), param("W2"), param("b2")[[]]);
+    let net = |x: f64, t: f64| {
+        b2 + (0..20).map(|h| w2[[h]] * (w1[[h, 0]] * x + w1[[h, 1]] * t + b1[[h]]).tanh()).sum::<f64>()
+    };
+    let exact = |x: f64, t: f64| (-0.1 * std::f64::consts::PI.powi(2) * t).exp() * (std::f64::consts::PI * x).sin();
+    let (mut error, mut size) = (0.0, 0.0);
+    for i in 0..41 {
+        for j in 0..21 {
+            let (x, t) = (i as f64 / 40.0, j as f64 / 20.0);
+            error += (net(x, t) - exact(x, t)).powi(2);
+            size += exact(x, t).powi(2);
+        }
+    }
+    let relative = (error / size).sqrt();
+    assert!(relative < 1e-2, "relative L2 error {relative}");
+    let reported = result.observed.iter().find(|(n, _)| n == "err").expect("observed").1;
+    assert!((reported - relative).abs() < 1e-9 * relative, "err = {reported}, here {relative}");
+}
+
+#[test]
+fn inverse_heat_pinn_recovers_the_diffusivity() {
+    let result = fitted("heat_pinn_inverse", 600);
+    let d = result.params.iter().find(|(n, _)| n == "D").expect("fitted").1[[]];
+    assert!((d - 0.1).abs() < 0.002, "D = {d}, truth 0.1 (the guess was 0.05)");
+}

@@ -2,7 +2,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 use noether_compiler::diag::Failure;
-use noether_compiler::model::Optimizer;
+use noether_compiler::model::{NamedKind, Optimizer};
 
 use crate::error::RunError;
 use crate::optim::{Adam, Iteration, Lbfgs, Objective};
@@ -30,6 +30,9 @@ pub struct FitResult {
     pub history: Vec<Iteration>,
     /// The loss at the fitted params.
     pub final_loss: f64,
+    /// Every observable at the fitted params (at the end of a fresh run where the script
+    /// integrates or samples): a PINN's error against its exact solution, say.
+    pub observed: Vec<(String, f64)>,
 }
 
 /// The model as a function of the fitted params, flattened.
@@ -122,6 +125,26 @@ impl Simulator {
             .iter()
             .map(|(name, _)| Ok((name.clone(), objective.sim.field(name)?.to_owned())))
             .collect::<Result<_, Failure>>()?;
-        Ok(FitResult { loss: spec.loss, optimizer: spec.optimizer.name().into(), params: fitted, history, final_loss })
+        let observed = objective.sim.observed_now()?;
+        Ok(FitResult {
+            loss: spec.loss,
+            optimizer: spec.optimizer.name().into(),
+            params: fitted,
+            history,
+            final_loss,
+            observed,
+        })
+    }
+
+    /// The observables at the current params: after a fresh run where the script has one.
+    fn observed_now(&mut self) -> Result<Vec<(String, f64)>, Failure> {
+        if !self.model.checked().scalars.iter().any(|s| s.kind == NamedKind::Observe) {
+            return Ok(Vec::new());
+        }
+        if self.schedule().is_some() {
+            self.reset()?;
+            self.run()?;
+        }
+        self.scalars_of(NamedKind::Observe)
     }
 }

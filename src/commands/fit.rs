@@ -50,6 +50,7 @@ pub fn fit(options: &FitCommand) -> Result<(), Failure> {
         "optimizer": result.optimizer,
         "iterations": result.history.len(),
         "final_loss": number(result.final_loss),
+        "observed": result.observed.iter().map(|(n, v)| (n.clone(), number(*v))).collect::<serde_json::Map<_, _>>(),
         "params": params,
         "plots": plotted.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         "wall_seconds": seconds,
@@ -75,6 +76,9 @@ pub fn fit(options: &FitCommand) -> Result<(), Failure> {
             } else {
                 println!("  {name}: {}", reported.tensor_text(name, value));
             }
+        }
+        for (name, value) in &result.observed {
+            println!("  observe {name} = {} (at the fitted params)", super::readable(*value));
         }
         if !plotted.files.is_empty() {
             let names: Vec<String> = plotted.files.iter().map(|p| p.display().to_string()).collect();

@@ -16,7 +16,10 @@
 //! element and loading every read. A let read once per element is always recomputed. Two bounds
 //! keep the code from growing: a let is substituted only while its definition (with what was
 //! substituted into it) has at most [`MAX_NODES`] nodes, and only where the result nests no
-//! deeper than check allows ([`MAX_INLINED_DEPTH`], [`MAX_NESTED_REDUCTIONS`]). Every walk here
+//! deeper than check allows ([`MAX_INLINED_DEPTH`], [`MAX_NESTED_REDUCTIONS`]). A let whose
+//! reductions read a tensor param (a network's hidden sum) is not substituted into a reduction:
+//! the forward cost favours it, but reverse mode would then recompute the inner sum at every
+//! outer point for every param element (a PINN's loss gradient 17x slower). Every walk here
 //! visits a shared subexpression once per region, so the pass is linear in the model.
 //!
 //! Example: in `lj.noe`, `d[p, q, k]` is read once per element by `r2` (`sum(k) d[p, q, k]^2`)
@@ -50,16 +53,19 @@ struct Let {
     /// Distinct nodes of the definition.
     nodes: usize,
     nesting: Nesting,
+    /// Whether a reduction of the definition reads a tensor param (see [`sums_over_params`]).
+    sums_over_params: bool,
 }
 
 impl Let {
-    fn new(def: Def) -> Let {
+    fn new(def: Def, model: &Model) -> Let {
         let elements = def.domain().iter().map(|e| *e as f64).product();
         let work = work(&def, &def.expr, &mut HashSet::new());
         let mut nodes = 0;
         crate::model::walk(&def.expr, &mut |_| nodes += 1);
         let nesting = crate::model::nesting(&def.expr);
-        Let { def, elements, work, nodes, nesting }
+        let sums_over_params = sums_over_params(model, &def.expr);
+        Let { def, elements, work, nodes, nesting, sums_over_params }
     }
 }
 
@@ -70,7 +76,7 @@ pub(super) fn inline_lets(model: &Model) -> Model {
     for field in let_order(model) {
         let def = model.field(field).def.as_ref().expect("lets have definitions");
         let inlined = inline_into(def, &lets, &pinned);
-        lets.insert(field, Let::new(inlined));
+        lets.insert(field, Let::new(inlined, model));
     }
     let mut out = model.clone();
     for (field, known) in &lets {
@@ -169,6 +175,7 @@ fn inline_into(def: &Def, lets: &HashMap<FieldId, Let>, pinned: &HashSet<FieldId
         .filter(|(field, reads)| {
             let Some(known) = lets.get(field) else { return false };
             !pinned.contains(field)
+                && !(known.sums_over_params && host.reductions > 0)
                 && !census.irregular.contains(field)
                 && known.nodes <= MAX_NODES
                 && host.depth + known.nesting.depth <= MAX_INLINED_DEPTH
@@ -191,6 +198,25 @@ fn inline_into(def: &Def, lets: &HashMap<FieldId, Let>, pinned: &HashSet<FieldId
     };
     let expr = rewriter.host(&def.expr);
     Def { rank: def.rank, vars: rewriter.vars, expr, accesses: rewriter.accesses, read_spans: rewriter.read_spans }
+}
+
+/// Whether a reduction in `expr` reads a param with more than one element (the weights of a
+/// network's layer, summed over its units). Substituted into a reduction, such a let makes
+/// reverse mode recompute the whole inner sum at every outer point for every param element
+/// (outer x inner x params); stored, each point's adjoint is computed once and every param
+/// element gathers over the outer points alone.
+fn sums_over_params(model: &Model, expr: &Expr) -> bool {
+    let mut found = false;
+    crate::model::walk(expr, &mut |node| {
+        if let Node::Reduce(reduce) = node {
+            crate::model::walk(&reduce.body, &mut |inner| {
+                if let Node::Read(read) = inner {
+                    found |= model.field(read.field).kind == FieldKind::Param && !read.index.is_empty();
+                }
+            });
+        }
+    });
+    found
 }
 
 /// Whether a let of `elements` elements, each costing `work`, read `reads` times, is cheaper
@@ -523,5 +549,20 @@ mod tests {
         let EquationKind::Ode { rhs } = &inlined.equations[0].kind else { unreachable!("an ODE") };
         let text = crate::model::display_def(&inlined, rhs);
         assert!(!text.contains("spread") && text.contains("m["), "{text}");
+    }
+
+    #[test]
+    fn lets_summing_over_tensor_params_stay_stored_inside_reductions() {
+        // A network's output at collocation points: recomputed inside the loss's mean, its
+        // reverse mode would redo the hidden sum at every point for every weight.
+        let net = "param W : [h < 8] = h\nfn u(x) = sum(h) W[h] * tanh(W[h] * x)\n\
+                   let r[i < 16] = u(i / 16) - i\n";
+        let model = check(&format!("{net}loss L = mean(i) r[i]^2\n"));
+        let inlined = inline_lets(&model);
+        let r = inlined.field_named("r").expect("declared");
+        assert_eq!(stored(&inlined), HashSet::from([r]));
+        // Read outside any reduction, the same let is still substituted.
+        let model = check(&format!("{net}loss L = r[3]^2\n"));
+        assert!(stored(&inline_lets(&model)).is_empty());
     }
 }
