@@ -175,7 +175,7 @@ fn inline_into(def: &Def, lets: &HashMap<FieldId, Let>, pinned: &HashSet<FieldId
         .filter(|(field, reads)| {
             let Some(known) = lets.get(field) else { return false };
             !pinned.contains(field)
-                && !(known.sums_over_params && host.reductions > 0)
+                && (!known.sums_over_params || host.reductions == 0)
                 && !census.irregular.contains(field)
                 && known.nodes <= MAX_NODES
                 && host.depth + known.nesting.depth <= MAX_INLINED_DEPTH
