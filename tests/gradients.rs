@@ -22,6 +22,7 @@ on_every_engine!(
     diff_gives_exact_derivatives,
     diff_satisfies_the_heat_and_wave_equations,
     gradients_through_diff,
+    network_residuals_in_stored_lets,
     example_gradients,
     gradients_through_langevin_sampling,
 );
@@ -323,6 +324,27 @@ fn gradients_through_diff(backend: Backend) {
                 state s = 1\nd/dt s = -D * s\n\
                 loss L = s + sum(i < 7, j < 3) residual(0.5 * i, 0.3 * j)^2\nrun heun(dt = 0.1, steps = 3)\n";
     check(text, backend, "L", &[Probe::Param("D"), Probe::Param("k"), Probe::StateAt("s", 0)], 1e-6);
+}
+
+/// A PINN-shaped loss: a `std.nn` network's Burgers residual (nested `diff`, a product of
+/// derivatives) at collocation points in a let, which stays stored because its sums read
+/// tensor params, against finite differences by weights, biases and the PDE's param.
+fn network_residuals_in_stored_lets(backend: Backend) {
+    let text = "use std.nn\nparam W1 : [h < 5, c < 2] = glorot(normal(1, h, c), 2, 5)\n\
+                param b1 : [h < 5] = 0.1 * normal(2, h)\nparam W2 : [h < 5] = he(normal(3, h), 5)\n\
+                param b2 = 0.1\nparam D = 0.3\nfn u(x, t) = mlp2(W1, b1, W2, b2, x, t)\n\
+                fn residual(x, t) = diff(u(x, t), t) + u(x, t) * diff(u(x, t), x) - D * diff(diff(u(x, t), x), x)\n\
+                let r[i < 6, j < 4] = residual(i / 6, j / 4)\nstate s = 1\nd/dt s = -s\n\
+                loss L = mean(i, j) r[i, j]^2 + s\nrun euler(dt = 0.1, steps = 2)\n";
+    let probes = [
+        Probe::ParamAt("W1", 0),
+        Probe::ParamAt("W1", 7),
+        Probe::ParamAt("b1", 3),
+        Probe::ParamAt("W2", 2),
+        Probe::Param("b2"),
+        Probe::Param("D"),
+    ];
+    check(text, backend, "L", &probes, 1e-6);
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod gradients;
 mod guards;
 mod math;
 mod md;
+mod nn;
 #[cfg(feature = "opencl")]
 mod opencl;
 mod parity;

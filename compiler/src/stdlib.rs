@@ -13,7 +13,11 @@ pub struct StdModule {
 pub const PRELUDE: StdModule = StdModule { name: "prelude", text: include_str!("../../stdlib/prelude.noe") };
 
 /// Every module, the prelude first.
-pub const MODULES: [StdModule; 2] = [PRELUDE, StdModule { name: "fd4", text: include_str!("../../stdlib/fd4.noe") }];
+pub const MODULES: [StdModule; 3] = [
+    PRELUDE,
+    StdModule { name: "fd4", text: include_str!("../../stdlib/fd4.noe") },
+    StdModule { name: "nn", text: include_str!("../../stdlib/nn.noe") },
+];
 
 /// The module `use std.NAME` refers to.
 pub fn find(name: &str) -> Option<StdModule> {

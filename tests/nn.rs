@@ -1,0 +1,58 @@
+//! `std.nn`: its networks, initialisers and activations against the formulas written here.
+
+use noether::{Backend, Model, Source};
+
+const H: usize = 4;
+
+/// A deterministic weight for element `k` of a param: spread over [-1, 1].
+fn weight(k: usize, salt: f64) -> f64 {
+    ((k as f64 + 1.0) * 0.7548776662466927 + salt).sin()
+}
+
+/// `W2[o, h] * tanh(...)` summed, for inputs `z` and first-layer weights as the script has them.
+fn hidden(w1: &[f64], b1: &[f64], inputs: &[f64], h: usize) -> f64 {
+    let width = inputs.len();
+    (inputs.iter().enumerate().map(|(c, z)| w1[h * width + c] * z).sum::<f64>() + b1[h]).tanh()
+}
+
+#[test]
+fn networks_initialisers_and_activations_match_their_formulas() {
+    let text = "use std.nn\nparam W1 : [h < 4, c < 2] = 0\nparam b1 : [h < 4] = 0\nparam W2 : [h < 4] = 0\n\
+                param V2 : [o < 3, h < 4] = 0\nparam c2 : [o < 3] = 0\nparam U2 : [g < 3, h < 4] = 0\n\
+                param d2 : [g < 3] = 0\nparam U3 : [g < 3] = 0\nparam b2 = 0.25\n\
+                observe one = mlp1(W1, b1, W2, b2, 0.3)\nobserve two = mlp2(W1, b1, W2, b2, 0.3, -0.7)\n\
+                observe out = mlp2_out(W1, b1, V2, c2, 2, 0.3, -0.7)\n\
+                observe deep = deep2(W1, b1, U2, d2, U3, b2, 0.3, -0.7)\n\
+                observe inits = glorot(1.5, 2, 6) + he(-0.5, 8)\nobserve acts = silu(0.4) + gelu(-1.3)\n";
+    let model = Model::from_source(Source::new("nn.noe", text), &[], ".").unwrap_or_else(|f| panic!("{f:?}"));
+    let mut sim = model.simulator(Backend::Jit).unwrap_or_else(|f| panic!("{f:?}"));
+    let mut set = |name: &str, shape: &[usize], salt: f64| {
+        let values: Vec<f64> = (0..shape.iter().product()).map(|k| weight(k, salt)).collect();
+        let array = ndarray::ArrayD::from_shape_vec(shape.to_vec(), values.clone()).expect("shape");
+        sim.set_param_array(name, &array.view()).unwrap_or_else(|f| panic!("{f:?}"));
+        values
+    };
+    let (w1, b1, w2) = (set("W1", &[H, 2], 0.1), set("b1", &[H], 0.2), set("W2", &[H], 0.3));
+    let (v2, c2) = (set("V2", &[3, H], 0.4), set("c2", &[3], 0.5));
+    let (u2, d2, u3) = (set("U2", &[3, H], 0.6), set("d2", &[3], 0.7), set("U3", &[3], 0.8));
+    let b2 = 0.25;
+    // mlp1 reads the first input column only: W1[h, 0] at row stride 2.
+    let one = b2 + (0..H).map(|h| w2[h] * (w1[2 * h] * 0.3 + b1[h]).tanh()).sum::<f64>();
+    let two = b2 + (0..H).map(|h| w2[h] * hidden(&w1, &b1, &[0.3, -0.7], h)).sum::<f64>();
+    let out = c2[2] + (0..H).map(|h| v2[2 * H + h] * hidden(&w1, &b1, &[0.3, -0.7], h)).sum::<f64>();
+    let deep = b2
+        + (0..3)
+            .map(|g| {
+                let inner = d2[g] + (0..H).map(|h| u2[g * H + h] * hidden(&w1, &b1, &[0.3, -0.7], h)).sum::<f64>();
+                u3[g] * inner.tanh()
+            })
+            .sum::<f64>();
+    let inits = 1.5 * (2.0_f64 / 8.0).sqrt() - 0.5 * (2.0_f64 / 8.0).sqrt();
+    let gelu = 0.5 * -1.3 * (1.0 + (0.7978845608028654_f64 * (-1.3 + 0.044715 * -1.3_f64.powi(3))).tanh());
+    let acts = 0.4 / (1.0 + (-0.4_f64).exp()) + gelu;
+    for (name, expected) in [("one", one), ("two", two), ("out", out), ("deep", deep), ("inits", inits), ("acts", acts)]
+    {
+        let got = sim.scalar(name).unwrap_or_else(|f| panic!("{f:?}"));
+        assert!((got - expected).abs() <= 1e-14 * expected.abs().max(1.0), "{name}: {got} vs {expected}");
+    }
+}
