@@ -1,6 +1,8 @@
 //! The shipped examples compile to the IR in their snapshots and run to physically sensible
 //! results (on reduced sizes, to keep the suite fast).
 
+use std::f64::consts::PI;
+
 use noether::runtime::FitOptions;
 use noether::{Backend, Model, Override, Source};
 
@@ -422,34 +424,62 @@ fn fitted(name: &str, iters: usize) -> noether::runtime::FitResult {
     sim.fit(FitOptions { iters: Some(iters), lr: None }, &mut |_| {}).unwrap_or_else(|f| panic!("{f:?}"))
 }
 
-/// The heat PINN's network, evaluated here from its fitted weights, is within 1e-2 (relative
-/// L2) of exp(-D pi^2 t) sin(pi x), and the script's own `err` says the same.
+/// The fitted one-hidden-layer network `std.nn`'s `mlp2`/`mlp3` computes, written out here.
+fn network(result: &noether::runtime::FitResult, inputs: &[f64]) -> f64 {
+    let param = |name: &str| &result.params.iter().find(|(n, _)| n == name).expect("fitted").1;
+    let (w1, b1, w2, b2) = (param("W1"), param("b1"), param("W2"), param("b2")[[]]);
+    let hidden = |h: usize| inputs.iter().enumerate().map(|(c, z)| w1[[h, c]] * z).sum::<f64>() + b1[[h]];
+    b2 + (0..b1.len()).map(|h| w2[[h]] * hidden(h).tanh()).sum::<f64>()
+}
+
+/// The relative L2 distance of the fitted network from `exact` on `grid`, checked against the
+/// script's own `err`.
+fn pinn_error(
+    result: &noether::runtime::FitResult,
+    grid: &[(f64, f64)],
+    features: impl Fn(f64, f64) -> Vec<f64>,
+    exact: impl Fn(f64, f64) -> f64,
+) -> f64 {
+    let (mut error, mut size) = (0.0, 0.0);
+    for &(x, t) in grid {
+        error += (network(result, &features(x, t)) - exact(x, t)).powi(2);
+        size += exact(x, t).powi(2);
+    }
+    let relative = (error / size).sqrt();
+    let reported = result.observed.iter().find(|(n, _)| n == "err").expect("observed").1;
+    assert!((reported - relative).abs() < 1e-9 * relative, "err = {reported}, here {relative}");
+    relative
+}
+
+/// The heat PINN's network is within 1e-2 (relative L2) of exp(-D pi^2 t) sin(pi x).
 #[test]
 fn heat_pinn_matches_the_exact_solution() {
     let result = fitted("heat_pinn", 500);
-    let param = |name: &str| &result.params.iter().find(|(n, _)| n == name).expect("fitted").1;
-    let (w1, b1, w2, b2) = (param("W1"), param("b1"), param("W2"), param("b2")[[]]);
-    let net = |x: f64, t: f64| {
-        b2 + (0..20).map(|h| w2[[h]] * (w1[[h, 0]] * x + w1[[h, 1]] * t + b1[[h]]).tanh()).sum::<f64>()
-    };
-    let exact = |x: f64, t: f64| (-0.1 * std::f64::consts::PI.powi(2) * t).exp() * (std::f64::consts::PI * x).sin();
-    let (mut error, mut size) = (0.0, 0.0);
-    for i in 0..41 {
-        for j in 0..21 {
-            let (x, t) = (i as f64 / 40.0, j as f64 / 20.0);
-            error += (net(x, t) - exact(x, t)).powi(2);
-            size += exact(x, t).powi(2);
-        }
-    }
-    let relative = (error / size).sqrt();
+    let grid: Vec<(f64, f64)> =
+        (0..41).flat_map(|i| (0..21).map(move |j| (i as f64 / 40.0, j as f64 / 20.0))).collect();
+    let exact = |x: f64, t: f64| (-0.1 * PI * PI * t).exp() * (PI * x).sin();
+    let relative = pinn_error(&result, &grid, |x, t| vec![x, t], exact);
     assert!(relative < 1e-2, "relative L2 error {relative}");
-    let reported = result.observed.iter().find(|(n, _)| n == "err").expect("observed").1;
-    assert!((reported - relative).abs() < 1e-9 * relative, "err = {reported}, here {relative}");
+}
+
+/// The Burgers PINN is within 5e-2 of the Cole–Hopf solution its header derives (nu = 0.05).
+#[test]
+fn burgers_pinn_matches_the_cole_hopf_solution() {
+    let result = fitted("burgers_pinn", 300);
+    let grid: Vec<(f64, f64)> =
+        (0..81).flat_map(|i| (0..21).map(move |j| (-1.0 + i as f64 / 40.0, j as f64 / 20.0))).collect();
+    let nu = 0.05;
+    let exact = |x: f64, t: f64| {
+        let decay = (-nu * PI * PI * t).exp();
+        2.0 * nu * PI * decay * (PI * x).sin() / (1.5 + decay * (PI * x).cos())
+    };
+    let relative = pinn_error(&result, &grid, |x, t| vec![(PI * x).cos(), (PI * x).sin(), t], exact);
+    assert!(relative < 5e-2, "relative L2 error {relative}");
 }
 
 #[test]
 fn inverse_heat_pinn_recovers_the_diffusivity() {
-    let result = fitted("heat_pinn_inverse", 600);
+    let result = fitted("heat_pinn_inverse", 1000);
     let d = result.params.iter().find(|(n, _)| n == "D").expect("fitted").1[[]];
     assert!((d - 0.1).abs() < 0.002, "D = {d}, truth 0.1 (the guess was 0.05)");
 }

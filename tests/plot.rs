@@ -150,7 +150,7 @@ fn every_example_plots() {
             "hmc_gaussian" => &["acceptance.png", "observables.png", "x_hist.png"],
             "ising" => &["observables.png", "s.png"],
             "lj" => &["observables.png", "v.png", "x.png"],
-            "ou_inference" | "heat_pinn" | "heat_pinn_inverse" => &["loss.png"],
+            "ou_inference" | "heat_pinn" | "heat_pinn_inverse" | "burgers_pinn" => &["loss.png"],
             _ => continue,
         };
         assert_eq!(drawn, expected, "{name}");

@@ -19,7 +19,8 @@
 //! deeper than check allows ([`MAX_INLINED_DEPTH`], [`MAX_NESTED_REDUCTIONS`]). A let whose
 //! reductions read a tensor param (a network's hidden sum) is not substituted into a reduction:
 //! the forward cost favours it, but reverse mode would then recompute the inner sum at every
-//! outer point for every param element (a PINN's loss gradient 17x slower). Every walk here
+//! outer point for every param element (a PINN's loss gradient 17x slower); [`super::network`]
+//! then stores each of its sums apart. Every walk here
 //! visits a shared subexpression once per region, so the pass is linear in the model.
 //!
 //! Example: in `lj.noe`, `d[p, q, k]` is read once per element by `r2` (`sum(k) d[p, q, k]^2`)
@@ -205,7 +206,7 @@ fn inline_into(def: &Def, lets: &HashMap<FieldId, Let>, pinned: &HashSet<FieldId
 /// reverse mode recompute the whole inner sum at every outer point for every param element
 /// (outer x inner x params); stored, each point's adjoint is computed once and every param
 /// element gathers over the outer points alone.
-fn sums_over_params(model: &Model, expr: &Expr) -> bool {
+pub(super) fn sums_over_params(model: &Model, expr: &Expr) -> bool {
     let mut found = false;
     crate::model::walk(expr, &mut |node| {
         if let Node::Reduce(reduce) = node {

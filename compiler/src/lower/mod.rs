@@ -25,6 +25,7 @@ pub mod gradient;
 mod inline;
 mod integrate;
 mod kernel;
+mod network;
 pub mod random;
 mod rows;
 pub mod sample;
@@ -109,6 +110,8 @@ impl Interface {
 /// Lowers a checked model. Returns `None` only when errors were pushed into `sink`.
 pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
     let lowered = rows::split_sums(inline::inline_lets(&model));
+    let stored = inline::stored(&lowered);
+    let lowered = network::store_param_sums(lowered, &stored);
     let stored = inline::stored(&lowered);
     let mut program = Program::default();
     let fields: Vec<Option<BufferId>> = lowered

@@ -1,0 +1,123 @@
+//! Sums over tensor params in stored lets, stored as lets of their own.
+//!
+//! A let that combines sums over a network's weights, such as a Burgers residual
+//! `u_t + u u_x - nu u_xx` where `u`, `u_t`, `u_x` and `u_xx` are each a sum over hidden units,
+//! makes reverse mode recompute every sum at every point for every weight: the adjoint of
+//! `u u_x` by a weight needs the values of `u` and `u_x` there. Stored, each sum's value and
+//! adjoint at a point are computed once, and a weight's adjoint gathers over the points alone.
+//!
+//! Input: a model after [`super::inline`] and the lets it stores. Output: the same model where
+//! each stored let with a domain reads its outermost sums over tensor params (see
+//! [`super::inline::sums_over_params`]) from new lets over its own domain, `NAME:sumK`; a let
+//! that is one such sum and nothing else stays whole. The sums are the same expressions, so
+//! every engine computes the same bits as before.
+//!
+//! Example: `let r[i, j] = diff(u(x, t), t) + u(x, t) * diff(u(x, t), x)` with `u` a network
+//! becomes `r[i, j] = r:sum1[i, j] + r:sum2[i, j] * r:sum3[i, j]`, each `r:sumK` one sum over
+//! the hidden units.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::ir::Affine;
+use crate::model::{Access, Def, Expr, Field, FieldId, FieldKind, Model, Node, Read, ReadAccess, ReadId, VarId};
+
+use super::inline::{rebuild, sums_over_params};
+
+/// The model with the param sums of its `stored` lets stored apart (see the module docs).
+pub(super) fn store_param_sums(mut model: Model, stored: &HashSet<FieldId>) -> Model {
+    let mut lets: Vec<FieldId> = stored.iter().copied().collect();
+    lets.sort();
+    for field in lets {
+        let info = model.field(field);
+        let Some(def) = info.def.clone() else { continue };
+        let sums = outer_param_sums(&model, &def);
+        if def.rank == 0 || sums.is_empty() || (sums.len() == 1 && Arc::ptr_eq(&sums[0], &def.expr)) {
+            continue;
+        }
+        let (name, shape, span) = (info.name.clone(), info.shape.clone(), info.span);
+        let mut def = def;
+        let mut replaced: HashMap<usize, Expr> = HashMap::new();
+        for sum in sums {
+            let new = FieldId(model.fields.len() as u32);
+            let sum_def = Def { expr: sum.clone(), ..def.clone() };
+            model.fields.push(Field {
+                name: format!("{name}:sum{}", replaced.len() + 1),
+                kind: FieldKind::Let,
+                shape: shape.clone(),
+                span,
+                def: Some(sum_def),
+            });
+            let id = ReadId(def.accesses.len() as u32);
+            def.accesses.push(ReadAccess { axes: vec![Access::Direct; def.rank], fill: 0.0 });
+            def.read_spans.push(span);
+            let index = (0..def.rank).map(|v| Affine::var(VarId(v as u32))).collect();
+            replaced.insert(Arc::as_ptr(&sum) as usize, Arc::new(Node::Read(Read { id, field: new, index })));
+        }
+        def.expr = replace(&def.expr, &replaced, &mut HashMap::new());
+        model.fields[field.index()].def = Some(def);
+    }
+    model
+}
+
+/// The reductions of `def` over tensor params outside every other reduction, each once.
+fn outer_param_sums(model: &Model, def: &Def) -> Vec<Expr> {
+    fn visit(model: &Model, e: &Expr, seen: &mut HashSet<usize>, found: &mut Vec<Expr>) {
+        if !seen.insert(Arc::as_ptr(e) as usize) {
+            return;
+        }
+        if let Node::Reduce(_) = &**e {
+            if sums_over_params(model, e) {
+                found.push(e.clone());
+            }
+            return;
+        }
+        for child in crate::model::children(e) {
+            visit(model, child, seen, found);
+        }
+    }
+    let mut found = Vec::new();
+    visit(model, &def.expr, &mut HashSet::new(), &mut found);
+    found
+}
+
+/// `e` with the nodes in `replaced` (by address) replaced.
+fn replace(e: &Expr, replaced: &HashMap<usize, Expr>, memo: &mut HashMap<usize, Expr>) -> Expr {
+    let key = Arc::as_ptr(e) as usize;
+    if let Some(new) = replaced.get(&key).or_else(|| memo.get(&key)) {
+        return new.clone();
+    }
+    let result = rebuild(e, &mut |c| replace(c, replaced, memo));
+    memo.insert(key, result.clone());
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Model {
+        let source = crate::diag::Source::new("network.noe", text);
+        crate::check_source(&source, &[]).unwrap_or_else(|f| panic!("{f:?}"))
+    }
+
+    /// A network's residual reads its value and derivatives from lets of their own; a let that
+    /// is one sum stays whole.
+    #[test]
+    fn a_residual_reads_each_network_sum_from_its_own_let() {
+        let model = check(
+            "param W : [h < 8] = h\nfn u(x) = sum(h) W[h] * tanh(W[h] * x)\nfn ux(x) = diff(u(x), x)\n\
+             let r[i < 16] = u(i / 16) * ux(i / 16) - i\nlet v[i < 16] = u(i / 16)\n\
+             loss L = mean(i) r[i]^2 + mean(i) v[i]^2\n",
+        );
+        let inlined = super::super::inline::inline_lets(&model);
+        let stored = super::super::inline::stored(&inlined);
+        let split = store_param_sums(inlined, &stored);
+        let r = split.field_named("r").expect("declared");
+        let text = crate::model::display_def(&split, split.field(r).def.as_ref().expect("a let"));
+        assert!(text.contains("r:sum1[") && text.contains("r:sum2[") && !text.contains("W["), "{text}");
+        let sum = split.field_named("r:sum1").expect("split");
+        assert_eq!(split.field(sum).shape.extents(), vec![16]);
+        assert!(split.field_named("v:sum1").is_none(), "v is one sum");
+    }
+}
