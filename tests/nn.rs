@@ -1,5 +1,7 @@
-//! `std.nn`: its networks, initialisers and activations against the formulas written here.
+//! `std.nn` (its networks, initialisers and activations against the formulas written here) and
+//! mini-batches keyed by `iteration`.
 
+use noether::runtime::FitOptions;
 use noether::{Backend, Model, Source};
 
 const H: usize = 4;
@@ -54,5 +56,33 @@ fn networks_initialisers_and_activations_match_their_formulas() {
     {
         let got = sim.scalar(name).unwrap_or_else(|f| panic!("{f:?}"));
         assert!((got - expected).abs() <= 1e-14 * expected.abs().max(1.0), "{name}: {got} vs {expected}");
+    }
+}
+
+/// `iteration` keys mini-batches: Adam's iteration k trains on exactly the points the same
+/// script draws with `k` written in place of `iteration`, on every engine; the fitted loss is
+/// reported on iteration 0's points.
+#[test]
+fn minibatches_are_drawn_from_the_iteration() {
+    let script = |key: &str| {
+        format!(
+            "param a = 0\nlet x[p < 32] = uniform(1, p, {key})\nloss L = mean(p) (a - x[p])^2\n\
+             fit a minimizing L with adam(lr = 1e-300, iters = 6)\n"
+        )
+    };
+    let simulator = |text: &str, backend: Backend| {
+        let model = Model::from_source(Source::new("batches.noe", text), &[], ".").unwrap_or_else(|f| panic!("{f:?}"));
+        model.simulator(backend).unwrap_or_else(|f| panic!("{f:?}"))
+    };
+    // With a step of 1e-300, `a - x` is `-x` to the bit: each loss is its batch's mean square.
+    let fixed = |k: usize| simulator(&script(&k.to_string()), Backend::Interp).scalar("L").expect("a loss");
+    for backend in [Backend::Interp, Backend::Jit] {
+        let mut sim = simulator(&script("iteration"), backend);
+        let result = sim.fit(FitOptions::default(), &mut |_| {}).unwrap_or_else(|f| panic!("{f:?}"));
+        for (k, it) in result.history.iter().enumerate() {
+            assert_eq!(it.loss.to_bits(), fixed(k + 1).to_bits(), "{backend:?}: iteration {}", k + 1);
+        }
+        assert_ne!(result.history[0].loss, result.history[1].loss, "a new batch each iteration");
+        assert_eq!(result.final_loss.to_bits(), fixed(0).to_bits(), "{backend:?}: reported on iteration 0");
     }
 }

@@ -191,6 +191,8 @@ pub enum Node {
     Var(VarId),
     /// The current time.
     Time,
+    /// The optimizer's iteration during `fit`, 0 otherwise: mini-batches re-drawn from it.
+    Iteration,
     /// One element of a field.
     Read(Read),
     /// `op(a)` on a number.
@@ -251,7 +253,8 @@ impl Node {
             }
         };
         match self {
-            Node::Num(_) | Node::Var(_) | Node::Time | Node::Read(_) | Node::Dt | Node::Dw { .. } => {}
+            Node::Num(_) | Node::Var(_) | Node::Time | Node::Iteration | Node::Read(_) | Node::Dt | Node::Dw { .. } => {
+            }
             Node::Unary(_, a) | Node::Not(a) => take(a),
             Node::Binary(_, a, b) | Node::Compare(_, a, b) | Node::And(a, b) | Node::Or(a, b) => {
                 take(a);
@@ -703,7 +706,9 @@ pub fn nesting(e: &Expr) -> Nesting {
 /// The direct subexpressions of a node.
 pub fn children(e: &Node) -> Vec<&Expr> {
     match e {
-        Node::Num(_) | Node::Var(_) | Node::Time | Node::Read(_) | Node::Dt | Node::Dw { .. } => Vec::new(),
+        Node::Num(_) | Node::Var(_) | Node::Time | Node::Iteration | Node::Read(_) | Node::Dt | Node::Dw { .. } => {
+            Vec::new()
+        }
         Node::Unary(_, a) | Node::Not(a) => vec![a],
         Node::Binary(_, a, b) | Node::Compare(_, a, b) | Node::And(a, b) | Node::Or(a, b) => vec![a, b],
         Node::Select(c, a, b) => vec![c, a, b],
@@ -724,6 +729,7 @@ fn display_expr(model: &Model, def: &Def, e: &Expr) -> String {
         Node::Num(v) => format!("{v}"),
         Node::Var(v) => def.vars[v.index()].name.clone(),
         Node::Time => "t".into(),
+        Node::Iteration => "iteration".into(),
         Node::Read(read) => {
             let index: Vec<String> =
                 read.index.iter().map(|a| a.display(&|v| def.vars[v.index()].name.clone())).collect();

@@ -168,6 +168,19 @@ pub enum RunError {
         span: Span,
     },
 
+    #[error("`lbfgs` needs the same loss at every iteration, and this model reads `iteration`")]
+    #[diagnostic(
+        code(noether::fit::redrawn_under_lbfgs),
+        help(
+            "train on re-drawn mini-batches with `adam(...)`, or draw the points once (leave `iteration` out of the draws)"
+        )
+    )]
+    /// A deterministic optimizer asked to fit a loss whose points change every iteration.
+    RedrawnUnderLbfgs {
+        #[label("L-BFGS chosen here")]
+        span: Span,
+    },
+
     #[error(
         "the gradient check failed: {failed} of {checked} derivatives differ from central differences by more than a relative {tolerance:e} (worst {worst:.1e}, d{loss}/d{name})"
     )]

@@ -74,6 +74,14 @@ impl Objective for ModelObjective<'_> {
             }
         }
     }
+
+    fn begin_iteration(&mut self, iteration: usize) -> Result<(), String> {
+        self.sim.set_iteration(iteration as f64).map_err(|failure| {
+            let message = failure.to_string();
+            self.failure = Some(failure);
+            message
+        })
+    }
 }
 
 impl Simulator {
@@ -94,6 +102,10 @@ impl Simulator {
             history.push(it.clone());
             log(it);
         };
+        let redraws = self.model.compiled().interface.iteration.is_some();
+        if redraws && matches!(spec.optimizer, Optimizer::Lbfgs { .. }) {
+            return Err(self.model.fail(RunError::RedrawnUnderLbfgs { span: spec.span }));
+        }
         let mut objective =
             ModelObjective { sim: self, loss: spec.loss.clone(), params: params.clone(), failure: None };
         let result = match spec.optimizer {
@@ -117,6 +129,8 @@ impl Simulator {
             }
         };
         objective.set(&x)?;
+        // The fitted loss and observables are reported on iteration 0's points.
+        objective.sim.set_iteration(0.0)?;
         let final_loss = {
             let refs: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
             objective.sim.gradient(&spec.loss, &refs)?.value

@@ -7,6 +7,12 @@
 pub trait Objective {
     /// The value at `x` and its gradient there; `Err` stops the optimizer with that message.
     fn value_and_gradient(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>), String>;
+
+    /// Called by a stochastic optimizer (Adam) before iteration `iteration` (from 1): a loss
+    /// over mini-batches draws the next batch from it.
+    fn begin_iteration(&mut self, _iteration: usize) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// One line of the optimisation log.
@@ -50,6 +56,7 @@ impl Adam {
     ) -> Result<Vec<f64>, String> {
         let (mut m, mut v) = (vec![0.0; x.len()], vec![0.0; x.len()]);
         for t in 1..=self.iters {
+            objective.begin_iteration(t)?;
             let (loss, g) = objective.value_and_gradient(&x)?;
             log(&Iteration { iteration: t, loss, gradient_norm: norm(&g) });
             let (c1, c2) = (1.0 - self.beta1.powi(t as i32), 1.0 - self.beta2.powi(t as i32));

@@ -582,6 +582,15 @@ impl Simulator {
     }
 
     /// Sets the step count, the time and the time step buffers to the start of step `step`.
+    /// Sets the value `iteration` reads in the model (the fit's iteration; 0 otherwise); a
+    /// model that does not read it ignores it.
+    pub(crate) fn set_iteration(&mut self, iteration: f64) -> Result<(), Failure> {
+        match self.model.compiled().interface.iteration {
+            Some(buffer) => self.engine.set_scalar(buffer, iteration).map_err(self.model.engine_failure()),
+            None => Ok(()),
+        }
+    }
+
     /// A sampler's clock counts sweeps: sweep `n` starts at time `n`.
     pub(crate) fn set_clock(&mut self, step: u64) -> Result<(), Failure> {
         let (t0, dt, seed) = match self.schedule {

@@ -76,6 +76,7 @@ impl Forward<'_> {
             Node::Num(_)
             | Node::Var(_)
             | Node::Time
+            | Node::Iteration
             | Node::Read(_)
             | Node::Dt
             | Node::Dw { .. }
@@ -126,7 +127,9 @@ fn substitute(e: &Expr, pick: &dyn Fn(&Expr) -> Option<Expr>, memo: &mut HashMap
     }
     let mut go = |x: &Expr| substitute(x, pick, memo);
     let node = match &**e {
-        Node::Num(_) | Node::Var(_) | Node::Time | Node::Read(_) | Node::Dt | Node::Dw { .. } => return e.clone(),
+        Node::Num(_) | Node::Var(_) | Node::Time | Node::Iteration | Node::Read(_) | Node::Dt | Node::Dw { .. } => {
+            return e.clone();
+        }
         Node::Unary(op, x) => Node::Unary(*op, go(x)),
         Node::Binary(op, x, y) => Node::Binary(*op, go(x), go(y)),
         Node::Compare(op, x, y) => Node::Compare(*op, go(x), go(y)),

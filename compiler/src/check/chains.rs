@@ -136,7 +136,7 @@ fn rename(e: &Expr, map: &HashMap<VarId, VarId>, memo: &mut HashMap<usize, Expr>
     };
     let mut sub = |x: &Expr| rename(x, map, memo);
     let renamed = match &**e {
-        Node::Num(_) | Node::Time | Node::Dt => e.clone(),
+        Node::Num(_) | Node::Time | Node::Iteration | Node::Dt => e.clone(),
         Node::Var(v) => node(Node::Var(var(v))),
         Node::Read(read) => node(Node::Read(Read { index: read.index.iter().map(affine).collect(), ..read.clone() })),
         Node::Unary(op, a) => node(Node::Unary(*op, sub(a))),

@@ -177,6 +177,7 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
             RKind::Num(value) => Ok(num(*value)),
             RKind::Pi => Ok(num(std::f64::consts::PI)),
             RKind::Time => Ok(Value::Scalar(Arc::new(Node::Time), Kind::Num)),
+            RKind::Iteration => Ok(Value::Scalar(Arc::new(Node::Iteration), Kind::Num)),
             RKind::Dt => Ok(Value::Scalar(Arc::new(Node::Dt), Kind::Num)),
             RKind::Dw(item) => {
                 let field = self.ck.field_of(*item).ok_or(Reported)?;

@@ -96,7 +96,7 @@ impl<'a> Walk<'a> {
     /// `distinct` holds pairs of variables that an enclosing filter or condition keeps apart.
     fn linear(&mut self, e: &'a Expr, distinct: &[(VarId, VarId)]) -> Result<Vec<&'a Read>, CheckError> {
         Ok(match &**e {
-            Node::Num(_) | Node::Var(_) | Node::Time => Vec::new(),
+            Node::Num(_) | Node::Var(_) | Node::Time | Node::Iteration => Vec::new(),
             Node::Read(read) if self.sampled.contains(&read.field) => {
                 self.direct(read)?;
                 vec![read]

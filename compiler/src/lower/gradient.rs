@@ -57,6 +57,7 @@ fn build(compiled: &Compiled, loss: usize) -> Result<GradientProgram, AdError> {
     let mut program = compiled.program.clone();
     let mut constant: BTreeSet<BufferId> =
         BTreeSet::from([interface.time, interface.dt, interface.step_count, interface.seed]);
+    constant.extend(interface.iteration);
     for (field, buffer) in model.fields.iter().zip(&interface.fields) {
         if let (FieldKind::Data { .. }, Some(buffer)) = (&field.kind, buffer) {
             constant.insert(*buffer);

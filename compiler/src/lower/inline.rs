@@ -233,7 +233,7 @@ fn work(def: &Def, e: &Expr, seen: &mut HashSet<usize>) -> f64 {
         return 0.0;
     }
     let own = match &**e {
-        Node::Num(_) | Node::Var(_) | Node::Time | Node::Dt | Node::Dw { .. } => 0.0,
+        Node::Num(_) | Node::Var(_) | Node::Time | Node::Iteration | Node::Dt | Node::Dw { .. } => 0.0,
         Node::Read(_) | Node::Compare(..) | Node::And(..) | Node::Or(..) | Node::Not(_) | Node::Select(..) => 1.0,
         Node::Unary(op, _) => match op {
             Unary::Neg | Unary::Abs | Unary::Floor | Unary::Ceil | Unary::Sign => 1.0,
@@ -474,7 +474,9 @@ pub(super) fn rebuild(e: &Expr, child: &mut dyn FnMut(&Expr) -> Expr) -> Expr {
         new
     };
     let node = match &**e {
-        Node::Num(_) | Node::Var(_) | Node::Time | Node::Read(_) | Node::Dt | Node::Dw { .. } => return e.clone(),
+        Node::Num(_) | Node::Var(_) | Node::Time | Node::Iteration | Node::Read(_) | Node::Dt | Node::Dw { .. } => {
+            return e.clone();
+        }
         Node::Unary(op, a) => Node::Unary(*op, go(a)),
         Node::Binary(op, a, b) => Node::Binary(*op, go(a), go(b)),
         Node::Compare(op, a, b) => Node::Compare(*op, go(a), go(b)),

@@ -71,6 +71,8 @@ pub struct Interface {
     pub step_count: BufferId,
     /// The run's random seed (the key of noise draws).
     pub seed: BufferId,
+    /// The fit's iteration, for a model that reads `iteration` (re-drawn mini-batches).
+    pub iteration: Option<BufferId>,
     /// `(current, next)` buffers whose contents are exchanged after each step: the evolving
     /// states, and what the step carries besides them (see [`Interface::carried`]).
     pub swaps: Vec<(BufferId, BufferId)>,
@@ -130,6 +132,7 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
     let dt = program.add_buffer("dt", Vec::new());
     let step_count = program.add_buffer("step", Vec::new());
     let seed = program.add_buffer("seed", Vec::new());
+    let iteration = reads_iteration(&lowered).then(|| program.add_buffer("iteration", Vec::new()));
     let scalars = model.scalars.iter().map(|s| program.add_buffer(s.name.clone(), Vec::new())).collect();
     let mut lowering = Lowering {
         model: &lowered,
@@ -139,6 +142,7 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
         dt,
         step_count,
         seed,
+        iteration,
         scalars,
         sink,
         gradients_in_progress: Vec::new(),
@@ -158,7 +162,7 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
     let eval = (0..model.scalars.len())
         .map(|i| lowering.scalar_procedure(&format!("eval:{}", model.scalars[i].name), &[i]))
         .collect::<Option<_>>()?;
-    let Lowering { program, mut fields, time, dt, step_count, seed, scalars, .. } = lowering;
+    let Lowering { program, mut fields, time, dt, step_count, seed, iteration, scalars, .. } = lowering;
     // The lets `rows` adds are the lowering's own: the interface knows the model's fields.
     fields.truncate(model.fields.len());
     let interface = Interface {
@@ -167,6 +171,7 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
         dt,
         step_count,
         seed,
+        iteration,
         swaps,
         scalars,
         init_params,
@@ -205,6 +210,7 @@ struct Lowering<'m, 's> {
     dt: BufferId,
     step_count: BufferId,
     seed: BufferId,
+    iteration: Option<BufferId>,
     scalars: Vec<BufferId>,
     sink: &'s mut Sink,
     /// Gradient fields being built, innermost last: one reached again depends on itself.
@@ -256,7 +262,7 @@ impl Lowering<'_, '_> {
             let shift = b.binary(crate::ops::Binary::Mul, c, dt);
             b.binary(crate::ops::Binary::Add, t, shift)
         };
-        kernel::expr(builder, expr, def, &buffers, &time)
+        kernel::expr(builder, expr, def, &buffers, &kernel::Clocks { time: &time, iteration: self.iteration })
     }
 
     /// A kernel storing `def`'s value into `target`.
@@ -580,4 +586,24 @@ fn reads(def: &Def) -> Vec<FieldId> {
         }
     });
     fields
+}
+
+/// Whether any definition of `model` reads the fit's `iteration`.
+fn reads_iteration(model: &Model) -> bool {
+    let mut defs: Vec<&Def> = model.fields.iter().filter_map(|f| f.def.as_ref()).collect();
+    for equation in &model.equations {
+        match &equation.kind {
+            EquationKind::Ode { rhs } => defs.push(rhs),
+            EquationKind::Sde { drift, diffusion } => {
+                defs.push(drift);
+                defs.extend(diffusion.iter().map(|d| &d.coeff));
+            }
+        }
+    }
+    defs.extend(model.scalars.iter().map(|s| &s.def));
+    let mut found = false;
+    for def in defs {
+        crate::model::walk(&def.expr, &mut |node| found |= matches!(node, Node::Iteration));
+    }
+    found
 }

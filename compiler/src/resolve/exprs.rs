@@ -102,6 +102,7 @@ impl Resolver<'_, '_> {
         match name {
             "pi" => return RKind::Pi,
             "t" => return RKind::Time,
+            "iteration" => return RKind::Iteration,
             _ => {}
         }
         if Builtin::from_name(name).is_some() || Reduction::from_name(name).is_some() {
@@ -110,7 +111,7 @@ impl Resolver<'_, '_> {
         }
         let mut candidates: Vec<&str> = self.visible_names(&cx.origin);
         candidates.extend(cx.local_names());
-        candidates.extend(["pi", "t"]);
+        candidates.extend(["pi", "t", "iteration"]);
         let help = if name == "dt" || (name.starts_with('d') && name.len() > 1 && !cx.sde) {
             "`dt` and `dW` are differentials, written only on the right side of an SDE `d X = a * dt + b * dW`"
                 .to_string()
@@ -259,9 +260,14 @@ pub(super) fn indexed_ranks(e: &RExpr, ranks: &mut [Option<usize>]) {
 /// The direct subexpressions of `e`.
 pub fn children(e: &RExpr) -> Vec<&RExpr> {
     match &e.kind {
-        RKind::Num(_) | RKind::Pi | RKind::Time | RKind::Item(_) | RKind::Local(_) | RKind::Dt | RKind::Dw(_) => {
-            Vec::new()
-        }
+        RKind::Num(_)
+        | RKind::Pi
+        | RKind::Time
+        | RKind::Iteration
+        | RKind::Item(_)
+        | RKind::Local(_)
+        | RKind::Dt
+        | RKind::Dw(_) => Vec::new(),
         RKind::Neg(a) | RKind::Not(a) => vec![a],
         RKind::Binary(_, a, b) | RKind::Compare(_, a, b) | RKind::And(a, b) | RKind::Or(a, b) => vec![a, b],
         RKind::If(c, a, b) => vec![c, a, b],

@@ -265,6 +265,8 @@ pub enum RKind {
     Pi,
     /// The current time `t`.
     Time,
+    /// The optimizer's iteration during `fit` (0 otherwise): `iteration`.
+    Iteration,
     /// A reference to a global declaration.
     Item(ItemId),
     /// A reference to a name bound in the enclosing body.
