@@ -111,7 +111,7 @@ impl Interface {
 
 /// Lowers a checked model. Returns `None` only when errors were pushed into `sink`.
 pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
-    let lowered = rows::split_sums(inline::inline_lets(&model));
+    let lowered = rows::split_sums(network::store_scalar_param_sums(inline::inline_lets(&model)));
     let stored = inline::stored(&lowered);
     let lowered = network::store_param_sums(lowered, &stored);
     let stored = inline::stored(&lowered);

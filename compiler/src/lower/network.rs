@@ -6,11 +6,12 @@
 //! `u u_x` by a weight needs the values of `u` and `u_x` there. Stored, each sum's value and
 //! adjoint at a point are computed once, and a weight's adjoint gathers over the points alone.
 //!
-//! Input: a model after [`super::inline`] and the lets it stores. Output: the same model where
+//! Input: a model after [`super::inline`] (and the lets it stores). Output: the same model where
 //! each stored let with a domain reads its outermost sums over tensor params (see
-//! [`super::inline::sums_over_params`]) from new lets over its own domain, `NAME:sumK`; a let
-//! that is one such sum and nothing else stays whole. The sums are the same expressions, so
-//! every engine computes the same bits as before.
+//! [`super::inline::sums_over_params`]) from new lets over its own domain, `NAME:sumK` (a let
+//! that is one such sum and nothing else stays whole), and each named scalar reads the param
+//! sums inside its reductions from lets over those reductions' variables. The sums are the
+//! same expressions, so every engine computes the same bits as before.
 //!
 //! Example: `let r[i, j] = diff(u(x, t), t) + u(x, t) * diff(u(x, t), x)` with `u` a network
 //! becomes `r[i, j] = r:sum1[i, j] + r:sum2[i, j] * r:sum3[i, j]`, each `r:sumK` one sum over
@@ -23,6 +24,8 @@ use crate::ir::Affine;
 use crate::model::{Access, Def, Expr, Field, FieldId, FieldKind, Model, Node, Read, ReadAccess, ReadId, VarId};
 
 use super::inline::{rebuild, sums_over_params};
+use super::rows::renamed;
+use crate::resolve::{Dim, Rule, Shape};
 
 /// The model with the param sums of its `stored` lets stored apart (see the module docs).
 pub(super) fn store_param_sums(mut model: Model, stored: &HashSet<FieldId>) -> Model {
@@ -31,7 +34,7 @@ pub(super) fn store_param_sums(mut model: Model, stored: &HashSet<FieldId>) -> M
     for field in lets {
         let info = model.field(field);
         let Some(def) = info.def.clone() else { continue };
-        let sums = outer_param_sums(&model, &def);
+        let sums = outer_param_sums(&model, &def.expr);
         if def.rank == 0 || sums.is_empty() || (sums.len() == 1 && Arc::ptr_eq(&sums[0], &def.expr)) {
             continue;
         }
@@ -60,8 +63,84 @@ pub(super) fn store_param_sums(mut model: Model, stored: &HashSet<FieldId>) -> M
     model
 }
 
-/// The reductions of `def` over tensor params outside every other reduction, each once.
-fn outer_param_sums(model: &Model, def: &Def) -> Vec<Expr> {
+/// The model with the param sums inside its named scalars' reductions stored as lets over
+/// those reductions' variables: `loss L = mean(i, j) residual(x_i, t_j)^2` with a network in
+/// `residual` computes the network's sums once per `(i, j)`, as a let written by hand would (a
+/// let substituted into a reduction is what [`store_param_sums`] cannot reach). A reduction
+/// with a filter is left alone: its let would evaluate the network at the points it excludes.
+pub(super) fn store_scalar_param_sums(mut model: Model) -> Model {
+    for i in 0..model.scalars.len() {
+        let mut def = model.scalars[i].def.clone();
+        let mut replaced: HashMap<usize, Expr> = HashMap::new();
+        for reduction in outer_reductions(&def.expr) {
+            let Node::Reduce(r) = &*reduction else { unreachable!("outer_reductions yields reductions") };
+            if r.filter.is_some() {
+                continue;
+            }
+            for sum in outer_param_sums(&model, &r.body) {
+                let field = FieldId(model.fields.len() as u32);
+                let scalar = &model.scalars[i];
+                let dims = r.vars.iter().map(|v| {
+                    let var = &def.vars[v.index()];
+                    Dim { name: var.name.clone(), extent: var.extent, rule: Rule::None }
+                });
+                model.fields.push(Field {
+                    name: format!("{}:sum{}", scalar.name, replaced.len() + 1),
+                    kind: FieldKind::Let,
+                    shape: Shape { dims: dims.collect(), span: scalar.span },
+                    span: scalar.span,
+                    def: Some(domain_def(&def, &r.vars, &sum)),
+                });
+                let id = ReadId(def.accesses.len() as u32);
+                def.accesses.push(ReadAccess { axes: vec![Access::Direct; r.vars.len()], fill: 0.0 });
+                def.read_spans.push(scalar.span);
+                let index = r.vars.iter().map(|v| Affine::var(*v)).collect();
+                replaced.insert(Arc::as_ptr(&sum) as usize, Arc::new(Node::Read(Read { id, field, index })));
+            }
+        }
+        if !replaced.is_empty() {
+            def.expr = replace(&def.expr, &replaced, &mut HashMap::new());
+            model.scalars[i].def = def;
+        }
+    }
+    model
+}
+
+/// The reductions of `e` outside every other reduction, each once.
+fn outer_reductions(e: &Expr) -> Vec<Expr> {
+    fn visit(e: &Expr, seen: &mut HashSet<usize>, found: &mut Vec<Expr>) {
+        if !seen.insert(Arc::as_ptr(e) as usize) {
+            return;
+        }
+        if let Node::Reduce(_) = &**e {
+            found.push(e.clone());
+            return;
+        }
+        for child in crate::model::children(e) {
+            visit(child, seen, found);
+        }
+    }
+    let mut found = Vec::new();
+    visit(e, &mut HashSet::new(), &mut found);
+    found
+}
+
+/// The definition of `e` (an expression of `def`) over the domain of `domain`, variables of
+/// `def`: they become variables `0..`, the others follow in their order.
+fn domain_def(def: &Def, domain: &[VarId], e: &Expr) -> Def {
+    let order: Vec<VarId> =
+        domain.iter().copied().chain((0..def.vars.len() as u32).map(VarId).filter(|v| !domain.contains(v))).collect();
+    let mut map = vec![Affine::constant(0); def.vars.len()];
+    for (new, old) in order.iter().enumerate() {
+        map[old.index()] = Affine::var(VarId(new as u32));
+    }
+    let vars = order.iter().map(|v| def.vars[v.index()].clone()).collect();
+    let expr = renamed(e, &map, &mut HashMap::new());
+    Def { rank: domain.len(), vars, expr, accesses: def.accesses.clone(), read_spans: def.read_spans.clone() }
+}
+
+/// The reductions of `e` over tensor params outside every other reduction, each once.
+fn outer_param_sums(model: &Model, e: &Expr) -> Vec<Expr> {
     fn visit(model: &Model, e: &Expr, seen: &mut HashSet<usize>, found: &mut Vec<Expr>) {
         if !seen.insert(Arc::as_ptr(e) as usize) {
             return;
@@ -77,7 +156,7 @@ fn outer_param_sums(model: &Model, def: &Def) -> Vec<Expr> {
         }
     }
     let mut found = Vec::new();
-    visit(model, &def.expr, &mut HashSet::new(), &mut found);
+    visit(model, e, &mut HashSet::new(), &mut found);
     found
 }
 
@@ -119,5 +198,21 @@ mod tests {
         let sum = split.field_named("r:sum1").expect("split");
         assert_eq!(split.field(sum).shape.extents(), vec![16]);
         assert!(split.field_named("v:sum1").is_none(), "v is one sum");
+    }
+
+    /// Written inside the loss's own mean, the network's sums still get lets over the mean's
+    /// variables; a filtered reduction keeps them inline.
+    #[test]
+    fn a_loss_reads_network_sums_from_lets_over_its_points() {
+        let model = check(
+            "param W : [h < 8] = h\nfn u(x, t) = sum(h) W[h] * tanh(W[h] * x + t)\n\
+             loss L = mean(i < 16, j < 4) (u(i / 16, j) - i)^2 + sum(i < 16 | i > 2) u(i, 0)\n",
+        );
+        let split = store_scalar_param_sums(super::super::inline::inline_lets(&model));
+        let sum = split.field_named("L:sum1").expect("split");
+        assert_eq!(split.field(sum).shape.extents(), vec![16, 4]);
+        assert!(split.field_named("L:sum2").is_none(), "the filtered sum is left alone");
+        let text = crate::model::display_def(&split, &split.scalars[0].def);
+        assert!(text.contains("L:sum1[i, j]"), "{text}");
     }
 }

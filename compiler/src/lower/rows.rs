@@ -111,7 +111,7 @@ fn rows_def(def: &Def, r: &Reduce) -> Def {
 }
 
 /// `e` with its variables renamed by `map` (variable `v` becomes `map[v]`, a single variable).
-fn renamed(e: &Expr, map: &[Affine], memo: &mut HashMap<usize, Expr>) -> Expr {
+pub(super) fn renamed(e: &Expr, map: &[Affine], memo: &mut HashMap<usize, Expr>) -> Expr {
     let key = Arc::as_ptr(e) as usize;
     if let Some(done) = memo.get(&key) {
         return done.clone();
