@@ -431,8 +431,9 @@ impl Simulator {
     pub fn reset(&mut self) -> Result<(), Failure> {
         self.restart()?;
         match self.schedule {
-            Some(Schedule::Sample(_)) => Ok(()),
-            _ => self.observe(),
+            Some(Schedule::Integrate(_)) => self.observe(),
+            // Nothing to record a series over; a fit would evaluate them at every iteration.
+            Some(Schedule::Sample(_)) | None => Ok(()),
         }
     }
 
