@@ -23,8 +23,8 @@ use std::sync::Arc;
 use crate::ir::Affine;
 use crate::model::{Access, Def, Expr, Field, FieldId, FieldKind, Model, Node, Read, ReadAccess, ReadId, VarId};
 
-use super::inline::{rebuild, sums_over_params};
-use super::rows::renamed;
+use super::inline::sums_over_params;
+use super::rows::{renamed, replace};
 use crate::resolve::{Dim, Rule, Shape};
 
 /// The model with the param sums of its `stored` lets stored apart (see the module docs).
@@ -158,17 +158,6 @@ fn outer_param_sums(model: &Model, e: &Expr) -> Vec<Expr> {
     let mut found = Vec::new();
     visit(model, e, &mut HashSet::new(), &mut found);
     found
-}
-
-/// `e` with the nodes in `replaced` (by address) replaced.
-fn replace(e: &Expr, replaced: &HashMap<usize, Expr>, memo: &mut HashMap<usize, Expr>) -> Expr {
-    let key = Arc::as_ptr(e) as usize;
-    if let Some(new) = replaced.get(&key).or_else(|| memo.get(&key)) {
-        return new.clone();
-    }
-    let result = rebuild(e, &mut |c| replace(c, replaced, memo));
-    memo.insert(key, result.clone());
-    result
 }
 
 #[cfg(test)]

@@ -137,7 +137,7 @@ pub(super) fn renamed(e: &Expr, map: &[Affine], memo: &mut HashMap<usize, Expr>)
 }
 
 /// `e` with the nodes in `replaced` (by address) replaced.
-fn replace(e: &Expr, replaced: &HashMap<usize, Expr>, memo: &mut HashMap<usize, Expr>) -> Expr {
+pub(super) fn replace(e: &Expr, replaced: &HashMap<usize, Expr>, memo: &mut HashMap<usize, Expr>) -> Expr {
     let key = Arc::as_ptr(e) as usize;
     if let Some(new) = replaced.get(&key).or_else(|| memo.get(&key)) {
         return new.clone();
