@@ -8,6 +8,7 @@ mod embed;
 mod examples;
 mod filters;
 mod fmt;
+mod fractional;
 mod gradients;
 mod guards;
 mod math;

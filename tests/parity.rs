@@ -133,6 +133,7 @@ fn examples_agree() {
         ("gray_scott", vec![("N", 21.0)], 40),
         ("gbm", vec![("M", 50.0)], 30),
         ("ou", vec![("M", 50.0)], 30),
+        ("fractional_ou", vec![("M", 51.0)], 30),
         ("kuramoto", vec![("N", 40.0)], 30),
         ("cbo", vec![("N", 30.0)], 30),
         ("langevin_double_well", vec![("M", 30.0)], 30),

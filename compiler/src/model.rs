@@ -118,7 +118,11 @@ pub enum FieldKind {
         path_span: Span,
     },
     /// A Brownian motion, read only as `dW[...]` in an SDE.
-    Noise,
+    Noise {
+        /// `fractional(hurst = H)` with H other than 1/2: a fractional Brownian motion, whose
+        /// increments the runtime draws for the whole run (`None`: ordinary Brownian motion).
+        hurst: Option<f64>,
+    },
     /// A value derived from other fields by its definition.
     Let,
     /// `grad(E, x)`: the derivative of the named scalar `E` with respect to the field `x`, a
@@ -138,7 +142,7 @@ impl FieldKind {
             FieldKind::Param => "param",
             FieldKind::State { .. } => "state",
             FieldKind::Data { .. } => "data",
-            FieldKind::Noise => "noise",
+            FieldKind::Noise { .. } => "noise",
             FieldKind::Let => "let",
             FieldKind::Grad { .. } => "gradient",
         }

@@ -28,6 +28,7 @@ pub mod data;
 pub mod engine;
 pub mod error;
 pub mod fit;
+pub mod fractional;
 pub mod gradcheck;
 pub mod memory;
 pub mod model;

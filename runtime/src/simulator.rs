@@ -70,6 +70,8 @@ pub struct Simulator {
     /// next [`Simulator::step`] recomputes it first. Runs and gradients restart, which does.
     carried_stale: bool,
     pub(crate) adjoint_storage: crate::adjoint::AdjointStorage,
+    /// The model's fractional noises and the increments drawn for the current settings.
+    pub(crate) fractional: Vec<crate::fractional::FractionalNoise>,
 }
 
 impl Simulator {
@@ -109,6 +111,7 @@ impl Simulator {
             initial_offsets: Vec::new(),
             carried_stale: false,
             adjoint_storage: Default::default(),
+            fractional: Vec::new(),
             schedule,
             steps_done: 0,
             observables,
@@ -118,6 +121,7 @@ impl Simulator {
             engine_build,
             acceptance: Default::default(),
         };
+        simulator.fractional = crate::fractional::noises(&simulator.model);
         simulator.run_procedure(simulator.model.compiled().interface.init_params)?;
         simulator.reset()?;
         Ok(simulator)
@@ -316,7 +320,7 @@ impl Simulator {
     /// The current value of any field (state, param, data or let) by name: borrowed from a CPU
     /// engine's buffer, copied back from a device.
     pub fn field(&self, name: &str) -> Result<CowArray<'_, f64, IxDyn>, Failure> {
-        let buffer = self.field_buffer(name, "field", |k| *k != FieldKind::Noise)?;
+        let buffer = self.field_buffer(name, "field", |k| !matches!(k, FieldKind::Noise { .. }))?;
         self.array(buffer)
     }
 
@@ -563,6 +567,7 @@ impl Simulator {
         let Some(step) = interface.step else {
             return Err(Failure::single(self.model.source(), RunError::NoRun));
         };
+        self.check_fractional_horizon()?;
         self.set_clock(self.steps_done)?;
         self.run_procedure(step)?;
         for &(current, next) in &self.model.compiled().interface.swaps {
@@ -611,7 +616,7 @@ impl Simulator {
         for (buffer, value) in clock {
             self.engine.set_scalar(buffer, value).map_err(self.model.engine_failure())?;
         }
-        Ok(())
+        self.write_fractional_increments(step)
     }
 
     /// Copies the states (and what the step carries besides them), the step count and the

@@ -175,7 +175,7 @@ fn describe(model: &Model) -> String {
     add("states", list(&|k| matches!(k, FieldKind::State { .. })));
     add("params", list(&|k| *k == FieldKind::Param));
     add("data", list(&|k| matches!(k, FieldKind::Data { .. })));
-    add("noises", list(&|k| *k == FieldKind::Noise));
+    add("noises", list(&|k| matches!(k, FieldKind::Noise { .. })));
     add("lets", list(&|k| *k == FieldKind::Let));
     add("losses", scalars(NamedKind::Loss));
     add("energies", scalars(NamedKind::Energy));

@@ -279,7 +279,7 @@ impl<'c, 'r, 's> Elab<'c, 'r, 's> {
             _ => env.span(e),
         };
         let info = self.ck.fields[field.index()].kind.clone();
-        if info == FieldKind::Noise && !differential {
+        if matches!(info, FieldKind::Noise { .. }) && !differential {
             let name = self.ck.fields[field.index()].name.clone();
             return Err(self.report(CheckError::NoiseUse { name, span }));
         }

@@ -34,7 +34,8 @@ pub use error::CheckError;
 
 use crate::diag::{Sink, Span};
 use crate::model::{
-    Def, Diffusion, Equation, EquationKind, Expr, Field, FieldId, FieldKind, Model, NamedScalar, Node, Var, VarId,
+    Def, Diffusion, Equation, EquationKind, Expr, Field, FieldId, FieldKind, Integrator, Model, NamedScalar, Node, Run,
+    Var, VarId,
 };
 use crate::resolve::{Body, Dim, EquationKind as Form, ItemId, ItemKind, LetShape, LocalId, Resolved, Rule, Shape};
 use crate::syntax::depth::MAX_INLINED_DEPTH;
@@ -67,6 +68,7 @@ pub fn check(resolved: &Resolved, name: &str, sink: &mut Sink) -> Option<Model> 
     let stochastic = equations.iter().any(|e| matches!(e.kind, EquationKind::Sde { .. }));
     let run = resolved.run.as_ref().and_then(|d| checker.check_run(d, stochastic));
     let sample = resolved.sample.as_ref().and_then(|s| checker.check_sample(s, &equations));
+    checker.check_fractional(run.as_ref(), resolved.sample.is_some());
     let fit = resolved.fit.as_ref().and_then(|f| {
         let params = f.params.iter().filter_map(|(id, _)| checker.field_of(*id)).collect();
         checker.check_fit(params, resolved.item(f.loss.0).name.clone(), &f.optimizer)
@@ -108,6 +110,8 @@ pub(crate) struct Checker<'r, 's> {
     inlining: Vec<ItemId>,
     /// How deeply elaboration is nested now, across elaborators (see [`MAX_INLINED_DEPTH`]).
     depth: usize,
+    /// Where the first `fractional(hurst = H)` noise (H other than 1/2) was written.
+    fractional: Option<Span>,
     /// The field `grad(scalar, wrt)` of each pair used, made on first use.
     gradients: HashMap<(String, FieldId), FieldId>,
 }
@@ -125,6 +129,7 @@ impl<'r, 's> Checker<'r, 's> {
             lets: HashMap::new(),
             inlining: Vec::new(),
             depth: 0,
+            fractional: None,
             gradients: HashMap::new(),
         }
     }
@@ -156,6 +161,22 @@ impl<'r, 's> Checker<'r, 's> {
         id
     }
 
+    /// Fractional noise drives `run` with Euler–Maruyama only: Milstein's correction is Itô
+    /// calculus, and a sampler draws its own noise.
+    fn check_fractional(&mut self, run: Option<&Run>, samples: bool) {
+        let Some(span) = self.fractional else { return };
+        let problem = match run {
+            Some(r) if r.integrator == Integrator::Milstein => "`milstein` (its correction is Itô calculus)",
+            _ if samples => "a `sample` directive (a sampler draws its own noise)",
+            _ => return,
+        };
+        self.report(CheckError::Unsupported {
+            feature: format!("fractional noise with {problem}"),
+            span,
+            help: "fractional noise drives `run` with `euler_maruyama`".into(),
+        });
+    }
+
     fn field_of(&self, item: ItemId) -> Option<FieldId> {
         self.fields_by_item.get(&item).copied()
     }
@@ -165,7 +186,14 @@ impl<'r, 's> Checker<'r, 's> {
             let (kind, shape) = match &item.kind {
                 ItemKind::Param { shape, .. } => (FieldKind::Param, shape.clone()),
                 ItemKind::State { shape, spin, .. } => (FieldKind::State { spin: *spin }, shape.clone()),
-                ItemKind::Noise { shape } => (FieldKind::Noise, shape.clone()),
+                ItemKind::Noise { shape, fractional } => {
+                    // H = 1/2 is the ordinary Brownian motion, drawn as one.
+                    let hurst = fractional.filter(|(h, _)| *h != 0.5).map(|(h, span)| {
+                        self.fractional.get_or_insert(span);
+                        h
+                    });
+                    (FieldKind::Noise { hurst }, shape.clone())
+                }
                 ItemKind::Data { shape, path, path_span } => {
                     (FieldKind::Data { path: path.clone(), path_span: *path_span }, shape.clone())
                 }

@@ -225,7 +225,7 @@ impl Classifier<'_, '_, '_, '_> {
         let extent = extents[axis] as i64;
         let reach = if lo < 0 { lo } else { hi };
         let detail = format!("index `{}` reaches {reach}, outside 0..{} on axis {axis}", indices[axis], extent - 1);
-        let (extents, help) = if info.kind == crate::model::FieldKind::Noise {
+        let (extents, help) = if matches!(info.kind, crate::model::FieldKind::Noise { .. }) {
             (
                 shape_text(&extents),
                 format!("`{name}` has one Brownian increment per element: read `d{name}` inside its shape"),

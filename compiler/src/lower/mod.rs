@@ -60,8 +60,10 @@ pub struct Compiled {
 /// the procedures that initialise, step, observe and evaluate.
 #[derive(Clone, Debug)]
 pub struct Interface {
-    /// The buffer of each field (`None` for noises and for lets computed wherever they are read,
-    /// see `inline`).
+    /// The buffer of each field (`None` for lets computed wherever they are read, see `inline`,
+    /// and for noises drawn where they are read). A fractional noise's buffer holds its
+    /// increments in the current step, which the runtime writes when it sets the clock (see
+    /// [`fractional_noises`]).
     pub fields: Vec<Option<BufferId>>,
     /// A scalar buffer: the time `t`.
     pub time: BufferId,
@@ -97,7 +99,8 @@ pub struct Interface {
 }
 
 impl Interface {
-    /// The buffer of a field; `None` for noises and for lets computed where they are read.
+    /// The buffer of a field; `None` for ordinary noises and for lets computed where they are
+    /// read.
     pub fn field_buffer(&self, field: FieldId) -> Option<BufferId> {
         self.fields[field.index()]
     }
@@ -107,6 +110,17 @@ impl Interface {
     pub fn carried(&self) -> impl Iterator<Item = BufferId> + '_ {
         self.swaps.iter().map(|(current, _)| *current).filter(|b| !self.fields.contains(&Some(*b)))
     }
+}
+
+/// The fractional noises of a compiled model: each one's field, Hurst exponent and the buffer
+/// the runtime writes its increments `B_H(t_(n+1)) - B_H(t_n)` into before step `n`.
+pub fn fractional_noises(compiled: &Compiled) -> impl Iterator<Item = (FieldId, f64, BufferId)> + '_ {
+    compiled.model.field_ids().filter_map(|id| match compiled.model.field(id).kind {
+        FieldKind::Noise { hurst: Some(hurst) } => {
+            Some((id, hurst, compiled.interface.field_buffer(id).expect("fractional noises have buffers")))
+        }
+        _ => None,
+    })
 }
 
 /// Lowers a checked model. Returns `None` only when errors were pushed into `sink`.
@@ -121,7 +135,8 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
         .map(|id| {
             let f = lowered.field(id);
             let buffered = match f.kind {
-                FieldKind::Noise => false,
+                // A fractional noise's buffer holds its increments in the current step.
+                FieldKind::Noise { hurst } => hurst.is_some(),
                 FieldKind::Let => stored.contains(&id),
                 _ => true,
             };

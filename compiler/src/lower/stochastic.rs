@@ -9,11 +9,15 @@
 //!   point): adds `b (db/dX) (dW^2 - dt) / 2` (strong order 1). `db/dX` is forward-mode
 //!   autodiff of the coefficient, not something the user writes.
 //!
+//! A fractional noise's increments are not drawn here: the runtime draws the whole run's (see
+//! `noether_runtime::fractional`) and writes step `n`'s into the noise's buffer before step `n`,
+//! which the update reads as `dW`.
+//!
 //! Deterministic equations (`d/dt u = f`) in the same model take Euler steps `u' = u + f dt`.
 
 use crate::autodiff::forward;
 use crate::ir::builder::KernelBuilder;
-use crate::ir::{NodeId, Output};
+use crate::ir::{Access, NodeId, Output};
 use crate::model::{Affine, Def, Diffusion, Equation, EquationKind, Expr, FieldId, FieldKind, Integrator, Node};
 use crate::ops::{Binary, Unary};
 
@@ -88,8 +92,13 @@ impl Lowering<'_, '_> {
         let root_dt = b.unary(Unary::Sqrt, dt);
         for term in diffusion {
             let coeff = self.lower_expr(b, &term.coeff, &term.coeff.expr, reading);
-            let z = self.noise_draw(b, term.noise, &term.index);
-            let dw = b.binary(Binary::Mul, root_dt, z);
+            let dw = match self.fields[term.noise.index()] {
+                Some(increments) => b.load(increments, term.index.clone(), vec![Access::Direct; term.index.len()], 0.0),
+                None => {
+                    let z = self.noise_draw(b, term.noise, &term.index);
+                    b.binary(Binary::Mul, root_dt, z)
+                }
+            };
             let kick = b.binary(Binary::Mul, coeff, dw);
             value = b.binary(Binary::Add, value, kick);
             if let Some(slope) = slope {

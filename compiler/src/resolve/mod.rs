@@ -420,9 +420,18 @@ impl<'a, 's> Resolver<'a, 's> {
                 ItemKind::State { shape, init, spin }
             }
             StmtKind::Noise { ty, .. } => {
-                let shape = self.shape_of(Some(ty), origin, span);
-                self.reject_rules(ty, "a noise");
-                ItemKind::Noise { shape }
+                let shape = self.shape_without_rule(ty, origin, span);
+                let (fractional, others): (Vec<&Modifier>, Vec<&Modifier>) =
+                    ty.modifiers.iter().partition(|m| m.name.name == "fractional");
+                if let Some(m) = others.first() {
+                    self.sink.push(ResolveError::BadModifier {
+                        message: "a noise takes no boundary rule or value domain".into(),
+                        span: m.span,
+                        help: "remove it; the one modifier a noise takes is `fractional(hurst = H)`".into(),
+                    });
+                }
+                let fractional = fractional.first().map(|m| (self.hurst(m), m.span));
+                ItemKind::Noise { shape, fractional }
             }
             StmtKind::Data { ty, loader, path, path_span, .. } => {
                 if loader.name != "load" {
@@ -646,6 +655,17 @@ impl<'a, 's> Resolver<'a, 's> {
     /// The shape of a declaration's `: SHAPE modifiers` annotation (a scalar when absent).
     fn shape_of(&mut self, ty: Option<&'a TypeAnn>, origin: &Origin, span: Span) -> Shape {
         let Some(ty) = ty else { return Shape::scalar(span) };
+        let mut shape = self.shape_without_rule(ty, origin, span);
+        if let Some(rule) = self.rule_of(&ty.modifiers) {
+            for dim in &mut shape.dims {
+                dim.rule = rule;
+            }
+        }
+        shape
+    }
+
+    /// The shape of a type annotation, its modifiers left to the caller.
+    fn shape_without_rule(&mut self, ty: &'a TypeAnn, origin: &Origin, span: Span) -> Shape {
         let mut shape = match &ty.shape {
             ShapeSpec::Literal(dims) => self.literal_shape(dims, origin, ty.span),
             ShapeSpec::Named(name) => match self.lookup(&name.name, origin) {
@@ -677,11 +697,6 @@ impl<'a, 's> Resolver<'a, 's> {
                 }
             },
         };
-        if let Some(rule) = self.rule_of(&ty.modifiers) {
-            for dim in &mut shape.dims {
-                dim.rule = rule;
-            }
-        }
         shape.span = ty.span;
         shape
     }
@@ -741,14 +756,15 @@ impl<'a, 's> Resolver<'a, 's> {
                 "spin" => continue,
                 other => {
                     let known = ["periodic", "neumann", "clamp", "dirichlet", "spin"];
-                    self.sink.push(ResolveError::UnknownModifier {
-                        name: other.into(),
-                        span: m.name.span,
-                        help: suggestion_help(
+                    let help = if other == "fractional" {
+                        "only a noise is fractional: `noise W : [p < M] fractional(hurst = 0.7)`".into()
+                    } else {
+                        suggestion_help(
                             did_you_mean(other, known),
                             "boundary rules: periodic, dirichlet(v), neumann, clamp; value domain: spin",
-                        ),
-                    });
+                        )
+                    };
+                    self.sink.push(ResolveError::UnknownModifier { name: other.into(), span: m.name.span, help });
                     continue;
                 }
             };
@@ -768,13 +784,22 @@ impl<'a, 's> Resolver<'a, 's> {
         rule.map(|(r, _)| r)
     }
 
-    fn reject_rules(&mut self, ty: &TypeAnn, what: &str) {
-        if let Some(m) = ty.modifiers.first() {
-            self.sink.push(ResolveError::BadModifier {
-                message: format!("{what} takes no boundary rule or value domain"),
-                span: m.span,
-                help: "remove it".into(),
-            });
+    /// The Hurst exponent of `fractional(hurst = H)`, a const strictly between 0 and 1.
+    fn hurst(&mut self, m: &Modifier) -> f64 {
+        let value = match (m.args.as_slice(), m.options.as_slice()) {
+            ([], [option]) if option.key.name == "hurst" => self.eval_const(&option.value, &Origin::User),
+            _ => None,
+        };
+        match value {
+            Some(h) if h > 0.0 && h < 1.0 => h,
+            _ => {
+                self.sink.push(ResolveError::BadModifier {
+                    message: "`fractional` takes the Hurst exponent, a number strictly between 0 and 1".into(),
+                    span: m.span,
+                    help: "write `fractional(hurst = 0.7)`".into(),
+                });
+                f64::NAN
+            }
         }
     }
 }

@@ -102,6 +102,8 @@ pub enum ItemKind {
     Noise {
         /// The shape of the noise: one independent motion per point.
         shape: Shape,
+        /// `fractional(hurst = H)`: H (a const) and where the modifier was written.
+        fractional: Option<(f64, Span)>,
     },
     /// A non-differentiable input loaded from a file.
     Data {

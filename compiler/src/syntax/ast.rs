@@ -183,8 +183,33 @@ pub struct Modifier {
     pub name: Ident,
     /// Its arguments, empty if written without parentheses.
     pub args: Vec<Expr>,
+    /// Its named arguments instead, as in `fractional(hurst = 0.7)`.
+    pub options: Vec<NamedArg>,
     /// The whole modifier, arguments included.
     pub span: Span,
+}
+
+/// An argument of a modifier as written: `dirichlet(0)` or `fractional(hurst = 0.7)`.
+#[derive(Clone, Debug)]
+pub enum ModifierArg {
+    /// A value.
+    Positional(Expr),
+    /// `name = value`.
+    Named(NamedArg),
+}
+
+impl Modifier {
+    /// A modifier with its arguments sorted into values and named ones.
+    pub fn new(name: Ident, written: Vec<ModifierArg>, span: Span) -> Modifier {
+        let (mut args, mut options) = (Vec::new(), Vec::new());
+        for arg in written {
+            match arg {
+                ModifierArg::Positional(e) => args.push(e),
+                ModifierArg::Named(n) => options.push(n),
+            }
+        }
+        Modifier { name, args, options, span }
+    }
 }
 
 /// How a `let` gives the shape of its value.

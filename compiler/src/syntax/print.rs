@@ -91,8 +91,9 @@ fn modifier_list(modifiers: &[Modifier]) -> String {
     let mut out = String::new();
     for m in modifiers {
         write!(out, " {}", m.name.name).expect("writing to a String");
-        if !m.args.is_empty() {
-            write!(out, "({})", expr_list(&m.args)).expect("writing to a String");
+        let args: Vec<String> = m.args.iter().map(expr).chain(m.options.iter().map(named_arg)).collect();
+        if !args.is_empty() {
+            write!(out, "({})", args.join(", ")).expect("writing to a String");
         }
     }
     out
@@ -109,8 +110,15 @@ fn target(t: &Target) -> String {
 }
 
 fn directive(d: &Directive) -> String {
-    let args: Vec<String> = d.args.iter().map(|a| format!("{} = {}", a.key.name, expr(&a.value))).collect();
-    format!("{}({})", d.name.name, args.join(", "))
+    format!("{}({})", d.name.name, named_list(&d.args))
+}
+
+fn named_list(items: &[NamedArg]) -> String {
+    items.iter().map(named_arg).collect::<Vec<_>>().join(", ")
+}
+
+fn named_arg(a: &NamedArg) -> String {
+    format!("{} = {}", a.key.name, expr(&a.value))
 }
 
 fn expr_list(items: &[Expr]) -> String {
