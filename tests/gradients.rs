@@ -551,3 +551,23 @@ run euler(dt = 0.01, steps = 5)
     let step = verdicts("param a = 0.5\nloss L = (if a > 0.5 then 1 else 0) + a\n", &["a"]);
     assert!(!step[0].passes(), "{step:?}");
 }
+
+/// A loss of the params alone beside a run (a network's training loss in a script that then
+/// samples with it) is differentiated without integrating: the same value and gradient, none
+/// of the run's states kept.
+#[test]
+fn a_loss_of_the_params_alone_takes_no_run() {
+    let text = "param a = 0.7\nparam b = -0.3\nstate u : [i < 64] = a * i\nd/dt u = -u * b\n\
+                loss L = sin(a) * b^2 + a\nrun rk4(dt = 0.01, steps = 5000)\n";
+    let mut sim = crate::support::simulator(text, Backend::Jit);
+    let gradient = sim.gradient("L", &["a", "b"]).unwrap_or_else(|f| panic!("{f:?}"));
+    let (a, b) = (0.7_f64, -0.3_f64);
+    assert_eq!(gradient.value, a.sin() * b * b + a);
+    assert!((gradient.get("a").expect("a")[[]] - (a.cos() * b * b + 1.0)).abs() < 1e-15);
+    assert!((gradient.get("b").expect("b")[[]] - 2.0 * a.sin() * b).abs() < 1e-15);
+    assert_eq!(gradient.memory.all_states_bytes, gradient.memory.state_bytes, "no step was taken");
+    // A loss reading the states still runs through them.
+    let through = text.replace("loss L = sin(a) * b^2 + a", "loss L = sum(i) u[i] + a");
+    let gradient = crate::support::simulator(&through, Backend::Jit).gradient("L", &["b"]).expect("gradient");
+    assert_eq!(gradient.memory.all_states_bytes, 5001 * gradient.memory.state_bytes);
+}

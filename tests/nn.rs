@@ -86,3 +86,34 @@ fn minibatches_are_drawn_from_the_iteration() {
         assert_eq!(result.final_loss.to_bits(), fixed(0).to_bits(), "{backend:?}: reported on iteration 0");
     }
 }
+
+/// A two-layer network in stored lets: the loss's adjoint reads each layer's stored `tanh`
+/// instead of computing it again for every weight it gathers (one `tanh` per weight and point
+/// made these kernels most of a training step), with the gradient still that of the finite
+/// differences.
+#[test]
+fn a_stored_layer_is_read_back_not_recomputed_by_the_adjoint() {
+    let text = "param W1 : [h < 5, c < 2] = 0.4 * normal(1, h, c)\nparam W2 : [g < 4, h < 5] = 0.4 * normal(2, g, h)\n\
+                param w3 : [g < 4] = normal(3, g)\n\
+                let u1[b < 16, h < 5] = tanh(W1[h, 0] * b / 16 + W1[h, 1])\n\
+                let u2[b < 16, g < 4] = tanh(sum(h) W2[g, h] * u1[b, h])\n\
+                loss L = mean(b) (sum(g) w3[g] * u2[b, g] - sin(b / 4))^2\n";
+    let model = Model::from_source(Source::new("layers.noe", text), &[], ".").unwrap_or_else(|f| panic!("{f:?}"));
+    let gradient = model.gradient_program(Some("L")).unwrap_or_else(|f| panic!("{f:?}"));
+    let program = &gradient.program;
+    let tanh_in_adjoint = program.procedure(gradient.loss_vjp).kernels.iter().any(|k| {
+        program
+            .kernel(*k)
+            .nodes
+            .iter()
+            .any(|n| matches!(n, noether::compiler::ir::Node::Unary(noether::compiler::ops::Unary::Tanh, _)))
+    });
+    assert!(!tanh_in_adjoint, "{}", noether::compiler::ir::print(program));
+    for backend in [Backend::Interp, Backend::Jit] {
+        let mut sim = model.simulator(backend).unwrap_or_else(|f| panic!("{f:?}"));
+        let gradient = sim.gradient("L", &["W1", "W2", "w3"]).unwrap_or_else(|f| panic!("{f:?}"));
+        for check in sim.check_gradient(&gradient).unwrap_or_else(|f| panic!("{f:?}")) {
+            assert!(check.passes(), "{backend:?}: {check:?}");
+        }
+    }
+}

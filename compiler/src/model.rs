@@ -631,6 +631,9 @@ pub enum Optimizer {
         beta2: f64,
         /// Added to the second moment's root so a flat direction does not divide by zero (default 1e-8).
         eps: f64,
+        /// The learning rate at the last iteration, reached by a cosine decay from `lr`; `None`
+        /// keeps `lr` throughout.
+        lr_end: Option<f64>,
     },
     /// L-BFGS with a backtracking line search; stops early once the gradient norm is below `tol`.
     Lbfgs {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
 use noether_compiler::diag::Failure;
-use noether_compiler::ir::BufferId;
+use noether_compiler::ir::{BufferId, Node};
 use noether_compiler::lower::gradient::GradientProgram;
 use noether_compiler::model::FieldKind;
 
@@ -162,7 +162,9 @@ impl Simulator {
             return Err(self.model.fail(RunError::ThroughSampler { sampler, span: spec.span }));
         }
         let gradient = self.gradient_program_of(loss)?;
-        let steps = self.differentiated_steps() as usize;
+        // A loss of the params alone (a score network's training loss beside the run that
+        // samples with it) has the same value and gradient at the start: no run to reverse.
+        let steps = if self.reads_the_run(gradient.loss) { self.differentiated_steps() as usize } else { 0 };
         let plan = Plan::new(steps, options.checkpoints);
         self.check_gradient_memory(&gradient, &plan, options.checkpoints)?;
         self.load_gradient_program(&gradient)?;
@@ -268,6 +270,25 @@ impl Simulator {
         };
         self.adjoint_storage = storage;
         Ok(Gradient { loss: loss.to_string(), value, gradients, memory })
+    }
+
+    /// Whether named scalar `index` reads what a run changes: a state, what the step carries or
+    /// writes, the time or the step count.
+    fn reads_the_run(&self, index: usize) -> bool {
+        let program = self.model.program();
+        let interface = &self.model.compiled().interface;
+        let changing: std::collections::BTreeSet<BufferId> =
+            [Some(interface.init_states), interface.init_carried, interface.step]
+                .into_iter()
+                .flatten()
+                .flat_map(|procedure| program.procedure(procedure).kernels.iter())
+                .flat_map(|kernel| program.kernel(*kernel).outputs.iter().map(|o| o.buffer))
+                .chain(interface.swaps.iter().flat_map(|(current, next)| [*current, *next]))
+                .chain([interface.time, interface.step_count])
+                .collect();
+        program.procedure(interface.eval[index]).kernels.iter().any(|kernel| {
+            program.kernel(*kernel).nodes.iter().any(|n| matches!(n, Node::Load(l) if changing.contains(&l.buffer)))
+        })
     }
 
     /// Refuses a gradient whose buffers and stored states (by `plan`) would need more memory

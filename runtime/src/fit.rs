@@ -109,9 +109,9 @@ impl Simulator {
         let mut objective =
             ModelObjective { sim: self, loss: spec.loss.clone(), params: params.clone(), failure: None };
         let result = match spec.optimizer {
-            Optimizer::Adam { lr, iters, beta1, beta2, eps } => {
+            Optimizer::Adam { lr, iters, beta1, beta2, eps, lr_end } => {
                 let iters = options.iters.unwrap_or(iters as usize);
-                let adam = Adam { lr: options.lr.unwrap_or(lr), iters, beta1, beta2, eps };
+                let adam = Adam { lr: options.lr.unwrap_or(lr), iters, beta1, beta2, eps, lr_end };
                 adam.minimize(&mut objective, start, &mut record)
             }
             Optimizer::Lbfgs { iters, tol, history } => {

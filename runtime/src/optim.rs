@@ -39,12 +39,27 @@ pub struct Adam {
     pub beta2: f64,
     /// Added to the second moment's root, so a flat direction does not divide by zero.
     pub eps: f64,
+    /// The learning rate at the last iteration, reached by a cosine decay from `lr` (small
+    /// final steps average out a noisy loss's gradient noise); `None` keeps `lr`.
+    pub lr_end: Option<f64>,
 }
 
 impl Adam {
     /// Adam with the usual betas (0.9, 0.999) and eps (1e-8).
     pub fn new(lr: f64, iters: usize) -> Adam {
-        Adam { lr, iters, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+        Adam { lr, iters, beta1: 0.9, beta2: 0.999, eps: 1e-8, lr_end: None }
+    }
+
+    /// The learning rate of iteration `t` (from 1): `lr`, or the cosine decay from `lr` at the
+    /// first iteration to `lr_end` at the last.
+    pub fn rate(&self, t: usize) -> f64 {
+        match self.lr_end {
+            Some(end) if self.iters > 1 => {
+                let progress = (t - 1) as f64 / (self.iters - 1) as f64;
+                end + (self.lr - end) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+            _ => self.lr,
+        }
     }
 
     /// Minimises from `x`, calling `log` after every evaluation; returns the last point.
@@ -60,10 +75,11 @@ impl Adam {
             let (loss, g) = objective.value_and_gradient(&x)?;
             log(&Iteration { iteration: t, loss, gradient_norm: norm(&g) });
             let (c1, c2) = (1.0 - self.beta1.powi(t as i32), 1.0 - self.beta2.powi(t as i32));
+            let lr = self.rate(t);
             for k in 0..x.len() {
                 m[k] = self.beta1 * m[k] + (1.0 - self.beta1) * g[k];
                 v[k] = self.beta2 * v[k] + (1.0 - self.beta2) * g[k] * g[k];
-                x[k] -= self.lr * (m[k] / c1) / ((v[k] / c2).sqrt() + self.eps);
+                x[k] -= lr * (m[k] / c1) / ((v[k] / c2).sqrt() + self.eps);
             }
         }
         Ok(x)
@@ -195,5 +211,35 @@ mod tests {
         }
         let x = Adam::new(0.05, 2000).minimize(&mut Bowl, vec![3.0, -2.0], &mut |_| {}).expect("runs");
         assert!(x[0].abs() < 1e-3 && x[1].abs() < 1e-3, "{x:?}");
+    }
+
+    #[test]
+    fn adam_decays_its_rate_along_a_cosine_to_lr_end() {
+        let adam = Adam { lr_end: Some(0.001), ..Adam::new(0.1, 101) };
+        assert_eq!(adam.rate(1), 0.1);
+        assert!((adam.rate(51) - 0.0505).abs() < 1e-15, "halfway: the mean of the two");
+        assert!((adam.rate(101) - 0.001).abs() < 1e-15);
+        assert!((1..101).all(|t| adam.rate(t + 1) < adam.rate(t)));
+        assert_eq!(Adam::new(0.1, 101).rate(77), 0.1, "no lr_end: constant");
+    }
+
+    /// On a noisy gradient a constant rate leaves the iterate jittering at its scale; the decayed
+    /// rate settles it.
+    #[test]
+    fn a_decayed_rate_settles_a_noisy_descent() {
+        struct Noisy(u64);
+        impl Objective for Noisy {
+            fn value_and_gradient(&mut self, x: &[f64]) -> Result<(f64, Vec<f64>), String> {
+                // A deterministic, zero-mean disturbance of the gradient of x^2.
+                self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let noise = (self.0 >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                Ok((x[0] * x[0], vec![2.0 * x[0] + 4.0 * noise]))
+            }
+        }
+        let constant = Adam::new(0.05, 3000).minimize(&mut Noisy(1), vec![2.0], &mut |_| {}).expect("runs");
+        let decayed = Adam { lr_end: Some(1e-4), ..Adam::new(0.05, 3000) }
+            .minimize(&mut Noisy(1), vec![2.0], &mut |_| {})
+            .expect("runs");
+        assert!(decayed[0].abs() < 0.2 * constant[0].abs().max(1e-3), "decayed {decayed:?}, constant {constant:?}");
     }
 }

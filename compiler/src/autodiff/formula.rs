@@ -302,6 +302,43 @@ impl FreeVars {
     }
 }
 
+/// `f` with every subformula that is (by pointer) a key of `by` replaced by its value; a node
+/// none of whose children changed stays the same node, so sharing survives.
+pub fn replace_shared(f: &F, by: &HashMap<usize, F>, memo: &mut HashMap<usize, F>) -> F {
+    let key = Arc::as_ptr(f) as usize;
+    if let Some(found) = by.get(&key).or_else(|| memo.get(&key)) {
+        return found.clone();
+    }
+    let mut changed = false;
+    let mut new = |child: &F| {
+        let replaced = replace_shared(child, by, memo);
+        changed |= !Arc::ptr_eq(&replaced, child);
+        replaced
+    };
+    let rebuilt = match &**f {
+        FNode::Const(_) | FNode::Index(_) | FNode::Load(_) | FNode::WordConst(_) => None,
+        FNode::Unary(op, a) => Some(FNode::Unary(*op, new(a))),
+        FNode::Not(a) => Some(FNode::Not(new(a))),
+        FNode::ToWord(a) => Some(FNode::ToWord(new(a))),
+        FNode::FromWord(a) => Some(FNode::FromWord(new(a))),
+        FNode::Binary(op, a, b) => Some(FNode::Binary(*op, new(a), new(b))),
+        FNode::Compare(op, a, b) => Some(FNode::Compare(*op, new(a), new(b))),
+        FNode::And(a, b) => Some(FNode::And(new(a), new(b))),
+        FNode::Or(a, b) => Some(FNode::Or(new(a), new(b))),
+        FNode::Word(op, a, b) => Some(FNode::Word(*op, new(a), new(b))),
+        FNode::Select(c, a, b) => Some(FNode::Select(new(c), new(a), new(b))),
+        FNode::Reduce { op, vars, filter, body } => {
+            Some(FNode::Reduce { op: *op, vars: vars.clone(), filter: filter.as_ref().map(&mut new), body: new(body) })
+        }
+    };
+    let result = match rebuilt {
+        Some(node) if changed => Arc::new(node),
+        _ => f.clone(),
+    };
+    memo.insert(key, result.clone());
+    result
+}
+
 /// Direct subformulas (a reduction's filter and body included).
 pub fn children(f: &FNode) -> Vec<&F> {
     match f {

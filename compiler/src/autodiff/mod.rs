@@ -96,6 +96,10 @@ pub struct Adjoints<'p> {
     pub bars: HashMap<BufferId, BufferId>,
     /// Where params' contributions are collected; `None` sums them in each adjoint kernel.
     pub deferred: Option<Deferred>,
+    /// Whether the forward procedure's results (other than the seeds) still hold its values
+    /// when the adjoint runs, so that an adjoint reads a stored value (a `tanh` layer's) instead
+    /// of computing it again.
+    pub forward_kept: bool,
 }
 
 impl Adjoints<'_> {
@@ -163,7 +167,8 @@ impl Adjoints<'_> {
                 leaf.then(|| deferred.field(program, bar, domain))
             };
             let label = format!("{name}_{}", kernel.name);
-            adjoint_kernels.extend(kernel_vjp(kernel, &shapes, bars, differentiable, &label, &mut accumulator));
+            let kept = |b: BufferId| self.forward_kept && !seeds.contains(&b);
+            adjoint_kernels.extend(kernel_vjp(kernel, &shapes, bars, differentiable, &kept, &label, &mut accumulator));
         }
         let overwritten: Vec<BufferId> = overwrite.iter().filter_map(|b| bars.get(b).copied()).collect();
         let adjoint_kernels = first_writes_assign(adjoint_kernels, &overwritten, &shapes, name);
@@ -262,12 +267,25 @@ fn kernel_vjp(
     shapes: &[Vec<usize>],
     bars: &HashMap<BufferId, BufferId>,
     differentiable: &dyn Fn(BufferId) -> bool,
+    kept: &dyn Fn(BufferId) -> bool,
     name: &str,
     accumulator: &mut dyn FnMut(BufferId, &[usize]) -> Option<BufferId>,
 ) -> Vec<Kernel> {
     let formulas = formula::of_kernel(kernel);
     let identity: Vec<Affine> = (0..kernel.rank).map(|v| Affine::var(VarId(v as u32))).collect();
     let mut outputs: Vec<(F, F)> = Vec::new();
+    // Values the kernel stored at its point, which the adjoint reads instead of recomputing.
+    let mut stored: HashMap<usize, F> = HashMap::new();
+    for output in &kernel.outputs {
+        if output.store == Store::Assign && kept(output.buffer) && shapes[output.buffer.index()].len() == kernel.rank {
+            let value = formulas[output.value.index()].clone().expect("outputs are computed");
+            if !matches!(*value, FNode::Load(_) | FNode::Const(_)) {
+                let axes = vec![crate::ir::Access::Direct; kernel.rank];
+                let load = crate::ir::Load { buffer: output.buffer, index: identity.clone(), axes, fill: 0.0 };
+                stored.insert(std::sync::Arc::as_ptr(&value) as usize, std::sync::Arc::new(FNode::Load(load)));
+            }
+        }
+    }
     for output in &kernel.outputs {
         let Some(&bar) = bars.get(&output.buffer) else { continue };
         let (index, axes) = match &output.store {
@@ -280,7 +298,13 @@ fn kernel_vjp(
         outputs.push((value, seed));
     }
     let reduction_vars: BTreeSet<VarId> = (kernel.rank..kernel.vars.len()).map(|v| VarId(v as u32)).collect();
-    let loads = reverse::load_adjoints(&outputs, &reduction_vars);
+    let mut loads = reverse::load_adjoints(&outputs, &reduction_vars);
+    if !stored.is_empty() {
+        let mut memo = HashMap::new();
+        for (_, adjoint) in &mut loads {
+            *adjoint = formula::replace_shared(adjoint, &stored, &mut memo);
+        }
+    }
     // Group by buffer, in order of first appearance.
     let mut order: Vec<BufferId> = Vec::new();
     let mut by_buffer: HashMap<BufferId, Vec<(F, F)>> = HashMap::new();

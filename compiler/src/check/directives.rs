@@ -72,8 +72,9 @@ const STEP: Opt = required("step", Kind::Positive, "the step size, e.g. `step = 
 
 const LEAPFROG: Opt = optional("leapfrog", Kind::Count, "leapfrog steps per trajectory (default 10)");
 
-const ADAM: [Opt; 5] = [
+const ADAM: [Opt; 6] = [
     required("lr", Kind::Positive, "the learning rate, e.g. `lr = 0.01`"),
+    optional("lr_end", Kind::Positive, "the learning rate at the last iteration, by cosine decay (default: lr)"),
     required("iters", Kind::Count, "the number of iterations"),
     optional("beta1", Kind::Positive, "first-moment decay (default 0.9)"),
     optional("beta2", Kind::Positive, "second-moment decay (default 0.999)"),
@@ -180,6 +181,7 @@ impl Checker<'_, '_> {
                 beta1: values.number("beta1", 0.9),
                 beta2: values.number("beta2", 0.999),
                 eps: values.number("eps", 1e-8),
+                lr_end: values.optional_number("lr_end"),
             },
             _ => Optimizer::Lbfgs { iters, tol: values.number("tol", 1e-10), history: values.whole("history", 10) },
         };
@@ -272,10 +274,15 @@ struct Values(Vec<(String, OptionValue)>);
 
 impl Values {
     fn number(&self, name: &str, default: f64) -> f64 {
-        match self.0.iter().find(|(n, _)| n == name) {
-            Some((_, OptionValue::Number(v))) => *v,
-            _ => default,
-        }
+        self.optional_number(name).unwrap_or(default)
+    }
+
+    /// A number given or not (an option without a default).
+    fn optional_number(&self, name: &str) -> Option<f64> {
+        self.0.iter().find_map(|(n, v)| match v {
+            OptionValue::Number(v) if n == name => Some(*v),
+            _ => None,
+        })
     }
 
     /// A count, a natural number or a seed (validated whole and in range).

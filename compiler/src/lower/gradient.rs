@@ -69,6 +69,9 @@ fn build(compiled: &Compiled, loss: usize) -> Result<GradientProgram, AdError> {
         differentiable: &differentiable,
         bars: HashMap::new(),
         deferred: Some(autodiff::Deferred::default()),
+        // The runtime runs the loss, the initial values and what they carry just before their
+        // adjoints; a step's adjoint runs where the step's results have moved on.
+        forward_kept: true,
     };
 
     let loss_buffer = interface.scalars[loss];
@@ -79,7 +82,9 @@ fn build(compiled: &Compiled, loss: usize) -> Result<GradientProgram, AdError> {
             let seeds: Vec<BufferId> = interface.swaps.iter().map(|(_, next)| *next).collect();
             // The adjoints of the evolving states are set afresh each step.
             let evolving: Vec<BufferId> = interface.swaps.iter().map(|(state, _)| *state).collect();
+            adjoints.forward_kept = false;
             let vjp = adjoints.vjp(step, &seeds, &evolving, "step_vjp")?;
+            adjoints.forward_kept = true;
             let program = &*adjoints.program;
             let written: BTreeSet<BufferId> = program
                 .procedure(step)

@@ -399,6 +399,8 @@ impl Lowering<'_, '_> {
             differentiable: &differentiable,
             bars: HashMap::from([(x, target), (value, value_bar)]),
             deferred: None,
+            // The adjoint kernels run right after these, in the same procedure.
+            forward_kept: true,
         };
         let adjoint = match adjoints.vjp_kernels(&kernels, &[value], &[x], &suffix) {
             Ok(adjoint) => adjoint,
