@@ -483,3 +483,69 @@ fn inverse_heat_pinn_recovers_the_diffusivity() {
     let d = result.params.iter().find(|(n, _)| n == "D").expect("fitted").1[[]];
     assert!((d - 0.1).abs() < 0.002, "D = {d}, truth 0.1 (the guess was 0.05)");
 }
+
+/// The score model trained by `score_diffusion.noe` samples the distribution its header derives
+/// (the data's mixture shrunk by a(smin) and blurred by sigma(smin)): the reverse SDE's mean and
+/// covariance within 4 standard errors, every mode's weight within 0.05, for both samplers.
+#[test]
+fn score_diffusion_samples_its_data_after_training() {
+    let samples = 2000;
+    let model =
+        Model::from_file_with("examples/score_diffusion.noe", &[Override { name: "M".into(), value: samples as f64 }])
+            .unwrap_or_else(|f| panic!("{f:?}"));
+    let mut sim = model.simulator(Backend::Jit).unwrap_or_else(|f| panic!("{f:?}"));
+    let fitted = sim.fit(FitOptions::default(), &mut |_| {}).unwrap_or_else(|f| panic!("{f:?}"));
+    assert!(fitted.final_loss < 0.3, "loss {}", fitted.final_loss);
+    assert_eq!(sim.steps_done(), 400, "the fit ends with a run at the fitted weights");
+    let (weights, centres, variances) =
+        ([1.0 / 6.0, 1.0 / 3.0, 0.5], [[-2.0, 0.0], [2.0, 1.5], [1.0, -2.0]], [0.04, 0.06, 0.08]);
+    let (a, blur) = ((-0.005_f64).exp(), 1.0 - (-0.01_f64).exp());
+    // The exact mean and covariance of the blurred mixture.
+    let mean: Vec<f64> = (0..2).map(|k| (0..3).map(|c| weights[c] * a * centres[c][k]).sum()).collect();
+    let second = |j: usize, k: usize| -> f64 {
+        (0..3)
+            .map(|c| {
+                let within = if j == k { a * a * variances[c] + blur } else { 0.0 };
+                weights[c] * (within + a * a * centres[c][j] * centres[c][k])
+            })
+            .sum()
+    };
+    let nearest = |x: &[f64]| {
+        (0..3)
+            .min_by(|&c, &d| {
+                let dist = |c: usize| (x[0] - centres[c][0]).powi(2) + (x[1] - centres[c][1]).powi(2);
+                dist(c).total_cmp(&dist(d))
+            })
+            .expect("three modes")
+    };
+    for state in ["x", "z"] {
+        let values: Vec<f64> = sim.state(state).expect("a state").iter().copied().collect();
+        let points: Vec<&[f64]> = values.chunks(2).collect();
+        let n = points.len() as f64;
+        for (c, weight) in weights.iter().enumerate() {
+            let share = points.iter().filter(|x| nearest(x) == c).count() as f64 / n;
+            assert!((share - weight).abs() < 0.05, "{state}: mode {c} weight {share}, exact {weight}");
+        }
+        if state == "z" {
+            continue; // the probability-flow ODE: the weights only (see the example's header)
+        }
+        let sample_mean: Vec<f64> = (0..2).map(|k| points.iter().map(|x| x[k]).sum::<f64>() / n).collect();
+        for k in 0..2 {
+            let var = points.iter().map(|x| (x[k] - sample_mean[k]).powi(2)).sum::<f64>() / n;
+            let se = (var / n).sqrt();
+            assert!(
+                (sample_mean[k] - mean[k]).abs() < 4.0 * se,
+                "mean {k}: {} vs {} (se {se})",
+                sample_mean[k],
+                mean[k]
+            );
+        }
+        for (j, k) in [(0, 0), (0, 1), (1, 1)] {
+            let products: Vec<f64> = points.iter().map(|x| (x[j] - sample_mean[j]) * (x[k] - sample_mean[k])).collect();
+            let cov = products.iter().sum::<f64>() / n;
+            let se = (products.iter().map(|p| (p - cov).powi(2)).sum::<f64>() / n / n).sqrt();
+            let exact = second(j, k) - mean[j] * mean[k];
+            assert!((cov - exact).abs() < 4.0 * se, "covariance ({j}, {k}): {cov} vs {exact} (se {se})");
+        }
+    }
+}

@@ -145,6 +145,7 @@ fn examples_agree() {
         ("hopfield", vec![("N", 40.0), ("P", 4.0)], 3),
         ("rbm", vec![], 5),
         ("hmc_gaussian", vec![("C", 8.0)], 5),
+        ("score_diffusion", vec![("M", 12.0), ("H", 5.0)], 4),
     ] {
         let text = std::fs::read_to_string(format!("examples/{name}.noe")).expect("example");
         assert_engines_agree(&model_of(&text, &overrides), Some(steps), name);
