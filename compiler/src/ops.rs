@@ -137,6 +137,24 @@ pub fn to_word(x: f64) -> u32 {
 }
 
 impl Unary {
+    /// Whether the operation is a transcendental function (tens of operations, not one).
+    pub fn is_transcendental(self) -> bool {
+        matches!(
+            self,
+            Unary::Exp
+                | Unary::Log
+                | Unary::Sin
+                | Unary::Cos
+                | Unary::Tan
+                | Unary::Tanh
+                | Unary::Sinh
+                | Unary::Cosh
+                | Unary::Asin
+                | Unary::Acos
+                | Unary::Atan
+        )
+    }
+
     /// The reference result; engines must agree with it.
     #[inline]
     pub fn eval(self, x: f64) -> f64 {

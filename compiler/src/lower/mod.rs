@@ -129,6 +129,8 @@ pub fn lower(model: Model, sink: &mut Sink) -> Option<Compiled> {
     let stored = inline::stored(&lowered);
     let lowered = network::store_param_sums(lowered, &stored);
     let stored = inline::stored(&lowered);
+    let lowered = network::store_activations(lowered, &stored);
+    let stored = inline::stored(&lowered);
     let mut program = Program::default();
     let fields: Vec<Option<BufferId>> = lowered
         .field_ids()

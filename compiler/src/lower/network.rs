@@ -15,7 +15,8 @@
 //!
 //! Example: `let r[i, j] = diff(u(x, t), t) + u(x, t) * diff(u(x, t), x)` with `u` a network
 //! becomes `r[i, j] = r:sum1[i, j] + r:sum2[i, j] * r:sum3[i, j]`, each `r:sumK` one sum over
-//! the hidden units.
+//! the hidden units. Then [`store_activations`] stores each such sum's unit activations,
+//! `r:sum1:act1[i, j, h] = tanh(...)`, which the sum reads.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -61,6 +62,101 @@ pub(super) fn store_param_sums(mut model: Model, stored: &HashSet<FieldId>) -> M
         model.fields[field.index()].def = Some(def);
     }
     model
+}
+
+/// The most elements a let of activations may have (8 MiB of doubles): beyond it the
+/// activations are recomputed where they are needed, as before.
+const MAX_ACTIVATIONS: usize = 1 << 20;
+
+/// The model where each stored let that is one sum over a network's hidden units (such as the
+/// `NAME:sumK` lets above) reads its units' activations (`tanh(W1[h] x + b1[h])`: a costly
+/// function of the weights at each unit) from a let over its domain and the units, `NAME:actK`.
+/// Reverse mode otherwise computes every activation again in the gather of every weight that
+/// feeds it (each `tanh` once per weight, per point); stored, it is computed once and read.
+pub(super) fn store_activations(mut model: Model, stored: &HashSet<FieldId>) -> Model {
+    let mut lets: Vec<FieldId> = stored.iter().copied().collect();
+    lets.sort();
+    for field in lets {
+        let info = model.field(field);
+        let Some(mut def) = info.def.clone() else { continue };
+        let Node::Reduce(reduce) = &*def.expr else { continue };
+        if reduce.filter.is_some() || !sums_over_params(&model, &def.expr) {
+            continue;
+        }
+        let units: Vec<VarId> = reduce.vars.clone();
+        let activations = costly_unit_functions(&model, &reduce.body, &units);
+        let elements: usize = def.domain().iter().chain(units.iter().map(|v| &def.vars[v.index()].extent)).product();
+        if activations.is_empty() || elements > MAX_ACTIVATIONS {
+            continue;
+        }
+        let (name, span) = (info.name.clone(), info.span);
+        let domain: Vec<VarId> = (0..def.rank as u32).map(VarId).chain(units.iter().copied()).collect();
+        let dims: Vec<Dim> = domain
+            .iter()
+            .map(|v| Dim {
+                name: def.vars[v.index()].name.clone(),
+                extent: def.vars[v.index()].extent,
+                rule: Rule::None,
+            })
+            .collect();
+        let mut replaced: HashMap<usize, Expr> = HashMap::new();
+        for activation in activations {
+            let new = FieldId(model.fields.len() as u32);
+            model.fields.push(Field {
+                name: format!("{name}:act{}", replaced.len() + 1),
+                kind: FieldKind::Let,
+                shape: Shape { dims: dims.clone(), span },
+                span,
+                def: Some(domain_def(&def, &domain, &activation)),
+            });
+            let id = ReadId(def.accesses.len() as u32);
+            def.accesses.push(ReadAccess { axes: vec![Access::Direct; domain.len()], fill: 0.0 });
+            def.read_spans.push(span);
+            let index = domain.iter().map(|v| Affine::var(*v)).collect();
+            replaced.insert(Arc::as_ptr(&activation) as usize, Arc::new(Node::Read(Read { id, field: new, index })));
+        }
+        def.expr = replace(&def.expr, &replaced, &mut HashMap::new());
+        model.fields[field.index()].def = Some(def);
+    }
+    model
+}
+
+/// The outermost transcendental functions in `body` whose argument reads a tensor param at an
+/// index of `units`: a unit's activation, a function of the weights and the point alone.
+fn costly_unit_functions(model: &Model, body: &Expr, units: &[VarId]) -> Vec<Expr> {
+    fn visit(model: &Model, e: &Expr, units: &[VarId], seen: &mut HashSet<usize>, found: &mut Vec<Expr>) {
+        if !seen.insert(Arc::as_ptr(e) as usize) {
+            return;
+        }
+        if let Node::Unary(op, argument) = &**e
+            && op.is_transcendental()
+            && reads_weights_of(model, argument, units)
+        {
+            found.push(e.clone());
+            return;
+        }
+        if let Node::Reduce(_) = &**e {
+            return; // a deeper layer's sum: its units are not these
+        }
+        for child in crate::model::children(e) {
+            visit(model, child, units, seen, found);
+        }
+    }
+    let mut found = Vec::new();
+    visit(model, body, units, &mut HashSet::new(), &mut found);
+    found
+}
+
+/// Whether `e` reads a tensor param at an index that uses one of `units`.
+fn reads_weights_of(model: &Model, e: &Expr, units: &[VarId]) -> bool {
+    let mut found = false;
+    crate::model::walk(e, &mut |node| {
+        if let Node::Read(read) = node {
+            found |= model.field(read.field).kind == FieldKind::Param
+                && read.index.iter().any(|a| a.terms.iter().any(|(v, _)| units.contains(v)));
+        }
+    });
+    found
 }
 
 /// The model with the param sums inside its named scalars' reductions stored as lets over
@@ -187,6 +283,31 @@ mod tests {
         let sum = split.field_named("r:sum1").expect("split");
         assert_eq!(split.field(sum).shape.extents(), vec![16]);
         assert!(split.field_named("v:sum1").is_none(), "v is one sum");
+    }
+
+    /// Each sum over hidden units reads its units' `tanh` from a let over its points and the
+    /// units, once per sum; a sum whose activations do not read the weights at the unit keeps
+    /// them inline.
+    #[test]
+    fn a_network_sum_reads_its_activations_from_a_let_over_points_and_units() {
+        let model = check(
+            "param W : [h < 8] = h\nparam c = 1\nfn u(x) = sum(h) W[h] * tanh(W[h] * x)\nfn ux(x) = diff(u(x), x)\n\
+             let r[i < 16] = u(i / 16) * ux(i / 16) - i\nlet q[i < 16] = sum(h < 8) W[h] * tanh(c * i)\n\
+             loss L = mean(i) r[i]^2 + mean(i) q[i]^2\n",
+        );
+        let inlined = super::super::inline::inline_lets(&model);
+        let stored = super::super::inline::stored(&inlined);
+        let split = store_param_sums(inlined, &stored);
+        let stored = super::super::inline::stored(&split);
+        let split = store_activations(split, &stored);
+        for sum in ["r:sum1", "r:sum2"] {
+            let field = split.field_named(sum).expect("split");
+            let text = crate::model::display_def(&split, split.field(field).def.as_ref().expect("a let"));
+            assert!(text.contains(&format!("{sum}:act1[")) && !text.contains("tanh"), "{text}");
+            let act = split.field_named(&format!("{sum}:act1")).expect("activations");
+            assert_eq!(split.field(act).shape.extents(), vec![16, 8]);
+        }
+        assert!(split.field_named("q:act1").is_none(), "tanh(c * i) reads no weight at the unit");
     }
 
     /// Written inside the loss's own mean, the network's sums still get lets over the mean's
