@@ -72,8 +72,11 @@ const MAX_ACTIVATIONS: usize = 1 << 20;
 /// `NAME:sumK` lets above) reads its units' activations (`tanh(W1[h] x + b1[h])`: a costly
 /// function of the weights at each unit) from a let over its domain and the units, `NAME:actK`.
 /// Reverse mode otherwise computes every activation again in the gather of every weight that
-/// feeds it (each `tanh` once per weight, per point); stored, it is computed once and read.
+/// feeds it (each `tanh` once per weight, per point); stored, it is computed once and read. The
+/// sums of one network at the same points (its value and derivatives) share one such let.
 pub(super) fn store_activations(mut model: Model, stored: &HashSet<FieldId>) -> Model {
+    // Each activation let by what it computes (its definition as printed) and its extents.
+    let mut made: HashMap<(String, Vec<usize>), FieldId> = HashMap::new();
     let mut lets: Vec<FieldId> = stored.iter().copied().collect();
     lets.sort();
     for field in lets {
@@ -101,13 +104,17 @@ pub(super) fn store_activations(mut model: Model, stored: &HashSet<FieldId>) -> 
             .collect();
         let mut replaced: HashMap<usize, Expr> = HashMap::new();
         for activation in activations {
-            let new = FieldId(model.fields.len() as u32);
-            model.fields.push(Field {
-                name: format!("{name}:act{}", replaced.len() + 1),
-                kind: FieldKind::Let,
-                shape: Shape { dims: dims.clone(), span },
-                span,
-                def: Some(domain_def(&def, &domain, &activation)),
+            let activation_def = domain_def(&def, &domain, &activation);
+            let key = (described(&model, &activation_def), activation_def.domain());
+            let new = *made.entry(key).or_insert_with(|| {
+                model.fields.push(Field {
+                    name: format!("{name}:act{}", replaced.len() + 1),
+                    kind: FieldKind::Let,
+                    shape: Shape { dims: dims.clone(), span },
+                    span,
+                    def: Some(activation_def),
+                });
+                FieldId(model.fields.len() as u32 - 1)
             });
             let id = ReadId(def.accesses.len() as u32);
             def.accesses.push(ReadAccess { axes: vec![Access::Direct; domain.len()], fill: 0.0 });
@@ -119,6 +126,18 @@ pub(super) fn store_activations(mut model: Model, stored: &HashSet<FieldId>) -> 
         model.fields[field.index()].def = Some(def);
     }
     model
+}
+
+/// A definition as printed, with how each of its reads treats the edges (which printing omits):
+/// two definitions with the same description compute the same values.
+fn described(model: &Model, def: &Def) -> String {
+    let mut text = crate::model::display_def(model, def);
+    crate::model::walk(&def.expr, &mut |node| {
+        if let Node::Read(read) = node {
+            text.push_str(&format!(" {:?}", def.accesses[read.id.0 as usize]));
+        }
+    });
+    text
 }
 
 /// The outermost transcendental functions in `body` whose argument reads a tensor param at an
@@ -303,10 +322,11 @@ mod tests {
         for sum in ["r:sum1", "r:sum2"] {
             let field = split.field_named(sum).expect("split");
             let text = crate::model::display_def(&split, split.field(field).def.as_ref().expect("a let"));
-            assert!(text.contains(&format!("{sum}:act1[")) && !text.contains("tanh"), "{text}");
-            let act = split.field_named(&format!("{sum}:act1")).expect("activations");
-            assert_eq!(split.field(act).shape.extents(), vec![16, 8]);
+            assert!(text.contains("r:sum1:act1[") && !text.contains("tanh"), "{sum}: {text}");
         }
+        let act = split.field_named("r:sum1:act1").expect("activations");
+        assert_eq!(split.field(act).shape.extents(), vec![16, 8]);
+        assert!(split.field_named("r:sum2:act1").is_none(), "u and u_x share their activations");
         assert!(split.field_named("q:act1").is_none(), "tanh(c * i) reads no weight at the unit");
     }
 
