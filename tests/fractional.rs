@@ -159,3 +159,22 @@ fn fractional_ou_settles_at_its_exact_stationary_variance() {
         assert!((var - 0.5).abs() > 4.0 * se, "H = {hurst}: {var}");
     }
 }
+
+/// The increments table (steps x elements numbers) counts against the memory limit: a run that
+/// fits without it is refused, naming the noise, when the table would pass the limit; a longer
+/// run is refused when it is set, before anything is drawn.
+#[test]
+fn the_increments_table_counts_against_the_memory_limit() {
+    let text = motion(0.7, 1000, 200);
+    let model = crate::support::model(&text);
+    let table = 200 * 1000 * 8;
+    let fits = noether::EngineOptions { memory_limit: Some(model.run_bytes() + 2 * table), ..Default::default() };
+    let mut sim = model.simulator_with(Backend::Interp, fits).unwrap_or_else(|f| panic!("{f:?}"));
+    sim.set_steps(20_000).expect("a setting");
+    let failure = sim.run().expect_err("100 times the table");
+    assert_eq!(failure.codes(), ["noether::run::too_large"]);
+    let tight = noether::EngineOptions { memory_limit: Some(model.run_bytes() + table / 2), ..Default::default() };
+    let Err(refused) = model.simulator_with(Backend::Interp, tight) else { panic!("the table does not fit") };
+    assert_eq!(refused.codes(), ["noether::run::too_large"]);
+    assert!(refused.render_plain(200).contains("noise W"), "{}", refused.render_plain(200));
+}

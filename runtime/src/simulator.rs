@@ -104,6 +104,7 @@ impl Simulator {
             .collect();
         let mut simulator = Simulator {
             time: 0.0,
+            fractional: crate::fractional::noises(&model),
             model,
             engine_options: options,
             engine,
@@ -111,7 +112,6 @@ impl Simulator {
             initial_offsets: Vec::new(),
             carried_stale: false,
             adjoint_storage: Default::default(),
-            fractional: Vec::new(),
             schedule,
             steps_done: 0,
             observables,
@@ -121,7 +121,6 @@ impl Simulator {
             engine_build,
             acceptance: Default::default(),
         };
-        simulator.fractional = crate::fractional::noises(&simulator.model);
         simulator.run_procedure(simulator.model.compiled().interface.init_params)?;
         simulator.reset()?;
         Ok(simulator)

@@ -328,6 +328,13 @@ mod tests {
         assert_eq!(split.field(act).shape.extents(), vec![16, 8]);
         assert!(split.field_named("r:sum2:act1").is_none(), "u and u_x share their activations");
         assert!(split.field_named("q:act1").is_none(), "tanh(c * i) reads no weight at the unit");
+        // Past MAX_ACTIVATIONS elements the activations stay inline.
+        let large =
+            check("param W : [h < 8] = h\nlet v[i < 200000] = sum(h) W[h] * tanh(W[h] * i)\nloss L = mean(i) v[i]^2\n");
+        let inlined = super::super::inline::inline_lets(&large);
+        let stored = super::super::inline::stored(&inlined);
+        let split = store_activations(inlined, &stored);
+        assert!(split.field_named("v").is_some() && split.field_named("v:act1").is_none());
     }
 
     /// Written inside the loss's own mean, the network's sums still get lets over the mean's
