@@ -24,7 +24,7 @@
 
 use noether_compiler::diag::Failure;
 use noether_compiler::ir::BufferId;
-use noether_compiler::lower::random::{NOISE_STREAMS, philox_words};
+use noether_compiler::lower::random::{NOISE_STREAMS, normal_pair_of, philox_words};
 use noether_compiler::math::{self, Scalar};
 use rayon::prelude::*;
 use rustfft::FftPlannerScalar;
@@ -224,17 +224,10 @@ fn circulant_roots(hurst: f64, steps: usize) -> Vec<f64> {
 }
 
 /// Two independent standard normals from counter (`pair`, `k`) under `key`: both outputs of
-/// the Box–Muller transform, with the uniforms `random::uniform` makes in the IR.
+/// the Box–Muller transform, as the IR's noise draws compute them.
 fn normal_pair(key: [u32; 2], pair: u32, k: u32) -> (f64, f64) {
-    let words = philox_words([pair, k, 0, 0], key);
-    let uniform = |hi: u32, lo: u32| {
-        let k = f64::from(hi) * 2f64.powi(20) + (f64::from(lo) * 2f64.powi(-12)).floor();
-        (k + 0.5) * 2f64.powi(-52)
-    };
-    let (u1, u2) = (uniform(words[0], words[1]), uniform(words[2], words[3]));
-    let radius = (-2.0 * math::log(&mut Scalar, u1)).sqrt();
-    let (sin, cos) = math::sin_cos(&mut Scalar, 2.0 * std::f64::consts::PI * u2);
-    (radius * cos, radius * sin)
+    let [cos, sin] = normal_pair_of(philox_words([pair, k, 0, 0], key));
+    (cos, sin)
 }
 
 #[cfg(test)]

@@ -72,6 +72,7 @@
 //!   store u_next = v9
 //! ```
 
+mod arith;
 pub mod builder;
 mod print;
 mod verify;

@@ -7,6 +7,7 @@
 
 use crate::ir::NodeId;
 use crate::ir::builder::KernelBuilder;
+use crate::math::{self, Scalar};
 use crate::model::Draw;
 use crate::ops::{Binary, Unary, WordOp};
 
@@ -79,18 +80,35 @@ pub fn uniform(b: &mut KernelBuilder, hi: NodeId, lo: NodeId) -> NodeId {
     b.binary(Binary::Mul, centred, scale)
 }
 
-/// A standard normal number from four words, by the Box–Muller transform of two uniforms:
-/// `sqrt(-2 ln u1) cos(2 pi u2)` (exact in distribution; the smallest `u1`, 2^-53, puts the tails at 8.6 standard deviations).
+/// A standard normal number from four words: the first of [`normal_pair`]'s two.
 pub fn normal(b: &mut KernelBuilder, words: [NodeId; 4]) -> NodeId {
+    normal_pair(b, words)[0]
+}
+
+/// Two independent standard normals from four words, both outputs of the Box–Muller transform
+/// of two uniforms: `r cos(2 pi u2)` and `r sin(2 pi u2)` with `r = sqrt(-2 ln u1)` (exact in
+/// distribution; the smallest `u1`, 2^-53, puts the tails at 8.6 standard deviations). The
+/// angle is reduced in turns ([`math::sin_cos_turns`]), as plain nodes.
+pub fn normal_pair(b: &mut KernelBuilder, words: [NodeId; 4]) -> [NodeId; 2] {
     let (u1, u2) = (uniform(b, words[0], words[1]), uniform(b, words[2], words[3]));
     let log = b.unary(Unary::Log, u1);
     let minus_two = b.constant(-2.0);
     let radius = b.binary(Binary::Mul, minus_two, log);
     let radius = b.unary(Unary::Sqrt, radius);
-    let two_pi = b.constant(2.0 * std::f64::consts::PI);
-    let angle = b.binary(Binary::Mul, two_pi, u2);
-    let cos = b.unary(Unary::Cos, angle);
-    b.binary(Binary::Mul, radius, cos)
+    let (sin, cos) = math::sin_cos_turns(b, u2);
+    [b.binary(Binary::Mul, radius, cos), b.binary(Binary::Mul, radius, sin)]
+}
+
+/// What [`normal_pair`] computes from `words`, in plain Rust (the runtime's own draws).
+pub fn normal_pair_of(words: [u32; 4]) -> [f64; 2] {
+    let uniform = |hi: u32, lo: u32| {
+        let k = f64::from(hi) * 2f64.powi(20) + (f64::from(lo) * 2f64.powi(-12)).floor();
+        (k + 0.5) * 2f64.powi(-52)
+    };
+    let (u1, u2) = (uniform(words[0], words[1]), uniform(words[2], words[3]));
+    let radius = (-2.0 * math::log(&mut Scalar, u1)).sqrt();
+    let (sin, cos) = math::sin_cos_turns(&mut Scalar, u2);
+    [radius * cos, radius * sin]
 }
 
 /// A count that may pass 2^32 (a step, a sweep) as two counter numbers, low and high words.
@@ -125,6 +143,16 @@ pub fn word_of(b: &mut KernelBuilder, number: NodeId) -> NodeId {
 /// A draw of `kind` keyed by (`seed`, `stream`) at `counter` (at most four numbers, the rest 0,
 /// so `normal(s, a)` and `normal(s, a, 0)` draw the same).
 pub fn draw(b: &mut KernelBuilder, kind: Draw, seed: NodeId, stream: u32, counter: &[NodeId]) -> NodeId {
+    let out = draw_words(b, seed, stream, counter);
+    match kind {
+        Draw::Normal => normal(b, out),
+        Draw::Uniform => uniform(b, out[0], out[1]),
+    }
+}
+
+/// The four Philox words keyed by (`seed`, `stream`) at `counter` (at most four numbers, the
+/// rest 0).
+pub fn draw_words(b: &mut KernelBuilder, seed: NodeId, stream: u32, counter: &[NodeId]) -> [NodeId; 4] {
     assert!(counter.len() <= 4, "a Philox counter has four words");
     let zero = b.word_constant(0);
     let mut words = [zero; 4];
@@ -132,9 +160,5 @@ pub fn draw(b: &mut KernelBuilder, kind: Draw, seed: NodeId, stream: u32, counte
         *slot = word_of(b, number);
     }
     let key = [word_of(b, seed), b.word_constant(stream)];
-    let out = philox(b, words, key);
-    match kind {
-        Draw::Normal => normal(b, out),
-        Draw::Uniform => uniform(b, out[0], out[1]),
-    }
+    philox(b, words, key)
 }

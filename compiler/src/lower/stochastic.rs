@@ -19,7 +19,7 @@ use crate::autodiff::forward;
 use crate::ir::builder::KernelBuilder;
 use crate::ir::{Access, NodeId, Output};
 use crate::model::{Affine, Def, Diffusion, Equation, EquationKind, Expr, FieldId, FieldKind, Integrator, Node};
-use crate::ops::{Binary, Unary};
+use crate::ops::{Binary, Compare, Unary};
 
 use super::{Lowering, Reading, Step, kernel, random};
 use crate::lower::LowerError;
@@ -115,27 +115,57 @@ impl Lowering<'_, '_> {
         value
     }
 
-    /// The standard normal `Z` of `noise[index]` in the current step.
+    /// The standard normal `Z` of `noise[index]` in the current step. Neighbours `2j` and
+    /// `2j + 1` along the noise's last axis share one Philox draw (pair `j` of their row, so the
+    /// counter is `row * ceil(n / 2) + j`) and take its two Box–Muller outputs, cosine and
+    /// sine: a vector loop draws once for two points.
     fn noise_draw(&self, b: &mut KernelBuilder, noise: FieldId, index: &[Affine]) -> NodeId {
         let extents = self.model.field(noise).shape.extents();
-        let mut flat: Option<NodeId> = None;
-        for (affine, extent) in index.iter().zip(&extents) {
-            let position = b.affine_value(affine);
-            flat = Some(match flat {
-                Some(f) => {
-                    let e = b.constant(*extent as f64);
-                    let scaled = b.binary(Binary::Mul, f, e);
-                    b.binary(Binary::Add, scaled, position)
+        let (pair, odd) = match index.split_last() {
+            Some((last, outer)) => {
+                let mut row: Option<NodeId> = None;
+                for (affine, extent) in outer.iter().zip(&extents) {
+                    let position = b.affine_value(affine);
+                    row = Some(match row {
+                        Some(r) => {
+                            let e = b.constant(*extent as f64);
+                            let scaled = b.binary(Binary::Mul, r, e);
+                            b.binary(Binary::Add, scaled, position)
+                        }
+                        None => position,
+                    });
                 }
-                None => position,
-            });
-        }
-        let flat = flat.unwrap_or_else(|| b.constant(0.0));
+                let position = b.affine_value(last);
+                let half = b.constant(0.5);
+                let halved = b.binary(Binary::Mul, position, half);
+                let within = b.unary(Unary::Floor, halved);
+                let two = b.constant(2.0);
+                let even = b.binary(Binary::Mul, within, two);
+                let parity = b.binary(Binary::Sub, position, even);
+                let one = b.constant(1.0);
+                let odd = b.compare(Compare::Eq, parity, one);
+                let pair = match row {
+                    Some(row) => {
+                        let pairs_per_row = b.constant(extents[outer.len()].div_ceil(2) as f64);
+                        let rows = b.binary(Binary::Mul, row, pairs_per_row);
+                        b.binary(Binary::Add, rows, within)
+                    }
+                    None => within,
+                };
+                (pair, Some(odd))
+            }
+            None => (b.constant(0.0), None),
+        };
         let (step, seed) = (b.load_scalar(self.step_count), b.load_scalar(self.seed));
         // The step takes two counter words: runs may be longer than 2^32 steps.
         let [step, step_high] = random::count_words(b, step);
         let stream = random::NOISE_STREAMS + noise.index() as u32;
-        random::draw(b, crate::model::Draw::Normal, seed, stream, &[flat, step, step_high])
+        let words = random::draw_words(b, seed, stream, &[pair, step, step_high]);
+        let [cos, sin] = random::normal_pair(b, words);
+        match odd {
+            Some(odd) => b.push(crate::ir::Node::Select(odd, sin, cos)),
+            None => cos,
+        }
     }
 
     /// `db/dX` for Milstein: the coefficient's derivative by the state at the equation's own

@@ -2,7 +2,7 @@
 //! scale by `2^k` in two exact-or-once-rounded steps (so results near overflow and in the
 //! subnormal range need no special case).
 
-use super::{Arith, LN2_HI, LN2_LO, horner, nearest_multiple};
+use super::{Bits, LN2_HI, LN2_LO, horner, nearest_multiple};
 
 /// `1 / ln 2`.
 const INV_LN2: f64 = std::f64::consts::LOG2_E;
@@ -15,12 +15,12 @@ const P: [f64; 5] = [
     f64::from_bits(0x3E66_3769_72BE_A4D0),
 ];
 /// Below this `e^x` rounds to 0, above `HIGH` to infinity: clamping there changes no result
-/// and keeps `k` within reach of [`Arith::pow2`].
+/// and keeps `k` within reach of [`Bits::pow2`].
 const LOW: f64 = -746.0;
 const HIGH: f64 = 710.0;
 
 /// `e^x`, within 1 ulp. `exp(NaN)` is NaN, `exp(-inf) = 0`, `exp(inf) = inf`.
-pub fn exp<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
+pub fn exp<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
     let (low, high) = (a.num(LOW), a.num(HIGH));
     let x = a.max(x, low);
     let x = a.min(x, high);

@@ -2,7 +2,7 @@
 //! `tanh`, `sinh`, `cosh`. fdlibm's algorithms (`s_expm1.c`, `s_tanh.c`, `e_sinh.c`,
 //! `e_cosh.c`), with every branch computed and the result selected, so lanes stay in step.
 
-use super::{Arith, LN2_HI, LN2_LO, exp, horner, nearest_multiple};
+use super::{Bits, LN2_HI, LN2_LO, exp, horner, nearest_multiple};
 
 /// `1 / ln 2`.
 const INV_LN2: f64 = std::f64::consts::LOG2_E;
@@ -31,7 +31,7 @@ const OVERFLOW: f64 = f64::from_bits(0x4086_2E42_FEFA_39EF);
 const LOG_MAX: f64 = f64::from_bits(0x4086_2E42_0000_0000);
 
 /// `e^x - 1`, within 1 ulp, accurate near 0 where `exp(x) - 1` cancels.
-pub fn expm1<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
+pub fn expm1<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
     let magnitude = a.abs(x);
     let zero = a.num(0.0);
     let negative = a.less(x, zero);
@@ -162,7 +162,7 @@ pub fn expm1<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
 
 /// `tanh(x)`, from `expm1(+-2|x|)`, within 3 ulp of glibc's (the quotient `-t / (t + 2)`
 /// rounds twice after `t`'s own error). `tanh(+-inf) = +-1`.
-pub fn tanh<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
+pub fn tanh<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
     let magnitude = a.abs(x);
     let (one, two) = (a.num(1.0), a.num(2.0));
     let large = a.less(magnitude, one);
@@ -196,7 +196,7 @@ pub fn tanh<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
 
 /// `h e^|x|`, from `e^(|x|/2)` squared in two halves beyond `ln` of the largest double, where
 /// `e^|x|` alone would overflow.
-fn scaled_exp<A: Arith>(a: &mut A, magnitude: A::Num, h: A::Num) -> A::Num {
+fn scaled_exp<A: Bits>(a: &mut A, magnitude: A::Num, h: A::Num) -> A::Num {
     let half = a.num(0.5);
     let half_magnitude = a.mul(half, magnitude);
     let w = exp(a, half_magnitude);
@@ -211,7 +211,7 @@ fn scaled_exp<A: Arith>(a: &mut A, magnitude: A::Num, h: A::Num) -> A::Num {
 
 /// `sinh(x)`, from `expm1(|x|)` below 22 and `e^|x|` above; within 3 ulp of glibc's (beyond
 /// `ln` of the largest double, `e^(|x|/2)` is squared).
-pub fn sinh<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
+pub fn sinh<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
     let magnitude = a.abs(x);
     let (one, two) = (a.num(1.0), a.num(2.0));
     let zero = a.num(0.0);
@@ -244,7 +244,7 @@ pub fn sinh<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
 }
 
 /// `cosh(x)`, from `expm1(|x|)` below `ln2 / 2` and `e^|x|` above; within 3 ulp of glibc's.
-pub fn cosh<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
+pub fn cosh<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
     let magnitude = a.abs(x);
     let one = a.num(1.0);
     let half = a.num(0.5);

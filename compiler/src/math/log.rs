@@ -2,7 +2,7 @@
 //! `log(1 + f) = 2 atanh(s)` with `s = f / (2 + f)`, a polynomial in `s^2`, and `k ln 2` added
 //! in two parts so that no bit of the small terms is lost.
 
-use super::{Arith, LN2_HI, LN2_LO, horner};
+use super::{Bits, LN2_HI, LN2_LO, horner};
 
 /// Remez coefficients of `R(z)` in `log(1 + f) = f - f^2/2 + s (f^2/2 + R(s^2))`, the odd and
 /// even halves evaluated in `w = s^4` (two shorter dependency chains).
@@ -23,7 +23,7 @@ const TWO_POW_54: f64 = 18_014_398_509_481_984.0;
 
 /// The natural logarithm, within 1 ulp. `log(0) = -inf`, `log(inf) = inf`, NaN for negative
 /// numbers and NaN.
-pub fn log<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
+pub fn log<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
     // Subnormal arguments get a normal significand by an exact scaling.
     let smallest_normal = a.num(SMALLEST_NORMAL);
     let subnormal = a.less(x, smallest_normal);

@@ -3,7 +3,7 @@
 //! `exp`, `log`, `sin`, `cos`, `tanh`, `sinh` and `cosh` (and `expm1`, which the last three
 //! use) are not calls into the platform's libm: each is an algorithm
 //! over the operations of [`Arith`] (IEEE double `+ - * /`, `floor`, comparisons, selects,
-//! three bit manipulations of the exponent field, and the large-argument reduction of `sin`
+//! and, in [`Bits`], three bit manipulations of the exponent field, and the large-argument reduction of `sin`
 //! and `cos`, [`reduce::large`], integer arithmetic in plain Rust), all exactly specified. The
 //! interpreter and constant folding run them on `f64` ([`Scalar`]); the JIT emits the same
 //! operations inline as Cranelift instructions, on one point or on `f64x2` lanes (or calls the
@@ -32,7 +32,7 @@ use crate::ops::Binary;
 pub use exp::exp;
 pub use hyperbolic::{cosh, expm1, sinh, tanh};
 pub use log::log;
-pub use trig::{MEDIUM as TRIG_MEDIUM, cos, sin, sin_cos};
+pub use trig::{MEDIUM as TRIG_MEDIUM, cos, sin, sin_cos, sin_cos_turns};
 
 /// The operations the math functions are written in. Every method is exactly specified, so
 /// two implementations that follow the contract agree bit for bit: no fused multiply-add, no
@@ -71,6 +71,11 @@ pub trait Arith {
     fn both(&mut self, a: Self::Cond, b: Self::Cond) -> Self::Cond;
     /// `a` where `c` holds, else `b`.
     fn select(&mut self, c: Self::Cond, a: Self::Num, b: Self::Num) -> Self::Num;
+}
+
+/// [`Arith`] and three operations on a double's bits, which the functions that take a number
+/// apart by its exponent need (the Kernel IR has the rest of `Arith` as nodes, not these).
+pub trait Bits: Arith {
     /// `2^n` for an integer `n` in `-1022..=1023`, built from its bits: the biased exponent
     /// `n + 1023` (read from the low bits of `n + 2^52 + 1023`) shifted into the exponent field.
     /// Callers never pass anything else, except NaN, whose result they discard.
@@ -106,7 +111,7 @@ pub const POW2_BIAS: f64 = TWO_POW_52 + 1023.0;
 pub const EXPONENT_BITS_BASE: u64 = 0x4330_0000_0000_0000;
 /// Clears the sign and exponent fields.
 pub const SIGNIFICAND_MASK: u64 = !SIGN_AND_EXPONENT;
-/// The exponent field of 1.0, for [`Arith::significand`].
+/// The exponent field of 1.0, for [`Bits::significand`].
 pub const SIGNIFICAND_EXPONENT: u64 = EXPONENT_OF_ONE;
 
 /// [`Arith`] on plain `f64`: the reference every engine must match.
@@ -158,6 +163,9 @@ impl Arith for Scalar {
     fn select(&mut self, c: bool, a: f64, b: f64) -> f64 {
         if c { a } else { b }
     }
+}
+
+impl Bits for Scalar {
     fn pow2(&mut self, n: f64) -> f64 {
         f64::from_bits((n + POW2_BIAS).to_bits() << 52)
     }

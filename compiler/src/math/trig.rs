@@ -5,7 +5,7 @@
 //! three pieces whose products with `k` are exact; larger ones by [`super::reduce::large`],
 //! which engines may run out of line since such arguments are rare.
 
-use super::{Arith, horner, modulo, nearest_multiple};
+use super::{Arith, Bits, horner, modulo, nearest_multiple};
 
 /// `2/pi`.
 const INV_PIO2: f64 = f64::from_bits(0x3FE4_5F30_6DC9_C883);
@@ -37,7 +37,7 @@ const C: [f64; 6] = [
 ];
 
 /// `(k mod 4, y0, y1)` with `x = k pi/2 + y0 + y1`.
-fn reduce<A: Arith>(a: &mut A, x: A::Num) -> [A::Num; 3] {
+fn reduce<A: Bits>(a: &mut A, x: A::Num) -> [A::Num; 3] {
     let k = nearest_multiple(a, x, INV_PIO2);
     let pio2_1 = a.num(PIO2_1);
     let k_1 = a.mul(k, pio2_1);
@@ -109,8 +109,28 @@ fn cos_kernel<A: Arith>(a: &mut A, y0: A::Num, y1: A::Num) -> A::Num {
 }
 
 /// `sin x` and `cos x` from one reduction: within 1 ulp. NaN for infinities and NaN.
-pub fn sin_cos<A: Arith>(a: &mut A, x: A::Num) -> (A::Num, A::Num) {
+pub fn sin_cos<A: Bits>(a: &mut A, x: A::Num) -> (A::Num, A::Num) {
     let [quadrant, y0, y1] = reduce(a, x);
+    by_quadrant(a, quadrant, y0, y1)
+}
+
+/// `sin(2 pi u)` and `cos(2 pi u)` for `|u| < 2^50`: one turn is exact to reduce, `u = k/4 + r`
+/// with `|r| <= 1/8` exactly, so no piece of pi is needed and neither is a large-argument path;
+/// only `2 pi r` rounds (once), which puts the results within 2 ulp. Box–Muller's angle.
+pub fn sin_cos_turns<A: Arith>(a: &mut A, u: A::Num) -> (A::Num, A::Num) {
+    let k = nearest_multiple(a, u, 4.0);
+    let quarter = a.num(0.25);
+    let whole = a.mul(k, quarter);
+    let r = a.sub(u, whole);
+    let two_pi = a.num(2.0 * std::f64::consts::PI);
+    let y = a.mul(r, two_pi);
+    let quadrant = modulo(a, k, 4.0);
+    let zero = a.num(0.0);
+    by_quadrant(a, quadrant, y, zero)
+}
+
+/// `sin` and `cos` of `k pi/2 + y0 + y1` from `k mod 4` and the reduced argument.
+fn by_quadrant<A: Arith>(a: &mut A, quadrant: A::Num, y0: A::Num, y1: A::Num) -> (A::Num, A::Num) {
     let s = sin_kernel(a, y0, y1);
     let c = cos_kernel(a, y0, y1);
     let (minus_s, minus_c) = (a.neg(s), a.neg(c));
@@ -127,11 +147,11 @@ pub fn sin_cos<A: Arith>(a: &mut A, x: A::Num) -> (A::Num, A::Num) {
 }
 
 /// `sin x`, within 1 ulp.
-pub fn sin<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
+pub fn sin<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
     sin_cos(a, x).0
 }
 
 /// `cos x`, within 1 ulp.
-pub fn cos<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
+pub fn cos<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
     sin_cos(a, x).1
 }

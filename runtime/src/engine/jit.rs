@@ -13,10 +13,12 @@
 
 use std::sync::Arc;
 
+use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{FuncRef, Function, Signature, UserFuncName};
+use cranelift_codegen::isa::TargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+use cranelift_module::{FuncId, Linkage, Module, ModuleReloc, default_libcall_names};
 use noether_compiler::codegen::clif::{self as codegen, Imports, MATH_FUNCTIONS, MathOp, Options};
 use noether_compiler::ir::{Kernel, Partition, ProcId, Program, Visit};
 use noether_compiler::ops::{Binary, Unary};
@@ -118,15 +120,8 @@ impl Jit {
 
 /// Compiles every kernel of `program`, to vector code where `vectorize` allows.
 fn compile(program: Arc<Program>, vectorize: bool) -> Result<Code, EngineError> {
-    let setup = |message: String| failed("setting up Cranelift", message);
-    let mut flags = settings::builder();
-    for (name, value) in [("opt_level", "speed"), ("use_colocated_libcalls", "false"), ("is_pic", "false")] {
-        flags.set(name, value).map_err(|e| setup(e.to_string()))?;
-    }
-    let isa = cranelift_native::builder()
-        .map_err(|e| setup(format!("this machine is not supported: {e}")))?
-        .finish(settings::Flags::new(flags))
-        .map_err(|e| setup(e.to_string()))?;
+    let isa = target_isa("speed")?;
+    let as_emitted = target_isa("none")?;
     let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
     for (name, op) in MATH_FUNCTIONS {
         builder.symbol(name, math_function(op));
@@ -134,7 +129,7 @@ fn compile(program: Arc<Program>, vectorize: bool) -> Result<Code, EngineError> 
     builder.symbol(codegen::REDUCE_IMPL_SYMBOL, reduce_large as extern "C" fn(f64, *mut f64) as *const u8);
     let mut module = JITModule::new(builder);
     let mut ctx = module.make_context();
-    define_reduce_trampoline(&mut module, &mut ctx).map_err(setup)?;
+    define_reduce_trampoline(&mut module, &mut ctx).map_err(|e| failed("setting up Cranelift", e))?;
     let program_ref: &Program = &program;
     let mut builder_context = cranelift_frontend::FunctionBuilderContext::new();
     let mut ids: Vec<FuncId> = Vec::with_capacity(program.kernels.len());
@@ -151,7 +146,8 @@ fn compile(program: Arc<Program>, vectorize: bool) -> Result<Code, EngineError> 
         loop {
             // A failure here is a compiler bug; even a panic becomes an error naming the kernel.
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                compile_kernel(&mut module, &mut ctx, &mut builder_context, program_ref, kernel, id, attempt)
+                let target = Target { isa: &*as_emitted, vectorize: attempt };
+                compile_kernel(&mut module, &mut ctx, &mut builder_context, program_ref, kernel, id, target)
             }))
             .unwrap_or_else(|panic| Err(panic_message(panic.as_ref())));
             module.clear_context(&mut ctx);
@@ -178,6 +174,26 @@ fn compile(program: Arc<Program>, vectorize: bool) -> Result<Code, EngineError> 
     Ok(Code { program, kernels, work, _module: module })
 }
 
+/// Cranelift for this machine, with `opt_level` set to `opt_level`.
+fn target_isa(opt_level: &str) -> Result<Arc<dyn TargetIsa>, EngineError> {
+    let setup = |message: String| failed("setting up Cranelift", message);
+    let mut flags = settings::builder();
+    for (name, value) in [("opt_level", opt_level), ("use_colocated_libcalls", "false"), ("is_pic", "false")] {
+        flags.set(name, value).map_err(|e| setup(e.to_string()))?;
+    }
+    cranelift_native::builder()
+        .map_err(|e| setup(format!("this machine is not supported: {e}")))?
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| setup(e.to_string()))
+}
+
+/// How to compile one kernel: whether to try vector code, and the unoptimising Cranelift that
+/// compiles vector code as emitted (see [`codegen::Translated::vectorized`]).
+struct Target<'i> {
+    isa: &'i dyn TargetIsa,
+    vectorize: bool,
+}
+
 /// Generates and defines one kernel's function.
 fn compile_kernel(
     module: &mut JITModule,
@@ -186,22 +202,30 @@ fn compile_kernel(
     program: &Program,
     kernel: &Kernel,
     id: FuncId,
-    vectorize: bool,
+    target: Target,
 ) -> Result<(), String> {
     let call_conv = module.target_config().default_call_conv;
     ctx.func = Function::with_name_signature(UserFuncName::user(0, id.as_u32()), Signature::new(call_conv));
-    let target = module.target_config();
-    codegen::translate_kernel(
+    let frontend = module.target_config();
+    let translated = codegen::translate_kernel(
         program,
         kernel,
         &mut ctx.func,
         builder_context,
         &mut ModuleImports { module },
-        target,
-        Options { vectorize },
+        frontend,
+        Options { vectorize: target.vectorize },
     )
     .map_err(|e| e.message)?;
-    module.define_function(id, ctx).map_err(|e| format!("{e:?}"))
+    if !translated.vectorized {
+        return module.define_function(id, ctx).map_err(|e| format!("{e:?}"));
+    }
+    ctx.compile(target.isa, &mut ControlPlane::default()).map_err(|e| format!("{e:?}"))?;
+    let compiled = ctx.compiled_code().expect("the function was just compiled");
+    let alignment = u64::from(compiled.buffer.alignment).max(target.isa.function_alignment().minimum.into());
+    let relocs: Vec<ModuleReloc> =
+        compiled.buffer.relocs().iter().map(|reloc| ModuleReloc::from_mach_reloc(reloc, &ctx.func, id)).collect();
+    module.define_function_bytes(id, alignment, compiled.code_buffer(), &relocs).map_err(|e| format!("{e:?}"))
 }
 
 /// Defines [`codegen::REDUCE_SYMBOL`], which kernels calling `sin` or `cos` import.

@@ -6,7 +6,7 @@ use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{BlockArg, InstBuilder, StackSlotData, StackSlotKind, Value, types};
 use cranelift_codegen::isa::CallConv;
 
-use crate::math::{Arith, EXPONENT_BITS_BASE, POW2_BIAS, SIGNIFICAND_EXPONENT, SIGNIFICAND_MASK};
+use crate::math::{Arith, Bits, EXPONENT_BITS_BASE, POW2_BIAS, SIGNIFICAND_EXPONENT, SIGNIFICAND_MASK};
 
 use super::translate::Translator;
 use super::{REDUCE_SYMBOL, reduce_signature};
@@ -76,6 +76,9 @@ impl Arith for Emit<'_, '_> {
     fn select(&mut self, c: Value, a: Value, b: Value) -> Value {
         if self.ty == types::F64 { self.t.b.ins().select(c, a, b) } else { self.t.lane_select(c, a, b) }
     }
+}
+
+impl Bits for Emit<'_, '_> {
     fn pow2(&mut self, n: Value) -> Value {
         let bias = self.num(POW2_BIAS);
         let biased = self.t.b.ins().fadd(n, bias);

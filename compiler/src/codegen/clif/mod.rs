@@ -57,6 +57,17 @@ pub struct Options {
     pub vectorize: bool,
 }
 
+/// What the translation of a kernel says about compiling it.
+#[derive(Clone, Copy, Debug)]
+pub struct Translated {
+    /// Some innermost loop runs on vectors, whose independent chains (the lanes of several
+    /// shifts, or pairs sharing a draw) are interleaved instruction by instruction. Cranelift's
+    /// optimiser would re-schedule each chain to run whole before the next (it places a value
+    /// where it is first used), leaving the processor one long dependency chain (a Philox
+    /// draw, a logarithm) at a time: compile such a function as emitted (`opt_level` `none`).
+    pub vectorized: bool,
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options { vectorize: true }
@@ -186,7 +197,7 @@ pub fn translate_kernel(
     imports: &mut dyn Imports,
     target: TargetFrontendConfig,
     options: Options,
-) -> Result<(), CodegenError> {
+) -> Result<Translated, CodegenError> {
     func.signature = kernel_signature(target.default_call_conv);
     translate::Translator::run(program, kernel, func, builder_context, imports, target, options)
         .map_err(|message| CodegenError { kernel: kernel.name.clone(), message })

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{Block, FuncRef, Function, InstBuilder, MemFlagsData, Signature, Value, types};
+use cranelift_codegen::ir::{
+    Block, ConstantData, FuncRef, Function, InstBuilder, MemFlagsData, Signature, Value, types,
+};
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 
@@ -12,7 +14,7 @@ use crate::ops::{Binary, Compare, Unary, WordOp};
 
 use super::access::RowPlan;
 use super::math::Emit;
-use super::{INLINE_MATH_LIMIT, Imports, MathOp, Options, is_inline_math, math_signature, math_symbol};
+use super::{INLINE_MATH_LIMIT, Imports, MathOp, Options, Translated, is_inline_math, math_signature, math_symbol};
 
 pub(super) struct Translator<'a> {
     pub program: &'a Program,
@@ -39,6 +41,11 @@ pub(super) struct Translator<'a> {
     pub point_bytes: Option<Value>,
     /// Row values in both lanes, for the vector loop.
     pub splats: HashMap<NodeId, Value>,
+    /// The lanes' 64-bit word products in the vector loop being emitted, by operands: a
+    /// Philox round's high and low halves share one multiply.
+    pub products: HashMap<(Value, Value), Value>,
+    /// Whether some innermost loop runs on vectors.
+    pub vectorized: bool,
     /// For a kernel split by scatter rows: the rows of the target this call adds into.
     owned_rows: Option<(Value, Value)>,
     math: HashMap<&'static str, FuncRef>,
@@ -58,7 +65,7 @@ impl<'a> Translator<'a> {
         imports: &'a mut dyn Imports,
         target: TargetFrontendConfig,
         options: Options,
-    ) -> Result<(), String> {
+    ) -> Result<Translated, String> {
         let call_conv = target.default_call_conv;
         let mut b = FunctionBuilder::new(func, builder_context);
         let entry = b.create_block();
@@ -83,6 +90,8 @@ impl<'a> Translator<'a> {
             out_rows: HashMap::new(),
             point_bytes: None,
             splats: HashMap::new(),
+            products: HashMap::new(),
+            vectorized: false,
             owned_rows: None,
             math: HashMap::new(),
             product: None,
@@ -108,8 +117,9 @@ impl<'a> Translator<'a> {
             t.axis(0, params[1], params[2]);
         }
         t.b.ins().return_(&[]);
+        let vectorized = t.vectorized;
         t.b.finalize(target);
-        Ok(())
+        Ok(Translated { vectorized })
     }
 
     /// Loads the storage pointer of every buffer the kernel touches, once.
@@ -287,12 +297,28 @@ impl<'a> Translator<'a> {
         self.ranges[v.index()] = range;
         let counter = self.counter(v);
         if vectorize {
-            // Two vectors of two points per iteration.
+            self.vectorized = true;
+            // Two vectors of two points per iteration; four where pairs share a draw, so that
+            // two pairs' long chains (Philox, Box–Muller) overlap.
             self.prepare_splats();
-            let blocks = self.begin_loop(counter, from, to, 4);
+            let paired = self.paired_nodes();
+            let pairing = paired.contains(&true);
+            let shifts: &[i64] = if pairing { &[0, 2, 4, 6] } else { &[0, 2] };
+            let step = 2 * shifts.len() as i64;
+            let from = if pairing {
+                // Pairs start at even indices: an odd first point runs alone.
+                let odd = self.b.ins().band_imm_u(from, 1);
+                let even = self.b.ins().iadd(from, odd);
+                let even = self.b.ins().smin(even, to);
+                self.scalar_loop(counter, from, even);
+                even
+            } else {
+                from
+            };
+            let blocks = self.begin_loop(counter, from, to, step);
             self.start_point(counter);
-            self.vector_points(&[0, 2]);
-            self.end_loop(counter, 4, blocks);
+            self.vector_points(shifts, &paired);
+            self.end_loop(counter, step, blocks);
             // The remainder starts where the vector loop stopped.
             let rest = self.b.use_var(counter);
             self.scalar_loop(counter, rest, to);
@@ -595,9 +621,14 @@ impl<'a> Translator<'a> {
         self.constant(1.0, ty)
     }
 
+    /// `c`, or `c` in every lane (a constant-pool vector: one load where it is used).
     pub fn constant(&mut self, c: f64, ty: types::Type) -> Value {
-        let scalar = self.b.ins().f64const(c);
-        if ty == types::F64 { scalar } else { self.b.ins().splat(ty, scalar) }
+        if ty == types::F64 {
+            return self.b.ins().f64const(c);
+        }
+        let bytes: Vec<u8> = (0..ty.lane_count()).flat_map(|_| c.to_le_bytes()).collect();
+        let handle = self.b.func.dfg.constants.insert(ConstantData::from(bytes));
+        self.b.ins().vconst(ty, handle)
     }
 
     /// -1, 0 or 1; NaN and signed zeros pass through, as in [`crate::builtins::sign`].

@@ -13,7 +13,7 @@ use cranelift_codegen::ir::{ConstantData, InstBuilder, MemFlagsData, Value, type
 
 use crate::ir::{Load, Node, NodeId, Store, VarId};
 use crate::math::TWO_POW_52;
-use crate::ops::WordOp;
+use crate::ops::{Binary, Unary, WordOp};
 
 use super::translate::{Translator, float_cc};
 
@@ -69,21 +69,68 @@ impl Translator<'_> {
         }
     }
 
+    /// Which innermost-loop nodes are the same at both points of an aligned pair `(2j, 2j + 1)`:
+    /// `floor(i / 2)` of the innermost index `i` (a noise's pair counter) and what is computed
+    /// from it and row values only (the pair's Philox draw and both its normals).
+    pub fn paired_nodes(&self) -> Vec<bool> {
+        let mut paired = vec![false; self.kernel.nodes.len()];
+        for &id in self.kernel.body.items.iter().filter(|id| self.inner[id.index()]) {
+            let node = self.kernel.node(id);
+            paired[id.index()] = self.halves_index(node)
+                || (!matches!(node, Node::Load(_) | Node::Index(_) | Node::Reduce(_))
+                    && node.operands().iter().any(|o| paired[o.index()])
+                    && node.operands().iter().all(|o| paired[o.index()] || !self.inner[o.index()]));
+        }
+        paired
+    }
+
+    /// Whether `node` is `floor(i * 0.5)` of the innermost index `i`.
+    fn halves_index(&self, node: &Node) -> bool {
+        let innermost = VarId(self.kernel.rank as u32 - 1);
+        let Node::Unary(Unary::Floor, product) = node else { return false };
+        let Node::Binary(Binary::Mul, a, b) = self.kernel.node(*product) else { return false };
+        let (a, b) = (self.kernel.node(*a), self.kernel.node(*b));
+        let half = |n: &Node| matches!(n, Node::Const(c) if *c == 0.5);
+        let index = |n: &Node| matches!(n, Node::Index(v) if *v == innermost);
+        (index(a) && half(b)) || (half(a) && index(b))
+    }
+
     /// The body at the points `v + shift` and `v + shift + 1` for every shift, storing them.
     /// The vectors' instructions are interleaved node by node, so their independent
     /// dependency chains (ten Philox rounds, a polynomial) overlap in the processor instead of
     /// one waiting for the other's to drain. Loads are pure (a kernel never reads what it
     /// writes), so computing every point before storing any changes nothing.
-    pub fn vector_points(&mut self, shifts: &[i64]) {
+    ///
+    /// With `paired` nodes (see [`Self::paired_nodes`]) the shifts go up by 2 from an even `v`
+    /// and come in groups of two: each paired node is computed once per group, on the lanes of
+    /// the group's two pairs, and each shift reads its own pair's lane in both of its lanes.
+    pub fn vector_points(&mut self, shifts: &[i64], paired: &[bool]) {
+        self.products.clear();
         let mut lanes: Vec<HashMap<NodeId, Value>> = vec![HashMap::new(); shifts.len()];
+        let groups: Vec<i64> = shifts.iter().step_by(2).copied().collect();
+        let mut pairs: Vec<HashMap<NodeId, Value>> = vec![HashMap::new(); groups.len()];
         let items: Vec<NodeId> = self.kernel.body.items.iter().copied().filter(|id| self.inner[id.index()]).collect();
         for id in items {
-            for (lanes, &shift) in lanes.iter_mut().zip(shifts) {
+            if paired[id.index()] {
+                for (pairs, &shift) in pairs.iter_mut().zip(&groups) {
+                    let value = if self.halves_index(self.kernel.node(id)) {
+                        self.pair_indices(shift)
+                    } else {
+                        self.lane_node(id, shift, pairs)
+                    };
+                    pairs.insert(id, value);
+                }
+                continue;
+            }
+            for (k, (lanes, &shift)) in lanes.iter_mut().zip(shifts).enumerate() {
+                self.spread_pairs(self.kernel.node(id).operands(), paired, &pairs[k / 2], k % 2, lanes);
                 let value = self.lane_node(id, shift, lanes);
                 lanes.insert(id, value);
             }
         }
-        for (lanes, &shift) in lanes.iter().zip(shifts) {
+        for (k, (lanes, &shift)) in lanes.iter_mut().zip(shifts).enumerate() {
+            let values = self.kernel.outputs.iter().map(|o| o.value).collect();
+            self.spread_pairs(values, paired, &pairs[k / 2], k % 2, lanes);
             for output in &self.kernel.outputs {
                 let value = self.lane(output.value, lanes);
                 let address = self.output_address(output.buffer);
@@ -99,6 +146,49 @@ impl Translator<'_> {
                 }
             }
         }
+    }
+
+    /// `[v/2, v/2 + 1]` for the even index `v + shift`: the pairs of the shifts `shift` and
+    /// `shift + 2`.
+    fn pair_indices(&mut self, shift: i64) -> Value {
+        let i = self.b.use_var(self.counters[self.kernel.rank - 1].expect("the loop is open"));
+        let i = self.b.ins().iadd_imm_s(i, shift);
+        let pair = self.b.ins().sshr_imm_u(i, 1);
+        let first = self.b.ins().fcvt_from_sint(types::F64, pair);
+        let next = self.b.ins().iadd_imm_s(pair, 1);
+        let second = self.b.ins().fcvt_from_sint(types::F64, next);
+        let v = self.b.ins().scalar_to_vector(LANES, first);
+        self.b.ins().insertlane(v, second, 1)
+    }
+
+    /// Puts into `lanes` the paired values among `ids` that are not there yet, each as the
+    /// lane of `pair` repeated.
+    fn spread_pairs(
+        &mut self,
+        ids: Vec<NodeId>,
+        paired: &[bool],
+        pairs: &HashMap<NodeId, Value>,
+        pair: usize,
+        lanes: &mut HashMap<NodeId, Value>,
+    ) {
+        for id in ids {
+            if paired[id.index()] && !lanes.contains_key(&id) {
+                let spread = self.repeat_lane(pairs[&id], pair as u8);
+                lanes.insert(id, spread);
+            }
+        }
+    }
+
+    /// Lane `lane` of `v` in every lane (of numbers and masks; of words, in lanes 0 and 1,
+    /// where vector loops keep them).
+    fn repeat_lane(&mut self, v: Value, lane: u8) -> Value {
+        let ty = self.b.func.dfg.value_type(v);
+        let width = if ty == WORDS { 4 } else { 8 };
+        let mask: Vec<u8> = (0..16u8).map(|byte| width * lane + byte % width).collect();
+        let mask = self.b.func.dfg.immediates.push(ConstantData::from(mask.as_slice()));
+        let bytes = self.reinterpret(types::I8X16, v);
+        let repeated = self.b.ins().shuffle(bytes, bytes, mask);
+        self.reinterpret(ty, repeated)
     }
 
     /// Picks lanes of `a` where the mask `c` is set, else of `b` (floats or masks).
@@ -243,8 +333,15 @@ impl Translator<'_> {
     /// The low (`half` 0) or high (`half` 1) words of the lanes' 64-bit products `a b`: one
     /// `pmuludq`, which the other half's node shares (Cranelift merges the identical products).
     fn product_half(&mut self, a: Value, b: Value, half: u8) -> Value {
-        let (wide_a, wide_b) = (self.b.ins().uwiden_low(a), self.b.ins().uwiden_low(b));
-        let product = self.b.ins().imul(wide_a, wide_b);
+        let product = match self.products.get(&(a, b)) {
+            Some(&product) => product,
+            None => {
+                let (wide_a, wide_b) = (self.b.ins().uwiden_low(a), self.b.ins().uwiden_low(b));
+                let product = self.b.ins().imul(wide_a, wide_b);
+                self.products.insert((a, b), product);
+                product
+            }
+        };
         let words = self.reinterpret(WORDS, product);
         self.pick_words(words, [half, half + 2])
     }

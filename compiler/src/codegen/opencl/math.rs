@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::{Precision, literal};
 use crate::math::reduce::{PIO2_HI, PIO2_LO, TWO_OVER_PI};
-use crate::math::{self, Arith, EXPONENT_BITS_BASE, POW2_BIAS, SIGNIFICAND_EXPONENT, SIGNIFICAND_MASK};
+use crate::math::{self, Arith, Bits, EXPONENT_BITS_BASE, POW2_BIAS, SIGNIFICAND_EXPONENT, SIGNIFICAND_MASK};
 
 /// Prints [`Arith`] operations as statements, one fresh variable each.
 struct Printer {
@@ -79,6 +79,9 @@ impl Arith for Printer {
     fn select(&mut self, c: usize, a: usize, b: usize) -> usize {
         self.named(&format!("t{c} ? t{a} : t{b}"))
     }
+}
+
+impl Bits for Printer {
     fn pow2(&mut self, n: usize) -> usize {
         self.named(&format!("as_double(as_ulong(t{n} + {}) << 52)", literal(POW2_BIAS)))
     }
