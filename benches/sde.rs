@@ -9,10 +9,7 @@ mod common;
 
 use common::best;
 
-use std::f64::consts::PI;
-
-use noether::compiler::lower::random::NOISE_STREAMS;
-use noether::compiler::math::{Scalar, cos, log};
+use noether::compiler::lower::random::{NOISE_STREAMS, normal_pair_of};
 use noether::{Backend, EngineOptions, Model, Override, Source};
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -35,29 +32,22 @@ fn philox(mut x: [u32; 4], mut key: [u32; 2]) -> [u32; 4] {
     x
 }
 
-/// Box–Muller on two 52-bit uniforms, the same arithmetic as Noether's `normal` (whose `log`
-/// and `cos` are Noether's own, not the platform's).
-fn normal(w: [u32; 4]) -> f64 {
-    let uniform = |hi: u32, lo: u32| {
-        let k = f64::from(hi) * 2f64.powi(20) + (f64::from(lo) * 2f64.powi(-12)).floor();
-        (k + 0.5) * 2f64.powi(-52)
-    };
-    let (u1, u2) = (uniform(w[0], w[1]), uniform(w[2], w[3]));
-    (-2.0 * log(&mut Scalar, u1)).sqrt() * cos(&mut Scalar, 2.0 * PI * u2)
-}
-
-/// Euler–Maruyama GBM path by path, each path's state in a register.
+/// Euler–Maruyama GBM paths in pairs, each pair's states in registers: paths `2j` and `2j + 1`
+/// take the cosine and sine normal of one Philox draw, as Noether's noise does.
 fn gbm_by_hand(paths: usize, steps: u32, lambda: f64, mu: f64, dt: f64, seed: u32, stream: u32) -> Vec<f64> {
     let root_dt = dt.sqrt();
-    (0..paths)
-        .map(|p| {
-            let mut x = 1.0;
+    (0..paths.div_ceil(2))
+        .flat_map(|pair| {
+            let mut x = [1.0, 1.0];
             for step in 0..steps {
-                let z = normal(philox([p as u32, step, 0, 0], [seed, stream]));
-                x = (x + lambda * x * dt) + (mu * x) * (root_dt * z);
+                let z = normal_pair_of(philox([pair as u32, step, 0, 0], [seed, stream]));
+                for k in 0..2 {
+                    x[k] = (x[k] + lambda * x[k] * dt) + (mu * x[k]) * (root_dt * z[k]);
+                }
             }
             x
         })
+        .take(paths)
         .collect()
 }
 

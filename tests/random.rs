@@ -8,6 +8,8 @@ use noether::compiler::ir::{Access, Affine, BufferId, Node, Output, ProcId, Prog
 use noether::compiler::lower::random::{philox, uniform, word_of};
 use noether::runtime::engine::{self, Backend, Engine, EngineOptions};
 
+use crate::support;
+
 /// Random123's `kat_vectors` for philox4x32 with 10 rounds: counter, key, output.
 const KNOWN_ANSWERS: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
     ([0, 0, 0, 0], [0, 0], [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]),
@@ -97,5 +99,104 @@ fn uniforms_never_reach_zero_or_one() {
         assert_eq!(u[0], 2f64.powi(-53), "{}", engine.name());
         assert_eq!(u[1], 1.0 - 2f64.powi(-53), "{}", engine.name());
         assert!(u[2] > 0.99 && u[2] < 1.0, "{}", engine.name());
+    }
+}
+
+/// `Z` holds the noise's normals of the last step: with `dt = 1`, `Z + (-Z dt + dW) = dW`.
+fn normals_script(shape: &str, index: &str) -> String {
+    format!(
+        "state Z{shape} = 0\nnoise W{shape}\nd Z{index} = -Z{index} * dt + dW{index}\n\
+         run euler_maruyama(dt = 1, steps = 1, seed = 3)\n"
+    )
+}
+
+/// The standard normal distribution function, `Phi`, at `points` (sorted), by Simpson's rule on
+/// the density from -10 in steps of at most 1e-3 (error far below 1e-10).
+fn normal_cdf(points: &[f64]) -> Vec<f64> {
+    let density = |x: f64| (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    let (mut at, mut total) = (-10.0_f64, 0.0);
+    points
+        .iter()
+        .map(|&x| {
+            let pieces = ((x - at) / 1e-3).ceil().max(1.0);
+            let h = (x - at) / pieces;
+            for k in 0..pieces as usize {
+                let a = at + k as f64 * h;
+                total += h / 6.0 * (density(a) + 4.0 * density(a + h / 2.0) + density(a + h));
+            }
+            at = x;
+            total
+        })
+        .collect()
+}
+
+/// Ten million noise normals (both Box–Muller outputs of each draw): mean, variance, skewness
+/// and kurtosis within 4 standard errors of the standard normal's; a Kolmogorov–Smirnov test
+/// on a million of them; neighbours that share a draw uncorrelated, their squares too.
+#[test]
+fn noise_normals_have_the_moments_and_distribution_of_standard_normals() {
+    let (points, steps) = (200_000, 50);
+    let mut sim = support::simulator(&normals_script(" : [p < 200000]", "[p]"), Backend::Jit);
+    let mut z = Vec::with_capacity(points * steps);
+    for _ in 0..steps {
+        sim.step().expect("steps");
+        z.extend(sim.state("Z").expect("state").iter().copied());
+    }
+    let n = z.len() as f64;
+    let moment = |k: i32| z.iter().map(|x| x.powi(k)).sum::<f64>() / n;
+    let (mean, second, third, fourth) = (moment(1), moment(2), moment(3), moment(4));
+    assert!(mean.abs() < 4.0 / n.sqrt(), "mean {mean}");
+    assert!((second - 1.0).abs() < 4.0 * (2.0 / n).sqrt(), "variance {second}");
+    assert!(third.abs() < 4.0 * (15.0 / n).sqrt(), "third moment {third}");
+    assert!((fourth - 3.0).abs() < 4.0 * (96.0 / n).sqrt(), "fourth moment {fourth}");
+    // Neighbours 2j, 2j + 1 are the cosine and sine of one draw: independent, so uncorrelated,
+    // and so are their squares (which share the radius).
+    let pairs = z.chunks_exact(2);
+    let m = pairs.len() as f64;
+    let product = pairs.clone().map(|p| p[0] * p[1]).sum::<f64>() / m;
+    let squares = pairs.map(|p| (p[0] * p[0] - 1.0) * (p[1] * p[1] - 1.0)).sum::<f64>() / m;
+    assert!(product.abs() < 4.0 / m.sqrt(), "neighbours correlate: {product}");
+    assert!(squares.abs() < 4.0 * 2.0 / m.sqrt(), "neighbours' squares correlate: {squares}");
+    let mut sample: Vec<f64> = z.iter().step_by(10).copied().collect();
+    sample.sort_by(f64::total_cmp);
+    let cdf = normal_cdf(&sample);
+    let k = sample.len() as f64;
+    let distance = cdf
+        .iter()
+        .enumerate()
+        .map(|(i, &f)| (f - i as f64 / k).abs().max((f - (i + 1) as f64 / k).abs()))
+        .fold(0.0, f64::max);
+    // The 0.1% critical value of the Kolmogorov distribution is 1.95 / sqrt(n).
+    assert!(distance < 1.95 / k.sqrt(), "Kolmogorov–Smirnov distance {distance}");
+}
+
+/// Noise shapes whose rows are odd or even, long or short, a single point, and thread chunks that
+/// start at odd points: the JIT's vector loops (which draw once per pair of points) and the
+/// interpreter draw the same normals, bit for bit, on 1, 2 and 3 threads.
+#[test]
+fn paired_noise_draws_are_identical_on_every_engine_and_thread_count() {
+    for (shape, index) in [
+        (" : [p < 1001]", "[p]"),
+        (" : [p < 37, k < 5]", "[p, k]"),
+        (" : [p < 3, k < 401]", "[p, k]"),
+        (" : [p < 2, q < 3, k < 7]", "[p, q, k]"),
+        (" : [p < 1]", "[p]"),
+    ] {
+        let text = normals_script(shape, index).replace("steps = 1", "steps = 3");
+        let model = support::model(&text);
+        let run = |backend, threads| {
+            let options =
+                EngineOptions { threads: Some(threads), min_parallel_points: Some(16), ..EngineOptions::default() };
+            let mut sim = model.simulator_with(backend, options).unwrap_or_else(|f| panic!("{f:?}"));
+            sim.run().expect("runs");
+            sim.state("Z").expect("state").iter().map(|z| z.to_bits()).collect::<Vec<u64>>()
+        };
+        let reference = run(Backend::Interp, 1);
+        assert!(reference.iter().any(|&z| z != 0), "{shape}: no noise drawn");
+        for threads in [1, 2, 3] {
+            let jit = run(Backend::Jit, threads);
+            let first = jit.iter().zip(&reference).position(|(a, b)| a != b);
+            assert!(first.is_none(), "{shape}, {threads} threads: element {first:?} differs");
+        }
     }
 }
