@@ -189,6 +189,7 @@ fn target_isa(opt_level: &str) -> Result<Arc<dyn TargetIsa>, EngineError> {
 
 /// How to compile one kernel: whether to try vector code, and the unoptimising Cranelift that
 /// compiles vector code as emitted (see [`codegen::Translated::vectorized`]).
+#[derive(Clone, Copy)]
 struct Target<'i> {
     isa: &'i dyn TargetIsa,
     vectorize: bool,
