@@ -277,18 +277,7 @@ pub fn cosh<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::math::Scalar;
-
-    fn ulps(a: f64, b: f64) -> u64 {
-        if a == b || (a.is_nan() && b.is_nan()) {
-            return 0;
-        }
-        let key = |x: f64| {
-            let bits = x.to_bits() as i64;
-            if bits < 0 { i64::MIN - bits } else { bits }
-        };
-        key(a).abs_diff(key(b))
-    }
+    use crate::math::{Scalar, ulps};
 
     /// `expm1` has no IR operation of its own, so it is checked here, against the platform's
     /// (x87-based on x86-64 glibc), over the reduction's ranges and far into both tails.

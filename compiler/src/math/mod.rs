@@ -180,6 +180,19 @@ impl Bits for Scalar {
     }
 }
 
+/// How many doubles lie between `a` and `b` (0 for equal numbers and for two NaNs).
+#[cfg(test)]
+fn ulps(a: f64, b: f64) -> u64 {
+    if a == b || (a.is_nan() && b.is_nan()) {
+        return 0;
+    }
+    let key = |x: f64| {
+        let bits = x.to_bits() as i64;
+        if bits < 0 { i64::MIN - bits } else { bits }
+    };
+    key(a).abs_diff(key(b))
+}
+
 /// The integer nearest `x * inverse` (halves up): how many periods `1 / inverse` to take away.
 fn nearest_multiple<A: Arith>(a: &mut A, x: A::Num, inverse: f64) -> A::Num {
     let inverse = a.num(inverse);

@@ -71,11 +71,19 @@ fn subtract_piece<A: Arith>(a: &mut A, k: A::Num, r: A::Num, piece: f64, rest: f
     (reduced, a.sub(k_rest, lost))
 }
 
-/// `sin(y0 + y1)` for `|y0 + y1| <= pi/4`, `y1` a correction below an ulp of `y0`.
-fn sin_kernel<A: Arith>(a: &mut A, y0: A::Num, y1: A::Num) -> A::Num {
+/// `sin(y0 + y1)` for `|y0 + y1| <= pi/4`, `y1` a correction below an ulp of `y0` (`None`: 0).
+fn sin_kernel<A: Arith>(a: &mut A, y0: A::Num, y1: Option<A::Num>) -> A::Num {
     let z = a.mul(y0, y0);
     let v = a.mul(z, y0);
     let r = horner(a, z, &S_REST);
+    let s1 = a.num(S1);
+    let Some(y1) = y1 else {
+        // y0 + v (S1 + z r)
+        let zr = a.mul(z, r);
+        let sum = a.add(s1, zr);
+        let tail = a.mul(v, sum);
+        return a.add(y0, tail);
+    };
     // y0 - ((z (y1/2 - v r) - y1) - v S1)
     let half = a.num(0.5);
     let half_y1 = a.mul(half, y1);
@@ -83,14 +91,13 @@ fn sin_kernel<A: Arith>(a: &mut A, y0: A::Num, y1: A::Num) -> A::Num {
     let inner = a.sub(half_y1, vr);
     let inner = a.mul(z, inner);
     let inner = a.sub(inner, y1);
-    let s1 = a.num(S1);
     let v_s1 = a.mul(v, s1);
     let inner = a.sub(inner, v_s1);
     a.sub(y0, inner)
 }
 
-/// `cos(y0 + y1)` for `|y0 + y1| <= pi/4`.
-fn cos_kernel<A: Arith>(a: &mut A, y0: A::Num, y1: A::Num) -> A::Num {
+/// `cos(y0 + y1)` for `|y0 + y1| <= pi/4` (`y1` `None`: 0).
+fn cos_kernel<A: Arith>(a: &mut A, y0: A::Num, y1: Option<A::Num>) -> A::Num {
     let z = a.mul(y0, y0);
     let r = horner(a, z, &C);
     let r = a.mul(z, r);
@@ -102,8 +109,13 @@ fn cos_kernel<A: Arith>(a: &mut A, y0: A::Num, y1: A::Num) -> A::Num {
     let lost = a.sub(one, w);
     let lost = a.sub(lost, hz);
     let zr = a.mul(z, r);
-    let y0y1 = a.mul(y0, y1);
-    let tail = a.sub(zr, y0y1);
+    let tail = match y1 {
+        Some(y1) => {
+            let y0y1 = a.mul(y0, y1);
+            a.sub(zr, y0y1)
+        }
+        None => zr,
+    };
     let tail = a.add(lost, tail);
     a.add(w, tail)
 }
@@ -111,7 +123,7 @@ fn cos_kernel<A: Arith>(a: &mut A, y0: A::Num, y1: A::Num) -> A::Num {
 /// `sin x` and `cos x` from one reduction: within 1 ulp. NaN for infinities and NaN.
 pub fn sin_cos<A: Bits>(a: &mut A, x: A::Num) -> (A::Num, A::Num) {
     let [quadrant, y0, y1] = reduce(a, x);
-    by_quadrant(a, quadrant, y0, y1)
+    by_quadrant(a, quadrant, y0, Some(y1))
 }
 
 /// `sin(2 pi u)` and `cos(2 pi u)` for `|u| < 2^50`: one turn is exact to reduce, `u = k/4 + r`
@@ -125,12 +137,12 @@ pub fn sin_cos_turns<A: Arith>(a: &mut A, u: A::Num) -> (A::Num, A::Num) {
     let two_pi = a.num(2.0 * std::f64::consts::PI);
     let y = a.mul(r, two_pi);
     let quadrant = modulo(a, k, 4.0);
-    let zero = a.num(0.0);
-    by_quadrant(a, quadrant, y, zero)
+    by_quadrant(a, quadrant, y, None)
 }
 
-/// `sin` and `cos` of `k pi/2 + y0 + y1` from `k mod 4` and the reduced argument.
-fn by_quadrant<A: Arith>(a: &mut A, quadrant: A::Num, y0: A::Num, y1: A::Num) -> (A::Num, A::Num) {
+/// `sin` and `cos` of `k pi/2 + y0 + y1` from `k mod 4` and the reduced argument (`y1` `None`:
+/// 0).
+fn by_quadrant<A: Arith>(a: &mut A, quadrant: A::Num, y0: A::Num, y1: Option<A::Num>) -> (A::Num, A::Num) {
     let s = sin_kernel(a, y0, y1);
     let c = cos_kernel(a, y0, y1);
     let (minus_s, minus_c) = (a.neg(s), a.neg(c));
@@ -154,4 +166,54 @@ pub fn sin<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
 /// `cos x`, within 1 ulp.
 pub fn cos<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
     sin_cos(a, x).1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::math::{Scalar, ulps};
+
+    /// `sin(2 pi u)` and `cos(2 pi u)` from the same exact reduction, with `2 pi r` carried as
+    /// a double-double and the platform's `sin` and `cos` of its head: within half an ulp.
+    fn reference(u: f64) -> (f64, f64) {
+        let k = (4.0 * u + 0.5).floor();
+        let r = u - k / 4.0;
+        let two_pi = 2.0 * std::f64::consts::PI;
+        let two_pi_tail = 2.449_293_598_294_706_4e-16;
+        let head = r * two_pi;
+        let tail = r.mul_add(two_pi, -head) + r * two_pi_tail;
+        let (s, c) = (head.sin() + head.cos() * tail, head.cos() - head.sin() * tail);
+        match k.rem_euclid(4.0) as u8 {
+            0 => (s, c),
+            1 => (c, -s),
+            2 => (-s, -c),
+            _ => (-c, s),
+        }
+    }
+
+    /// Box–Muller's angles (`u` in (0, 1)), negative and large turns: within 2 ulp.
+    #[test]
+    fn sin_cos_of_turns_are_within_two_ulp() {
+        let mut worst = (0, 0.0);
+        let mut state = 98765u64;
+        for i in 0..2_000_000 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
+            let u = match i % 4 {
+                0 | 1 => unit,
+                2 => -1e3 * unit,
+                _ => 1e12 * unit,
+            };
+            let (s, c) = sin_cos_turns(&mut Scalar, u);
+            let (rs, rc) = reference(u);
+            for d in [ulps(s, rs), ulps(c, rc)] {
+                if d > worst.0 {
+                    worst = (d, u);
+                }
+            }
+        }
+        assert!(worst.0 <= 2, "sin_cos_turns({:e}) is {} ulp off", worst.1, worst.0);
+        let (s, c) = sin_cos_turns(&mut Scalar, 0.25);
+        assert_eq!((s, c), (1.0, 0.0));
+    }
 }

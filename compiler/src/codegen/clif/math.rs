@@ -3,7 +3,7 @@
 //! interpreter runs, so the bits agree and vector loops need no call per lane.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{BlockArg, InstBuilder, StackSlotData, StackSlotKind, Value, types};
+use cranelift_codegen::ir::{BlockArg, ConstantData, InstBuilder, StackSlotData, StackSlotKind, Value, types};
 use cranelift_codegen::isa::CallConv;
 
 use crate::math::{Arith, Bits, EXPONENT_BITS_BASE, POW2_BIAS, SIGNIFICAND_EXPONENT, SIGNIFICAND_MASK};
@@ -23,10 +23,14 @@ impl Emit<'_, '_> {
         if self.ty == types::F64 { types::I64 } else { types::I64X2 }
     }
 
-    /// The integer `bits` in every lane.
+    /// The integer `bits` in every lane (a constant-pool vector: one load where it is used).
     fn bits(&mut self, bits: u64) -> Value {
-        let scalar = self.t.b.ins().iconst(types::I64, bits as i64);
-        if self.ty == types::F64 { scalar } else { self.t.b.ins().splat(types::I64X2, scalar) }
+        if self.ty == types::F64 {
+            return self.t.b.ins().iconst(types::I64, bits as i64);
+        }
+        let bytes: Vec<u8> = [bits, bits].iter().flat_map(|b| b.to_le_bytes()).collect();
+        let handle = self.t.b.func.dfg.constants.insert(ConstantData::from(bytes));
+        self.t.b.ins().vconst(types::I64X2, handle)
     }
 }
 

@@ -109,6 +109,7 @@ impl Translator<'_> {
         let mut lanes: Vec<HashMap<NodeId, Value>> = vec![HashMap::new(); shifts.len()];
         let groups: Vec<i64> = shifts.iter().step_by(2).copied().collect();
         let mut pairs: Vec<HashMap<NodeId, Value>> = vec![HashMap::new(); groups.len()];
+        let pairing = paired.contains(&true);
         let items: Vec<NodeId> = self.kernel.body.items.iter().copied().filter(|id| self.inner[id.index()]).collect();
         for id in items {
             if paired[id.index()] {
@@ -122,9 +123,15 @@ impl Translator<'_> {
                 }
                 continue;
             }
+            let parity = pairing && self.is_parity(self.kernel.node(id));
             for (k, (lanes, &shift)) in lanes.iter_mut().zip(shifts).enumerate() {
-                self.spread_pairs(self.kernel.node(id).operands(), paired, &pairs[k / 2], k % 2, lanes);
-                let value = self.lane_node(id, shift, lanes);
+                let value = if parity {
+                    // Every vector starts at an even point.
+                    self.lane_constants([0.0, 1.0])
+                } else {
+                    self.spread_pairs(self.kernel.node(id).operands(), paired, &pairs[k / 2], k % 2, lanes);
+                    self.lane_node(id, shift, lanes)
+                };
                 lanes.insert(id, value);
             }
         }
@@ -146,6 +153,24 @@ impl Translator<'_> {
                 }
             }
         }
+    }
+
+    /// Whether `node` is `i - 2 floor(i * 0.5)`, the innermost index's parity.
+    fn is_parity(&self, node: &Node) -> bool {
+        let innermost = VarId(self.kernel.rank as u32 - 1);
+        let Node::Binary(Binary::Sub, i, twice) = node else { return false };
+        let Node::Binary(Binary::Mul, a, b) = self.kernel.node(*twice) else { return false };
+        let two = |n: &Node| matches!(n, Node::Const(c) if *c == 2.0);
+        let halves = |id: &NodeId| self.halves_index(self.kernel.node(*id));
+        matches!(self.kernel.node(*i), Node::Index(v) if *v == innermost)
+            && ((halves(a) && two(self.kernel.node(*b))) || (two(self.kernel.node(*a)) && halves(b)))
+    }
+
+    /// The vector `[lanes[0], lanes[1]]`.
+    fn lane_constants(&mut self, lanes: [f64; 2]) -> Value {
+        let bytes: Vec<u8> = lanes.iter().flat_map(|c| c.to_le_bytes()).collect();
+        let handle = self.b.func.dfg.constants.insert(ConstantData::from(bytes));
+        self.b.ins().vconst(LANES, handle)
     }
 
     /// `[v/2, v/2 + 1]` for the even index `v + shift`: the pairs of the shifts `shift` and
@@ -304,8 +329,8 @@ impl Translator<'_> {
                 // 2^52 + w, exactly, then minus 2^52.
                 let a = self.lane(*a, lanes);
                 let wide = self.b.ins().uwiden_low(a);
-                let exponent = self.b.ins().iconst(types::I64, TWO_POW_52.to_bits() as i64);
-                let exponent = self.b.ins().splat(MASKS, exponent);
+                let exponent = self.constant(TWO_POW_52, LANES);
+                let exponent = self.reinterpret(MASKS, exponent);
                 let bits = self.b.ins().bor(wide, exponent);
                 let shifted = self.reinterpret(LANES, bits);
                 let offset = self.constant(TWO_POW_52, LANES);
