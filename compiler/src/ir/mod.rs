@@ -291,7 +291,7 @@ impl Kernel {
     /// or differs from the update's index, on some axis, by an offset that is not a multiple of
     /// the coefficient `m >= 2` both give the same variable there (`2 * i` against `2 * i + 1`;
     /// a periodic wrap keeps the residue when the axis's extent is a multiple of `m`).
-    fn updates_independent(&self, program: &Program) -> bool {
+    pub fn updates_independent(&self, program: &Program) -> bool {
         self.outputs.iter().all(|output| {
             let Store::Update { index: written } = &output.store else { return true };
             let shape = &program.buffer(output.buffer).shape;

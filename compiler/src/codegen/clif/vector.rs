@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{ConstantData, InstBuilder, MemFlagsData, Value, types};
 
-use crate::ir::{Load, Node, NodeId, Store, VarId};
+use crate::ir::{Affine, BufferId, Load, Node, NodeId, Store, VarId};
 use crate::math::TWO_POW_52;
 use crate::ops::{Binary, Unary, WordOp};
 
@@ -33,15 +33,21 @@ impl Translator<'_> {
         let innermost = VarId(self.kernel.rank as u32 - 1);
         let saved = self.ranges[innermost.index()];
         self.ranges[innermost.index()] = range;
-        // A scatter may hit one element from both lanes, and an update is seen by later points:
-        // they run point by point.
-        let stores_fit = self.kernel.outputs.iter().all(|o| matches!(o.store, Store::Assign | Store::Add));
+        // A scatter may hit one element from both lanes. An update is seen by later points, so
+        // it runs point by point unless no point reads what another writes (a checkerboard
+        // colour): then computing both lanes before storing either changes nothing.
+        let independent = self.kernel.updates_independent(self.program);
+        let stores_fit = self.kernel.outputs.iter().all(|o| match &o.store {
+            Store::Assign | Store::Add => true,
+            Store::Update { index } => independent && self.update_step(o.buffer, index) != 0,
+            Store::Scatter { .. } => false,
+        });
         let ok = stores_fit
             && self.kernel.body.items.iter().filter(|id| self.inner[id.index()]).all(|&id| {
                 match self.kernel.node(id) {
                     // Reductions run point by point.
                     Node::Reduce(_) => false,
-                    Node::Load(load) => self.contiguous(id, load),
+                    Node::Load(load) => self.along_row(id, load),
                     _ => true,
                 }
             });
@@ -49,20 +55,28 @@ impl Translator<'_> {
         ok
     }
 
-    /// A load reading neighbouring elements as the innermost index steps, inside the buffer.
-    fn contiguous(&self, id: NodeId, load: &Load) -> bool {
+    /// The bytes an update's element moves when the innermost index steps by one.
+    fn update_step(&self, buffer: BufferId, index: &[Affine]) -> i64 {
+        let innermost = VarId(self.kernel.rank as u32 - 1);
+        let shape = &self.program.buffer(buffer).shape;
+        let mut stride = 8;
+        let mut step = 0;
+        for (axis, affine) in index.iter().enumerate().rev() {
+            let coeff: i64 = affine.terms.iter().filter(|(v, _)| *v == innermost).map(|(_, c)| c).sum();
+            step += coeff * stride;
+            stride *= shape[axis] as i64;
+        }
+        step
+    }
+
+    /// A load moving along one axis of its buffer as the innermost index steps, inside the
+    /// buffer: neighbouring elements (one vector load) or elements a stride apart (two loads).
+    fn along_row(&self, id: NodeId, load: &Load) -> bool {
         let Some(plan) = self.plans.get(&id) else { return false };
-        let last = load.index.len().saturating_sub(1);
         match plan.varying.as_slice() {
-            [axis]
-                if axis.coeff == 1
-                    && axis.stride == 1
-                    && axis.axis == last
-                    && plan.inside.is_none()
-                    && plan.row.is_some() =>
-            {
-                let (lo, hi) = self.interval(&load.index[last]);
-                let extent = self.program.buffer(load.buffer).shape[last] as i64;
+            [axis] if axis.coeff >= 1 && plan.inside.is_none() && plan.row.is_some() => {
+                let (lo, hi) = self.interval(&load.index[axis.axis]);
+                let extent = self.program.buffer(load.buffer).shape[axis.axis] as i64;
                 lo >= 0 && hi < extent
             }
             _ => false,
@@ -140,16 +154,27 @@ impl Translator<'_> {
             self.spread_pairs(values, paired, &pairs[k / 2], k % 2, lanes);
             for output in &self.kernel.outputs {
                 let value = self.lane(output.value, lanes);
-                let address = self.output_address(output.buffer);
                 let offset = 8 * shift as i32;
-                match output.store {
-                    Store::Add => self.add_at(address, offset, value, LANES),
+                match &output.store {
+                    Store::Add => {
+                        let address = self.output_address(output.buffer);
+                        self.add_at(address, offset, value, LANES);
+                    }
                     Store::Assign => {
+                        let address = self.output_address(output.buffer);
                         self.b.ins().store(MemFlagsData::new().with_notrap(), value, address, offset);
                     }
-                    Store::Scatter { .. } | Store::Update { .. } => {
-                        unreachable!("kernels with scatters or updates are not vectorised")
+                    Store::Update { index } => {
+                        let step = self.update_step(output.buffer, index);
+                        let axes = vec![crate::ir::Access::Direct; index.len()];
+                        let (address, _) = self.element(output.buffer, index, &axes);
+                        for lane in 0..2u8 {
+                            let value = self.b.ins().extractlane(value, lane);
+                            let offset = (step * (shift + i64::from(lane))) as i32;
+                            self.b.ins().store(MemFlagsData::trusted(), value, address, offset);
+                        }
                     }
+                    Store::Scatter { .. } => unreachable!("kernels with scatters are not vectorised"),
                 }
             }
         }
@@ -270,18 +295,30 @@ impl Translator<'_> {
                 let v = self.b.ins().scalar_to_vector(LANES, first);
                 self.b.ins().insertlane(v, second, 1)
             }
-            Node::Load(_) => {
+            Node::Load(load) => {
                 let plan = &self.plans[&id];
-                let (row, displacement) = (plan.row.expect("contiguous loads have a row pointer"), plan.displacement);
-                let bytes = self.point_bytes.expect("a point is open");
-                let address = self.b.ins().iadd(row, bytes);
-                let displacement = displacement + 8 * shift as i32;
-                self.b.ins().load(
-                    LANES,
-                    MemFlagsData::new().with_notrap().with_readonly().with_can_move(),
-                    address,
-                    displacement,
-                )
+                let (row, displacement) = (plan.row.expect("loads along a row have a row pointer"), plan.displacement);
+                let step = plan.step_bytes;
+                // A buffer the kernel updates changes between iterations: not read-only memory.
+                let flags = if self.updates(load.buffer) {
+                    MemFlagsData::new().with_notrap()
+                } else {
+                    MemFlagsData::new().with_notrap().with_readonly().with_can_move()
+                };
+                if step == 8 {
+                    let bytes = self.point_bytes.expect("a point is open");
+                    let address = self.b.ins().iadd(row, bytes);
+                    return self.b.ins().load(LANES, flags, address, displacement + 8 * shift as i32);
+                }
+                let counter = self.counters[plan.var.index()].expect("the row's loop is open");
+                let v = self.b.use_var(counter);
+                let offset = self.b.ins().imul_imm_s(v, step);
+                let address = self.b.ins().iadd(row, offset);
+                let at = |lane: i64| displacement + (step * (shift + lane)) as i32;
+                let first = self.b.ins().load(types::F64, flags, address, at(0));
+                let second = self.b.ins().load(types::F64, flags, address, at(1));
+                let v = self.b.ins().scalar_to_vector(LANES, first);
+                self.b.ins().insertlane(v, second, 1)
             }
             Node::Unary(op, a) => {
                 let a = self.lane(*a, lanes);
