@@ -56,8 +56,13 @@ fn ising_by_hand(sweeps: u64, stream: u32) -> Vec<f64> {
         let (low, high) = (sweep as u32, (sweep >> 32) as u32);
         checkerboard(|site, [a, b, c, d]| {
             let (spin, n) = (s[site], s[a] + s[b] + s[c] + s[d]);
-            let words = philox_words([site as u32, low, high, 0], [SEED, stream]);
-            if uniform(words[0], words[1]) < ratios[((spin * n + 4.0) / 2.0) as usize] {
+            // Sites `j` and `j + 2` of a colour share the draw counted by the first of them
+            // (column `4 (j / 4) + j % 2`), which takes words 0 and 1, the second words 2 and 3.
+            let (row, column) = (site / L, site % L);
+            let first = row * L + 4 * (column / 4) + column % 2;
+            let words = philox_words([first as u32, low, high, 0], [SEED, stream]);
+            let u = if (column / 2) % 2 == 0 { uniform(words[0], words[1]) } else { uniform(words[2], words[3]) };
+            if u < ratios[((spin * n + 4.0) / 2.0) as usize] {
                 s[site] = -spin;
             }
         });

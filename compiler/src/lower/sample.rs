@@ -13,8 +13,9 @@
 //! Spin samplers are in `spins`, Langevin, MALA and HMC in `continuous`.
 
 use crate::ir::builder::KernelBuilder;
-use crate::ir::{Affine, BufferId, NodeId, ProcId};
+use crate::ir::{Affine, BufferId, Node, NodeId, ProcId};
 use crate::model::{Draw, FieldId, SampleSpec, Sampler};
+use crate::ops::{Binary, Compare, Unary};
 
 use super::random::Purpose;
 use super::{LowerError, Lowering, random};
@@ -94,7 +95,12 @@ impl Lowering<'_, '_> {
 
 impl Lowering<'_, '_> {
     /// A sampler's draw of `kind` for `purpose` at `site` of `field` (shaped `shape`) in the
-    /// current sweep: counted by the site's row-major position and the sweep.
+    /// current sweep, counted by the site's row-major position and the sweep.
+    ///
+    /// Where the site's last axis is `m i + o` for a domain index `i`, the points `i = 2j` and
+    /// `2j + 1` share one Philox draw, counted by the even point's site: the even point takes
+    /// its first uniform (words 0 and 1) or the cosine normal, the odd point the second (words
+    /// 2 and 3) or the sine, so a vector loop over `i` draws once for two points.
     pub(super) fn sweep_draw(
         &self,
         b: &mut KernelBuilder,
@@ -109,9 +115,36 @@ impl Lowering<'_, '_> {
             flat = flat.add(&affine.scale(stride));
             stride *= extent as i64;
         }
-        let flat = b.affine_value(&flat);
         let (seed, sweep) = (b.load_scalar(self.seed), b.load_scalar(self.step_count));
         let [low, high] = random::count_words(b, sweep);
-        random::draw(b, kind, seed, random::sampler_stream(field.index(), purpose), &[flat, low, high])
+        let stream = random::sampler_stream(field.index(), purpose);
+        let along = site.last().and_then(|last| match last.terms.as_slice() {
+            [(var, m)] if *m >= 1 => Some((*var, *m)),
+            _ => None,
+        });
+        let Some((var, m)) = along else {
+            let flat = b.affine_value(&flat);
+            return random::draw(b, kind, seed, stream, &[flat, low, high]);
+        };
+        // The even point's site: `flat` with `m i` replaced by `2 m floor(i / 2)`.
+        let rest = b.affine_value(&flat.add(&Affine::var(var).scale(-m)));
+        let position = b.affine_value(&Affine::var(var));
+        let half = b.constant(0.5);
+        let halved = b.binary(Binary::Mul, position, half);
+        let pair = b.unary(Unary::Floor, halved);
+        let two = b.constant(2.0);
+        let even = b.binary(Binary::Mul, pair, two);
+        let parity = b.binary(Binary::Sub, position, even);
+        let one = b.constant(1.0);
+        let odd = b.compare(Compare::Eq, parity, one);
+        let span = b.constant(2.0 * m as f64);
+        let offset = b.binary(Binary::Mul, pair, span);
+        let even_site = b.binary(Binary::Add, rest, offset);
+        let words = random::draw_words(b, seed, stream, &[even_site, low, high]);
+        let [first, second] = match kind {
+            Draw::Uniform => [random::uniform(b, words[0], words[1]), random::uniform(b, words[2], words[3])],
+            Draw::Normal => random::normal_pair(b, words),
+        };
+        b.push(Node::Select(odd, second, first))
     }
 }

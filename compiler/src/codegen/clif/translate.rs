@@ -44,6 +44,8 @@ pub(super) struct Translator<'a> {
     /// The lanes' 64-bit word products in the vector loop being emitted, by operands: a
     /// Philox round's high and low halves share one multiply.
     pub products: HashMap<(Value, Value), Value>,
+    /// The vector loop's strided row addresses at the current point, by row and step.
+    pub addresses: HashMap<(Value, i64), Value>,
     /// Whether some innermost loop runs on vectors.
     pub vectorized: bool,
     /// For a kernel split by scatter rows: the rows of the target this call adds into.
@@ -91,6 +93,7 @@ impl<'a> Translator<'a> {
             point_bytes: None,
             splats: HashMap::new(),
             products: HashMap::new(),
+            addresses: HashMap::new(),
             vectorized: false,
             owned_rows: None,
             math: HashMap::new(),

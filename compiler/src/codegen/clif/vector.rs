@@ -120,6 +120,7 @@ impl Translator<'_> {
     /// the group's two pairs, and each shift reads its own pair's lane in both of its lanes.
     pub fn vector_points(&mut self, shifts: &[i64], paired: &[bool]) {
         self.products.clear();
+        self.addresses.clear();
         let mut lanes: Vec<HashMap<NodeId, Value>> = vec![HashMap::new(); shifts.len()];
         let groups: Vec<i64> = shifts.iter().step_by(2).copied().collect();
         let mut pairs: Vec<HashMap<NodeId, Value>> = vec![HashMap::new(); groups.len()];
@@ -149,6 +150,7 @@ impl Translator<'_> {
                 lanes.insert(id, value);
             }
         }
+        let mut updated: HashMap<BufferId, Value> = HashMap::new();
         for (k, (lanes, &shift)) in lanes.iter_mut().zip(shifts).enumerate() {
             let values = self.kernel.outputs.iter().map(|o| o.value).collect();
             self.spread_pairs(values, paired, &pairs[k / 2], k % 2, lanes);
@@ -167,7 +169,14 @@ impl Translator<'_> {
                     Store::Update { index } => {
                         let step = self.update_step(output.buffer, index);
                         let axes = vec![crate::ir::Access::Direct; index.len()];
-                        let (address, _) = self.element(output.buffer, index, &axes);
+                        let address = match updated.get(&output.buffer) {
+                            Some(&address) => address,
+                            None => {
+                                let (address, _) = self.element(output.buffer, index, &axes);
+                                updated.insert(output.buffer, address);
+                                address
+                            }
+                        };
                         for lane in 0..2u8 {
                             let value = self.b.ins().extractlane(value, lane);
                             let offset = (step * (shift + i64::from(lane))) as i32;
@@ -310,10 +319,19 @@ impl Translator<'_> {
                     let address = self.b.ins().iadd(row, bytes);
                     return self.b.ins().load(LANES, flags, address, displacement + 8 * shift as i32);
                 }
-                let counter = self.counters[plan.var.index()].expect("the row's loop is open");
-                let v = self.b.use_var(counter);
-                let offset = self.b.ins().imul_imm_s(v, step);
-                let address = self.b.ins().iadd(row, offset);
+                let var = plan.var;
+                // The shifts differ only in the loads' displacements: one address serves all.
+                let address = match self.addresses.get(&(row, step)) {
+                    Some(&address) => address,
+                    None => {
+                        let counter = self.counters[var.index()].expect("the row's loop is open");
+                        let v = self.b.use_var(counter);
+                        let offset = self.b.ins().imul_imm_s(v, step);
+                        let address = self.b.ins().iadd(row, offset);
+                        self.addresses.insert((row, step), address);
+                        address
+                    }
+                };
                 let at = |lane: i64| displacement + (step * (shift + lane)) as i32;
                 let first = self.b.ins().load(types::F64, flags, address, at(0));
                 let second = self.b.ins().load(types::F64, flags, address, at(1));
