@@ -2,7 +2,7 @@
 //! scale by `2^k` in two exact-or-once-rounded steps (so results near overflow and in the
 //! subnormal range need no special case).
 
-use super::{Bits, LN2_HI, LN2_LO, horner, nearest_multiple};
+use super::{Bits, LN2_HI, LN2_LO, clamp, horner, nearest_multiple};
 
 /// `1 / ln 2`.
 const INV_LN2: f64 = std::f64::consts::LOG2_E;
@@ -21,9 +21,7 @@ const HIGH: f64 = 710.0;
 
 /// `e^x`, within 1 ulp. `exp(NaN)` is NaN, `exp(-inf) = 0`, `exp(inf) = inf`.
 pub fn exp<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
-    let (low, high) = (a.num(LOW), a.num(HIGH));
-    let x = a.max(x, low);
-    let x = a.min(x, high);
+    let x = clamp(a, x, LOW, HIGH);
     let k = nearest_multiple(a, x, INV_LN2);
     let ln2_hi = a.num(LN2_HI);
     let ln2_lo = a.num(LN2_LO);

@@ -2,7 +2,7 @@
 //! `tanh`, `sinh`, `cosh`. fdlibm's algorithms (`s_expm1.c`, `s_tanh.c`, `e_sinh.c`,
 //! `e_cosh.c`), with every branch computed and the result selected, so lanes stay in step.
 
-use super::{Bits, LN2_HI, LN2_LO, exp, horner, nearest_multiple};
+use super::{Bits, LN2_HI, LN2_LO, clamp, exp, horner, nearest_multiple};
 
 /// `1 / ln 2`.
 const INV_LN2: f64 = std::f64::consts::LOG2_E;
@@ -37,9 +37,7 @@ pub fn expm1<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
     let negative = a.less(x, zero);
     // Arguments beyond the range that matters are clamped (the result is selected below), so
     // every lane's scale stays within `pow2`'s reach.
-    let (low, high) = (a.num(MINUS_ONE_BELOW), a.num(OVERFLOW));
-    let xc = a.max(x, low);
-    let xc = a.min(xc, high);
+    let xc = clamp(a, x, MINUS_ONE_BELOW, OVERFLOW);
     let magnitude_c = a.abs(xc);
     // k: 0 below ln2/2, +-1 below 1.5 ln2, else x / ln2 rounded half away from zero.
     let m = nearest_multiple(a, magnitude_c, INV_LN2);
@@ -151,6 +149,7 @@ pub fn expm1<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
         a.less(magnitude, limit)
     };
     let result = a.select(tiny, x, result);
+    let (low, high) = (a.num(MINUS_ONE_BELOW), a.num(OVERFLOW));
     let above_low = a.less(low, x);
     let result = a.select(above_low, result, minus_one);
     let overflows = a.less(high, x);

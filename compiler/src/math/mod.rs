@@ -193,6 +193,17 @@ fn ulps(a: f64, b: f64) -> u64 {
     key(a).abs_diff(key(b))
 }
 
+/// `x` clamped to `[low, high]` (nonzero bounds), NaN staying NaN: by comparisons and selects
+/// rather than `max` and `min`, which vector code spends several instructions on to order NaN
+/// and signed zeros.
+fn clamp<A: Arith>(a: &mut A, x: A::Num, low: f64, high: f64) -> A::Num {
+    let (low, high) = (a.num(low), a.num(high));
+    let below = a.less(x, low);
+    let x = a.select(below, low, x);
+    let above = a.less(high, x);
+    a.select(above, high, x)
+}
+
 /// The integer nearest `x * inverse` (halves up): how many periods `1 / inverse` to take away.
 fn nearest_multiple<A: Arith>(a: &mut A, x: A::Num, inverse: f64) -> A::Num {
     let inverse = a.num(inverse);
