@@ -3,8 +3,16 @@
 //! Only used where every innermost-loop operation has a lane-wise form that computes exactly
 //! what the scalar code computes: arithmetic, comparisons and selects (masks), math functions,
 //! random-number words (the two points' words in the low lanes of an `i32x4`, so one `pmuludq`
-//! makes both 64-bit products of a Philox round), and loads that read two neighbouring elements
-//! of the buffer's last axis. Values that do not change along the row are splatted.
+//! makes both 64-bit products of a Philox round), loads that move along one axis of their
+//! buffer (neighbouring elements in one load, elements a stride apart in two), and stores that
+//! assign, add, or update in place where no point reads what another writes (a checkerboard
+//! colour). Values that do not change along the row are splatted.
+//!
+//! Points `2j` and `2j + 1` that share a random draw (a noise's or a sampler's pair, see
+//! `lower::random`) compute it once: such *paired* values are computed on the lanes of two
+//! pairs, and each vector of two points reads its pair's lane. A loop body interleaves several
+//! vectors' independent chains, which is why such functions are compiled as emitted
+//! (`Translated::vectorized`).
 
 use std::collections::HashMap;
 
