@@ -152,6 +152,24 @@ fn examples_agree() {
     }
 }
 
+/// Reads a stride apart along the row (two loads per vector in the JIT's interior, wrapped or
+/// clamped at the edges) and a checkerboard colour updated in place on vectors.
+#[test]
+fn strided_reads_and_vector_updates_agree() {
+    let strided = "const N = 64\nstate u : [i < N] periodic = sin(0.3 * i)\n\
+                   state w : [i < 32] = 0\nstate z : [i < 21] clamp = 0\n\
+                   d/dt u[i] = -0.5 * u[i]\n\
+                   d/dt w[i] = u[2 * i] - u[2 * i + 1] + 0.5 * u[2 * i - 1]\n\
+                   d/dt z[i] = u[3 * i] * z[i + 1] + u[3 * i + 2]\n\
+                   run euler(dt = 0.01, steps = 5)\n";
+    assert_engines_agree(&model_of(strided, &[]), None, "strided reads");
+    let text = std::fs::read_to_string("examples/ising.noe").expect("example");
+    for (side, beta) in [(20.0, 0.3), (34.0, 0.6)] {
+        let model = model_of(&text, &[("L", side), ("beta", beta)]);
+        assert_engines_agree(&model, Some(7), &format!("ising {side}"));
+    }
+}
+
 #[test]
 fn ir_cases_agree() {
     for entry in std::fs::read_dir("tests/cases").expect("cases") {
