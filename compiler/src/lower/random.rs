@@ -111,6 +111,20 @@ pub fn normal_pair_of(words: [u32; 4]) -> [f64; 2] {
     [radius * cos, radius * sin]
 }
 
+/// `floor(position / 2)`, the pair of two neighbouring points that share a draw, and whether
+/// `position` is the odd one: in the forms the JIT recognises (`codegen::clif` computes a
+/// pair's draw once for both points, and the parity of an aligned pair as lane constants).
+pub fn pair_of(b: &mut KernelBuilder, position: NodeId) -> (NodeId, NodeId) {
+    let half = b.constant(0.5);
+    let halved = b.binary(Binary::Mul, position, half);
+    let pair = b.unary(Unary::Floor, halved);
+    let two = b.constant(2.0);
+    let even = b.binary(Binary::Mul, pair, two);
+    let parity = b.binary(Binary::Sub, position, even);
+    let one = b.constant(1.0);
+    (pair, b.compare(crate::ops::Compare::Eq, parity, one))
+}
+
 /// A count that may pass 2^32 (a step, a sweep) as two counter numbers, low and high words.
 pub fn count_words(b: &mut KernelBuilder, count: NodeId) -> [NodeId; 2] {
     let scale = b.constant(2f64.powi(-32));

@@ -15,7 +15,7 @@
 use crate::ir::builder::KernelBuilder;
 use crate::ir::{Affine, BufferId, Node, NodeId, ProcId};
 use crate::model::{Draw, FieldId, SampleSpec, Sampler};
-use crate::ops::{Binary, Compare, Unary};
+use crate::ops::Binary;
 
 use super::random::Purpose;
 use super::{LowerError, Lowering, random};
@@ -129,14 +129,7 @@ impl Lowering<'_, '_> {
         // The even point's site: `flat` with `m i` replaced by `2 m floor(i / 2)`.
         let rest = b.affine_value(&flat.add(&Affine::var(var).scale(-m)));
         let position = b.affine_value(&Affine::var(var));
-        let half = b.constant(0.5);
-        let halved = b.binary(Binary::Mul, position, half);
-        let pair = b.unary(Unary::Floor, halved);
-        let two = b.constant(2.0);
-        let even = b.binary(Binary::Mul, pair, two);
-        let parity = b.binary(Binary::Sub, position, even);
-        let one = b.constant(1.0);
-        let odd = b.compare(Compare::Eq, parity, one);
+        let (pair, odd) = random::pair_of(b, position);
         let span = b.constant(2.0 * m as f64);
         let offset = b.binary(Binary::Mul, pair, span);
         let even_site = b.binary(Binary::Add, rest, offset);

@@ -19,7 +19,7 @@ use crate::autodiff::forward;
 use crate::ir::builder::KernelBuilder;
 use crate::ir::{Access, NodeId, Output};
 use crate::model::{Affine, Def, Diffusion, Equation, EquationKind, Expr, FieldId, FieldKind, Integrator, Node};
-use crate::ops::{Binary, Compare, Unary};
+use crate::ops::{Binary, Unary};
 
 use super::{Lowering, Reading, Step, kernel, random};
 use crate::lower::LowerError;
@@ -136,14 +136,7 @@ impl Lowering<'_, '_> {
                     });
                 }
                 let position = b.affine_value(last);
-                let half = b.constant(0.5);
-                let halved = b.binary(Binary::Mul, position, half);
-                let within = b.unary(Unary::Floor, halved);
-                let two = b.constant(2.0);
-                let even = b.binary(Binary::Mul, within, two);
-                let parity = b.binary(Binary::Sub, position, even);
-                let one = b.constant(1.0);
-                let odd = b.compare(Compare::Eq, parity, one);
+                let (within, odd) = random::pair_of(b, position);
                 let pair = match row {
                     Some(row) => {
                         let pairs_per_row = b.constant(extents[outer.len()].div_ceil(2) as f64);
