@@ -242,6 +242,11 @@ fn trig_arguments() -> impl Iterator<Item = f64> {
 }
 
 #[test]
+fn tan_is_within_three_ulp_on_every_engine() {
+    check(Unary::Tan, f64::tan, 3, trig_arguments());
+}
+
+#[test]
 fn sin_is_within_one_ulp_on_every_engine() {
     check(Unary::Sin, f64::sin, 1, trig_arguments());
 }

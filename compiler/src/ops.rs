@@ -21,7 +21,7 @@ pub enum Unary {
     Sin,
     /// Cosine, of radians, by [`crate::math::cos`].
     Cos,
-    /// Tangent, of radians.
+    /// Tangent, of radians, by [`crate::math::tan`].
     Tan,
     /// Hyperbolic tangent, by [`crate::math::tanh`].
     Tanh,
@@ -165,7 +165,7 @@ impl Unary {
             Unary::Sqrt => x.sqrt(),
             Unary::Sin => crate::math::sin(&mut crate::math::Scalar, x),
             Unary::Cos => crate::math::cos(&mut crate::math::Scalar, x),
-            Unary::Tan => x.tan(),
+            Unary::Tan => crate::math::tan(&mut crate::math::Scalar, x),
             Unary::Tanh => crate::math::tanh(&mut crate::math::Scalar, x),
             Unary::Sinh => crate::math::sinh(&mut crate::math::Scalar, x),
             Unary::Cosh => crate::math::cosh(&mut crate::math::Scalar, x),

@@ -1,7 +1,7 @@
 //! Math functions written once, as exactly rounded arithmetic, for every engine.
 //!
-//! `exp`, `log`, `sin`, `cos`, `tanh`, `sinh` and `cosh` (and `expm1`, which the last three
-//! use) are not calls into the platform's libm: each is an algorithm
+//! `exp`, `log`, `sin`, `cos`, `tan`, `tanh`, `sinh` and `cosh` (and `expm1`, which the last
+//! three use) are not calls into the platform's libm: each is an algorithm
 //! over the operations of [`Arith`] (IEEE double `+ - * /`, `floor`, comparisons, selects,
 //! and, in [`Bits`], three bit manipulations of the exponent field, and the large-argument reduction of `sin`
 //! and `cos`, [`reduce::large`], integer arithmetic in plain Rust), all exactly specified. The
@@ -16,7 +16,8 @@
 //! itself is off): [`exp`], [`log`], [`sin`] and [`cos`] are within 1 ulp of the correctly
 //! rounded result (`sin` and `cos` for every finite argument); [`expm1`] is within 1 ulp of
 //! glibc's, [`tanh`], [`sinh`] and [`cosh`] within 3 (glibc's own are within 2 of the correctly
-//! rounded result; fdlibm's formulas round two or three times after `expm1` or `exp`).
+//! rounded result; fdlibm's formulas round two or three times after `expm1` or `exp`); [`tan`]
+//! within 3 (a division of the two).
 //!
 //! The reductions and polynomials are those of fdlibm (Sun Microsystems, 1993) and FreeBSD's
 //! msun, restated here without their branches.
@@ -32,7 +33,7 @@ use crate::ops::Binary;
 pub use exp::exp;
 pub use hyperbolic::{cosh, expm1, sinh, tanh};
 pub use log::log;
-pub use trig::{MEDIUM as TRIG_MEDIUM, cos, sin, sin_cos, sin_cos_turns};
+pub use trig::{MEDIUM as TRIG_MEDIUM, cos, sin, sin_cos, sin_cos_turns, tan};
 
 /// The operations the math functions are written in. Every method is exactly specified, so
 /// two implementations that follow the contract agree bit for bit: no fused multiply-add, no

@@ -82,7 +82,10 @@ pub const INLINE_MATH_LIMIT: usize = 64;
 
 /// Whether `op` is one of [`crate::math`]'s functions, emitted inline where there are few.
 pub fn is_inline_math(op: Unary) -> bool {
-    matches!(op, Unary::Exp | Unary::Log | Unary::Sin | Unary::Cos | Unary::Tanh | Unary::Sinh | Unary::Cosh)
+    matches!(
+        op,
+        Unary::Exp | Unary::Log | Unary::Sin | Unary::Cos | Unary::Tan | Unary::Tanh | Unary::Sinh | Unary::Cosh
+    )
 }
 
 /// External math functions kernels may call: symbol name, operation, number of arguments.

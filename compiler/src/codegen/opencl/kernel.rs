@@ -357,7 +357,7 @@ fn unary(op: Unary, a: &str) -> String {
         Unary::Sin => call("noether_sin"),
         Unary::Cos => call("noether_cos"),
         Unary::Sqrt => call("sqrt"),
-        Unary::Tan => call("tan"),
+        Unary::Tan => call("noether_tan"),
         Unary::Tanh => call("noether_tanh"),
         Unary::Sinh => call("noether_sinh"),
         Unary::Cosh => call("noether_cosh"),
