@@ -241,6 +241,23 @@ fn trig_arguments() -> impl Iterator<Item = f64> {
         .chain([limit, -limit, step(limit, 1), step(limit, -1), 1e22, 2f64.powi(1023)])
 }
 
+/// Arguments for `atan`: around and between the reduction's thresholds, every exponent, the
+/// tiny and huge ends.
+fn atan_arguments() -> impl Iterator<Item = f64> {
+    let thresholds = [0.4375, 0.6875, 1.1875, 2.4375, 2f64.powi(-27), 2f64.powi(66), 1.0];
+    let edges = thresholds.into_iter().flat_map(|t| [step(t, -1), t, step(t, 1), -step(t, -1), -t, -step(t, 1)]);
+    uniform(1_000_000, 59, -3.0, 3.0)
+        .chain(uniform(300_000, 61, -100.0, 100.0))
+        .chain(random_bits(400_000, 67))
+        .chain(edges)
+        .chain([0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1e300, -1e-300, 5e-324])
+}
+
+#[test]
+fn atan_is_within_one_ulp_on_every_engine() {
+    check(Unary::Atan, f64::atan, 1, atan_arguments());
+}
+
 #[test]
 fn tan_is_within_three_ulp_on_every_engine() {
     check(Unary::Tan, f64::tan, 3, trig_arguments());

@@ -33,7 +33,7 @@ pub enum Unary {
     Asin,
     /// Arccosine, in radians; NaN outside `[-1, 1]`.
     Acos,
-    /// Arctangent, in radians, in `[-pi/2, pi/2]`.
+    /// Arctangent, in radians, in `[-pi/2, pi/2]`, by [`crate::math::atan`].
     Atan,
     /// Absolute value.
     Abs,
@@ -171,7 +171,7 @@ impl Unary {
             Unary::Cosh => crate::math::cosh(&mut crate::math::Scalar, x),
             Unary::Asin => x.asin(),
             Unary::Acos => x.acos(),
-            Unary::Atan => x.atan(),
+            Unary::Atan => crate::math::atan(&mut crate::math::Scalar, x),
             Unary::Abs => x.abs(),
             Unary::Floor => x.floor(),
             Unary::Ceil => x.ceil(),

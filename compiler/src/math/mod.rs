@@ -1,7 +1,7 @@
 //! Math functions written once, as exactly rounded arithmetic, for every engine.
 //!
-//! `exp`, `log`, `sin`, `cos`, `tan`, `tanh`, `sinh` and `cosh` (and `expm1`, which the last
-//! three use) are not calls into the platform's libm: each is an algorithm
+//! `exp`, `log`, `sin`, `cos`, `tan`, `atan`, `tanh`, `sinh` and `cosh` (and `expm1`, which
+//! the last three use) are not calls into the platform's libm: each is an algorithm
 //! over the operations of [`Arith`] (IEEE double `+ - * /`, `floor`, comparisons, selects,
 //! and, in [`Bits`], three bit manipulations of the exponent field, and the large-argument reduction of `sin`
 //! and `cos`, [`reduce::large`], integer arithmetic in plain Rust), all exactly specified. The
@@ -14,7 +14,8 @@
 //! Accuracy (measured by `tests/math.rs` on every engine against the platform libm, over
 //! millions of arguments and the special values, and against 4000-bit values where glibc
 //! itself is off): [`exp`], [`log`], [`sin`] and [`cos`] are within 1 ulp of the correctly
-//! rounded result (`sin` and `cos` for every finite argument); [`expm1`] is within 1 ulp of
+//! rounded result (`sin` and `cos` for every finite argument), [`atan`] within 1 ulp of glibc's;
+//! [`expm1`] is within 1 ulp of
 //! glibc's, [`tanh`], [`sinh`] and [`cosh`] within 3 (glibc's own are within 2 of the correctly
 //! rounded result; fdlibm's formulas round two or three times after `expm1` or `exp`); [`tan`]
 //! within 3 (a division of the two).
@@ -22,6 +23,7 @@
 //! The reductions and polynomials are those of fdlibm (Sun Microsystems, 1993) and FreeBSD's
 //! msun, restated here without their branches.
 
+mod atan;
 mod exp;
 mod hyperbolic;
 mod log;
@@ -30,6 +32,7 @@ mod trig;
 
 use crate::ops::Binary;
 
+pub use atan::atan;
 pub use exp::exp;
 pub use hyperbolic::{cosh, expm1, sinh, tanh};
 pub use log::log;

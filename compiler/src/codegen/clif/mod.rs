@@ -84,7 +84,15 @@ pub const INLINE_MATH_LIMIT: usize = 64;
 pub fn is_inline_math(op: Unary) -> bool {
     matches!(
         op,
-        Unary::Exp | Unary::Log | Unary::Sin | Unary::Cos | Unary::Tan | Unary::Tanh | Unary::Sinh | Unary::Cosh
+        Unary::Exp
+            | Unary::Log
+            | Unary::Sin
+            | Unary::Cos
+            | Unary::Tan
+            | Unary::Atan
+            | Unary::Tanh
+            | Unary::Sinh
+            | Unary::Cosh
     )
 }
 

@@ -363,7 +363,7 @@ fn unary(op: Unary, a: &str) -> String {
         Unary::Cosh => call("noether_cosh"),
         Unary::Asin => call("asin"),
         Unary::Acos => call("acos"),
-        Unary::Atan => call("atan"),
+        Unary::Atan => call("noether_atan"),
         Unary::Abs => call("fabs"),
         Unary::Floor => call("floor"),
         Unary::Ceil => call("ceil"),

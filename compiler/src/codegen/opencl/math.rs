@@ -114,7 +114,7 @@ fn function(name: &str, f: fn(&mut Printer, usize) -> usize) -> String {
 /// the device's own.
 pub(super) fn functions(precision: Precision) -> String {
     if precision == Precision::F32 {
-        return ["exp", "log", "sin", "cos", "tan", "tanh", "sinh", "cosh"]
+        return ["exp", "log", "sin", "cos", "tan", "atan", "tanh", "sinh", "cosh"]
             .map(|f| format!("real noether_{f}(real x) {{\n    return {f}(x);\n}}\n\n"))
             .concat();
     }
@@ -124,6 +124,7 @@ pub(super) fn functions(precision: Precision) -> String {
     out.push_str(&function("noether_sin", math::sin));
     out.push_str(&function("noether_cos", math::cos));
     out.push_str(&function("noether_tan", math::tan));
+    out.push_str(&function("noether_atan", math::atan));
     out.push_str(&function("noether_tanh", math::tanh));
     out.push_str(&function("noether_sinh", math::sinh));
     out.push_str(&function("noether_cosh", math::cosh));
