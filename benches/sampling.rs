@@ -9,7 +9,7 @@ mod common;
 
 use common::best;
 
-use noether::compiler::lower::random::{Purpose, philox_words, sampler_stream};
+use noether::compiler::lower::random::{Purpose, philox_words, sampler_stream, uniform_of};
 use noether::compiler::math::{Scalar, exp};
 use noether::{Backend, EngineOptions, Model, Override, Source};
 
@@ -24,12 +24,6 @@ fn script() -> String {
          energy H = -sum(i, j) s[i, j] * (s[i+1, j] + s[i, j+1])\n\
          sample s ~ exp(-beta * H) with metropolis(sweeps = {SWEEPS}, order = checkerboard, seed = {SEED})\n"
     )
-}
-
-/// The uniform Noether draws from two Philox words: their top 52 bits `k` as `(k + 1/2) 2^-52`.
-fn uniform(hi: u32, lo: u32) -> f64 {
-    let k = f64::from(hi) * 2f64.powi(20) + (f64::from(lo) * 2f64.powi(-12)).floor();
-    (k + 0.5) * 2f64.powi(-52)
 }
 
 /// One checkerboard sweep's visits: colour 0 (even `i + j`), then colour 1, each site with its
@@ -61,7 +55,7 @@ fn ising_by_hand(sweeps: u64, stream: u32) -> Vec<f64> {
             let (row, column) = (site / L, site % L);
             let first = row * L + 4 * (column / 4) + column % 2;
             let words = philox_words([first as u32, low, high, 0], [SEED, stream]);
-            let u = if (column / 2) % 2 == 0 { uniform(words[0], words[1]) } else { uniform(words[2], words[3]) };
+            let u = if (column / 2) % 2 == 0 { uniform_of(words[0], words[1]) } else { uniform_of(words[2], words[3]) };
             if u < ratios[((spin * n + 4.0) / 2.0) as usize] {
                 s[site] = -spin;
             }

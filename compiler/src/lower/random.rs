@@ -99,13 +99,15 @@ pub fn normal_pair(b: &mut KernelBuilder, words: [NodeId; 4]) -> [NodeId; 2] {
     [b.binary(Binary::Mul, radius, cos), b.binary(Binary::Mul, radius, sin)]
 }
 
+/// What [`uniform`] computes from two words, in plain Rust.
+pub fn uniform_of(hi: u32, lo: u32) -> f64 {
+    let k = f64::from(hi) * 2f64.powi(20) + (f64::from(lo) * 2f64.powi(-12)).floor();
+    (k + 0.5) * 2f64.powi(-52)
+}
+
 /// What [`normal_pair`] computes from `words`, in plain Rust (the runtime's own draws).
 pub fn normal_pair_of(words: [u32; 4]) -> [f64; 2] {
-    let uniform = |hi: u32, lo: u32| {
-        let k = f64::from(hi) * 2f64.powi(20) + (f64::from(lo) * 2f64.powi(-12)).floor();
-        (k + 0.5) * 2f64.powi(-52)
-    };
-    let (u1, u2) = (uniform(words[0], words[1]), uniform(words[2], words[3]));
+    let (u1, u2) = (uniform_of(words[0], words[1]), uniform_of(words[2], words[3]));
     let radius = (-2.0 * math::log(&mut Scalar, u1)).sqrt();
     let (sin, cos) = math::sin_cos_turns(&mut Scalar, u2);
     [radius * cos, radius * sin]

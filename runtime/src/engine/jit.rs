@@ -146,7 +146,7 @@ fn compile(program: Arc<Program>, vectorize: bool) -> Result<Code, EngineError> 
         loop {
             // A failure here is a compiler bug; even a panic becomes an error naming the kernel.
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let target = Target { isa: &*as_emitted, vectorize: attempt };
+                let target = Target { as_emitted: &*as_emitted, vectorize: attempt };
                 compile_kernel(&mut module, &mut ctx, &mut builder_context, program_ref, kernel, id, target)
             }))
             .unwrap_or_else(|panic| Err(panic_message(panic.as_ref())));
@@ -191,7 +191,7 @@ fn target_isa(opt_level: &str) -> Result<Arc<dyn TargetIsa>, EngineError> {
 /// compiles vector code as emitted (see [`codegen::Translated::vectorized`]).
 #[derive(Clone, Copy)]
 struct Target<'i> {
-    isa: &'i dyn TargetIsa,
+    as_emitted: &'i dyn TargetIsa,
     vectorize: bool,
 }
 
@@ -221,9 +221,9 @@ fn compile_kernel(
     if !translated.vectorized {
         return module.define_function(id, ctx).map_err(|e| format!("{e:?}"));
     }
-    ctx.compile(target.isa, &mut ControlPlane::default()).map_err(|e| format!("{e:?}"))?;
+    ctx.compile(target.as_emitted, &mut ControlPlane::default()).map_err(|e| format!("{e:?}"))?;
     let compiled = ctx.compiled_code().expect("the function was just compiled");
-    let alignment = u64::from(compiled.buffer.alignment).max(target.isa.function_alignment().minimum.into());
+    let alignment = u64::from(compiled.buffer.alignment).max(target.as_emitted.function_alignment().minimum.into());
     let relocs: Vec<ModuleReloc> =
         compiled.buffer.relocs().iter().map(|reloc| ModuleReloc::from_mach_reloc(reloc, &ctx.func, id)).collect();
     module.define_function_bytes(id, alignment, compiled.code_buffer(), &relocs).map_err(|e| format!("{e:?}"))

@@ -120,8 +120,9 @@ impl Translator<'_> {
     /// The body at the points `v + shift` and `v + shift + 1` for every shift, storing them.
     /// The vectors' instructions are interleaved node by node, so their independent
     /// dependency chains (ten Philox rounds, a polynomial) overlap in the processor instead of
-    /// one waiting for the other's to drain. Loads are pure (a kernel never reads what it
-    /// writes), so computing every point before storing any changes nothing.
+    /// one waiting for the other's to drain. A kernel never reads what another of its points
+    /// writes (it writes other buffers, or updates only where `updates_independent` holds), so
+    /// computing every point before storing any changes nothing.
     ///
     /// With `paired` nodes (see [`Self::paired_nodes`]) the shifts go up by 2 from an even `v`
     /// and come in groups of two: each paired node is computed once per group, on the lanes of
@@ -419,7 +420,8 @@ impl Translator<'_> {
     }
 
     /// The low (`half` 0) or high (`half` 1) words of the lanes' 64-bit products `a b`: one
-    /// `pmuludq`, which the other half's node shares (Cranelift merges the identical products).
+    /// `pmuludq`, which the other half's node shares (cached by operands in `products`: vector
+    /// code is compiled unoptimised, so Cranelift would not merge them).
     fn product_half(&mut self, a: Value, b: Value, half: u8) -> Value {
         let product = match self.products.get(&(a, b)) {
             Some(&product) => product,
