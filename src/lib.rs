@@ -61,8 +61,8 @@ pub use noether_compiler::diag::{Failure, Source};
 pub use noether_compiler::resolve::Override;
 pub use noether_runtime as runtime;
 pub use noether_runtime::{
-    Backend, CompileTimings, EngineOptions, FitOptions, FitResult, Frame, Gradient, GradientOptions, Model, RunError,
-    Schedule, Settings, Simulator,
+    Backend, CompileTimings, EngineOptions, FitOptions, FitResult, Frame, Gradient, GradientMode, GradientOptions,
+    Model, RunError, Schedule, Settings, Simulator,
 };
 
 pub mod plot;

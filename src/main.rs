@@ -103,9 +103,14 @@ struct GradArgs {
     /// Write tensor gradients as DIR/grad_NAME.npy.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// How many states the forward run keeps for the reverse run (default: sqrt(steps)).
+    /// How many states the forward run keeps for the reverse run (default: sqrt(steps));
+    /// implies reverse mode under `--mode auto`.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     checkpoints: Option<u64>,
+    /// Reverse mode (through time with checkpoints), forward mode (tangents carried along the
+    /// run, a run per 4 inputs), or auto: forward for at most 2 scalar inputs.
+    #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
+    mode: ModeArg,
     #[command(flatten)]
     settings: SettingsArgs,
     #[command(flatten)]
@@ -253,6 +258,9 @@ enum Stage {
     Ir,
     /// The Kernel IR with the adjoint procedures of the first loss.
     Grad,
+    /// The Kernel IR with the forward-mode (tangent) procedures of the first loss with respect
+    /// to every param.
+    Tangent,
     /// The Cranelift IR the JIT compiles, before Cranelift's optimisations.
     Clif,
     /// The OpenCL C the OpenCL engine builds, with each kernel's launch.
@@ -286,6 +294,26 @@ enum BackendArg {
     Opencl,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum ModeArg {
+    /// Forward mode for at most 2 scalar inputs, reverse mode otherwise.
+    Auto,
+    /// Reverse through time with checkpoints.
+    Reverse,
+    /// Tangents carried forward through the run.
+    Forward,
+}
+
+impl From<ModeArg> for noether::GradientMode {
+    fn from(arg: ModeArg) -> noether::GradientMode {
+        match arg {
+            ModeArg::Auto => noether::GradientMode::Auto,
+            ModeArg::Reverse => noether::GradientMode::Reverse,
+            ModeArg::Forward => noether::GradientMode::Forward,
+        }
+    }
+}
+
 impl From<BackendArg> for Backend {
     fn from(arg: BackendArg) -> Backend {
         match arg {
@@ -302,6 +330,7 @@ impl From<Stage> for commands::Stage {
             Stage::Ast => commands::Stage::Ast,
             Stage::Ir => commands::Stage::Ir,
             Stage::Grad => commands::Stage::Grad,
+            Stage::Tangent => commands::Stage::Tangent,
             Stage::Clif => commands::Stage::Clif,
             Stage::Opencl => commands::Stage::OpenCl,
         }
@@ -356,6 +385,7 @@ fn main() -> ExitCode {
             json: args.json,
             out: args.out,
             checkpoints: args.checkpoints.map(|c| c as usize),
+            mode: args.mode.into(),
             settings: args.settings.into(),
             engine: args.engine.into(),
         }),

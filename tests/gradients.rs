@@ -195,7 +195,7 @@ fn checkpoint_counts_do_not_change_the_gradient(backend: Backend) {
     let mut results = Vec::new();
     for checkpoints in [1, 2, 4, 17] {
         let mut sim = simulator(text, backend);
-        let options = noether::runtime::GradientOptions { checkpoints: Some(checkpoints) };
+        let options = noether::runtime::GradientOptions { checkpoints: Some(checkpoints), ..Default::default() };
         let gradient = sim.gradient_with("L", &["D", "u"], options).expect("gradient");
         assert!(gradient.memory.checkpoints <= checkpoints);
         results.push(gradient.gradients);

@@ -2,7 +2,7 @@
 //! it allocates, with the figures; one that produces NaN or infinity at the first bad step,
 //! naming the state and the index, the same for `run` and for a gradient's forward pass.
 
-use noether::{Backend, EngineOptions, Simulator};
+use noether::{Backend, EngineOptions, GradientMode, GradientOptions, Simulator};
 
 use crate::support::{model, on_every_engine};
 
@@ -18,19 +18,28 @@ fn limited(text: &str, memory_limit: Option<u64>) -> Simulator {
 
 /// The check before a gradient sizes exactly what the gradient then holds: at that many bytes
 /// it runs, at one byte fewer it is refused, before allocating anything, with both figures;
-/// the simulator still runs.
+/// the simulator still runs. Forward mode likewise, its buffers holding the tangents.
 #[test]
 fn a_gradient_too_large_for_memory_is_refused_before_it_starts() {
-    let peak = limited(HEAT, None).gradient("L", &["D"]).expect("gradient").memory.peak_bytes() as u64;
+    let reverse = GradientOptions { mode: GradientMode::Reverse, ..GradientOptions::default() };
+    let peak = limited(HEAT, None).gradient_with("L", &["D"], reverse).expect("gradient").memory.peak_bytes() as u64;
     let forward = model(HEAT).run_bytes();
     assert!(forward < peak / 4, "the run ({forward} B) fits where the gradient ({peak} B) does not");
 
-    let gradient = limited(HEAT, Some(peak)).gradient("L", &["D"]).expect("fits at its own figure");
+    let gradient = limited(HEAT, Some(peak)).gradient_with("L", &["D"], reverse).expect("fits at its own figure");
     assert_eq!(gradient.memory.peak_bytes() as u64, peak);
+
+    let tangents = limited(HEAT, None).gradient("L", &["D"]).expect("gradient");
+    assert_eq!(tangents.mode, GradientMode::Forward);
+    let tangent_peak = tangents.memory.peak_bytes() as u64;
+    assert!(forward < tangent_peak && tangent_peak < peak, "{forward} < {tangent_peak} < {peak}");
+    limited(HEAT, Some(tangent_peak)).gradient("L", &["D"]).expect("fits at its own figure");
+    let failure = limited(HEAT, Some(tangent_peak - 1)).gradient("L", &["D"]).expect_err("one byte short");
+    assert_eq!(failure.codes(), ["noether::grad::tangents_too_large"]);
 
     let mut sim = limited(HEAT, Some(peak - 1));
     let buffers = sim.buffer_count();
-    let failure = sim.gradient("L", &["D"]).expect_err("one byte short");
+    let failure = sim.gradient_with("L", &["D"], reverse).expect_err("one byte short");
     assert_eq!(failure.codes(), ["noether::grad::too_large"]);
     let text = failure.render_plain(200);
     let needed = noether::runtime::error::bytes_text(peak);
@@ -55,7 +64,7 @@ fn a_gradient_reports_what_it_holds() {
     let mut sim = limited(&text, None);
     let state = 16 * 16 * 8;
     for (checkpoints, sets) in [(16, 16 + 1 + 1), (4, 4 + 4 + 1), (1, 1 + 16 + 1), (2, 2 + 8 + 1)] {
-        let options = noether::runtime::GradientOptions { checkpoints: Some(checkpoints) };
+        let options = noether::runtime::GradientOptions { checkpoints: Some(checkpoints), ..Default::default() };
         let memory = sim.gradient_with("L", &["D"], options).expect("gradient").memory;
         assert_eq!((memory.checkpoints, memory.stored_state_sets), (checkpoints, sets));
         assert_eq!(memory.stored_bytes, sets * state, "{checkpoints} checkpoints");
@@ -66,14 +75,19 @@ fn a_gradient_reports_what_it_holds() {
 }
 
 /// `u[5]` becomes -inf at step 71 (log(0) at t = 70) and NaN after: the gradient's forward
-/// pass stops there with the diagnostic `run` gives, though its first check comes at step 128.
+/// pass stops there with the diagnostic `run` gives, though its first check comes at step 128
+/// (reverse mode) or at the end (forward mode).
 fn a_gradient_names_the_first_bad_step_as_run_does(backend: Backend) {
     let text = "param a = 1.0\nstate u : [i < 8] = a\nd/dt u[i] = if i == 5 then log(70 - t) else 0\n\
                 loss L = sum(i) u[i]\nrun euler(dt = 1.0, steps = 200)\n";
     let run = crate::support::simulator(text, backend).run().expect_err("blows up").render_plain(80);
     assert!(run.contains("`u` became -inf at step 71, first at index [5]"), "{run}");
-    let gradient = crate::support::simulator(text, backend).gradient("L", &["a"]).expect_err("blows up");
-    assert_eq!(gradient.render_plain(80), run);
+    for mode in [GradientMode::Forward, GradientMode::Reverse] {
+        let options = GradientOptions { mode, ..GradientOptions::default() };
+        let mut sim = crate::support::simulator(text, backend);
+        let gradient = sim.gradient_with("L", &["a"], options).expect_err("blows up");
+        assert_eq!(gradient.render_plain(80), run, "{mode:?}");
+    }
 }
 
 on_every_engine!(a_gradient_names_the_first_bad_step_as_run_does);

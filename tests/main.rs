@@ -13,6 +13,7 @@ mod gradients;
 mod guards;
 mod math;
 mod md;
+mod modes;
 mod nn;
 #[cfg(feature = "opencl")]
 mod opencl;

@@ -17,7 +17,7 @@ fn a_gradient_through_1000_steps_with_checkpoints_equals_the_jits() {
                 run heun(dt = 0.05, steps = 1000)\n";
     let gradient = |backend| {
         let mut sim = simulator(text, backend);
-        let options = noether::GradientOptions { checkpoints: Some(32) };
+        let options = noether::GradientOptions { checkpoints: Some(32), ..Default::default() };
         sim.gradient_with("L", &["D", "k", "u"], options).unwrap_or_else(|f| panic!("{f:?}"))
     };
     let (jit, opencl) = (gradient(Backend::Jit), gradient(Backend::OpenCl));

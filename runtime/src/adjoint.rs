@@ -23,21 +23,58 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
 use noether_compiler::diag::Failure;
-use noether_compiler::ir::{BufferId, Node};
+use noether_compiler::ir::{BufferId, Node, Program};
 use noether_compiler::lower::gradient::GradientProgram;
 use noether_compiler::model::FieldKind;
 
 use crate::engine::Stored;
 use crate::error::{RunError, bytes_text};
 use crate::memory::{self, Allowance};
-use crate::simulator::{Simulator, Snapshot};
+use crate::simulator::{Loaded, Simulator, Snapshot};
 
 /// Settings of a gradient computation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GradientOptions {
-    /// How many checkpoints the forward run keeps (default: the square root of the steps).
+    /// How many checkpoints the forward run keeps (default: the square root of the steps);
+    /// reverse mode only.
     pub checkpoints: Option<usize>,
+    /// Reverse mode, forward mode, or the cheaper of the two for the inputs asked for.
+    pub mode: GradientMode,
 }
+
+/// How a gradient is computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GradientMode {
+    /// Forward mode for at most [`FORWARD_MODE_INPUTS`] scalar inputs (unless checkpoints are
+    /// asked for), reverse mode otherwise.
+    #[default]
+    Auto,
+    /// Reverse through time with checkpoints: one run forward, recomputed segments and one run
+    /// back, whatever the number of inputs.
+    Reverse,
+    /// Tangents carried forward through one run per [`crate::tangent::TANGENT_WIDTH`] inputs,
+    /// storing no states (see [`crate::tangent`]).
+    Forward,
+}
+
+impl GradientMode {
+    /// Its name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            GradientMode::Auto => "auto",
+            GradientMode::Reverse => "reverse",
+            GradientMode::Forward => "forward",
+        }
+    }
+}
+
+/// The most scalar inputs for which `auto` differentiates in forward mode. Forward mode costs
+/// at most about one run per input besides the run itself (a tangent costs no more than the
+/// value it differentiates, and much less where random draws dominate, which it shares), and
+/// stores nothing; reverse mode costs about three runs (forward, a recomputed segment, the
+/// adjoint) and keeps `2 sqrt(steps)` copies of the states. So up to two inputs forward mode is
+/// never slower, and it is much faster for ensembles whose draws dominate.
+pub const FORWARD_MODE_INPUTS: usize = 2;
 
 /// A loss and its gradient with respect to some params and initial states.
 #[derive(Clone, Debug)]
@@ -50,6 +87,8 @@ pub struct Gradient {
     pub gradients: Vec<(String, ArrayD<f64>)>,
     /// What computing it held in memory.
     pub memory: AdjointMemory,
+    /// How it was computed: forward or reverse mode.
+    pub mode: GradientMode,
 }
 
 impl Gradient {
@@ -106,7 +145,7 @@ impl AdjointStorage {
     }
 
     /// Bytes held.
-    fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         let sets = |slots: &[States]| slots.iter().flatten().map(Stored::bytes).sum::<usize>();
         sets(&self.checkpoints) + sets(&self.segment) + self.last.bytes()
     }
@@ -148,7 +187,9 @@ impl Plan {
 
 impl Simulator {
     /// The gradient of `loss` with respect to the named params and states (a state's gradient
-    /// is with respect to its initial value), through the script's whole run.
+    /// is with respect to its initial value), through the script's whole run, in the mode
+    /// `GradientMode::Auto` picks. Afterwards the states are the run's final ones; the
+    /// observables' series are left empty (a gradient does not compute them).
     pub fn gradient(&mut self, loss: &str, wrt: &[&str]) -> Result<Gradient, Failure> {
         self.gradient_with(loss, wrt, GradientOptions::default())
     }
@@ -161,6 +202,28 @@ impl Simulator {
             let sampler = spec.sampler.name().to_string();
             return Err(self.model.fail(RunError::ThroughSampler { sampler, span: spec.span }));
         }
+        let index = self.model.loss_index(Some(loss))?;
+        let inputs: usize = targets.iter().map(|(_, buffer)| self.len(*buffer)).sum();
+        match options.mode {
+            GradientMode::Forward => {
+                let tangent = self.tangent_program_of(index, &targets)?;
+                self.forward_gradient(&tangent, &targets)
+            }
+            GradientMode::Auto if options.checkpoints.is_none() && inputs <= FORWARD_MODE_INPUTS => {
+                let tangent = self.tangent_program_of(index, &targets)?;
+                self.forward_gradient(&tangent, &targets)
+            }
+            GradientMode::Auto | GradientMode::Reverse => self.reverse_gradient(loss, &targets, options),
+        }
+    }
+
+    /// The gradient by reverse mode through the run, with checkpoints.
+    fn reverse_gradient(
+        &mut self,
+        loss: &str,
+        targets: &[(String, BufferId)],
+        options: GradientOptions,
+    ) -> Result<Gradient, Failure> {
         let gradient = self.gradient_program_of(loss)?;
         // A loss of the params alone (a score network's training loss beside the run that
         // samples with it) has the same value and gradient at the start: no run to reverse.
@@ -175,8 +238,8 @@ impl Simulator {
         }
         let evolving: Vec<(BufferId, BufferId)> = interface.swaps.clone();
 
-        // Forward, keeping checkpoints, checked as `run` checks.
-        self.reset()?;
+        // Forward, keeping checkpoints, checked as `run` checks; no series is recorded.
+        self.restart()?;
         let mut storage = std::mem::take(&mut self.adjoint_storage);
         storage.fit(&plan);
         let length = plan.length;
@@ -184,7 +247,7 @@ impl Simulator {
             self.keep_states(&evolving, &mut storage.checkpoints, 0)?;
         }
         let checkpoints = &mut storage.checkpoints;
-        self.advance_guarded(steps as u64, &mut storage.last, &mut |sim, done| {
+        self.advance_guarded(steps as u64, false, &mut storage.last, &mut |sim, done| {
             let done = done as usize;
             if done % length == 0 && done < steps {
                 sim.keep_states(&evolving, checkpoints, done / length)?;
@@ -257,7 +320,7 @@ impl Simulator {
             })
             .collect::<Result<_, Failure>>()?;
 
-        // Leave the simulator as a run leaves it.
+        // Leave the run's final states (the series are not recorded: nobody asked for them).
         self.restore(&storage.last)?;
         let state_bytes: usize = evolving.iter().map(|(s, _)| self.len(*s) * size_of::<f64>()).sum();
         let memory = AdjointMemory {
@@ -269,12 +332,12 @@ impl Simulator {
             all_states_bytes: (steps + 1) * state_bytes,
         };
         self.adjoint_storage = storage;
-        Ok(Gradient { loss: loss.to_string(), value, gradients, memory })
+        Ok(Gradient { loss: loss.to_string(), value, gradients, memory, mode: GradientMode::Reverse })
     }
 
     /// Whether named scalar `index` reads what a run changes: a state, what the step carries or
     /// writes, the time or the step count.
-    fn reads_the_run(&self, index: usize) -> bool {
+    pub(crate) fn reads_the_run(&self, index: usize) -> bool {
         let program = self.model.program();
         let interface = &self.model.compiled().interface;
         let changing: std::collections::BTreeSet<BufferId> =
@@ -392,8 +455,8 @@ impl Simulator {
     /// The gradient program of `loss`: the loaded one, or a new one, not loaded yet.
     fn gradient_program_of(&self, loss: &str) -> Result<Arc<GradientProgram>, Failure> {
         let index = self.model.checked().scalars.iter().position(|s| s.name == loss);
-        match &self.gradient {
-            Some(current) if Some(current.loss) == index => Ok(current.clone()),
+        match &self.loaded {
+            Loaded::Reverse(current) if Some(current.loss) == index => Ok(current.clone()),
             _ => Ok(Arc::new(self.model.gradient_program(Some(loss))?)),
         }
     }
@@ -401,15 +464,19 @@ impl Simulator {
     /// Switches the engine to `gradient` and allocates its buffers (kept for later calls),
     /// unless it is loaded already.
     fn load_gradient_program(&mut self, gradient: &Arc<GradientProgram>) -> Result<(), Failure> {
-        if self.gradient.as_ref().is_some_and(|current| Arc::ptr_eq(current, gradient)) {
+        if matches!(&self.loaded, Loaded::Reverse(current) if Arc::ptr_eq(current, gradient)) {
             return Ok(());
         }
-        let forward_buffers = self.model.program().buffers.len();
-        self.engine
-            .switch_program(Arc::new(gradient.program.clone()), forward_buffers)
-            .map_err(self.model.engine_failure())?;
-        self.gradient = Some(gradient.clone());
+        self.load_program(&gradient.program)?;
+        self.loaded = Loaded::Reverse(gradient.clone());
         Ok(())
+    }
+
+    /// Switches the engine to `program`, which contains the forward program, keeping the
+    /// forward buffers' contents.
+    pub(crate) fn load_program(&mut self, program: &Program) -> Result<(), Failure> {
+        let forward_buffers = self.model.program().buffers.len();
+        self.engine.switch_program(Arc::new(program.clone()), forward_buffers).map_err(self.model.engine_failure())
     }
 
     /// Copies the evolving states into `slots[index]`, reusing its storage.

@@ -244,6 +244,32 @@ pub enum RunError {
         help: String,
     },
 
+    /// Forward mode's tangents would exceed the memory allowed.
+    #[error("forward mode needs {needed} of memory, more than {allowance}")]
+    #[diagnostic(
+        code(noether::grad::tangents_too_large),
+        help(
+            "every buffer the inputs reach holds {directions} tangents; differentiate with respect to fewer inputs, or use `--mode reverse`"
+        )
+    )]
+    TangentsTooLarge {
+        needed: String,
+        allowance: String,
+        directions: usize,
+        #[label("the largest field")]
+        span: Span,
+    },
+
+    /// Forward mode asked for more inputs than it differentiates sensibly.
+    #[error("forward mode would run the model {runs} times for {inputs} inputs")]
+    #[diagnostic(
+        code(noether::grad::forward_too_many_inputs),
+        help(
+            "forward mode runs once per {width} scalar inputs and takes at most {limit}; use `--mode reverse` (one run forward, one back, for any number of inputs) or fewer `--wrt` names"
+        )
+    )]
+    ForwardTooManyInputs { inputs: usize, runs: usize, width: usize, limit: usize },
+
     /// An output file could not be written.
     #[error("cannot write `{path}`: {reason}")]
     #[diagnostic(code(noether::io::write))]

@@ -8,7 +8,8 @@
 //! | `stream` | observations handed to the caller during a run, which may stop it |
 //! | `model` | a compiled script, the embedding entry point |
 //! | `memory` | what a run or a gradient will hold, against what it may use |
-//! | `adjoint` | gradients through a run: reverse through time with checkpoints |
+//! | `adjoint` | gradients through a run: reverse through time with checkpoints; the choice of mode |
+//! | `tangent` | gradients through a run: forward mode, tangents carried along |
 //! | `gradcheck` | a gradient against central finite differences, with a verdict |
 //! | `data`, `output` | `.npy` input with diagnostics, atomic file output |
 //!
@@ -37,8 +38,9 @@ pub mod output;
 pub mod sampling;
 pub mod simulator;
 pub mod stream;
+pub mod tangent;
 
-pub use adjoint::{AdjointMemory, Gradient, GradientOptions};
+pub use adjoint::{AdjointMemory, Gradient, GradientMode, GradientOptions};
 pub use engine::{Backend, Engine, EngineError, EngineOptions};
 pub use error::RunError;
 pub use fit::{FitOptions, FitResult};

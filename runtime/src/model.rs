@@ -5,11 +5,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use miette::Diagnostic;
+use noether_compiler::Compiled;
 use noether_compiler::diag::{Failure, Source};
+use noether_compiler::ir::{BufferId, Program};
 use noether_compiler::lower::gradient::GradientProgram;
+use noether_compiler::lower::tangent::TangentProgram;
 use noether_compiler::model::{FieldKind, NamedKind};
 use noether_compiler::resolve::Override;
-use noether_compiler::{Compiled, ir::Program};
 
 use crate::engine::{Backend, EngineOptions};
 use crate::error::RunError;
@@ -137,6 +139,40 @@ impl Model {
 
     /// The gradient program for a loss (by name; the first loss when `None`).
     pub fn gradient_program(&self, loss: Option<&str>) -> Result<GradientProgram, Failure> {
+        let index = self.loss_index(loss)?;
+        noether_compiler::lower::gradient::gradient_program(&self.compiled, index)
+            .map_err(|e| self.fail(noether_compiler::diag::Internal { message: e.to_string() }))
+    }
+
+    /// The tangent program for a loss (by index in the scalars) with respect to `inputs`
+    /// (param and state buffers), `width` directions per pass.
+    pub(crate) fn tangent_program(
+        &self,
+        loss: usize,
+        inputs: &[BufferId],
+        width: usize,
+    ) -> Result<TangentProgram, Failure> {
+        noether_compiler::lower::tangent::tangent_program(&self.compiled, loss, inputs, width)
+            .map_err(|e| self.fail(noether_compiler::diag::Internal { message: e.to_string() }))
+    }
+
+    /// The tangent program for a loss (by name; the first loss when `None`) with respect to
+    /// every param, in as many directions as one pass computes: what `noether emit --stage
+    /// tangent` prints.
+    pub fn tangent_program_of_params(&self, loss: Option<&str>) -> Result<TangentProgram, Failure> {
+        let index = self.loss_index(loss)?;
+        let interface = &self.compiled.interface;
+        let params: Vec<BufferId> = (self.checked().fields.iter().zip(&interface.fields))
+            .filter(|(field, _)| field.kind == FieldKind::Param)
+            .filter_map(|(_, buffer)| *buffer)
+            .collect();
+        let count: usize = params.iter().map(|b| self.compiled.program.buffer(*b).len()).sum();
+        self.tangent_program(index, &params, count.clamp(1, crate::tangent::TANGENT_WIDTH))
+    }
+
+    /// The index in the scalars of a loss (by name; the first loss when `None`), or an error
+    /// naming the losses there are.
+    pub(crate) fn loss_index(&self, loss: Option<&str>) -> Result<usize, Failure> {
         let scalars = &self.compiled.model.scalars;
         let index = match loss {
             Some(name) => scalars.iter().position(|s| s.name == name && s.kind == NamedKind::Loss),
@@ -158,8 +194,7 @@ impl Model {
                 },
             }));
         };
-        noether_compiler::lower::gradient::gradient_program(&self.compiled, index)
-            .map_err(|e| self.fail(noether_compiler::diag::Internal { message: e.to_string() }))
+        Ok(index)
     }
 
     /// Wraps a runtime error with this model's source, for rendering.

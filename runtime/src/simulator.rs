@@ -8,10 +8,13 @@
 
 use std::borrow::Cow;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
 use noether_compiler::diag::{Failure, did_you_mean, suggestion_help};
-use noether_compiler::ir::{BufferId, Program};
+use noether_compiler::ir::{BufferId, ProcId, Program};
+use noether_compiler::lower::gradient::GradientProgram;
+use noether_compiler::lower::tangent::TangentProgram;
 use noether_compiler::model::{FieldId, FieldKind, NamedKind, SampleSchedule};
 
 use crate::engine::{self, Backend, Engine, EngineOptions, Stored};
@@ -61,14 +64,14 @@ pub struct Simulator {
     /// For samplers that accept or reject: the fraction accepted in each recorded sweep, and
     /// the sum and count over every sweep after the burn-in.
     pub(crate) acceptance: crate::sampling::Acceptance,
-    /// The gradient program the engine runs, once a gradient was asked for (it contains the
-    /// forward program, buffer for buffer).
-    pub(crate) gradient: Option<std::sync::Arc<noether_compiler::lower::gradient::GradientProgram>>,
+    /// The program the engine runs: the forward program, or a gradient or tangent program
+    /// that contains it buffer for buffer, once a gradient was asked for.
+    pub(crate) loaded: Loaded,
     /// Amounts added to single elements of initial states after they are computed.
     initial_offsets: Vec<(BufferId, usize, f64)>,
     /// A param changed since what the step carries (velocity Verlet's force) was computed: the
     /// next [`Simulator::step`] recomputes it first. Runs and gradients restart, which does.
-    carried_stale: bool,
+    pub(crate) carried_stale: bool,
     pub(crate) adjoint_storage: crate::adjoint::AdjointStorage,
     /// The model's fractional noises and the increments drawn for the current settings.
     pub(crate) fractional: Vec<crate::fractional::FractionalNoise>,
@@ -108,7 +111,7 @@ impl Simulator {
             model,
             engine_options: options,
             engine,
-            gradient: None,
+            loaded: Loaded::Forward,
             initial_offsets: Vec::new(),
             carried_stale: false,
             adjoint_storage: Default::default(),
@@ -446,6 +449,12 @@ impl Simulator {
         self.initial_values()?;
         self.check_states()?;
         self.check_spins()?;
+        self.forget_observations();
+        Ok(())
+    }
+
+    /// Forgets the observations, paths and acceptance recorded.
+    pub(crate) fn forget_observations(&mut self) {
         self.times.clear();
         for (_, path) in &mut self.paths {
             path.clear();
@@ -454,7 +463,6 @@ impl Simulator {
             series.clear();
         }
         self.acceptance = Default::default();
-        Ok(())
     }
 
     /// The initial states (from the current params, plus any offsets) and what the step carries
@@ -462,11 +470,17 @@ impl Simulator {
     /// clock.
     pub(crate) fn initial_values(&mut self) -> Result<(), Failure> {
         self.run_procedure(self.model.compiled().interface.init_states)?;
+        self.add_initial_offsets()?;
+        self.carried_values()
+    }
+
+    /// Adds the offsets set by [`Simulator::set_initial_offset`] to the initial states.
+    pub(crate) fn add_initial_offsets(&mut self) -> Result<(), Failure> {
         for &(buffer, index, delta) in &self.initial_offsets {
             let value = self.engine.read(buffer, index..index + 1).map_err(self.model.engine_failure())?[0] + delta;
             self.engine.write(buffer, index, &[value]).map_err(self.model.engine_failure())?;
         }
-        self.carried_values()
+        Ok(())
     }
 
     /// What the step carries besides the states, from the current states and params.
@@ -505,28 +519,32 @@ impl Simulator {
             return Ok(());
         }
         let mut guard = Snapshot::default();
-        self.advance_guarded(settings.steps, &mut guard, &mut |sim, done| {
+        self.advance_guarded(settings.steps, true, &mut guard, &mut |sim, done| {
             progress(done, settings.steps);
             Ok(observer(&Frame::new(sim)))
         })
     }
 
-    /// Takes `steps` steps (with observations), calling `after(self, done)` once after each,
-    /// and stops at the first state value that is not finite, naming its step, state and index
-    /// as [`Simulator::step`] does, or after the step where `after` breaks. States are checked
-    /// every GUARD_INTERVAL steps and after the last against `guard`, a copy kept from the last
-    /// check; when a check fails, the steps since the copy are repeated one by one, each checked.
-    /// On success `guard` holds the final states.
+    /// Takes `steps` steps (with observations when `observing`), calling `after(self, done)`
+    /// once after each, and stops at the first state value that is not finite, naming its step,
+    /// state and index as [`Simulator::step`] does, or after the step where `after` breaks.
+    /// States are checked every GUARD_INTERVAL steps and after the last against `guard`, a copy
+    /// kept from the last check; when a check fails, the steps since the copy are repeated one
+    /// by one, each checked. On success `guard` holds the final states.
     pub(crate) fn advance_guarded(
         &mut self,
         steps: u64,
+        observing: bool,
         guard: &mut Snapshot,
         after: &mut dyn FnMut(&mut Simulator, u64) -> StepFlow,
     ) -> Result<(), Failure> {
         self.snapshot_into(guard)?;
         let start = self.steps_done;
         for done in 1..=steps {
-            self.advance()?;
+            self.advance_unchecked()?;
+            if observing {
+                self.observe()?;
+            }
             let flow = after(self, done)?;
             if done % GUARD_INTERVAL == 0 || done == steps || flow.is_break() {
                 if self.states_finite()? {
@@ -562,14 +580,19 @@ impl Simulator {
 
     /// The step procedure, the swaps and the time, without checks or observations.
     pub(crate) fn advance_unchecked(&mut self) -> Result<(), Failure> {
-        let interface = &self.model.compiled().interface;
-        let Some(step) = interface.step else {
+        let Some(step) = self.model.compiled().interface.step else {
             return Err(Failure::single(self.model.source(), RunError::NoRun));
         };
+        self.advance_by(step, &[])
+    }
+
+    /// One step by `step` (the model's step, or one that computes more besides), the model's
+    /// swaps and `more_swaps`, and the time, without checks or observations.
+    pub(crate) fn advance_by(&mut self, step: ProcId, more_swaps: &[(BufferId, BufferId)]) -> Result<(), Failure> {
         self.check_fractional_horizon()?;
         self.set_clock(self.steps_done)?;
         self.run_procedure(step)?;
-        for &(current, next) in &self.model.compiled().interface.swaps {
+        for &(current, next) in self.model.compiled().interface.swaps.iter().chain(more_swaps) {
             self.engine.swap(current, next);
         }
         self.set_clock(self.steps_done + 1)
@@ -652,7 +675,7 @@ impl Simulator {
     }
 
     /// The buffers of the states, in declaration order.
-    fn state_buffers(&self) -> impl Iterator<Item = BufferId> + '_ {
+    pub(crate) fn state_buffers(&self) -> impl Iterator<Item = BufferId> + '_ {
         let interface = &self.model.compiled().interface;
         self.model.checked().states().filter_map(|s| interface.field_buffer(s))
     }
@@ -662,7 +685,7 @@ impl Simulator {
         self.engine.all_finite(&states).map_err(self.model.engine_failure())
     }
 
-    pub(crate) fn run_procedure(&mut self, procedure: noether_compiler::ir::ProcId) -> Result<(), Failure> {
+    pub(crate) fn run_procedure(&mut self, procedure: ProcId) -> Result<(), Failure> {
         self.engine.run(procedure).map_err(self.model.engine_failure())
     }
 
@@ -766,11 +789,22 @@ impl Simulator {
     /// The program the engine runs (the forward program, or the gradient program that
     /// contains it).
     pub fn program(&self) -> &Program {
-        match &self.gradient {
-            Some(gradient) => &gradient.program,
-            None => self.model.program(),
+        match &self.loaded {
+            Loaded::Forward => self.model.program(),
+            Loaded::Reverse(gradient) => &gradient.program,
+            Loaded::Tangent(tangent) => &tangent.program,
         }
     }
+}
+
+/// The program an engine holds (each one contains the forward program, buffer for buffer).
+pub(crate) enum Loaded {
+    /// The model's program.
+    Forward,
+    /// A reverse-mode gradient program ([`crate::adjoint`]).
+    Reverse(Arc<GradientProgram>),
+    /// A forward-mode tangent program ([`crate::tangent`]).
+    Tangent(Arc<TangentProgram>),
 }
 
 /// Steps between checks for NaN and infinity in `run`: each check copies the states (about a

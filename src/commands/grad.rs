@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use noether::compiler::model::{FieldKind, NamedKind};
-use noether::runtime::GradientOptions;
 use noether::runtime::error::bytes_text;
 use noether::runtime::gradcheck::{GRADIENT_CHECK_TOLERANCE, GradientCheck};
+use noether::runtime::{GradientMode, GradientOptions};
 use noether::{Failure, Model, Override};
 use serde_json::{Value, json};
 
@@ -21,6 +21,7 @@ pub struct GradOptions {
     pub json: bool,
     pub out: Option<PathBuf>,
     pub checkpoints: Option<usize>,
+    pub mode: GradientMode,
     pub settings: super::RunOverrides,
     pub engine: super::EngineChoice,
 }
@@ -52,7 +53,8 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
     };
     let names: Vec<&str> = wrt.iter().map(String::as_str).collect();
     let started = Instant::now();
-    let gradient = sim.gradient_with(&loss, &names, GradientOptions { checkpoints: options.checkpoints })?;
+    let gradient =
+        sim.gradient_with(&loss, &names, GradientOptions { checkpoints: options.checkpoints, mode: options.mode })?;
     let seconds = started.elapsed().as_secs_f64();
 
     let reported = NamedValues::write(&model, &gradient.gradients, options.out.as_deref(), "grad_")?;
@@ -78,6 +80,7 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
             "gradient": entries,
             "check": check_entries,
             "check_tolerance": options.check.then_some(GRADIENT_CHECK_TOLERANCE),
+            "mode": gradient.mode.name(),
             "memory": {
                 "checkpoints": memory.checkpoints,
                 "stored_state_sets": memory.stored_state_sets,
@@ -96,13 +99,11 @@ pub fn grad(options: &GradOptions) -> Result<(), Failure> {
         return verdict(&model, &loss, &checks);
     }
     let memory = gradient.memory;
-    println!(
-        "{}: loss {loss} = {} ({} steps, {} checkpoints)",
-        model.name(),
-        super::readable(gradient.value),
-        sim.steps_done(),
-        memory.checkpoints
-    );
+    let how = match gradient.mode {
+        GradientMode::Forward => "forward mode".to_string(),
+        _ => format!("reverse mode, {} checkpoints", memory.checkpoints),
+    };
+    println!("{}: loss {loss} = {} ({} steps, {how})", model.name(), super::readable(gradient.value), sim.steps_done());
     for (name, value) in &gradient.gradients {
         if value.ndim() == 0 {
             println!("  d{loss}/d{name} = {}", super::readable(value[[]]));

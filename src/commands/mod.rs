@@ -96,6 +96,7 @@ pub enum Stage {
     Ast,
     Ir,
     Grad,
+    Tangent,
     Clif,
     OpenCl,
 }
@@ -129,6 +130,10 @@ pub fn emit(file: &Path, overrides: &[Override], stage: Stage) -> Result<(), Fai
         Stage::Grad => {
             let gradient = model.gradient_program(None)?;
             print!("{}", noether::compiler::ir::print(&gradient.program));
+        }
+        Stage::Tangent => {
+            let tangent = model.tangent_program_of_params(None)?;
+            print!("{}", noether::compiler::ir::print(&tangent.program));
         }
         _ => print!("{}", noether::compiler::ir::print(program)),
     }

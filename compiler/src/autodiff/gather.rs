@@ -150,24 +150,31 @@ pub fn fuse(a: &Kernel, b: &Kernel, shapes: &[Vec<usize>]) -> Option<Kernel> {
     if !wa.is_disjoint(&wb) || !wa.is_disjoint(&reads(b)) || !wb.is_disjoint(&reads(a)) {
         return None;
     }
-    let domain = a.domain().to_vec();
-    let mut builder = KernelBuilder::new(format!("{}+{}", a.name, b.name), domain.clone(), a.rank);
-    let identity = Subst {
-        map: (0..a.rank).map(|v| (VarId(v as u32), Affine::var(VarId(v as u32)))).collect(),
-        wrapped: HashMap::new(),
-    };
+    let mut builder = KernelBuilder::new(format!("{}+{}", a.name, b.name), a.domain().to_vec(), a.rank);
     let mut outputs = Vec::new();
     for kernel in [a, b] {
         let formulas = super::formula::of_kernel(kernel);
-        let cx = Context { name: &kernel.name, kernel_vars: &kernel.vars, rank: kernel.rank, shapes };
-        let mut emitter = Emitter { cx: &cx, memo: HashMap::new() };
-        for output in &kernel.outputs {
-            let formula = formulas[output.value.index()].as_ref().expect("outputs are computed");
-            let value = emitter.emit(&mut builder, formula, &identity);
+        let values: Vec<F> =
+            kernel.outputs.iter().map(|o| formulas[o.value.index()].clone().expect("outputs are computed")).collect();
+        let emitted = emit_in_place(kernel, &values, &mut builder, shapes);
+        for (output, value) in kernel.outputs.iter().zip(emitted) {
             outputs.push(Output { buffer: output.buffer, value, store: output.store.clone() });
         }
     }
     Some(builder.finish(outputs))
+}
+
+/// Emits `formulas` of `kernel` (over its variables) into `b`, a kernel over the same domain,
+/// at the same points; formulas sharing nodes share them in `b`. Fusing kernels and forward
+/// mode rebuild kernels this way.
+pub fn emit_in_place(kernel: &Kernel, formulas: &[F], b: &mut KernelBuilder, shapes: &[Vec<usize>]) -> Vec<NodeId> {
+    let identity = Subst {
+        map: (0..kernel.rank).map(|v| (VarId(v as u32), Affine::var(VarId(v as u32)))).collect(),
+        wrapped: HashMap::new(),
+    };
+    let cx = Context { name: &kernel.name, kernel_vars: &kernel.vars, rank: kernel.rank, shapes };
+    let mut emitter = Emitter { cx: &cx, memo: HashMap::new() };
+    formulas.iter().map(|f| emitter.emit(b, f, &identity)).collect()
 }
 
 /// The value `kernel` computes as `value` at its domain point `at` (affine indices over the

@@ -1,4 +1,6 @@
-//! Autodiff: Kernel IR -> Kernel IR. Reverse mode for procedures (vector-Jacobian products).
+//! Autodiff: Kernel IR -> Kernel IR. Reverse mode for procedures (vector-Jacobian products);
+//! forward mode for kernels in [`tangent`] (Jacobian-vector products, a few directions at once);
+//! forward mode on model expressions (`diff`) in [`forward`].
 //!
 //! Input: a procedure of kernels in which every buffer is written once (single assignment), the
 //! buffers whose adjoints are given (seeds), and which buffers are differentiable. Output: a new
@@ -19,6 +21,7 @@ pub mod forward;
 pub mod gather;
 pub mod reverse;
 pub mod rules;
+pub mod tangent;
 
 use std::collections::{BTreeSet, HashMap};
 

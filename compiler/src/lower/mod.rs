@@ -32,6 +32,7 @@ pub mod sample;
 mod spins;
 mod stochastic;
 mod symplectic;
+pub mod tangent;
 
 use std::collections::{HashMap, HashSet};
 
