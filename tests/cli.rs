@@ -252,6 +252,30 @@ fn grad_writes_tensor_gradients_and_checks_against_finite_differences() {
     assert_eq!(memory["stored_bytes"], 65 * 48 * 48 * 8, "{memory}");
 }
 
+/// `--mode` picks how the gradient is computed; both modes give the same numbers, and the
+/// report says which ran: `auto` takes forward mode for GBM's two params, reverse for more.
+#[test]
+fn grad_mode_is_chosen_and_reported() {
+    let grad = |extra: &[&str]| {
+        let args = [&["grad", "examples/gbm.noe", "--set", "M=2000", "--steps", "50", "--json"][..], extra].concat();
+        let output = noether(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_str::<serde_json::Value>(stdout(&output).trim()).expect("one JSON object")
+    };
+    let forward = grad(&["--wrt", "lambda,mu", "--mode", "forward"]);
+    let reverse = grad(&["--wrt", "lambda,mu", "--mode", "reverse"]);
+    assert_eq!((&forward["mode"], &reverse["mode"]), (&"forward".into(), &"reverse".into()));
+    assert_eq!(forward["memory"]["stored_bytes"], 0, "{forward}");
+    for name in ["lambda", "mu"] {
+        let (f, r) = (forward["gradient"][name].as_f64().unwrap(), reverse["gradient"][name].as_f64().unwrap());
+        assert!((f - r).abs() <= 1e-12 * r.abs(), "d/d{name}: forward {f}, reverse {r}");
+    }
+    assert_eq!(grad(&["--wrt", "lambda,mu"])["mode"], "forward");
+    assert_eq!(grad(&["--wrt", "lambda,mu,X"])["mode"], "reverse");
+    let text = noether(&["grad", "examples/gbm.noe", "--set", "M=2000", "--steps", "50", "--wrt", "mu"]);
+    assert!(stdout(&text).contains("(50 steps, forward mode)"), "{}", stdout(&text));
+}
+
 #[test]
 fn grad_check_needs_no_run_directive() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -64,7 +64,7 @@ fn a_gradient_reports_what_it_holds() {
     let mut sim = limited(&text, None);
     let state = 16 * 16 * 8;
     for (checkpoints, sets) in [(16, 16 + 1 + 1), (4, 4 + 4 + 1), (1, 1 + 16 + 1), (2, 2 + 8 + 1)] {
-        let options = noether::runtime::GradientOptions { checkpoints: Some(checkpoints), ..Default::default() };
+        let options = GradientOptions { checkpoints: Some(checkpoints), ..Default::default() };
         let memory = sim.gradient_with("L", &["D"], options).expect("gradient").memory;
         assert_eq!((memory.checkpoints, memory.stored_state_sets), (checkpoints, sets));
         assert_eq!(memory.stored_bytes, sets * state, "{checkpoints} checkpoints");

@@ -82,11 +82,10 @@ fn build(compiled: &Compiled, loss: usize, inputs: &[BufferId], width: usize) ->
         let name = format!("{}_jvp", program.procedure(procedure).name);
         let mut kernels = Vec::new();
         for kernel in program.procedure(procedure).kernels.clone() {
-            if !rebuilt.contains_key(&kernel) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = rebuilt.entry(kernel) {
                 let jvp = kernel_jvp(program.kernel(kernel), &tangents, width, &shapes)
                     .map_err(|message| AdError { procedure: name.clone(), message })?;
-                let ids = jvp.into_iter().map(|k| program.add_kernel(k)).collect();
-                rebuilt.insert(kernel, ids);
+                slot.insert(jvp.into_iter().map(|k| program.add_kernel(k)).collect());
             }
             kernels.extend(rebuilt[&kernel].iter().copied());
         }
