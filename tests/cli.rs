@@ -276,6 +276,25 @@ fn grad_mode_is_chosen_and_reported() {
     assert!(stdout(&text).contains("(50 steps, forward mode)"), "{}", stdout(&text));
 }
 
+/// A reader that stops early (`noether emit ... | head`) is no error: the command exits 0
+/// without a panic.
+#[test]
+fn emit_into_a_closed_pipe_exits_quietly() {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_noether"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["emit", "examples/lj.noe", "--stage", "clif"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut first = [0u8; 64];
+    child.stdout.take().expect("piped").read_exact(&mut first).expect("some output");
+    let output = child.wait_with_output().expect("it finishes");
+    assert!(output.status.success(), "{:?}: {}", output.status, stderr(&output));
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+}
+
 #[test]
 fn grad_check_needs_no_run_directive() {
     let dir = tempfile::tempdir().expect("temp dir");

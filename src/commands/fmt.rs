@@ -27,7 +27,7 @@ pub fn fmt(files: &[PathBuf], mode: FmtMode) -> Result<(), Failure> {
         let source = read_source(file)?;
         let formatted = format(&source)?;
         match mode {
-            FmtMode::Print => print!("{formatted}"),
+            FmtMode::Print => super::print_text(&formatted, &source)?,
             FmtMode::Write if formatted != *source.text => {
                 write_text(file, &formatted).map_err(|e| Failure::single(&source, e))?;
             }

@@ -109,35 +109,40 @@ pub fn emit(file: &Path, overrides: &[Override], stage: Stage) -> Result<(), Fai
         let printed = noether::compiler::stack::run(|| {
             noether::compiler::syntax::parse(&source).map(|module| noether::compiler::syntax::print::module(&module))
         })?;
-        print!("{printed}");
-        return Ok(());
+        return print_text(&printed, &source);
     }
     let model = Model::from_file_with(file, overrides)?;
     let program = &model.compiled().program;
-    match stage {
+    let text = match stage {
         Stage::Clif => {
             let options = noether::compiler::codegen::clif::Options::default();
-            let text = noether::compiler::codegen::clif::emit_clif(program, options)
-                .map_err(|e| codegen_failure(&model, "jit", e))?;
-            print!("{text}");
+            noether::compiler::codegen::clif::emit_clif(program, options)
+                .map_err(|e| codegen_failure(&model, "jit", e))?
         }
         Stage::OpenCl => {
-            let text =
-                noether::compiler::codegen::opencl::emit_opencl(program, noether::runtime::engine::Precision::F64)
-                    .map_err(|e| codegen_failure(&model, "opencl", e))?;
-            print!("{text}");
+            noether::compiler::codegen::opencl::emit_opencl(program, noether::runtime::engine::Precision::F64)
+                .map_err(|e| codegen_failure(&model, "opencl", e))?
         }
-        Stage::Grad => {
-            let gradient = model.gradient_program(None)?;
-            print!("{}", noether::compiler::ir::print(&gradient.program));
-        }
-        Stage::Tangent => {
-            let tangent = model.tangent_program_of_params(None)?;
-            print!("{}", noether::compiler::ir::print(&tangent.program));
-        }
-        _ => print!("{}", noether::compiler::ir::print(program)),
+        Stage::Grad => noether::compiler::ir::print(&model.gradient_program(None)?.program),
+        Stage::Tangent => noether::compiler::ir::print(&model.tangent_program_of_params(None)?.program),
+        _ => noether::compiler::ir::print(program),
+    };
+    print_text(&text, model.source())
+}
+
+/// Writes `text` (made from `source`) to standard output. A reader that stops early
+/// (`noether emit ... | head`) closes the pipe: the rest is not wanted, which is not an error;
+/// any other failure to write is (`noether::io::write`).
+pub fn print_text(text: &str, source: &noether::Source) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::single(
+            source,
+            noether::RunError::Write { path: "standard output".into(), reason: e.to_string() },
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// A kernel the code generator of `engine` could not translate: a bug in Noether, reported as
