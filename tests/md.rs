@@ -219,3 +219,29 @@ fn a_param_set_between_steps_changes_the_carried_force(backend: Backend) {
     sim.step().expect("steps");
     assert_eq!(sim.state("v").expect("state"), before, "the old force kicked the velocities");
 }
+
+/// Observing `potential = E` and `total = kinetic + potential` sums the pair energy once per
+/// observation, not once per observable: the repeated row sums become copies, and the observed
+/// values are those of separate evaluations.
+#[test]
+fn energy_observables_share_one_pair_sum() {
+    let text = std::fs::read_to_string("examples/lj.noe").expect("the example").replace("N = 1000", "N = 200");
+    let model = Model::from_source(Source::new("lj.noe", text), &[], ".").unwrap_or_else(|f| panic!("{f:?}"));
+    let program = model.compiled().program.clone();
+    let observe = program.procedure(model.compiled().interface.observe);
+    let pair_sums = observe
+        .kernels
+        .iter()
+        .filter(|k| program.kernel(**k).nodes.iter().any(|n| matches!(n, noether::compiler::ir::Node::Reduce(_))))
+        .filter(|k| program.kernel(**k).work() >= 200 * 200)
+        .count();
+    assert_eq!(pair_sums, 1, "{}", noether::compiler::ir::print(&program));
+    let mut sim = model.simulator(Backend::Jit).expect("builds");
+    sim.set_steps(3).expect("steps");
+    sim.run().expect("runs");
+    let (potential, total, kinetic) =
+        (sim.scalar("potential").unwrap(), sim.scalar("total").unwrap(), sim.scalar("kinetic").unwrap());
+    assert_eq!(sim.observable("potential").unwrap().last(), Some(&potential));
+    assert_eq!(sim.observable("total").unwrap().last(), Some(&total));
+    assert_eq!(total, kinetic + potential);
+}

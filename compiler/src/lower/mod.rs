@@ -27,6 +27,7 @@ mod integrate;
 mod kernel;
 mod network;
 pub mod random;
+mod repeated;
 mod rows;
 pub mod sample;
 mod spins;
@@ -591,6 +592,7 @@ impl Lowering<'_, '_> {
                 target,
             ));
         }
+        let kernels = repeated::copy_repeated(&mut self.program, kernels);
         Some(self.program.add_procedure(name, kernels))
     }
 }
