@@ -267,7 +267,8 @@ fn grad_mode_is_chosen_and_reported() {
     assert_eq!((&forward["mode"], &reverse["mode"]), (&"forward".into(), &"reverse".into()));
     assert_eq!(forward["memory"]["stored_bytes"], 0, "{forward}");
     for name in ["lambda", "mu"] {
-        let (f, r) = (forward["gradient"][name].as_f64().unwrap(), reverse["gradient"][name].as_f64().unwrap());
+        let number = |summary: &serde_json::Value| summary["gradient"][name].as_f64().expect("a number");
+        let (f, r) = (number(&forward), number(&reverse));
         assert!((f - r).abs() <= 1e-12 * r.abs(), "d/d{name}: forward {f}, reverse {r}");
     }
     assert_eq!(grad(&["--wrt", "lambda,mu"])["mode"], "forward");

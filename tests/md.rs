@@ -239,9 +239,9 @@ fn energy_observables_share_one_pair_sum() {
     let mut sim = model.simulator(Backend::Jit).expect("builds");
     sim.set_steps(3).expect("steps");
     sim.run().expect("runs");
-    let (potential, total, kinetic) =
-        (sim.scalar("potential").unwrap(), sim.scalar("total").unwrap(), sim.scalar("kinetic").unwrap());
-    assert_eq!(sim.observable("potential").unwrap().last(), Some(&potential));
-    assert_eq!(sim.observable("total").unwrap().last(), Some(&total));
+    let mut scalar = |name: &str| sim.scalar(name).expect("a scalar");
+    let (potential, total, kinetic) = (scalar("potential"), scalar("total"), scalar("kinetic"));
+    assert_eq!(sim.observable("potential").expect("observed").last(), Some(&potential));
+    assert_eq!(sim.observable("total").expect("observed").last(), Some(&total));
     assert_eq!(total, kinetic + potential);
 }

@@ -592,7 +592,7 @@ impl Lowering<'_, '_> {
                 target,
             ));
         }
-        let kernels = repeated::copy_repeated(&mut self.program, kernels);
+        let kernels = repeated::copy_repeated(&mut self.program, &kernels);
         Some(self.program.add_procedure(name, kernels))
     }
 }

@@ -14,8 +14,8 @@ use crate::ir::{Access, Affine, Kernel, KernelId, Load, Node, Output, Program, R
 
 /// `kernels` (of `program`, run in this order) with every kernel that repeats an earlier one
 /// replaced by a copy of the earlier one's results (see the module docs).
-pub(super) fn copy_repeated(program: &mut Program, kernels: Vec<KernelId>) -> Vec<KernelId> {
-    let mut result = kernels.clone();
+pub(super) fn copy_repeated(program: &mut Program, kernels: &[KernelId]) -> Vec<KernelId> {
+    let mut result = kernels.to_vec();
     for later in 1..kernels.len() {
         let kernel = program.kernel(kernels[later]);
         let repeated = (0..later).find(|&earlier| {
@@ -138,7 +138,7 @@ mod tests {
             (program.add_buffer("x", vec![4]), program.add_buffer("y", vec![4]), program.add_buffer("z", vec![4]));
         let first = row_sum(&mut program, x, a);
         let second = row_sum(&mut program, y, a);
-        let kernels = copy_repeated(&mut program, vec![first, second]);
+        let kernels = copy_repeated(&mut program, &[first, second]);
         assert_eq!(kernels[0], first);
         let copy = program.kernel(kernels[1]);
         assert_eq!(copy.outputs.iter().map(|o| o.buffer).collect::<Vec<_>>(), [y]);
@@ -150,7 +150,7 @@ mod tests {
         let zero = writes_a.constant(0.0);
         let clear = program.add_kernel(writes_a.finish(vec![Output::assign(a, zero)]));
         let third = row_sum(&mut program, z, a);
-        let kernels = copy_repeated(&mut program, vec![first, clear, third]);
+        let kernels = copy_repeated(&mut program, &[first, clear, third]);
         assert_eq!(kernels, [first, clear, third]);
     }
 }
