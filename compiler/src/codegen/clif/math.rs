@@ -133,8 +133,7 @@ impl Bits for Emit<'_, '_> {
             .collect();
         let reduced = if vector {
             std::array::from_fn(|i| {
-                let v = self.t.b.ins().scalar_to_vector(self.ty, lanes[0][i]);
-                let v = self.t.b.ins().insertlane(v, lanes[1][i], 1);
+                let v = self.t.f64_pair(lanes[0][i], lanes[1][i]);
                 self.t.lane_select(large, v, medium[i])
             })
         } else {

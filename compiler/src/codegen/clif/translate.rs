@@ -675,8 +675,14 @@ impl<'a> Translator<'a> {
             let call = self.b.ins().call(func, &lane_args);
             lanes.push(self.b.inst_results(call)[0]);
         }
-        let v = self.b.ins().scalar_to_vector(ty, lanes[0]);
-        self.b.ins().insertlane(v, lanes[1], 1)
+        self.f64_pair(lanes[0], lanes[1])
+    }
+
+    /// `[first, second]` as `f64x2`: a splat and a lane insert, two instructions
+    /// (`scalar_to_vector` would zero a register and move into it first).
+    pub(super) fn f64_pair(&mut self, first: Value, second: Value) -> Value {
+        let v = self.b.ins().splat(types::F64X2, first);
+        self.b.ins().insertlane(v, second, 1)
     }
 }
 

@@ -225,8 +225,7 @@ impl Translator<'_> {
         let first = self.b.ins().fcvt_from_sint(types::F64, pair);
         let next = self.b.ins().iadd_imm_s(pair, 1);
         let second = self.b.ins().fcvt_from_sint(types::F64, next);
-        let v = self.b.ins().scalar_to_vector(LANES, first);
-        self.b.ins().insertlane(v, second, 1)
+        self.f64_pair(first, second)
     }
 
     /// Puts into `lanes` the paired values among `ids` that are not there yet, each as the
@@ -310,8 +309,7 @@ impl Translator<'_> {
                 let first = self.b.ins().fcvt_from_sint(types::F64, i);
                 let next = self.b.ins().iadd_imm_s(i, 1);
                 let second = self.b.ins().fcvt_from_sint(types::F64, next);
-                let v = self.b.ins().scalar_to_vector(LANES, first);
-                self.b.ins().insertlane(v, second, 1)
+                self.f64_pair(first, second)
             }
             Node::Load(load) => {
                 let plan = &self.plans[&id];
@@ -344,8 +342,7 @@ impl Translator<'_> {
                 let at = |lane: i64| displacement + (step * (shift + lane)) as i32;
                 let first = self.b.ins().load(types::F64, flags, address, at(0));
                 let second = self.b.ins().load(types::F64, flags, address, at(1));
-                let v = self.b.ins().scalar_to_vector(LANES, first);
-                self.b.ins().insertlane(v, second, 1)
+                self.f64_pair(first, second)
             }
             Node::Unary(op, a) => {
                 let a = self.lane(*a, lanes);
