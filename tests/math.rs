@@ -1,12 +1,12 @@
-//! The math functions Noether computes itself (`noether_compiler::math`: exp, log, sin, cos):
-//! within their stated ulp bounds of the platform's libm, and the same bits on every engine
-//! (interpreter; JIT on one point, on lanes, split across threads, called out of line), over
-//! millions of arguments including zeros, subnormals, infinities, NaN and the overflow and
-//! underflow thresholds.
+//! The math functions Noether computes itself (`noether_compiler::math`: exp, log, sin, cos,
+//! asin, ...): within their stated ulp bounds of the platform's libm, and the same bits on
+//! every engine (interpreter; JIT on one point, on lanes, split across threads, called out of
+//! line; OpenCL in a build with it), over millions of arguments including zeros, subnormals,
+//! infinities, NaN and the overflow and underflow thresholds.
 
 use std::sync::Arc;
 
-use noether::compiler::codegen::clif::INLINE_MATH_LIMIT;
+use noether::compiler::codegen::clif::{INLINE_MATH_LIMIT, MathOp};
 use noether::compiler::ir::{
     Access, Affine, Buffer, BufferId, Kernel, KernelId, Load, Node, NodeId, Output, ProcId, Procedure, Program, Region,
     VarId,
@@ -14,31 +14,42 @@ use noether::compiler::ir::{
 use noether::compiler::ops::Unary;
 use noether::runtime::engine::{self, Backend, EngineOptions};
 
-/// `y[i] = op(x[i])` as a one-kernel program, with `op` applied `uses` times in the kernel (all
-/// but one unused): past `INLINE_MATH_LIMIT` uses the JIT calls the function out of line.
-fn program_with(op: Unary, n: usize, uses: usize) -> Program {
-    let load = Load { buffer: BufferId(0), index: vec![Affine::var(VarId(0))], axes: vec![Access::Direct], fill: 0.0 };
-    let mut nodes = vec![Node::Load(load)];
-    nodes.extend((0..uses).map(|_| Node::Unary(op, NodeId(0))));
+/// `y[i] = op(x0[i], ...)` as a one-kernel program, the arguments in buffers `0..arity` and
+/// the result in the next, with `op` applied `uses` times in the kernel (all but one unused):
+/// past `INLINE_MATH_LIMIT` uses the JIT calls the function out of line.
+fn program_with(op: MathOp, n: usize, uses: usize) -> Program {
+    let arity = op.arity();
+    let load = |b: usize| {
+        let index = vec![Affine::var(VarId(0))];
+        Node::Load(Load { buffer: BufferId(b as u32), index, axes: vec![Access::Direct], fill: 0.0 })
+    };
+    let mut nodes: Vec<Node> = (0..arity).map(load).collect();
+    let (use_of, name) = match op {
+        MathOp::Unary(op) => (Node::Unary(op, NodeId(0)), op.name()),
+        MathOp::Binary(op) => (Node::Binary(op, NodeId(0), NodeId(1)), op.name().to_string()),
+    };
+    nodes.extend((0..uses).map(|_| use_of.clone()));
     let kernel = Kernel {
-        name: op.name(),
+        name,
         vars: vec![n],
         rank: 1,
         body: Region { items: (0..nodes.len() as u32).map(NodeId).collect() },
         nodes,
         prelude: Region::default(),
-        outputs: vec![Output::assign(BufferId(1), NodeId(1))],
+        outputs: vec![Output::assign(BufferId(arity as u32), NodeId(arity as u32))],
         visit: Default::default(),
     };
+    let mut buffers: Vec<Buffer> = (0..arity).map(|b| Buffer { name: format!("x{b}"), shape: vec![n] }).collect();
+    buffers.push(Buffer { name: "y".into(), shape: vec![n] });
     Program {
-        buffers: vec![Buffer { name: "x".into(), shape: vec![n] }, Buffer { name: "y".into(), shape: vec![n] }],
+        buffers,
         kernels: vec![kernel],
         procedures: vec![Procedure { name: "apply".into(), kernels: vec![KernelId(0)] }],
     }
 }
 
 fn program(op: Unary, n: usize) -> Program {
-    program_with(op, n, 1)
+    program_with(MathOp::Unary(op), n, 1)
 }
 
 /// `y[i] = from_word(to_word(x[i]))`: the word random numbers are keyed by, as a number.
@@ -51,17 +62,15 @@ fn word_program(n: usize) -> Program {
     program
 }
 
-/// `op` of every argument on an engine of `backend` with `options`.
-fn apply(program: &Arc<Program>, backend: Backend, options: EngineOptions, args: &[f64]) -> Vec<f64> {
+/// The program's results on an engine of `backend` with `options`, its arguments given as
+/// one column per buffer.
+fn apply(program: &Arc<Program>, backend: Backend, options: EngineOptions, columns: &[&[f64]]) -> Vec<f64> {
     let mut engine = engine::build(program.clone(), backend, options).expect("compiles");
-    engine.write(BufferId(0), 0, args).expect("written");
+    for (b, column) in columns.iter().enumerate() {
+        engine.write(BufferId(b as u32), 0, column).expect("written");
+    }
     engine.run(ProcId(0)).expect("the kernel runs");
-    engine.read(BufferId(1), 0..args.len()).expect("read").into_owned()
-}
-
-/// `op` of every argument on the interpreter.
-fn interpreted(program: &Arc<Program>, args: &[f64]) -> Vec<f64> {
-    apply(program, Backend::Interp, EngineOptions::default(), args)
+    engine.read(BufferId(columns.len() as u32), 0..columns[0].len()).expect("read").into_owned()
 }
 
 /// The JIT on `threads` threads, with vector code unless `scalar_only`.
@@ -125,44 +134,76 @@ fn special() -> Vec<f64> {
     values
 }
 
-/// Checks `op` on every engine against the interpreter bit for bit, and the interpreter
-/// against `reference` within `bound` ulp, on `args` (plus [`special`]).
+/// Checks `op` of one argument on every engine against the interpreter bit for bit, and the
+/// interpreter against `reference` within `bound` ulp, on `args` (plus [`special`]).
 fn check(op: Unary, reference: fn(f64) -> f64, bound: u64, args: impl Iterator<Item = f64>) {
-    let args: Vec<f64> = args.chain(special()).collect();
-    let program = Arc::new(program(op, args.len()));
-    let expected = interpreted(&program, &args);
+    let special = special().into_iter().map(|x| [x]).collect();
+    check_on(MathOp::Unary(op), |[x]| reference(x), bound, args.map(|x| [x]).collect(), special);
+}
 
-    let (mut worst, mut at, mut differ) = (0, 0.0, 0);
+/// Checks `op` on every engine against the interpreter bit for bit, and the interpreter
+/// against `reference` within `bound` ulp (a zero with the reference's sign), on `args` and
+/// `special`; out of line on a sample of `args` and all of `special`.
+fn check_on<const N: usize>(
+    op: MathOp,
+    reference: impl Fn([f64; N]) -> f64,
+    bound: u64,
+    args: Vec<[f64; N]>,
+    special: Vec<[f64; N]>,
+) {
+    let name = match op {
+        MathOp::Unary(op) => op.name(),
+        MathOp::Binary(op) => op.name().to_string(),
+    };
+    let sample: Vec<[f64; N]> = args.iter().step_by(97).chain(&special).copied().collect();
+    let args: Vec<[f64; N]> = args.into_iter().chain(special).collect();
+    let columns =
+        |args: &[[f64; N]]| -> Vec<Vec<f64>> { (0..N).map(|i| args.iter().map(|a| a[i]).collect()).collect() };
+    let run = |args: &[[f64; N]], uses: usize, backend: Backend, options: EngineOptions| {
+        let program = Arc::new(program_with(op, args.len(), uses));
+        let columns = columns(args);
+        let columns: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+        apply(&program, backend, options, &columns)
+    };
+    let expected = run(&args, 1, Backend::Interp, EngineOptions::default());
+
+    let (mut worst, mut at, mut differ) = (0, args[0], 0);
     for (&x, &y) in args.iter().zip(&expected) {
-        let ulp = ulps(y, reference(x));
+        let want = reference(x);
+        let ulp = if y == 0.0 && want == 0.0 && y.is_sign_negative() != want.is_sign_negative() {
+            u64::MAX
+        } else {
+            ulps(y, want)
+        };
         if ulp > worst {
             (worst, at) = (ulp, x);
         }
         differ += usize::from(ulp > 0);
     }
-    eprintln!("{op}: {differ} of {} arguments differ from libm, by at most {worst} ulp", args.len());
-    assert!(worst <= bound, "{op}({at:e}) is {worst} ulp from libm (bound {bound})");
+    eprintln!("{name}: {differ} of {} arguments differ from libm, by at most {worst} ulp", args.len());
+    assert!(worst <= bound, "{name} of {at:?} is {worst} ulp from libm (bound {bound})");
 
-    for (label, options) in [
-        ("lanes", jit(1, false)),
-        ("one point at a time", jit(1, true)),
-        ("three threads", EngineOptions { min_parallel_points: Some(1), ..jit(3, false) }),
-    ] {
-        assert_same(&op.name(), label, &args, &expected, &apply(&program, Backend::Jit, options, &args));
+    let engines = [
+        ("the JIT, lanes", Backend::Jit, jit(1, false)),
+        ("the JIT, one point at a time", Backend::Jit, jit(1, true)),
+        ("the JIT, three threads", Backend::Jit, EngineOptions { min_parallel_points: Some(1), ..jit(3, false) }),
+        #[cfg(feature = "opencl")]
+        ("OpenCL", Backend::OpenCl, EngineOptions::default()),
+    ];
+    for (label, backend, options) in engines {
+        assert_same(&name, label, &args, &expected, &run(&args, 1, backend, options));
     }
     // Out of line every use is a call, so a sample of the arguments keeps this quick.
-    let sample: Vec<usize> = (0..args.len()).step_by(97).chain(args.len() - special().len()..args.len()).collect();
-    let (args, expected): (Vec<f64>, Vec<f64>) = sample.iter().map(|&i| (args[i], expected[i])).unzip();
-    let program = Arc::new(program_with(op, args.len(), INLINE_MATH_LIMIT + 1));
-    let got = apply(&program, Backend::Jit, jit(1, false), &args);
-    assert_same(&op.name(), "out of line", &args, &expected, &got);
+    let expected: Vec<f64> = run(&sample, 1, Backend::Interp, EngineOptions::default());
+    let got = run(&sample, INLINE_MATH_LIMIT + 1, Backend::Jit, jit(1, false));
+    assert_same(&name, "the JIT, out of line", &sample, &expected, &got);
 }
 
-/// Demands the JIT's results `got` be the interpreter's `expected`, bit for bit.
-fn assert_same(what: &str, label: &str, args: &[f64], expected: &[f64], got: &[f64]) {
-    for ((&x, &want), &have) in args.iter().zip(expected).zip(got) {
+/// Demands an engine's results `got` be the interpreter's `expected`, bit for bit.
+fn assert_same<T: std::fmt::Debug>(what: &str, label: &str, args: &[T], expected: &[f64], got: &[f64]) {
+    for ((x, &want), &have) in args.iter().zip(expected).zip(got) {
         let same = want.to_bits() == have.to_bits() || (want.is_nan() && have.is_nan());
-        assert!(same, "{what}({x:e}) on the JIT ({label}): {have:e}, interpreter: {want:e}");
+        assert!(same, "{what} of {x:?} on {label}: {have:e}, interpreter: {want:e}");
     }
 }
 
@@ -258,6 +299,32 @@ fn atan_is_within_one_ulp_on_every_engine() {
     check(Unary::Atan, f64::atan, 1, atan_arguments());
 }
 
+/// Arguments for `asin` and `acos`: all of `[-1, 1]`, densely near its ends, around the
+/// thresholds of the ranges (1/2, 0.975) and the tiny end, every exponent, and the doubles just
+/// inside and outside `[-1, 1]`.
+fn asin_arguments() -> impl Iterator<Item = f64> {
+    let thresholds = [0.5, f64::from_bits(0x3FEF_3333_0000_0000), 0.975, 2f64.powi(-26), 2f64.powi(-57)];
+    let edges = thresholds.into_iter().flat_map(|t| [step(t, -1), t, step(t, 1), -step(t, -1), -t, -step(t, 1)]);
+    let ends = (1..2000).flat_map(|k| [step(1.0, -k), step(-1.0, -k), step(1.0, k), step(-1.0, k)]);
+    uniform(1_000_000, 71, -1.0, 1.0)
+        .chain(uniform(300_000, 73, 0.9, 1.0))
+        .chain(uniform(300_000, 79, -1.0, -0.9))
+        .chain(uniform(200_000, 83, -1.0, 1.0).map(|x| x * 2f64.powi(-((x.to_bits() % 1080) as i32))))
+        .chain(random_bits(300_000, 89))
+        .chain(edges)
+        .chain(ends)
+}
+
+#[test]
+fn asin_is_within_one_ulp_on_every_engine() {
+    check(Unary::Asin, f64::asin, 1, asin_arguments());
+}
+
+#[test]
+fn acos_is_within_one_ulp_on_every_engine() {
+    check(Unary::Acos, f64::acos, 1, asin_arguments());
+}
+
 #[test]
 fn tan_is_within_three_ulp_on_every_engine() {
     check(Unary::Tan, f64::tan, 3, trig_arguments());
@@ -287,7 +354,7 @@ fn sin_and_cos_are_correct_where_the_reduction_is_hardest() {
         let args: Vec<f64> = cases.iter().flat_map(|c| [c.0, -c.0]).collect();
         let program = Arc::new(program(op, args.len()));
         for (name, backend) in [("interpreter", Backend::Interp), ("jit", Backend::Jit)] {
-            let got = apply(&program, backend, jit(1, false), &args);
+            let got = apply(&program, backend, jit(1, false), &[&args]);
             for (i, case) in cases.iter().enumerate() {
                 let exact = f64::from_bits(if pick == 1 { case.1 } else { case.2 });
                 // sin is odd, cos even.
@@ -313,12 +380,12 @@ fn numbers_become_the_same_words_on_every_engine() {
         .chain(random_bits(10_000, 47))
         .collect();
     let program = Arc::new(word_program(args.len()));
-    let expected = interpreted(&program, &args);
+    let expected = apply(&program, Backend::Interp, EngineOptions::default(), &[&args]);
     for (&x, &w) in args.iter().zip(&expected) {
         assert_eq!(w, f64::from(x as i64 as u32), "the interpreter's word of {x:e}");
     }
     for (label, scalar_only) in [("lanes", false), ("one point at a time", true)] {
-        let got = apply(&program, Backend::Jit, jit(1, scalar_only), &args);
+        let got = apply(&program, Backend::Jit, jit(1, scalar_only), &[&args]);
         assert_same("to_word", label, &args, &expected, &got);
     }
 }

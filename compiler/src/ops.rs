@@ -29,9 +29,9 @@ pub enum Unary {
     Sinh,
     /// Hyperbolic cosine, by [`crate::math::cosh`].
     Cosh,
-    /// Arcsine, in radians; NaN outside `[-1, 1]`.
+    /// Arcsine, in radians; NaN outside `[-1, 1]`. By [`crate::math::asin`].
     Asin,
-    /// Arccosine, in radians; NaN outside `[-1, 1]`.
+    /// Arccosine, in radians; NaN outside `[-1, 1]`. By [`crate::math::acos`].
     Acos,
     /// Arctangent, in radians, in `[-pi/2, pi/2]`, by [`crate::math::atan`].
     Atan,
@@ -169,8 +169,8 @@ impl Unary {
             Unary::Tanh => crate::math::tanh(&mut crate::math::Scalar, x),
             Unary::Sinh => crate::math::sinh(&mut crate::math::Scalar, x),
             Unary::Cosh => crate::math::cosh(&mut crate::math::Scalar, x),
-            Unary::Asin => x.asin(),
-            Unary::Acos => x.acos(),
+            Unary::Asin => crate::math::asin(&mut crate::math::Scalar, x),
+            Unary::Acos => crate::math::acos(&mut crate::math::Scalar, x),
             Unary::Atan => crate::math::atan(&mut crate::math::Scalar, x),
             Unary::Abs => x.abs(),
             Unary::Floor => x.floor(),

@@ -1,28 +1,30 @@
 //! Math functions written once, as exactly rounded arithmetic, for every engine.
 //!
-//! `exp`, `log`, `sin`, `cos`, `tan`, `atan`, `tanh`, `sinh` and `cosh` (and `expm1`, which
-//! the last three use) are not calls into the platform's libm: each is an algorithm
-//! over the operations of [`Arith`] (IEEE double `+ - * /`, `floor`, comparisons, selects,
-//! and, in [`Bits`], three bit manipulations of the exponent field, and the large-argument reduction of `sin`
-//! and `cos`, [`reduce::large`], integer arithmetic in plain Rust), all exactly specified. The
-//! interpreter and constant folding run them on `f64` ([`Scalar`]); the JIT emits the same
-//! operations inline as Cranelift instructions, on one point or on `f64x2` lanes (or calls the
-//! `Scalar` versions where a kernel has very many, see `codegen::clif::INLINE_MATH_LIMIT`). So every
-//! engine computes the same bits, and the JIT vectorises kernels that use them. The algorithms
-//! branch only around the rare large reduction (selects otherwise), so lanes stay in step.
+//! `exp`, `log`, `sin`, `cos`, `tan`, `asin`, `acos`, `atan`, `tanh`, `sinh` and `cosh` (and
+//! `expm1`, which the last three use) are not calls into the platform's libm: each is an
+//! algorithm over the operations of [`Arith`] (IEEE double `+ - * /`, `sqrt`, `floor`,
+//! comparisons, selects, and, in [`Bits`], three bit manipulations of the exponent field, and
+//! the large-argument reduction of `sin` and `cos`, [`reduce::large`], integer arithmetic in
+//! plain Rust), all exactly specified. The interpreter and constant folding run
+//! them on `f64` ([`Scalar`]); the JIT emits the same operations inline as Cranelift
+//! instructions, on one point or on `f64x2` lanes (or calls the `Scalar` versions where a
+//! kernel has very many, see `codegen::clif::INLINE_MATH_LIMIT`). So every engine computes the
+//! same bits, and the JIT vectorises kernels that use them. The algorithms branch only around
+//! the rare large reduction (selects otherwise), so lanes stay in step.
 //!
 //! Accuracy (measured by `tests/math.rs` on every engine against the platform libm, over
 //! millions of arguments and the special values, and against 4000-bit values where glibc
 //! itself is off): [`exp`], [`log`], [`sin`] and [`cos`] are within 1 ulp of the correctly
-//! rounded result (`sin` and `cos` for every finite argument), [`atan`] within 1 ulp of glibc's;
-//! [`expm1`] is within 1 ulp of
-//! glibc's, [`tanh`], [`sinh`] and [`cosh`] within 3 (glibc's own are within 2 of the correctly
-//! rounded result; fdlibm's formulas round two or three times after `expm1` or `exp`); [`tan`]
-//! within 3 (a division of the two).
+//! rounded result (`sin` and `cos` for every finite argument); [`asin`], [`acos`], [`atan`]
+//! and [`expm1`] within 1 ulp of glibc's; [`tanh`], [`sinh`] and [`cosh`] within 3 (glibc's
+//! own are within 2 of the correctly rounded result; fdlibm's formulas round two or three times
+//! after `expm1` or `exp`); [`tan`] within 3 (a division of the two). The special values
+//! (signed zeros, infinities, NaN) are C99's.
 //!
 //! The reductions and polynomials are those of fdlibm (Sun Microsystems, 1993) and FreeBSD's
 //! msun, restated here without their branches.
 
+mod asin;
 mod atan;
 mod exp;
 mod hyperbolic;
@@ -32,6 +34,7 @@ mod trig;
 
 use crate::ops::Binary;
 
+pub use asin::{acos, asin};
 pub use atan::atan;
 pub use exp::exp;
 pub use hyperbolic::{cosh, expm1, sinh, tanh};
@@ -65,6 +68,8 @@ pub trait Arith {
     fn max(&mut self, a: Self::Num, b: Self::Num) -> Self::Num;
     /// `|a|`.
     fn abs(&mut self, a: Self::Num) -> Self::Num;
+    /// The square root of `a`, correctly rounded (NaN below zero, `sqrt(-0) = -0`).
+    fn sqrt(&mut self, a: Self::Num) -> Self::Num;
     /// `-a`.
     fn neg(&mut self, a: Self::Num) -> Self::Num;
     /// `a < b` (false when either is NaN).
@@ -151,6 +156,9 @@ impl Arith for Scalar {
     }
     fn abs(&mut self, a: f64) -> f64 {
         a.abs()
+    }
+    fn sqrt(&mut self, a: f64) -> f64 {
+        a.sqrt()
     }
     fn neg(&mut self, a: f64) -> f64 {
         -a

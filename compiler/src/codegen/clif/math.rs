@@ -65,6 +65,9 @@ impl Arith for Emit<'_, '_> {
     fn abs(&mut self, a: Value) -> Value {
         self.t.b.ins().fabs(a)
     }
+    fn sqrt(&mut self, a: Value) -> Value {
+        self.t.b.ins().sqrt(a)
+    }
     fn neg(&mut self, a: Value) -> Value {
         self.t.b.ins().fneg(a)
     }

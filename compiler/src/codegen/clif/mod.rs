@@ -74,7 +74,7 @@ impl Default for Options {
     }
 }
 
-/// Kernels with more uses of `exp`, `log`, `sin` and `cos` than this call them out of line (the
+/// Kernels with more uses of [`crate::math`]'s functions than this call them out of line (the
 /// same algorithms, compiled into the engine) instead of emitting them inline: each inline use
 /// is about a hundred instructions, and Cranelift's compile time grows faster than the
 /// function's size (5,000 nested `sin`s took minutes).
@@ -89,6 +89,8 @@ pub fn is_inline_math(op: Unary) -> bool {
             | Unary::Sin
             | Unary::Cos
             | Unary::Tan
+            | Unary::Asin
+            | Unary::Acos
             | Unary::Atan
             | Unary::Tanh
             | Unary::Sinh

@@ -563,6 +563,8 @@ impl<'a> Translator<'a> {
             Unary::Log if self.inline_math => crate::math::log(&mut Emit { t: self, ty }, a),
             Unary::Sin if self.inline_math => crate::math::sin(&mut Emit { t: self, ty }, a),
             Unary::Cos if self.inline_math => crate::math::cos(&mut Emit { t: self, ty }, a),
+            Unary::Asin if self.inline_math => crate::math::asin(&mut Emit { t: self, ty }, a),
+            Unary::Acos if self.inline_math => crate::math::acos(&mut Emit { t: self, ty }, a),
             Unary::Atan if self.inline_math => crate::math::atan(&mut Emit { t: self, ty }, a),
             Unary::Tan if self.inline_math => crate::math::tan(&mut Emit { t: self, ty }, a),
             Unary::Tanh if self.inline_math => crate::math::tanh(&mut Emit { t: self, ty }, a),

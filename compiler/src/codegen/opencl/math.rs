@@ -64,6 +64,9 @@ impl Arith for Printer {
     fn abs(&mut self, a: usize) -> usize {
         self.named(&format!("fabs(t{a})"))
     }
+    fn sqrt(&mut self, a: usize) -> usize {
+        self.named(&format!("sqrt(t{a})"))
+    }
     fn neg(&mut self, a: usize) -> usize {
         self.named(&format!("-t{a}"))
     }
@@ -108,13 +111,13 @@ fn function(name: &str, f: fn(&mut Printer, usize) -> usize) -> String {
     format!("double {name}(double t0) {{\n{}    return t{result};\n}}\n\n", printer.code)
 }
 
-/// The OpenCL C definitions of `noether_exp`, `noether_log`, `noether_sin`, `noether_cos`: in
-/// double precision printed from [`crate::math`], with the large reduction they need
+/// The OpenCL C definitions of `noether_exp`, `noether_log`, `noether_sin`, ...: in double
+/// precision printed from [`crate::math`], with the large reduction they need
 /// (`noether_reduce_large`, a port of [`crate::math::reduce::large`]); in single precision
 /// the device's own.
 pub(super) fn functions(precision: Precision) -> String {
     if precision == Precision::F32 {
-        return ["exp", "log", "sin", "cos", "tan", "atan", "tanh", "sinh", "cosh"]
+        return ["exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "tanh", "sinh", "cosh"]
             .map(|f| format!("real noether_{f}(real x) {{\n    return {f}(x);\n}}\n\n"))
             .concat();
     }
@@ -124,6 +127,8 @@ pub(super) fn functions(precision: Precision) -> String {
     out.push_str(&function("noether_sin", math::sin));
     out.push_str(&function("noether_cos", math::cos));
     out.push_str(&function("noether_tan", math::tan));
+    out.push_str(&function("noether_asin", math::asin));
+    out.push_str(&function("noether_acos", math::acos));
     out.push_str(&function("noether_atan", math::atan));
     out.push_str(&function("noether_tanh", math::tanh));
     out.push_str(&function("noether_sinh", math::sinh));
