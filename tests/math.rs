@@ -1,5 +1,5 @@
 //! The math functions Noether computes itself (`noether_compiler::math`: exp, log, sin, cos,
-//! asin, ...): within their stated ulp bounds of the platform's libm, and the same bits on
+//! asin, atan2, ...): within their stated ulp bounds of the platform's libm, and the same bits on
 //! every engine (interpreter; JIT on one point, on lanes, split across threads, called out of
 //! line; OpenCL in a build with it), over millions of arguments including zeros, subnormals,
 //! infinities, NaN and the overflow and underflow thresholds.
@@ -11,7 +11,7 @@ use noether::compiler::ir::{
     Access, Affine, Buffer, BufferId, Kernel, KernelId, Load, Node, NodeId, Output, ProcId, Procedure, Program, Region,
     VarId,
 };
-use noether::compiler::ops::Unary;
+use noether::compiler::ops::{Binary, Unary};
 use noether::runtime::engine::{self, Backend, EngineOptions};
 
 /// `y[i] = op(x0[i], ...)` as a one-kernel program, the arguments in buffers `0..arity` and
@@ -100,6 +100,11 @@ fn random_bits(count: usize, mut state: u64) -> impl Iterator<Item = f64> {
     })
 }
 
+/// Uniformly random 64-bit words.
+fn words(count: usize, seed: u64) -> impl Iterator<Item = u64> {
+    random_bits(count, seed).map(f64::to_bits)
+}
+
 /// Doubles uniformly spread over `[lo, hi)`.
 fn uniform(count: usize, seed: u64, lo: f64, hi: f64) -> impl Iterator<Item = f64> {
     random_bits(count, seed).map(move |b| lo + (b.to_bits() >> 11) as f64 * 2f64.powi(-53) * (hi - lo))
@@ -139,6 +144,12 @@ fn special() -> Vec<f64> {
 fn check(op: Unary, reference: fn(f64) -> f64, bound: u64, args: impl Iterator<Item = f64>) {
     let special = special().into_iter().map(|x| [x]).collect();
     check_on(MathOp::Unary(op), |[x]| reference(x), bound, args.map(|x| [x]).collect(), special);
+}
+
+/// [`check`] for `op` of two arguments, plus every pair of [`special`] values.
+fn check2(op: Binary, reference: fn(f64, f64) -> f64, bound: u64, args: impl Iterator<Item = (f64, f64)>) {
+    let special = special().into_iter().flat_map(|a| special().into_iter().map(move |b| [a, b])).collect();
+    check_on(MathOp::Binary(op), |[a, b]| reference(a, b), bound, args.map(|(a, b)| [a, b]).collect(), special);
 }
 
 /// Checks `op` on every engine against the interpreter bit for bit, and the interpreter
@@ -323,6 +334,70 @@ fn asin_is_within_one_ulp_on_every_engine() {
 #[test]
 fn acos_is_within_one_ulp_on_every_engine() {
     check(Unary::Acos, f64::acos, 1, asin_arguments());
+}
+
+/// Pairs for `atan2`: every quadrant (signs drawn independently), ratios around each
+/// reduction threshold, both arguments spread over every exponent (near overflow, subnormal),
+/// a ratio beyond either end of the range, and random bits.
+fn atan2_arguments() -> impl Iterator<Item = (f64, f64)> {
+    let signed = |x: f64, bits: u64| if bits & 1 == 1 { -x } else { x };
+    let units = |count, seed| uniform(count, seed, -1.0, 1.0).zip(uniform(count, seed + 1, -1.0, 1.0));
+    let scale = |x: f64, at: u64| x * 2f64.powi((at % 2098) as i32 - 1074);
+    let thresholds = [0.4375, 0.6875, 1.1875, 2.4375, 1.0];
+    let near_thresholds = uniform(200_000, 101, 0.5, 1.0).zip(words(200_000, 103)).map(move |(x, bits)| {
+        let ratio = thresholds[(bits >> 8) as usize % thresholds.len()] * (1.0 + ((bits >> 20) % 64) as f64 * 1e-16);
+        let ratio = if bits & 4 == 0 { ratio } else { 1.0 / ratio };
+        (signed(scale(x * ratio, bits >> 40), bits), signed(scale(x, bits >> 40), bits >> 1))
+    });
+    let spread = units(400_000, 107).zip(words(400_000, 109)).map(move |((y, x), bits)| {
+        let (ey, ex) = (bits >> 32, (bits >> 32).wrapping_add(bits % 5).wrapping_sub(2));
+        (scale(y, ey), scale(x, ex))
+    });
+    let far =
+        units(200_000, 113).zip(words(200_000, 127)).map(move |((y, x), bits)| (scale(y, bits), scale(x, bits >> 20)));
+    units(1_000_000, 97)
+        .chain(near_thresholds)
+        .chain(spread)
+        .chain(far)
+        .chain(random_bits(300_000, 131).zip(random_bits(300_000, 137)))
+}
+
+#[test]
+fn atan2_is_within_one_ulp_on_every_engine() {
+    check2(Binary::Atan2, f64::atan2, 1, atan2_arguments());
+}
+
+/// C99's `atan2` (Annex F) where an argument is zero, infinite or NaN, written out rather than
+/// taken from libm: the result has the sign of `y`; `x = -0` counts as negative.
+fn atan2_special(y: f64, x: f64) -> f64 {
+    use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI};
+    let three_quarters_pi = f64::from_bits(0x4002_D97C_7F33_21D2);
+    let angle = if y.is_nan() || x.is_nan() {
+        f64::NAN
+    } else if y == 0.0 {
+        if x.is_sign_positive() { 0.0 } else { PI }
+    } else if x == 0.0 {
+        FRAC_PI_2
+    } else if y.is_infinite() && x.is_infinite() {
+        if x > 0.0 { FRAC_PI_4 } else { three_quarters_pi }
+    } else if y.is_infinite() {
+        FRAC_PI_2
+    } else if x > 0.0 {
+        0.0
+    } else {
+        PI
+    };
+    angle.copysign(y)
+}
+
+#[test]
+fn atan2_has_c99s_special_values_on_every_engine() {
+    let special = [0.0, f64::INFINITY, f64::NAN];
+    let any = [0.0, f64::INFINITY, f64::NAN, 5e-324, 1.0, 2.5, f64::MAX];
+    let signed = |values: &[f64]| -> Vec<f64> { values.iter().flat_map(|&v| [v, -v]).collect() };
+    let (special, any) = (signed(&special), signed(&any));
+    let pairs: Vec<[f64; 2]> = special.iter().flat_map(|&s| any.iter().flat_map(move |&a| [[s, a], [a, s]])).collect();
+    check_on(MathOp::Binary(Binary::Atan2), |[y, x]| atan2_special(y, x), 0, pairs, Vec::new());
 }
 
 #[test]

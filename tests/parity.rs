@@ -3,7 +3,7 @@
 //! interpreter, bit for bit, on the examples, the IR test cases and random programs. Every
 //! engine runs each reduction in the same order and computes the same math functions, so there
 //! is no tolerance; NaNs only have to be NaN on both sides. The exception is OpenCL on programs
-//! using `atan2` or `pow`, which it takes from the device's library: there it agrees to 1e-12.
+//! using `pow`, which it takes from the device's library: there it agrees to 1e-12.
 
 use noether::{Backend, EngineOptions, Failure, Model, Override, Schedule, Source};
 use proptest::prelude::*;
@@ -78,7 +78,7 @@ fn assert_agree_on(model: &Model, steps: Option<u64>, label: &str, keep: impl Fn
     ];
     for (name, backend, options) in configurations.into_iter().filter(|(_, backend, _)| keep(*backend)) {
         let other = outcome(model, backend, options, steps);
-        // OpenCL's own `atan2` and `pow` are not Noether's bits: there, a tolerance.
+        // OpenCL's own `pow` is not Noether's bits: there, a tolerance.
         let agree = |a: f64, b: f64| {
             same(a, b) || (backend != Backend::Jit && !exactly_specified(model) && crate::support::close(b, a, 1e-12))
         };
@@ -106,16 +106,12 @@ fn assert_agree_on(model: &Model, steps: Option<u64>, label: &str, keep: impl Fn
 }
 
 /// Whether every operation of the model's program is defined bit for bit by Noether (not the
-/// platform's `atan2` or `pow`).
+/// platform's `pow`).
 fn exactly_specified(model: &Model) -> bool {
     use noether::compiler::ir::Node;
     use noether::compiler::ops::Binary;
     let program = &model.compiled().program;
-    program
-        .kernels
-        .iter()
-        .flat_map(|k| &k.nodes)
-        .all(|node| !matches!(node, Node::Binary(Binary::Pow | Binary::Atan2, _, _)))
+    program.kernels.iter().flat_map(|k| &k.nodes).all(|node| !matches!(node, Node::Binary(Binary::Pow, _, _)))
 }
 
 fn model_of(text: &str, overrides: &[(&str, f64)]) -> Model {

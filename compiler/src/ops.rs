@@ -70,7 +70,8 @@ pub enum Binary {
     Min,
     /// NaN if either is NaN, else the larger; `max(-0, 0) = 0`.
     Max,
-    /// `atan2(a, b)`: the angle of the point `(b, a)`, in radians in `[-pi, pi]`.
+    /// `atan2(a, b)`: the angle of the point `(b, a)`, in radians in `[-pi, pi]`, by
+    /// [`crate::math::atan2`].
     Atan2,
 }
 
@@ -204,7 +205,7 @@ impl Binary {
             Binary::Pow => a.powf(b),
             Binary::Min => minimum(a, b),
             Binary::Max => maximum(a, b),
-            Binary::Atan2 => a.atan2(b),
+            Binary::Atan2 => crate::math::atan2(&mut crate::math::Scalar, a, b),
         }
     }
 

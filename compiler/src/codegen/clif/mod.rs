@@ -81,20 +81,22 @@ impl Default for Options {
 pub const INLINE_MATH_LIMIT: usize = 64;
 
 /// Whether `op` is one of [`crate::math`]'s functions, emitted inline where there are few.
-pub fn is_inline_math(op: Unary) -> bool {
+pub fn is_inline_math(op: MathOp) -> bool {
     matches!(
         op,
-        Unary::Exp
-            | Unary::Log
-            | Unary::Sin
-            | Unary::Cos
-            | Unary::Tan
-            | Unary::Asin
-            | Unary::Acos
-            | Unary::Atan
-            | Unary::Tanh
-            | Unary::Sinh
-            | Unary::Cosh
+        MathOp::Unary(
+            Unary::Exp
+                | Unary::Log
+                | Unary::Sin
+                | Unary::Cos
+                | Unary::Tan
+                | Unary::Asin
+                | Unary::Acos
+                | Unary::Atan
+                | Unary::Tanh
+                | Unary::Sinh
+                | Unary::Cosh
+        ) | MathOp::Binary(Binary::Atan2)
     )
 }
 

@@ -593,6 +593,7 @@ impl<'a> Translator<'a> {
                 let m = self.b.ins().fmul(b, q);
                 self.b.ins().fsub(a, m)
             }
+            Binary::Atan2 if self.inline_math => crate::math::atan2(&mut Emit { t: self, ty }, a, b),
             Binary::Pow | Binary::Atan2 => self.call_math(MathOp::Binary(op), &[a, b], ty),
         }
     }
@@ -684,7 +685,15 @@ impl<'a> Translator<'a> {
 
 /// Whether `kernel` uses few enough inline math functions to emit them all inline.
 fn inline_math_fits(kernel: &Kernel) -> bool {
-    let uses = kernel.nodes.iter().filter(|n| matches!(n, Node::Unary(op, _) if is_inline_math(*op))).count();
+    let uses = kernel
+        .nodes
+        .iter()
+        .filter(|n| match n {
+            Node::Unary(op, _) => is_inline_math(MathOp::Unary(*op)),
+            Node::Binary(op, _, _) => is_inline_math(MathOp::Binary(*op)),
+            _ => false,
+        })
+        .count();
     uses <= INLINE_MATH_LIMIT
 }
 

@@ -384,7 +384,7 @@ fn binary(op: Binary, a: &str, b: &str) -> String {
         Binary::Pow => format!("pow({a}, {b})"),
         Binary::Min => format!("noether_min({a}, {b})"),
         Binary::Max => format!("noether_max({a}, {b})"),
-        Binary::Atan2 => format!("atan2({a}, {b})"),
+        Binary::Atan2 => format!("noether_atan2({a}, {b})"),
     }
 }
 
