@@ -64,7 +64,7 @@ pub enum Binary {
     FloorDiv,
     /// `a - b * floor(a / b)`: the sign of `b`.
     Mod,
-    /// `a^b` for a non-constant or non-integer exponent (`f64::powf`).
+    /// `a^b` for a non-constant or non-integer exponent, by [`crate::math::pow`].
     Pow,
     /// NaN if either is NaN, else the smaller; `min(-0, 0) = -0`.
     Min,
@@ -202,7 +202,7 @@ impl Binary {
             Binary::Div => a / b,
             Binary::FloorDiv => (a / b).floor(),
             Binary::Mod => a - b * (a / b).floor(),
-            Binary::Pow => a.powf(b),
+            Binary::Pow => crate::math::pow(&mut crate::math::Scalar, a, b),
             Binary::Min => minimum(a, b),
             Binary::Max => maximum(a, b),
             Binary::Atan2 => crate::math::atan2(&mut crate::math::Scalar, a, b),

@@ -1,8 +1,8 @@
 //! Math functions written once, as exactly rounded arithmetic, for every engine.
 //!
-//! `exp`, `log`, `sin`, `cos`, `tan`, `asin`, `acos`, `atan`, `atan2`, `tanh`, `sinh` and
-//! `cosh` (and `expm1`, which the last three use) are not calls into the platform's libm: each
-//! is an algorithm over the operations of [`Arith`] (IEEE double `+ - * /`, `sqrt`, `floor`,
+//! `exp`, `log`, `pow`, `sin`, `cos`, `tan`, `asin`, `acos`, `atan`, `atan2`, `tanh`, `sinh`
+//! and `cosh` (and `expm1`, which the last three use) are not calls into the platform's libm:
+//! each is an algorithm over the operations of [`Arith`] (IEEE double `+ - * /`, `sqrt`, `floor`,
 //! comparisons, selects, and, in [`Bits`], three bit manipulations of the exponent field,
 //! `copysign`, and the large-argument reduction of `sin` and `cos`, [`reduce::large`], integer
 //! arithmetic in plain Rust), all exactly specified. The interpreter and constant folding run
@@ -15,11 +15,12 @@
 //! Accuracy (measured by `tests/math.rs` on every engine against the platform libm, over
 //! millions of arguments and the special values, and against 4000-bit values where glibc
 //! itself is off): [`exp`], [`log`], [`sin`] and [`cos`] are within 1 ulp of the correctly
-//! rounded result (`sin` and `cos` for every finite argument); [`asin`], [`acos`], [`atan`],
-//! [`atan2`] and [`expm1`] within 1 ulp of glibc's; [`tanh`], [`sinh`] and [`cosh`] within 3
-//! (glibc's own are within 2 of the correctly rounded result; fdlibm's formulas round two or
-//! three times after `expm1` or `exp`); [`tan`] within 3 (a division of the two). The special
-//! values (signed zeros, infinities, NaN, `atan2`'s quadrants) are C99's.
+//! rounded result (`sin` and `cos` for every finite argument); [`pow`], [`asin`], [`acos`],
+//! [`atan`], [`atan2`] and [`expm1`] within 1 ulp of glibc's; [`tanh`], [`sinh`] and [`cosh`]
+//! within 3 (glibc's own are within 2 of the correctly rounded result; fdlibm's formulas round
+//! two or three times after `expm1` or `exp`); [`tan`] within 3 (a division of the two). The
+//! special values (signed zeros, infinities, NaN, `atan2`'s quadrants, `pow`'s negative bases)
+//! are C99's.
 //!
 //! The reductions and polynomials are those of fdlibm (Sun Microsystems, 1993) and FreeBSD's
 //! msun, restated here without their branches.
@@ -29,6 +30,7 @@ mod atan;
 mod exp;
 mod hyperbolic;
 mod log;
+mod pow;
 pub mod reduce;
 mod trig;
 
@@ -39,6 +41,7 @@ pub use atan::{atan, atan2};
 pub use exp::exp;
 pub use hyperbolic::{cosh, expm1, sinh, tanh};
 pub use log::log;
+pub use pow::pow;
 pub use trig::{MEDIUM as TRIG_MEDIUM, cos, sin, sin_cos, sin_cos_turns, tan};
 
 /// The operations the math functions are written in. Every method is exactly specified, so

@@ -96,7 +96,7 @@ pub fn is_inline_math(op: MathOp) -> bool {
                 | Unary::Tanh
                 | Unary::Sinh
                 | Unary::Cosh
-        ) | MathOp::Binary(Binary::Atan2)
+        ) | MathOp::Binary(Binary::Pow | Binary::Atan2)
     )
 }
 

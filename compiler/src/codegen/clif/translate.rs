@@ -593,6 +593,7 @@ impl<'a> Translator<'a> {
                 let m = self.b.ins().fmul(b, q);
                 self.b.ins().fsub(a, m)
             }
+            Binary::Pow if self.inline_math => crate::math::pow(&mut Emit { t: self, ty }, a, b),
             Binary::Atan2 if self.inline_math => crate::math::atan2(&mut Emit { t: self, ty }, a, b),
             Binary::Pow | Binary::Atan2 => self.call_math(MathOp::Binary(op), &[a, b], ty),
         }

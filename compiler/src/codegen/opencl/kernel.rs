@@ -381,7 +381,7 @@ fn binary(op: Binary, a: &str, b: &str) -> String {
         Binary::Div => format!("{a} / {b}"),
         Binary::FloorDiv => format!("floor({a} / {b})"),
         Binary::Mod => format!("{a} - {b} * floor({a} / {b})"),
-        Binary::Pow => format!("pow({a}, {b})"),
+        Binary::Pow => format!("noether_pow({a}, {b})"),
         Binary::Min => format!("noether_min({a}, {b})"),
         Binary::Max => format!("noether_max({a}, {b})"),
         Binary::Atan2 => format!("noether_atan2({a}, {b})"),

@@ -133,12 +133,14 @@ pub(super) fn functions(precision: Precision) -> String {
     if precision == Precision::F32 {
         let unary = ["exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "tanh", "sinh", "cosh"]
             .map(|f| format!("real noether_{f}(real x) {{\n    return {f}(x);\n}}\n\n"));
-        let binary = ["atan2"].map(|f| format!("real noether_{f}(real a, real b) {{\n    return {f}(a, b);\n}}\n\n"));
+        let binary =
+            ["pow", "atan2"].map(|f| format!("real noether_{f}(real a, real b) {{\n    return {f}(a, b);\n}}\n\n"));
         return unary.concat() + &binary.concat();
     }
     let mut out = reduce_large();
     out.push_str(&function("noether_exp", math::exp));
     out.push_str(&function("noether_log", math::log));
+    out.push_str(&function2("noether_pow", math::pow));
     out.push_str(&function("noether_sin", math::sin));
     out.push_str(&function("noether_cos", math::cos));
     out.push_str(&function("noether_tan", math::tan));
