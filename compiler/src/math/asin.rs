@@ -8,7 +8,7 @@
 //! `sqrt(z)` is carried as a head of 26 bits (whose square is exact) and a correction, as
 //! fdlibm does; fdlibm takes the head by clearing the low word, here by Veltkamp's split.
 
-use super::{Arith, horner};
+use super::{Arith, head, horner};
 
 /// `pi/2` in two parts, and the high part of `pi/4` and of `pi`.
 const PIO2_HI: f64 = f64::from_bits(0x3FF9_21FB_5444_2D18);
@@ -34,8 +34,6 @@ const Q: [f64; 5] = [
 ];
 /// From here (0.975, fdlibm's threshold) `asin` needs no correction of `sqrt(z)`.
 const NEAR_ONE: f64 = f64::from_bits(0x3FEF_3333_0000_0000);
-/// `2^27 + 1`: Veltkamp's splitter for a 53-bit significand.
-const SPLITTER: f64 = 134_217_729.0;
 
 /// What both functions start from: whether `|x| < 1/2`; `z`, which is `x^2` there and
 /// `(1 - |x|) / 2` elsewhere; `R(z)`; and `sqrt(z)`.
@@ -65,10 +63,7 @@ fn reduce<A: Arith>(a: &mut A, x: A::Num) -> Reduced<A> {
 /// `sqrt(z)` as `head + correction`: `head` is `s` rounded to 26 bits, so `head^2` and
 /// `z - head^2` are exact, and `correction = (z - head^2) / (s + head)`. NaN when `z = 0`.
 fn split_root<A: Arith>(a: &mut A, z: A::Num, s: A::Num) -> (A::Num, A::Num) {
-    let splitter = a.num(SPLITTER);
-    let scaled = a.mul(s, splitter);
-    let excess = a.sub(scaled, s);
-    let head = a.sub(scaled, excess);
+    let head = head(a, s);
     let square = a.mul(head, head);
     let residual = a.sub(z, square);
     let sum = a.add(s, head);

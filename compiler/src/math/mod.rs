@@ -246,6 +246,16 @@ fn modulo<A: Arith>(a: &mut A, k: A::Num, m: f64) -> A::Num {
     a.sub(k, whole)
 }
 
+/// `x` rounded to 26 significant bits by Veltkamp's split (`x (2^27 + 1)` minus what it added):
+/// the product of two such heads, and the square of one, is exact, and so is `x - head`. For
+/// `|x|` below 2^996, where the scaling cannot overflow.
+fn head<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
+    let splitter = a.num(134_217_729.0);
+    let scaled = a.mul(x, splitter);
+    let excess = a.sub(scaled, x);
+    a.sub(scaled, excess)
+}
+
 /// `p(x) = c[0] + x (c[1] + x (c[2] + ...))` by Horner's rule.
 fn horner<A: Arith>(a: &mut A, x: A::Num, coefficients: &[f64]) -> A::Num {
     let (&last, rest) = coefficients.split_last().expect("a polynomial has a coefficient");

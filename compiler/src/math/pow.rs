@@ -7,7 +7,7 @@
 //! they are Veltkamp's splits (26 significant bits), which make the same products exact.
 
 use super::exp::P;
-use super::{Bits, clamp, horner};
+use super::{Bits, clamp, head, horner};
 
 /// The polynomial of `(3/2) (log(x) - 2s - 2/3 s^3)` in `s^2`, `s = (x - 1) / (x + 1)`.
 const L: [f64; 6] = [
@@ -41,18 +41,6 @@ const TWO_POW_53: f64 = 9_007_199_254_740_992.0;
 const Y_LIMIT: f64 = 18_446_744_073_709_551_616.0;
 /// Beyond this `|y log2 x|` the result is 0 or infinity whatever the fraction.
 const Z_LIMIT: f64 = 1100.0;
-/// `2^27 + 1`: Veltkamp's splitter for a 53-bit significand.
-const SPLITTER: f64 = 134_217_729.0;
-
-/// `x` rounded to 26 significant bits (Veltkamp's split): the product of two such heads is
-/// exact.
-fn head<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
-    let splitter = a.num(SPLITTER);
-    let scaled = a.mul(x, splitter);
-    let excess = a.sub(scaled, x);
-    a.sub(scaled, excess)
-}
-
 /// `log2 m` for a finite `m > 0`, as `t1 + t2` with `t1` a head of 26 bits.
 fn log2<A: Bits>(a: &mut A, m: A::Num) -> (A::Num, A::Num) {
     // m = 2^e (1 + f), subnormal m scaled up first.
