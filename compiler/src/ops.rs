@@ -29,9 +29,9 @@ pub enum Unary {
     Sinh,
     /// Hyperbolic cosine, by [`crate::math::cosh`].
     Cosh,
-    /// Arcsine, in radians; NaN outside `[-1, 1]`.
+    /// Arcsine, in radians; NaN outside `[-1, 1]`. By [`crate::math::asin`].
     Asin,
-    /// Arccosine, in radians; NaN outside `[-1, 1]`.
+    /// Arccosine, in radians; NaN outside `[-1, 1]`. By [`crate::math::acos`].
     Acos,
     /// Arctangent, in radians, in `[-pi/2, pi/2]`, by [`crate::math::atan`].
     Atan,
@@ -64,13 +64,14 @@ pub enum Binary {
     FloorDiv,
     /// `a - b * floor(a / b)`: the sign of `b`.
     Mod,
-    /// `a^b` for a non-constant or non-integer exponent (`f64::powf`).
+    /// `a^b` for a non-constant or non-integer exponent, by [`crate::math::pow`].
     Pow,
     /// NaN if either is NaN, else the smaller; `min(-0, 0) = -0`.
     Min,
     /// NaN if either is NaN, else the larger; `max(-0, 0) = 0`.
     Max,
-    /// `atan2(a, b)`: the angle of the point `(b, a)`, in radians in `[-pi, pi]`.
+    /// `atan2(a, b)`: the angle of the point `(b, a)`, in radians in `[-pi, pi]`, by
+    /// [`crate::math::atan2`].
     Atan2,
 }
 
@@ -169,8 +170,8 @@ impl Unary {
             Unary::Tanh => crate::math::tanh(&mut crate::math::Scalar, x),
             Unary::Sinh => crate::math::sinh(&mut crate::math::Scalar, x),
             Unary::Cosh => crate::math::cosh(&mut crate::math::Scalar, x),
-            Unary::Asin => x.asin(),
-            Unary::Acos => x.acos(),
+            Unary::Asin => crate::math::asin(&mut crate::math::Scalar, x),
+            Unary::Acos => crate::math::acos(&mut crate::math::Scalar, x),
             Unary::Atan => crate::math::atan(&mut crate::math::Scalar, x),
             Unary::Abs => x.abs(),
             Unary::Floor => x.floor(),
@@ -201,10 +202,10 @@ impl Binary {
             Binary::Div => a / b,
             Binary::FloorDiv => (a / b).floor(),
             Binary::Mod => a - b * (a / b).floor(),
-            Binary::Pow => a.powf(b),
+            Binary::Pow => crate::math::pow(&mut crate::math::Scalar, a, b),
             Binary::Min => minimum(a, b),
             Binary::Max => maximum(a, b),
-            Binary::Atan2 => a.atan2(b),
+            Binary::Atan2 => crate::math::atan2(&mut crate::math::Scalar, a, b),
         }
     }
 

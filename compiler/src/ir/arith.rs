@@ -39,6 +39,9 @@ impl Arith for KernelBuilder {
     fn abs(&mut self, a: NodeId) -> NodeId {
         self.unary(Unary::Abs, a)
     }
+    fn sqrt(&mut self, a: NodeId) -> NodeId {
+        self.unary(Unary::Sqrt, a)
+    }
     fn neg(&mut self, a: NodeId) -> NodeId {
         self.unary(Unary::Neg, a)
     }

@@ -7,7 +7,7 @@ use super::{Bits, LN2_HI, LN2_LO, clamp, horner, nearest_multiple};
 /// `1 / ln 2`.
 const INV_LN2: f64 = std::f64::consts::LOG2_E;
 /// The Remez coefficients of `R(r^2)` in `r coth(r/2) = 2 + r^2 R(r^2)` on `|r| <= ln2 / 2`.
-const P: [f64; 5] = [
+pub(super) const P: [f64; 5] = [
     f64::from_bits(0x3FC5_5555_5555_553E),
     f64::from_bits(0xBF66_C16C_16BE_BD93),
     f64::from_bits(0x3F11_566A_AF25_DE2C),

@@ -1,41 +1,47 @@
 //! Math functions written once, as exactly rounded arithmetic, for every engine.
 //!
-//! `exp`, `log`, `sin`, `cos`, `tan`, `atan`, `tanh`, `sinh` and `cosh` (and `expm1`, which
-//! the last three use) are not calls into the platform's libm: each is an algorithm
-//! over the operations of [`Arith`] (IEEE double `+ - * /`, `floor`, comparisons, selects,
-//! and, in [`Bits`], three bit manipulations of the exponent field, and the large-argument reduction of `sin`
-//! and `cos`, [`reduce::large`], integer arithmetic in plain Rust), all exactly specified. The
-//! interpreter and constant folding run them on `f64` ([`Scalar`]); the JIT emits the same
-//! operations inline as Cranelift instructions, on one point or on `f64x2` lanes (or calls the
-//! `Scalar` versions where a kernel has very many, see `codegen::clif::INLINE_MATH_LIMIT`). So every
-//! engine computes the same bits, and the JIT vectorises kernels that use them. The algorithms
-//! branch only around the rare large reduction (selects otherwise), so lanes stay in step.
+//! `exp`, `log`, `pow`, `sin`, `cos`, `tan`, `asin`, `acos`, `atan`, `atan2`, `tanh`, `sinh`
+//! and `cosh` (and `expm1`, which the last three use) are not calls into the platform's libm:
+//! each is an algorithm over the operations of [`Arith`] (IEEE double `+ - * /`, `sqrt`, `floor`,
+//! comparisons, selects, and, in [`Bits`], three bit manipulations of the exponent field,
+//! `copysign`, and the large-argument reduction of `sin` and `cos`, [`reduce::large`], integer
+//! arithmetic in plain Rust), all exactly specified. The interpreter and constant folding run
+//! them on `f64` ([`Scalar`]); the JIT emits the same operations inline as Cranelift
+//! instructions, on one point or on `f64x2` lanes (or calls the `Scalar` versions where a
+//! kernel has very many, see `codegen::clif::INLINE_MATH_LIMIT`). So every engine computes the
+//! same bits, and the JIT vectorises kernels that use them. The algorithms branch only around
+//! the rare large reduction (selects otherwise), so lanes stay in step.
 //!
 //! Accuracy (measured by `tests/math.rs` on every engine against the platform libm, over
 //! millions of arguments and the special values, and against 4000-bit values where glibc
 //! itself is off): [`exp`], [`log`], [`sin`] and [`cos`] are within 1 ulp of the correctly
-//! rounded result (`sin` and `cos` for every finite argument), [`atan`] within 1 ulp of glibc's;
-//! [`expm1`] is within 1 ulp of
-//! glibc's, [`tanh`], [`sinh`] and [`cosh`] within 3 (glibc's own are within 2 of the correctly
-//! rounded result; fdlibm's formulas round two or three times after `expm1` or `exp`); [`tan`]
-//! within 3 (a division of the two).
+//! rounded result (`sin` and `cos` for every finite argument); [`pow`], [`asin`], [`acos`],
+//! [`atan`], [`atan2`] and [`expm1`] within 1 ulp of glibc's; [`tanh`], [`sinh`] and [`cosh`]
+//! within 3 (glibc's own are within 2 of the correctly rounded result; fdlibm's formulas round
+//! two or three times after `expm1` or `exp`); [`tan`] within 3 (a division of the two). The
+//! special values (signed zeros, infinities, NaN, `atan2`'s quadrants, `pow`'s negative bases)
+//! are C99's.
 //!
 //! The reductions and polynomials are those of fdlibm (Sun Microsystems, 1993) and FreeBSD's
 //! msun, restated here without their branches.
 
+mod asin;
 mod atan;
 mod exp;
 mod hyperbolic;
 mod log;
+mod pow;
 pub mod reduce;
 mod trig;
 
 use crate::ops::Binary;
 
-pub use atan::atan;
+pub use asin::{acos, asin};
+pub use atan::{atan, atan2};
 pub use exp::exp;
 pub use hyperbolic::{cosh, expm1, sinh, tanh};
 pub use log::log;
+pub use pow::pow;
 pub use trig::{MEDIUM as TRIG_MEDIUM, cos, sin, sin_cos, sin_cos_turns, tan};
 
 /// The operations the math functions are written in. Every method is exactly specified, so
@@ -65,6 +71,8 @@ pub trait Arith {
     fn max(&mut self, a: Self::Num, b: Self::Num) -> Self::Num;
     /// `|a|`.
     fn abs(&mut self, a: Self::Num) -> Self::Num;
+    /// The square root of `a`, correctly rounded (NaN below zero, `sqrt(-0) = -0`).
+    fn sqrt(&mut self, a: Self::Num) -> Self::Num;
     /// `-a`.
     fn neg(&mut self, a: Self::Num) -> Self::Num;
     /// `a < b` (false when either is NaN).
@@ -77,8 +85,8 @@ pub trait Arith {
     fn select(&mut self, c: Self::Cond, a: Self::Num, b: Self::Num) -> Self::Num;
 }
 
-/// [`Arith`] and three operations on a double's bits, which the functions that take a number
-/// apart by its exponent need (the Kernel IR has the rest of `Arith` as nodes, not these).
+/// [`Arith`] and operations on a double's bits, which the functions that take a number apart
+/// by its exponent or sign need (the Kernel IR has the rest of `Arith` as nodes, not these).
 pub trait Bits: Arith {
     /// `2^n` for an integer `n` in `-1022..=1023`, built from its bits: the biased exponent
     /// `n + 1023` (read from the low bits of `n + 2^52 + 1023`) shifted into the exponent field.
@@ -90,6 +98,9 @@ pub trait Bits: Arith {
     /// `a` with its sign cleared and its exponent field set to 1023: the significand in
     /// `[1, 2)` for normal numbers.
     fn significand(&mut self, a: Self::Num) -> Self::Num;
+    /// `magnitude` with the sign bit of `sign`, which tells `-0` from `0` where comparisons
+    /// cannot.
+    fn copysign(&mut self, magnitude: Self::Num, sign: Self::Num) -> Self::Num;
     /// [`reduce::large`] of `x` where `large` holds, else `medium`: the reduction by pi/2 of
     /// arguments too large for the inline one. Engines may branch around it, since it is rare.
     fn reduce_large(&mut self, x: Self::Num, large: Self::Cond, medium: [Self::Num; 3]) -> [Self::Num; 3];
@@ -117,6 +128,8 @@ pub const EXPONENT_BITS_BASE: u64 = 0x4330_0000_0000_0000;
 pub const SIGNIFICAND_MASK: u64 = !SIGN_AND_EXPONENT;
 /// The exponent field of 1.0, for [`Bits::significand`].
 pub const SIGNIFICAND_EXPONENT: u64 = EXPONENT_OF_ONE;
+/// The sign bit of a double, for [`Bits::copysign`].
+pub const SIGN_BIT: u64 = 0x8000_0000_0000_0000;
 
 /// [`Arith`] on plain `f64`: the reference every engine must match.
 pub struct Scalar;
@@ -152,6 +165,9 @@ impl Arith for Scalar {
     fn abs(&mut self, a: f64) -> f64 {
         a.abs()
     }
+    fn sqrt(&mut self, a: f64) -> f64 {
+        a.sqrt()
+    }
     fn neg(&mut self, a: f64) -> f64 {
         -a
     }
@@ -178,6 +194,9 @@ impl Bits for Scalar {
     }
     fn significand(&mut self, a: f64) -> f64 {
         f64::from_bits((a.to_bits() & SIGNIFICAND_MASK) | SIGNIFICAND_EXPONENT)
+    }
+    fn copysign(&mut self, magnitude: f64, sign: f64) -> f64 {
+        magnitude.copysign(sign)
     }
     fn reduce_large(&mut self, x: f64, large: bool, medium: [f64; 3]) -> [f64; 3] {
         if large { reduce::large(x) } else { medium }
@@ -227,6 +246,16 @@ fn modulo<A: Arith>(a: &mut A, k: A::Num, m: f64) -> A::Num {
     a.sub(k, whole)
 }
 
+/// `x` rounded to 26 significant bits by Veltkamp's split (`x (2^27 + 1)` minus what it added):
+/// the product of two such heads, and the square of one, is exact, and so is `x - head`. For
+/// `|x|` below 2^996, where the scaling cannot overflow.
+fn head<A: Arith>(a: &mut A, x: A::Num) -> A::Num {
+    let splitter = a.num(134_217_729.0);
+    let scaled = a.mul(x, splitter);
+    let excess = a.sub(scaled, x);
+    a.sub(scaled, excess)
+}
+
 /// `p(x) = c[0] + x (c[1] + x (c[2] + ...))` by Horner's rule.
 fn horner<A: Arith>(a: &mut A, x: A::Num, coefficients: &[f64]) -> A::Num {
     let (&last, rest) = coefficients.split_last().expect("a polynomial has a coefficient");
@@ -255,5 +284,7 @@ mod tests {
         assert_eq!(s.exponent(f64::INFINITY), 1024.0);
         assert_eq!(s.significand(-0.375), 1.5);
         assert_eq!(s.significand(3.0), 1.5);
+        assert_eq!(s.copysign(2.0, -0.0).to_bits(), (-2.0f64).to_bits());
+        assert_eq!(s.copysign(-0.0, 1.0).to_bits(), 0.0f64.to_bits());
     }
 }

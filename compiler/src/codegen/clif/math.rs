@@ -6,7 +6,7 @@ use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{BlockArg, ConstantData, InstBuilder, StackSlotData, StackSlotKind, Value, types};
 use cranelift_codegen::isa::CallConv;
 
-use crate::math::{Arith, Bits, EXPONENT_BITS_BASE, POW2_BIAS, SIGNIFICAND_EXPONENT, SIGNIFICAND_MASK};
+use crate::math::{Arith, Bits, EXPONENT_BITS_BASE, POW2_BIAS, SIGN_BIT, SIGNIFICAND_EXPONENT, SIGNIFICAND_MASK};
 
 use super::translate::Translator;
 use super::{REDUCE_SYMBOL, reduce_signature};
@@ -65,6 +65,9 @@ impl Arith for Emit<'_, '_> {
     fn abs(&mut self, a: Value) -> Value {
         self.t.b.ins().fabs(a)
     }
+    fn sqrt(&mut self, a: Value) -> Value {
+        self.t.b.ins().sqrt(a)
+    }
     fn neg(&mut self, a: Value) -> Value {
         self.t.b.ins().fneg(a)
     }
@@ -107,6 +110,16 @@ impl Bits for Emit<'_, '_> {
         let fraction = self.t.b.ins().band(bits, mask);
         let one = self.bits(SIGNIFICAND_EXPONENT);
         let bits = self.t.b.ins().bor(fraction, one);
+        self.t.reinterpret(self.ty, bits)
+    }
+    /// By masks (Cranelift's `fcopysign` has no vector form on x86).
+    fn copysign(&mut self, magnitude: Value, sign: Value) -> Value {
+        let (magnitude, sign) =
+            (self.t.reinterpret(self.bits_type(), magnitude), self.t.reinterpret(self.bits_type(), sign));
+        let (magnitude_mask, sign_mask) = (self.bits(!SIGN_BIT), self.bits(SIGN_BIT));
+        let magnitude = self.t.b.ins().band(magnitude, magnitude_mask);
+        let sign = self.t.b.ins().band(sign, sign_mask);
+        let bits = self.t.b.ins().bor(magnitude, sign);
         self.t.reinterpret(self.ty, bits)
     }
     /// Branches to a call of [`REDUCE_SYMBOL`] (per lane) only when some lane needs it.

@@ -74,25 +74,29 @@ impl Default for Options {
     }
 }
 
-/// Kernels with more uses of `exp`, `log`, `sin` and `cos` than this call them out of line (the
+/// Kernels with more uses of [`crate::math`]'s functions than this call them out of line (the
 /// same algorithms, compiled into the engine) instead of emitting them inline: each inline use
 /// is about a hundred instructions, and Cranelift's compile time grows faster than the
 /// function's size (5,000 nested `sin`s took minutes).
 pub const INLINE_MATH_LIMIT: usize = 64;
 
 /// Whether `op` is one of [`crate::math`]'s functions, emitted inline where there are few.
-pub fn is_inline_math(op: Unary) -> bool {
+pub fn is_inline_math(op: MathOp) -> bool {
     matches!(
         op,
-        Unary::Exp
-            | Unary::Log
-            | Unary::Sin
-            | Unary::Cos
-            | Unary::Tan
-            | Unary::Atan
-            | Unary::Tanh
-            | Unary::Sinh
-            | Unary::Cosh
+        MathOp::Unary(
+            Unary::Exp
+                | Unary::Log
+                | Unary::Sin
+                | Unary::Cos
+                | Unary::Tan
+                | Unary::Asin
+                | Unary::Acos
+                | Unary::Atan
+                | Unary::Tanh
+                | Unary::Sinh
+                | Unary::Cosh
+        ) | MathOp::Binary(Binary::Pow | Binary::Atan2)
     )
 }
 

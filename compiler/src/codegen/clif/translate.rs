@@ -563,6 +563,8 @@ impl<'a> Translator<'a> {
             Unary::Log if self.inline_math => crate::math::log(&mut Emit { t: self, ty }, a),
             Unary::Sin if self.inline_math => crate::math::sin(&mut Emit { t: self, ty }, a),
             Unary::Cos if self.inline_math => crate::math::cos(&mut Emit { t: self, ty }, a),
+            Unary::Asin if self.inline_math => crate::math::asin(&mut Emit { t: self, ty }, a),
+            Unary::Acos if self.inline_math => crate::math::acos(&mut Emit { t: self, ty }, a),
             Unary::Atan if self.inline_math => crate::math::atan(&mut Emit { t: self, ty }, a),
             Unary::Tan if self.inline_math => crate::math::tan(&mut Emit { t: self, ty }, a),
             Unary::Tanh if self.inline_math => crate::math::tanh(&mut Emit { t: self, ty }, a),
@@ -591,6 +593,8 @@ impl<'a> Translator<'a> {
                 let m = self.b.ins().fmul(b, q);
                 self.b.ins().fsub(a, m)
             }
+            Binary::Pow if self.inline_math => crate::math::pow(&mut Emit { t: self, ty }, a, b),
+            Binary::Atan2 if self.inline_math => crate::math::atan2(&mut Emit { t: self, ty }, a, b),
             Binary::Pow | Binary::Atan2 => self.call_math(MathOp::Binary(op), &[a, b], ty),
         }
     }
@@ -688,7 +692,15 @@ impl<'a> Translator<'a> {
 
 /// Whether `kernel` uses few enough inline math functions to emit them all inline.
 fn inline_math_fits(kernel: &Kernel) -> bool {
-    let uses = kernel.nodes.iter().filter(|n| matches!(n, Node::Unary(op, _) if is_inline_math(*op))).count();
+    let uses = kernel
+        .nodes
+        .iter()
+        .filter(|n| match n {
+            Node::Unary(op, _) => is_inline_math(MathOp::Unary(*op)),
+            Node::Binary(op, _, _) => is_inline_math(MathOp::Binary(*op)),
+            _ => false,
+        })
+        .count();
     uses <= INLINE_MATH_LIMIT
 }
 

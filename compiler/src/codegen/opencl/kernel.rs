@@ -361,8 +361,8 @@ fn unary(op: Unary, a: &str) -> String {
         Unary::Tanh => call("noether_tanh"),
         Unary::Sinh => call("noether_sinh"),
         Unary::Cosh => call("noether_cosh"),
-        Unary::Asin => call("asin"),
-        Unary::Acos => call("acos"),
+        Unary::Asin => call("noether_asin"),
+        Unary::Acos => call("noether_acos"),
         Unary::Atan => call("noether_atan"),
         Unary::Abs => call("fabs"),
         Unary::Floor => call("floor"),
@@ -381,10 +381,10 @@ fn binary(op: Binary, a: &str, b: &str) -> String {
         Binary::Div => format!("{a} / {b}"),
         Binary::FloorDiv => format!("floor({a} / {b})"),
         Binary::Mod => format!("{a} - {b} * floor({a} / {b})"),
-        Binary::Pow => format!("pow({a}, {b})"),
+        Binary::Pow => format!("noether_pow({a}, {b})"),
         Binary::Min => format!("noether_min({a}, {b})"),
         Binary::Max => format!("noether_max({a}, {b})"),
-        Binary::Atan2 => format!("atan2({a}, {b})"),
+        Binary::Atan2 => format!("noether_atan2({a}, {b})"),
     }
 }
 

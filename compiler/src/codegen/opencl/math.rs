@@ -64,6 +64,9 @@ impl Arith for Printer {
     fn abs(&mut self, a: usize) -> usize {
         self.named(&format!("fabs(t{a})"))
     }
+    fn sqrt(&mut self, a: usize) -> usize {
+        self.named(&format!("sqrt(t{a})"))
+    }
     fn neg(&mut self, a: usize) -> usize {
         self.named(&format!("-t{a}"))
     }
@@ -93,6 +96,9 @@ impl Bits for Printer {
         let (mask, one) = (format!("{SIGNIFICAND_MASK:#x}UL"), format!("{SIGNIFICAND_EXPONENT:#x}UL"));
         self.named(&format!("as_double((as_ulong(t{a}) & {mask}) | {one})"))
     }
+    fn copysign(&mut self, magnitude: usize, sign: usize) -> usize {
+        self.named(&format!("copysign(t{magnitude}, t{sign})"))
+    }
     fn reduce_large(&mut self, x: usize, large: usize, medium: [usize; 3]) -> [usize; 3] {
         let [q, y0, y1] = medium.map(|m| self.named(&format!("t{m}")));
         writeln!(self.code, "    if (t{large}) noether_reduce_large(t{x}, &t{q}, &t{y0}, &t{y1});")
@@ -103,28 +109,45 @@ impl Bits for Printer {
 
 /// `double name(double x)` computing `f` by the printed operations.
 fn function(name: &str, f: fn(&mut Printer, usize) -> usize) -> String {
-    let mut printer = Printer { code: String::new(), next: 1 };
-    let result = f(&mut printer, 0);
-    format!("double {name}(double t0) {{\n{}    return t{result};\n}}\n\n", printer.code)
+    printed(name, 1, |printer| f(printer, 0))
 }
 
-/// The OpenCL C definitions of `noether_exp`, `noether_log`, `noether_sin`, `noether_cos`: in
-/// double precision printed from [`crate::math`], with the large reduction they need
-/// (`noether_reduce_large`, a port of [`crate::math::reduce::large`]); in single precision
-/// the device's own.
+/// `double name(double a, double b)` computing `f` by the printed operations.
+fn function2(name: &str, f: fn(&mut Printer, usize, usize) -> usize) -> String {
+    printed(name, 2, |printer| f(printer, 0, 1))
+}
+
+/// A function of `arity` doubles (`t0`, `t1`, ...) whose body `body` prints.
+fn printed(name: &str, arity: usize, body: impl FnOnce(&mut Printer) -> usize) -> String {
+    let mut printer = Printer { code: String::new(), next: arity };
+    let result = body(&mut printer);
+    let parameters: Vec<String> = (0..arity).map(|i| format!("double t{i}")).collect();
+    format!("double {name}({}) {{\n{}    return t{result};\n}}\n\n", parameters.join(", "), printer.code)
+}
+
+/// The OpenCL C definitions of `noether_exp`, `noether_log`, `noether_sin`, ...,
+/// `noether_atan2`: in double precision printed from [`crate::math`], with the large reduction
+/// they need (`noether_reduce_large`, a port of [`crate::math::reduce::large`]); in single
+/// precision the device's own.
 pub(super) fn functions(precision: Precision) -> String {
     if precision == Precision::F32 {
-        return ["exp", "log", "sin", "cos", "tan", "atan", "tanh", "sinh", "cosh"]
-            .map(|f| format!("real noether_{f}(real x) {{\n    return {f}(x);\n}}\n\n"))
-            .concat();
+        let unary = ["exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "tanh", "sinh", "cosh"]
+            .map(|f| format!("real noether_{f}(real x) {{\n    return {f}(x);\n}}\n\n"));
+        let binary =
+            ["pow", "atan2"].map(|f| format!("real noether_{f}(real a, real b) {{\n    return {f}(a, b);\n}}\n\n"));
+        return unary.concat() + &binary.concat();
     }
     let mut out = reduce_large();
     out.push_str(&function("noether_exp", math::exp));
     out.push_str(&function("noether_log", math::log));
+    out.push_str(&function2("noether_pow", math::pow));
     out.push_str(&function("noether_sin", math::sin));
     out.push_str(&function("noether_cos", math::cos));
     out.push_str(&function("noether_tan", math::tan));
+    out.push_str(&function("noether_asin", math::asin));
+    out.push_str(&function("noether_acos", math::acos));
     out.push_str(&function("noether_atan", math::atan));
+    out.push_str(&function2("noether_atan2", math::atan2));
     out.push_str(&function("noether_tanh", math::tanh));
     out.push_str(&function("noether_sinh", math::sinh));
     out.push_str(&function("noether_cosh", math::cosh));
