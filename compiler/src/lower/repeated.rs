@@ -9,20 +9,32 @@
 //! reads or assigns; it is replaced by a kernel copying those values, which costs one pass over
 //! its outputs instead of its whole work. The results are the same bits.
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::hash::{DefaultHasher, Hasher};
+
 use crate::ir::builder::KernelBuilder;
 use crate::ir::{Access, Affine, Kernel, KernelId, Load, Node, Output, Program, Reduction, Store, VarId};
 
 /// `kernels` (of `program`, run in this order) with every kernel that repeats an earlier one
 /// replaced by a copy of the earlier one's results (see the module docs).
+///
+/// Each kernel's work is fingerprinted once, so a later kernel is compared only with earlier
+/// ones of the same fingerprint, nearest first: an observation procedure of 64k scalars stays
+/// linear.
 pub(super) fn copy_repeated(program: &mut Program, kernels: &[KernelId]) -> Vec<KernelId> {
     let mut result = kernels.to_vec();
-    for later in 1..kernels.len() {
+    let mut seen: HashMap<u64, Vec<usize>> = HashMap::new();
+    for later in 0..kernels.len() {
         let kernel = program.kernel(kernels[later]);
-        let repeated = (0..later).find(|&earlier| {
+        let Some(work) = work_of(kernel) else { continue };
+        let candidates = seen.entry(fingerprint(&work)).or_default();
+        let repeated = candidates.iter().rev().copied().find(|&earlier| {
             let first = program.kernel(kernels[earlier]);
             same_work(first, kernel)
                 && kernels[earlier + 1..later].iter().all(|k| !overwrites(program.kernel(*k), first))
         });
+        candidates.push(later);
         if let Some(earlier) = repeated {
             let copy = copy_kernel(program, program.kernel(kernels[earlier]), kernel);
             result[later] = program.add_kernel(copy);
@@ -31,18 +43,44 @@ pub(super) fn copy_repeated(program: &mut Program, kernels: &[KernelId]) -> Vec<
     result
 }
 
+/// What [`same_work`] compares of a kernel that assigns every output, with its reduction
+/// variables renumbered; `None` for a kernel that accumulates or scatters.
+fn work_of(kernel: &Kernel) -> Option<Kernel> {
+    kernel.outputs.iter().all(|o| o.store == Store::Assign).then(|| renumbered(kernel))
+}
+
+/// A hash of the values `work` (from [`work_of`]) computes, blind to the buffers it assigns:
+/// kernels with the same work have the same fingerprint.
+fn fingerprint(work: &Kernel) -> u64 {
+    struct Hashing(DefaultHasher);
+    impl std::fmt::Write for Hashing {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    let values: Vec<_> = work.outputs.iter().map(|o| o.value).collect();
+    let mut hashing = Hashing(DefaultHasher::new());
+    let described = write!(
+        hashing,
+        "{:?}",
+        (work.rank, &work.vars, &work.nodes, &work.prelude, &work.body, &work.visit, values)
+    );
+    described.expect("formatting into a hasher cannot fail");
+    hashing.0.finish()
+}
+
 /// Whether `a` and `b` compute the same values at the same points and assign them, output for
 /// output (into any buffers): the same nodes, up to the numbering of reduction variables (each
 /// scalar's definition numbers its own).
 fn same_work(a: &Kernel, b: &Kernel) -> bool {
-    let assigns = |k: &Kernel| k.outputs.iter().all(|o| o.store == Store::Assign);
-    if !(assigns(a) && assigns(b) && a.rank == b.rank && a.outputs.len() == b.outputs.len()) {
+    if a.rank != b.rank || a.outputs.len() != b.outputs.len() {
         return false;
     }
     if a.outputs.iter().any(|o| b.outputs.iter().any(|p| p.buffer == o.buffer)) {
         return false;
     }
-    let (a, b) = (renumbered(a), renumbered(b));
+    let (Some(a), Some(b)) = (work_of(a), work_of(b)) else { return false };
     a.vars == b.vars
         && a.nodes == b.nodes
         && a.prelude == b.prelude
