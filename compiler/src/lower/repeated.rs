@@ -61,11 +61,8 @@ fn fingerprint(work: &Kernel) -> u64 {
     }
     let values: Vec<_> = work.outputs.iter().map(|o| o.value).collect();
     let mut hashing = Hashing(DefaultHasher::new());
-    let described = write!(
-        hashing,
-        "{:?}",
-        (work.rank, &work.vars, &work.nodes, &work.prelude, &work.body, &work.visit, values)
-    );
+    let described =
+        write!(hashing, "{:?}", (work.rank, &work.vars, &work.nodes, &work.prelude, &work.body, &work.visit, values));
     described.expect("formatting into a hasher cannot fail");
     hashing.0.finish()
 }
