@@ -229,8 +229,8 @@ fn expression() -> impl Strategy<Value = String> {
                 .prop_map(|(a, b, c, d)| format!("(if {a} > {b} then {c} else {d})")),
             (inner.clone(), inner.clone())
                 .prop_map(|(a, b)| format!("(if i > 1 and j < 6 or not {a} < 0 then {a} else {b})")),
-            inner.clone().prop_map(|a| format!("sum(k) a[k] * {a}")),
-            inner.clone().prop_map(|a| format!("mean(q | q != j) v[i, q] * {a}")),
+            inner.clone().prop_map(|a| format!("(sum(k) a[k] * {a})")),
+            inner.clone().prop_map(|a| format!("(mean(q | q != j) v[i, q] * {a})")),
             inner.clone().prop_map(|a| format!("(max(k) a[k] + {a})")),
             (inner.clone(), 2..4i32).prop_map(|(a, n)| format!("tanh({a})^{n}")),
             inner.clone().prop_map(|a| format!("({a} % 1.5)")),
