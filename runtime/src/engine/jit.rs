@@ -175,16 +175,22 @@ fn compile(program: Arc<Program>, vectorize: bool) -> Result<Code, EngineError> 
 }
 
 /// Cranelift for this machine, with `opt_level` set to `opt_level`.
+///
+/// Without AVX-512DQ where the machine has it: Cranelift then lowers every `i64x2` multiply to
+/// `vpmullq` (three micro-ops, 15 cycles' latency), and that rule outranks the one turning a
+/// product of zero-extended words, each round of a vectorised Philox draw, into one `pmuludq`.
+/// Nothing else in Cranelift uses AVX-512DQ; GBM's forward run is a quarter faster without it.
 fn target_isa(opt_level: &str) -> Result<Arc<dyn TargetIsa>, EngineError> {
     let setup = |message: String| failed("setting up Cranelift", message);
     let mut flags = settings::builder();
     for (name, value) in [("opt_level", opt_level), ("use_colocated_libcalls", "false"), ("is_pic", "false")] {
         flags.set(name, value).map_err(|e| setup(e.to_string()))?;
     }
-    cranelift_native::builder()
-        .map_err(|e| setup(format!("this machine is not supported: {e}")))?
-        .finish(settings::Flags::new(flags))
-        .map_err(|e| setup(e.to_string()))
+    let mut isa = cranelift_native::builder().map_err(|e| setup(format!("this machine is not supported: {e}")))?;
+    if cfg!(target_arch = "x86_64") {
+        isa.set("has_avx512dq", "false").map_err(|e| setup(e.to_string()))?;
+    }
+    isa.finish(settings::Flags::new(flags)).map_err(|e| setup(e.to_string()))
 }
 
 /// How to compile one kernel: whether to try vector code, and the unoptimising Cranelift that
