@@ -19,22 +19,23 @@ use crate::ir::{Access, Affine, Kernel, KernelId, Load, Node, Output, Program, R
 /// `kernels` (of `program`, run in this order) with every kernel that repeats an earlier one
 /// replaced by a copy of the earlier one's results (see the module docs).
 ///
-/// Each kernel's work is fingerprinted once, so a later kernel is compared only with earlier
-/// ones of the same fingerprint, nearest first: an observation procedure of 64k scalars stays
-/// linear.
+/// Each kernel's work is renumbered and fingerprinted once, so a later kernel is compared only
+/// with earlier ones of the same fingerprint, nearest first: an observation procedure of 64k
+/// scalars stays linear.
 pub(super) fn copy_repeated(program: &mut Program, kernels: &[KernelId]) -> Vec<KernelId> {
     let mut result = kernels.to_vec();
-    let mut seen: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut seen: HashMap<u64, Vec<(usize, Kernel)>> = HashMap::new();
     for later in 0..kernels.len() {
         let kernel = program.kernel(kernels[later]);
         let Some(work) = work_of(kernel) else { continue };
         let candidates = seen.entry(fingerprint(&work)).or_default();
-        let repeated = candidates.iter().rev().copied().find(|&earlier| {
-            let first = program.kernel(kernels[earlier]);
-            same_work(first, kernel)
+        let repeated = candidates.iter().rev().find(|(earlier, first_work)| {
+            let first = program.kernel(kernels[*earlier]);
+            same_work(first_work, &work)
                 && kernels[earlier + 1..later].iter().all(|k| !overwrites(program.kernel(*k), first))
         });
-        candidates.push(later);
+        let repeated = repeated.map(|(earlier, _)| *earlier);
+        candidates.push((later, work));
         if let Some(earlier) = repeated {
             let copy = copy_kernel(program, program.kernel(kernels[earlier]), kernel);
             result[later] = program.add_kernel(copy);
@@ -43,7 +44,7 @@ pub(super) fn copy_repeated(program: &mut Program, kernels: &[KernelId]) -> Vec<
     result
 }
 
-/// What [`same_work`] compares of a kernel that assigns every output, with its reduction
+/// What [`same_work`] compares: a kernel that assigns every output, with its reduction
 /// variables renumbered; `None` for a kernel that accumulates or scatters.
 fn work_of(kernel: &Kernel) -> Option<Kernel> {
     kernel.outputs.iter().all(|o| o.store == Store::Assign).then(|| renumbered(kernel))
@@ -67,9 +68,9 @@ fn fingerprint(work: &Kernel) -> u64 {
     hashing.0.finish()
 }
 
-/// Whether `a` and `b` compute the same values at the same points and assign them, output for
-/// output (into any buffers): the same nodes, up to the numbering of reduction variables (each
-/// scalar's definition numbers its own).
+/// Whether the kernels whose [`work_of`] is `a` and `b` compute the same values at the same
+/// points and assign them, output for output, into different buffers: the same nodes, up to
+/// the numbering of reduction variables (each scalar's definition numbers its own).
 fn same_work(a: &Kernel, b: &Kernel) -> bool {
     if a.rank != b.rank || a.outputs.len() != b.outputs.len() {
         return false;
@@ -77,7 +78,6 @@ fn same_work(a: &Kernel, b: &Kernel) -> bool {
     if a.outputs.iter().any(|o| b.outputs.iter().any(|p| p.buffer == o.buffer)) {
         return false;
     }
-    let (Some(a), Some(b)) = (work_of(a), work_of(b)) else { return false };
     a.vars == b.vars
         && a.nodes == b.nodes
         && a.prelude == b.prelude
