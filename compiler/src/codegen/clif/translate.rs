@@ -44,6 +44,8 @@ pub(super) struct Translator<'a> {
     /// The lanes' 64-bit word products in the vector loop being emitted, by operands: a
     /// Philox round's high and low halves share one multiply.
     pub products: HashMap<(Value, Value), Value>,
+    /// The low and high words of four counters' products (two pairs of pairs), by operands.
+    pub joint_products: HashMap<(Value, Value), [Value; 2]>,
     /// The vector loop's strided row addresses at the current point, by row and step.
     pub addresses: HashMap<(Value, i64), Value>,
     /// Whether some innermost loop runs on vectors.
@@ -93,6 +95,7 @@ impl<'a> Translator<'a> {
             point_bytes: None,
             splats: HashMap::new(),
             products: HashMap::new(),
+            joint_products: HashMap::new(),
             addresses: HashMap::new(),
             vectorized: false,
             owned_rows: None,

@@ -10,8 +10,11 @@
 //!
 //! Points `2j` and `2j + 1` that share a random draw (a noise's or a sampler's pair, see
 //! `lower::random`) compute it once: such *paired* values are computed on the lanes of two
-//! pairs, and each vector of two points reads its pair's lane. A loop body interleaves several
-//! vectors' independent chains, which is why such functions are compiled as emitted
+//! pairs, and each vector of two points reads its pair's lane. The words of a loop body's two
+//! groups of pairs share one `i32x4` (*joint* words), so a Philox round's additions and
+//! exclusive ors serve four counters and its products take two `pmuludq` per multiplier,
+//! their halves gathered by one `shufps` each. A loop body interleaves several vectors'
+//! independent chains, which is why such functions are compiled as emitted
 //! (`Translated::vectorized`).
 
 use std::collections::HashMap;
@@ -129,19 +132,36 @@ impl Translator<'_> {
     /// the group's two pairs, and each shift reads its own pair's lane in both of its lanes.
     pub fn vector_points(&mut self, shifts: &[i64], paired: &[bool]) {
         self.products.clear();
+        self.joint_products.clear();
         self.addresses.clear();
         let mut lanes: Vec<HashMap<NodeId, Value>> = vec![HashMap::new(); shifts.len()];
         let groups: Vec<i64> = shifts.iter().step_by(2).copied().collect();
         let mut pairs: Vec<HashMap<NodeId, Value>> = vec![HashMap::new(); groups.len()];
         let pairing = paired.contains(&true);
+        let joint = groups.len() == 2 && self.words_stay_paired(paired);
+        let mut joint_words: HashMap<NodeId, Value> = HashMap::new();
         let items: Vec<NodeId> = self.kernel.body.items.iter().copied().filter(|id| self.inner[id.index()]).collect();
         for id in items {
             if paired[id.index()] {
-                for (pairs, &shift) in pairs.iter_mut().zip(&groups) {
-                    let value = if self.halves_index(self.kernel.node(id)) {
-                        self.pair_indices(shift)
-                    } else {
-                        self.lane_node(id, shift, pairs)
+                let node = self.kernel.node(id);
+                if joint && makes_word(node) {
+                    let value = self.joint_word(node, &pairs, &joint_words);
+                    joint_words.insert(id, value);
+                    continue;
+                }
+                for (group, (pairs, &shift)) in pairs.iter_mut().zip(&groups).enumerate() {
+                    let value = match node {
+                        _ if self.halves_index(node) => self.pair_indices(shift),
+                        Node::FromWord(a) if joint => {
+                            let words = joint_words[a];
+                            let wide = if group == 0 {
+                                self.b.ins().uwiden_low(words)
+                            } else {
+                                self.b.ins().uwiden_high(words)
+                            };
+                            self.numbers_of_words(wide)
+                        }
+                        _ => self.lane_node(id, shift, pairs),
                     };
                     pairs.insert(id, value);
                 }
@@ -387,18 +407,80 @@ impl Translator<'_> {
                 }
             }
             Node::FromWord(a) => {
-                // 2^52 + w, exactly, then minus 2^52.
                 let a = self.lane(*a, lanes);
                 let wide = self.b.ins().uwiden_low(a);
-                let exponent = self.constant(TWO_POW_52, LANES);
-                let exponent = self.reinterpret(MASKS, exponent);
-                let bits = self.b.ins().bor(wide, exponent);
-                let shifted = self.reinterpret(LANES, bits);
-                let offset = self.constant(TWO_POW_52, LANES);
-                self.b.ins().fsub(shifted, offset)
+                self.numbers_of_words(wide)
             }
             Node::Reduce(_) => unreachable!("kernels with reductions in the innermost loop are not vectorised"),
         }
+    }
+
+    /// The numbers of the words in the low halves of `wide`'s two 64-bit lanes (high halves 0):
+    /// `2^52 + w`, exactly, then minus `2^52`.
+    fn numbers_of_words(&mut self, wide: Value) -> Value {
+        let exponent = self.constant(TWO_POW_52, LANES);
+        let exponent = self.reinterpret(MASKS, exponent);
+        let bits = self.b.ins().bor(wide, exponent);
+        let shifted = self.reinterpret(LANES, bits);
+        let offset = self.constant(TWO_POW_52, LANES);
+        self.b.ins().fsub(shifted, offset)
+    }
+
+    /// Whether paired words are only read by paired nodes, so that they can stay joint (see
+    /// the module docs): no point's own value needs one pair's words.
+    fn words_stay_paired(&self, paired: &[bool]) -> bool {
+        let word_of_pair = |id: &NodeId| paired[id.index()] && makes_word(self.kernel.node(*id));
+        let inner = self.kernel.body.items.iter().filter(|id| self.inner[id.index()]);
+        inner.filter(|id| !paired[id.index()]).all(|&id| !self.kernel.node(id).operands().iter().any(word_of_pair))
+            && !self.kernel.outputs.iter().any(|o| word_of_pair(&o.value))
+    }
+
+    /// A paired word node on four lanes: those of the first group's two pairs, then the
+    /// second's. Its operands are joint words, row words (in every lane), or (for `to_word`)
+    /// each group's paired numbers.
+    fn joint_word(&mut self, node: &Node, pairs: &[HashMap<NodeId, Value>], joint: &HashMap<NodeId, Value>) -> Value {
+        match node {
+            Node::ToWord(a) => {
+                let (first, second) = (self.word_bits(pairs[0][a]), self.word_bits(pairs[1][a]));
+                self.gather_words(first, second, [0, 2, 4, 6])
+            }
+            Node::Word(op, a, b) => {
+                let (a, b) = (self.lane(*a, joint), self.lane(*b, joint));
+                match op {
+                    WordOp::Add => self.b.ins().iadd(a, b),
+                    WordOp::Xor => self.b.ins().bxor(a, b),
+                    WordOp::MulLo => self.joint_product_half(a, b, 0),
+                    WordOp::MulHi => self.joint_product_half(a, b, 1),
+                }
+            }
+            _ => unreachable!("a word constant is a row value"),
+        }
+    }
+
+    /// The low (`half` 0) or high (`half` 1) words of the four lanes' 64-bit products `a b`:
+    /// two `pmuludq` (lanes 0 and 1, lanes 2 and 3), shared with the other half's node.
+    fn joint_product_half(&mut self, a: Value, b: Value, half: usize) -> Value {
+        if let Some(halves) = self.joint_products.get(&(a, b)) {
+            return halves[half];
+        }
+        let (low_a, low_b) = (self.b.ins().uwiden_low(a), self.b.ins().uwiden_low(b));
+        let low = self.b.ins().imul(low_a, low_b);
+        let (high_a, high_b) = (self.b.ins().uwiden_high(a), self.b.ins().uwiden_high(b));
+        let high = self.b.ins().imul(high_a, high_b);
+        let (low, high) = (self.reinterpret(WORDS, low), self.reinterpret(WORDS, high));
+        let halves = [self.gather_words(low, high, [0, 2, 4, 6]), self.gather_words(low, high, [1, 3, 5, 7])];
+        self.joint_products.insert((a, b), halves);
+        halves[half]
+    }
+
+    /// The 32-bit lanes `from` of `first` (0 to 3) and `second` (4 to 7), two from each, in
+    /// that order: one `shufps`.
+    fn gather_words(&mut self, first: Value, second: Value, from: [u8; 4]) -> Value {
+        let mask: Vec<u8> = from.iter().flat_map(|&lane| (0..4).map(move |byte| 4 * lane + byte)).collect();
+        let mask = self.b.func.dfg.immediates.push(ConstantData::from(mask.as_slice()));
+        let (first, second) = (self.reinterpret(types::I8X16, first), self.reinterpret(types::I8X16, second));
+        let gathered = self.b.ins().shuffle(first, second, mask);
+        self.reinterpret(WORDS, gathered)
     }
 
     /// `w` in every lane, as a vector constant rather than a splat: Cranelift folds a widened
@@ -451,6 +533,12 @@ impl Translator<'_> {
     /// computes them: `trunc(x) mod 2^32` exactly in doubles, then read from the low bits of
     /// `2^52 + w`.
     fn lane_words(&mut self, x: Value) -> Value {
+        let bits = self.word_bits(x);
+        self.pick_words(bits, [0, 2])
+    }
+
+    /// The words of [`Self::lane_words`] in 32-bit lanes 0 and 2 (lanes 1 and 3 hold other bits).
+    fn word_bits(&mut self, x: Value) -> Value {
         let t = self.b.ins().trunc(x);
         let (scale, unscale) = (self.constant(2f64.powi(-32), LANES), self.constant(2f64.powi(32), LANES));
         let turns = self.b.ins().fmul(t, scale);
@@ -468,7 +556,6 @@ impl Translator<'_> {
         let rest = self.lane_select(in_range, rest, zero);
         let offset = self.constant(TWO_POW_52, LANES);
         let shifted = self.b.ins().fadd(rest, offset);
-        let words = self.reinterpret(WORDS, shifted);
-        self.pick_words(words, [0, 2])
+        self.reinterpret(WORDS, shifted)
     }
 }
