@@ -53,8 +53,13 @@ fn assert_engines_agree(model: &Model, steps: Option<u64>, label: &str) {
 
 /// As [`assert_engines_agree`], on the configurations whose backend `keep` accepts.
 fn assert_agree_on(model: &Model, steps: Option<u64>, label: &str, keep: impl Fn(Backend) -> bool) {
-    let reference = outcome(model, Backend::Interp, EngineOptions::default(), steps);
-    let configurations = [
+    let configurations = configurations().into_iter().filter(|(_, backend, _)| keep(*backend));
+    assert_configurations_agree(model, steps, label, configurations);
+}
+
+/// The engine configurations every model is checked on.
+fn configurations() -> Vec<(&'static str, Backend, EngineOptions)> {
+    vec![
         ("jit", Backend::Jit, EngineOptions { threads: Some(1), ..EngineOptions::default() }),
         (
             "jit, 2 threads, split small kernels",
@@ -74,8 +79,18 @@ fn assert_agree_on(model: &Model, steps: Option<u64>, label: &str, keep: impl Fn
             Backend::OpenCl,
             EngineOptions { work_items: Some(noether::runtime::engine::WorkItems::Points), ..EngineOptions::default() },
         ),
-    ];
-    for (name, backend, options) in configurations.into_iter().filter(|(_, backend, _)| keep(*backend)) {
+    ]
+}
+
+/// Runs `model` on the interpreter and on each of `configurations` and demands one answer.
+fn assert_configurations_agree(
+    model: &Model,
+    steps: Option<u64>,
+    label: &str,
+    configurations: impl IntoIterator<Item = (&'static str, Backend, EngineOptions)>,
+) {
+    let reference = outcome(model, Backend::Interp, EngineOptions::default(), steps);
+    for (name, backend, options) in configurations {
         let other = outcome(model, backend, options, steps);
         match (&reference, &other) {
             (Ok(a), Ok(b)) => {
@@ -148,6 +163,42 @@ fn strided_reads_and_vector_updates_agree() {
     for (side, beta) in [(20.0, 0.3), (34.0, 0.6)] {
         let model = model_of(&text, &[("L", side), ("beta", beta)]);
         assert_engines_agree(&model, Some(7), &format!("ising {side}"));
+    }
+}
+
+/// Rows on lanes (two particles per vector in pair sums, each folding its own sum): a
+/// Lennard-Jones force with the singular pair excluded, an energy split by rows, and rows of
+/// `min`, `max`, `mean` and `sum` with filters that exclude one lane and not the other, over
+/// an odd number of rows (the last runs alone), a short axis whose filter depends on it, and
+/// a domain of three axes; on 2 and 3 threads whose chunks start at odd rows.
+#[test]
+fn pair_sums_on_lanes_agree() {
+    let forces = "const N = 131\nconst a = 1.1\nconst Lbox = 6 * a\n\
+                  state x : [p < N, k < 3] = a * (0.1 * sin(1.7 * p + 2.3 * k) + \
+                  (if k == 0 then p % 6 else if k == 1 then (p // 6) % 6 else p // 36))\n\
+                  state v : [p < N, k < 3] = 0\nfn lj(r2) = 4 * (r2^-6 - r2^-3)\n\
+                  let d[p, q, k] = min_image(x[p, k] - x[q, k], Lbox)\nlet r2[p, q] = sum(k) d[p, q, k]^2\n\
+                  energy E = 0.5 * sum(p, q | p != q and r2[p, q] < 2.5^2) lj(r2[p, q])\n\
+                  d/dt x = v\nd/dt v = -grad(E, x)\n\
+                  observe kinetic = 0.5 * sum(p, k) v[p, k]^2\nobserve potential = E\n\
+                  run verlet(dt = 0.0001, steps = 3)\n";
+    let rows = "const N = 37\n\
+                state x : [p < N, k < 3] = 3 * (0.5 + 0.45 * sin(1.7 * p + 2.3 * k + 0.1 * p * k))\n\
+                state near : [p < N] = 0\nstate far : [p < N] = 0\nstate crowd : [p < N] = 0\n\
+                state above : [p < N, k < 3] = 0\nstate spread : [c < 2, p < N, k < 3] = 0\n\
+                let r2[p, q] = sum(k) (x[p, k] - x[q, k])^2\n\
+                d/dt x[p, k] = 0.1 * sin(x[p, k] + k)\n\
+                d/dt near[p] = min(q | q != p) r2[p, q]\n\
+                d/dt far[p] = max(q | q != p and r2[p, q] < 6) r2[p, q]\n\
+                d/dt crowd[p] = mean(q | q != p and r2[p, q] < 4) r2[p, q]\n\
+                d/dt above[p, k] = sum(q | x[q, k] > x[p, k]) (x[q, k] - x[p, k])\n\
+                d/dt spread[c, p, k] = sum(q | q != p and r2[p, q] < 2 + c) (x[p, k] - x[q, k]) / r2[p, q]\n\
+                run euler(dt = 0.01, steps = 3)\n";
+    let three_threads = EngineOptions { threads: Some(3), min_parallel_points: Some(1), ..EngineOptions::default() };
+    for (text, label) in [(forces, "pair forces"), (rows, "reductions in rows")] {
+        let mut all = configurations();
+        all.push(("jit, 3 threads, split small kernels", Backend::Jit, three_threads));
+        assert_configurations_agree(&model_of(text, &[]), None, label, all);
     }
 }
 

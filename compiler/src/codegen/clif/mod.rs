@@ -19,8 +19,10 @@
 //! once per row. The innermost loop is split where stencil reads cross the edge: near the edges
 //! every read resolves its boundary rule, in the interior the reads that are proven in range
 //! load directly (no wrap, no division). Where every interior operation allows it, the interior
-//! runs two points at a time on `f64x2` vectors (see `vector`); lanes compute exactly what the
-//! scalar code would, so results match the interpreter bit for bit. Math functions without a Cranelift
+//! runs two points at a time on `f64x2` vectors (see `vector`). Kernels whose rows hold
+//! reductions (pair sums) run two rows at a time instead, each lane folding its own row's sum
+//! (see `rows`). Lanes compute exactly what the scalar code would, so results match the
+//! interpreter bit for bit. Math functions without a Cranelift
 //! instruction are calls to the symbols in [`MATH_FUNCTIONS`], which an engine must provide with
 //! the semantics of [`crate::ops`].
 
@@ -28,6 +30,7 @@ mod access;
 mod fused;
 mod math;
 mod reduce;
+mod rows;
 mod translate;
 mod vector;
 

@@ -133,7 +133,7 @@ impl<'a> Translator<'a> {
 }
 
 /// The items of `region` that `root` is computed from (itself included, when it is one).
-fn region_operands(kernel: &Kernel, region: &Region, root: NodeId) -> HashSet<NodeId> {
+pub(super) fn region_operands(kernel: &Kernel, region: &Region, root: NodeId) -> HashSet<NodeId> {
     let items: HashSet<NodeId> = region.items.iter().copied().collect();
     let mut needed = HashSet::new();
     let mut pending = vec![root];

@@ -14,6 +14,7 @@ use crate::ops::{Binary, Compare, Unary, WordOp};
 
 use super::access::RowPlan;
 use super::math::Emit;
+use super::rows::RowLanes;
 use super::{INLINE_MATH_LIMIT, Imports, MathOp, Options, Translated, is_inline_math, math_signature, math_symbol};
 
 pub(super) struct Translator<'a> {
@@ -22,7 +23,7 @@ pub(super) struct Translator<'a> {
     pub b: FunctionBuilder<'a>,
     imports: &'a mut dyn Imports,
     call_conv: CallConv,
-    options: Options,
+    pub options: Options,
     table: Value,
     pub bases: HashMap<BufferId, Value>,
     /// Loop counter of each index variable, once its loop is open.
@@ -58,6 +59,8 @@ pub(super) struct Translator<'a> {
     product: Option<((Value, Value), Block, Value)>,
     /// Whether `exp`, `log`, `sin` and `cos` are emitted inline (see [`INLINE_MATH_LIMIT`]).
     inline_math: bool,
+    /// The axis whose rows run two at a time on lanes, where the kernel allows it (see `rows`).
+    row_lanes: Option<RowLanes>,
 }
 
 impl<'a> Translator<'a> {
@@ -102,6 +105,7 @@ impl<'a> Translator<'a> {
             math: HashMap::new(),
             product: None,
             inline_math: inline_math_fits(kernel),
+            row_lanes: None,
         };
         t.load_bases();
         t.region(&kernel.prelude, &|_| true);
@@ -120,6 +124,7 @@ impl<'a> Translator<'a> {
             t.axis(0, from, to);
         } else {
             t.mark_inner();
+            t.row_lanes = t.row_lanes();
             t.axis(0, params[1], params[2]);
         }
         t.b.ins().return_(&[]);
@@ -212,6 +217,10 @@ impl<'a> Translator<'a> {
 
     /// Loops over domain axis `axis` from `from` to `to`, then the axes inside it.
     fn axis(&mut self, axis: usize, from: Value, to: Value) {
+        let from = match self.row_lanes {
+            Some(rows) if rows.axis.index() == axis => self.rows_on_lanes(rows, from, to),
+            _ => from,
+        };
         let last = self.kernel.rank - 1;
         if axis == last {
             self.row();

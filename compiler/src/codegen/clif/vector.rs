@@ -364,33 +364,15 @@ impl Translator<'_> {
                 let second = self.b.ins().load(types::F64, flags, address, at(1));
                 self.f64_pair(first, second)
             }
-            Node::Unary(op, a) => {
-                let a = self.lane(*a, lanes);
-                self.unary(*op, a, LANES)
-            }
-            Node::Binary(op, a, b) => {
-                let (a, b) = (self.lane(*a, lanes), self.lane(*b, lanes));
-                self.binary(*op, a, b, LANES)
-            }
-            Node::Compare(op, a, b) => {
-                let (a, b) = (self.lane(*a, lanes), self.lane(*b, lanes));
-                self.b.ins().fcmp(float_cc(*op), a, b)
-            }
-            Node::And(a, b) => {
-                let (a, b) = (self.lane(*a, lanes), self.lane(*b, lanes));
-                self.b.ins().band(a, b)
-            }
-            Node::Or(a, b) => {
-                let (a, b) = (self.lane(*a, lanes), self.lane(*b, lanes));
-                self.b.ins().bor(a, b)
-            }
-            Node::Not(a) => {
-                let a = self.lane(*a, lanes);
-                self.b.ins().bnot(a)
-            }
-            Node::Select(c, a, b) => {
-                let (c, a, b) = (self.lane(*c, lanes), self.lane(*a, lanes), self.lane(*b, lanes));
-                self.lane_select(c, a, b)
+            node @ (Node::Unary(..)
+            | Node::Binary(..)
+            | Node::Compare(..)
+            | Node::And(..)
+            | Node::Or(..)
+            | Node::Not(_)
+            | Node::Select(..)) => {
+                let operands: Vec<Value> = node.operands().iter().map(|a| self.lane(*a, lanes)).collect();
+                self.lane_operation(node, &operands)
             }
             Node::WordConst(w) => self.word_constant(*w),
             Node::ToWord(a) => {
@@ -412,6 +394,21 @@ impl Translator<'_> {
                 self.numbers_of_words(wide)
             }
             Node::Reduce(_) => unreachable!("kernels with reductions in the innermost loop are not vectorised"),
+        }
+    }
+
+    /// An arithmetic, comparison, logic or select node on lanes, from its operands' lanes
+    /// (numbers or masks) in [`Node::operands`] order.
+    pub fn lane_operation(&mut self, node: &Node, operands: &[Value]) -> Value {
+        match (node, operands) {
+            (Node::Unary(op, _), &[a]) => self.unary(*op, a, LANES),
+            (Node::Binary(op, ..), &[a, b]) => self.binary(*op, a, b, LANES),
+            (Node::Compare(op, ..), &[a, b]) => self.b.ins().fcmp(float_cc(*op), a, b),
+            (Node::And(..), &[a, b]) => self.b.ins().band(a, b),
+            (Node::Or(..), &[a, b]) => self.b.ins().bor(a, b),
+            (Node::Not(_), &[a]) => self.b.ins().bnot(a),
+            (Node::Select(..), &[c, a, b]) => self.lane_select(c, a, b),
+            _ => unreachable!("lane_operation is given an operation and its operands"),
         }
     }
 
