@@ -578,3 +578,71 @@ fn numbers_become_the_same_words_on_every_engine() {
         assert_same("to_word", label, &args, &expected, &got);
     }
 }
+
+/// `u < exp(z)` (a Metropolis test, which the JIT decides from bounds on `exp` and computes
+/// `exp` only where they leave it open) on every engine: the comparison's answer for `u`
+/// on, next to, within the bounds' gap of, and far from `exp(z)`, for `z` across and beyond
+/// the range where the bounds hold, and for infinities and NaN.
+#[test]
+fn comparisons_with_exp_are_exact_on_every_engine() {
+    use noether::compiler::math::{Scalar, exp};
+    use noether::compiler::ops::Compare;
+    let exact = |z: f64| exp(&mut Scalar, z);
+    let zs: Vec<f64> = uniform(4000, 11, -720.0, 720.0)
+        .chain(uniform(4000, 12, -3.0, 3.0))
+        .chain([700.0, -700.0, step(700.0, -1), step(-700.0, -1), 0.0, -0.0, 709.9, -745.5, 1e-300])
+        .chain(special())
+        .collect();
+    let mut args: Vec<[f64; 2]> = Vec::new();
+    for (&z, u) in zs.iter().zip(uniform(zs.len(), 13, 0.0, 1.0)) {
+        let e = exact(z);
+        args.push([u, z]);
+        for k in [-600, -520, -480, -100, -1, 0, 1, 100, 480, 520, 600] {
+            args.push([e * (1.0 + k as f64 * 2f64.powi(-18)), z]);
+        }
+        if e.is_finite() && e != 0.0 {
+            args.extend([step(e, -1), step(e, 1), -e].map(|u| [u, z]));
+        }
+    }
+    args.extend(special().into_iter().flat_map(|u| [[u, 0.5], [u, f64::NAN], [u, 800.0]]));
+    let n = args.len();
+    let mut program = program_with(MathOp::Unary(Unary::Exp), n, 1);
+    let kernel = &mut program.kernels[0];
+    let load = |b: u32| {
+        Node::Load(Load {
+            buffer: BufferId(b),
+            index: vec![Affine::var(VarId(0))],
+            axes: vec![Access::Direct],
+            fill: 0.0,
+        })
+    };
+    kernel.nodes = vec![
+        load(0),
+        load(1),
+        Node::Unary(Unary::Exp, NodeId(1)),
+        Node::Compare(Compare::Lt, NodeId(0), NodeId(2)),
+        Node::Const(1.0),
+        Node::Const(0.0),
+        Node::Select(NodeId(3), NodeId(4), NodeId(5)),
+    ];
+    kernel.body = Region { items: (0..7).map(NodeId).collect() };
+    kernel.outputs = vec![Output::assign(BufferId(2), NodeId(6))];
+    program.buffers = vec![
+        Buffer { name: "u".into(), shape: vec![n] },
+        Buffer { name: "z".into(), shape: vec![n] },
+        Buffer { name: "accepted".into(), shape: vec![n] },
+    ];
+    let program = Arc::new(program);
+    let (us, zs): (Vec<f64>, Vec<f64>) = args.iter().map(|[u, z]| (*u, *z)).unzip();
+    let expected: Vec<f64> = args.iter().map(|[u, z]| f64::from(u8::from(*u < exact(*z)))).collect();
+    let engines = [
+        ("the interpreter", Backend::Interp, EngineOptions::default()),
+        ("the JIT, lanes", Backend::Jit, jit(1, false)),
+        ("the JIT, one point at a time", Backend::Jit, jit(1, true)),
+        #[cfg(feature = "opencl")]
+        ("OpenCL", Backend::OpenCl, EngineOptions::default()),
+    ];
+    for (label, backend, options) in engines {
+        assert_same("u < exp(z)", label, &args, &expected, &apply(&program, backend, options, &[&us, &zs]));
+    }
+}

@@ -38,7 +38,7 @@ use crate::ops::Binary;
 
 pub use asin::{acos, asin};
 pub use atan::{atan, atan2};
-pub use exp::exp;
+pub use exp::{exp, exp_bounds};
 pub use hyperbolic::{cosh, expm1, sinh, tanh};
 pub use log::log;
 pub use pow::pow;

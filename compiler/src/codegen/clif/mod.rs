@@ -26,6 +26,7 @@
 //! instruction are calls to the symbols in [`MATH_FUNCTIONS`], which an engine must provide with
 //! the semantics of [`crate::ops`].
 
+mod accept;
 mod access;
 mod fused;
 mod math;

@@ -12,6 +12,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use crate::ir::{BufferId, Kernel, Node, NodeId, Partition, Program, Region, Store, VarId, Visit};
 use crate::ops::{Binary, Compare, Unary, WordOp};
 
+use super::accept::deferred_exponentials;
 use super::access::RowPlan;
 use super::math::Emit;
 use super::rows::RowLanes;
@@ -61,6 +62,9 @@ pub(super) struct Translator<'a> {
     inline_math: bool,
     /// The axis whose rows run two at a time on lanes, where the kernel allows it (see `rows`).
     row_lanes: Option<RowLanes>,
+    /// The `exp` nodes computed only inside the comparison that reads them (see `accept`),
+    /// with that comparison.
+    pub deferred: HashMap<NodeId, NodeId>,
 }
 
 impl<'a> Translator<'a> {
@@ -106,6 +110,7 @@ impl<'a> Translator<'a> {
             product: None,
             inline_math: inline_math_fits(kernel),
             row_lanes: None,
+            deferred: deferred_exponentials(kernel),
         };
         t.load_bases();
         t.region(&kernel.prelude, &|_| true);
@@ -124,6 +129,9 @@ impl<'a> Translator<'a> {
             t.axis(0, from, to);
         } else {
             t.mark_inner();
+            // The body computes an exponential where its comparison is: both per point or per row.
+            let inner = t.inner.clone();
+            t.deferred.retain(|e, compare| inner[e.index()] == inner[compare.index()]);
             t.row_lanes = t.row_lanes();
             t.axis(0, params[1], params[2]);
         }
@@ -463,7 +471,7 @@ impl<'a> Translator<'a> {
     /// Emits the items of `region` that `keep` selects, in order.
     pub fn region(&mut self, region: &'a Region, keep: &dyn Fn(NodeId) -> bool) {
         for &id in &region.items {
-            if keep(id) && self.values[id.index()].is_none() {
+            if keep(id) && self.values[id.index()].is_none() && !self.deferred.contains_key(&id) {
                 let value = self.node(id);
                 self.values[id.index()] = Some(value);
             }
@@ -491,6 +499,11 @@ impl<'a> Translator<'a> {
             Node::Binary(op, a, b) => {
                 let (a, b) = (self.get(*a), self.get(*b));
                 self.binary(*op, a, b, types::F64)
+            }
+            Node::Compare(Compare::Lt, a, e) if self.deferred.contains_key(e) => {
+                let Node::Unary(Unary::Exp, z) = self.kernel.node(*e) else { unreachable!("deferred nodes are exp") };
+                let (a, z) = (self.get(*a), self.get(*z));
+                self.less_than_exp(a, z, types::F64)
             }
             Node::Compare(op, a, b) => {
                 let (a, b) = (self.get(*a), self.get(*b));

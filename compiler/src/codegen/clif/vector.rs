@@ -24,7 +24,7 @@ use cranelift_codegen::ir::{ConstantData, InstBuilder, MemFlagsData, Value, type
 
 use crate::ir::{Affine, BufferId, Load, Node, NodeId, Store, VarId};
 use crate::math::TWO_POW_52;
-use crate::ops::{Binary, Unary, WordOp};
+use crate::ops::{Binary, Compare, Unary, WordOp};
 
 use super::translate::{Translator, float_cc};
 
@@ -140,7 +140,16 @@ impl Translator<'_> {
         let pairing = paired.contains(&true);
         let joint = groups.len() == 2 && self.words_stay_paired(paired);
         let mut joint_words: HashMap<NodeId, Value> = HashMap::new();
-        let items: Vec<NodeId> = self.kernel.body.items.iter().copied().filter(|id| self.inner[id.index()]).collect();
+        // A paired exponential is computed once per pair, not in its comparison.
+        self.deferred.retain(|e, _| !paired[e.index()]);
+        let items: Vec<NodeId> = self
+            .kernel
+            .body
+            .items
+            .iter()
+            .copied()
+            .filter(|id| self.inner[id.index()] && !self.deferred.contains_key(id))
+            .collect();
         for id in items {
             if paired[id.index()] {
                 let node = self.kernel.node(id);
@@ -363,6 +372,11 @@ impl Translator<'_> {
                 let first = self.b.ins().load(types::F64, flags, address, at(0));
                 let second = self.b.ins().load(types::F64, flags, address, at(1));
                 self.f64_pair(first, second)
+            }
+            Node::Compare(Compare::Lt, a, e) if self.deferred.contains_key(e) => {
+                let Node::Unary(Unary::Exp, z) = self.kernel.node(*e) else { unreachable!("deferred nodes are exp") };
+                let (a, z) = (self.lane(*a, lanes), self.lane(*z, lanes));
+                self.less_than_exp(a, z, LANES)
             }
             node @ (Node::Unary(..)
             | Node::Binary(..)
