@@ -169,8 +169,9 @@ fn strided_reads_and_vector_updates_agree() {
 /// Rows on lanes (two particles per vector in pair sums, each folding its own sum): a
 /// Lennard-Jones force with the singular pair excluded, an energy split by rows, and rows of
 /// `min`, `max`, `mean` and `sum` with filters that exclude one lane and not the other, over
-/// an odd number of rows (the last runs alone), a short axis whose filter depends on it, and
-/// a domain of three axes; on 2 and 3 threads whose chunks start at odd rows.
+/// an odd number of rows (the last runs alone), a short axis whose filter depends on it, short
+/// sums nested in short sums, and a domain of three axes; on 2 and 3 threads whose chunks start
+/// at odd rows.
 #[test]
 fn pair_sums_on_lanes_agree() {
     let forces = "const N = 131\nconst a = 1.1\nconst Lbox = 6 * a\n\
@@ -186,6 +187,7 @@ fn pair_sums_on_lanes_agree() {
                 state x : [p < N, k < 3] = 3 * (0.5 + 0.45 * sin(1.7 * p + 2.3 * k + 0.1 * p * k))\n\
                 state near : [p < N] = 0\nstate far : [p < N] = 0\nstate crowd : [p < N] = 0\n\
                 state above : [p < N, k < 3] = 0\nstate spread : [c < 2, p < N, k < 3] = 0\n\
+                state tangle : [p < N] = 0\n\
                 let r2[p, q] = sum(k) (x[p, k] - x[q, k])^2\n\
                 d/dt x[p, k] = 0.1 * sin(x[p, k] + k)\n\
                 d/dt near[p] = min(q | q != p) r2[p, q]\n\
@@ -193,6 +195,7 @@ fn pair_sums_on_lanes_agree() {
                 d/dt crowd[p] = mean(q | q != p and r2[p, q] < 4) r2[p, q]\n\
                 d/dt above[p, k] = sum(q | x[q, k] > x[p, k]) (x[q, k] - x[p, k])\n\
                 d/dt spread[c, p, k] = sum(q | q != p and r2[p, q] < 2 + c) (x[p, k] - x[q, k]) / r2[p, q]\n\
+                d/dt tangle[p] = sum(q | q != p) sum(k) sum(l | l != k) (x[p, k] - x[q, l])^2\n\
                 run euler(dt = 0.01, steps = 3)\n";
     let three_threads = EngineOptions { threads: Some(3), min_parallel_points: Some(1), ..EngineOptions::default() };
     for (text, label) in [(forces, "pair forces"), (rows, "reductions in rows")] {
@@ -200,6 +203,33 @@ fn pair_sums_on_lanes_agree() {
         all.push(("jit, 3 threads, split small kernels", Backend::Jit, three_threads));
         assert_configurations_agree(&model_of(text, &[]), None, label, all);
     }
+}
+
+/// Sums nested in sums, the innermost reading the body's index and each enclosing sum's: the
+/// values of the double and triple sums, on every engine (the kernel builder once placed the
+/// outer sum in the prelude, where the body's index does not exist).
+#[test]
+fn nested_sums_read_every_enclosing_index() {
+    let text = "state x : [p < 6, k < 3] = p + 2 * k\nstate g : [p < 6] = 0\nstate h : [p < 6] = 0\n\
+                d/dt x[p, k] = 0\nd/dt g[p] = sum(q) sum(k) x[q, k] * x[p, k]\n\
+                d/dt h[p] = sum(q) sum(k) sum(l | l != k) x[q, l] * x[p, k]\n\
+                run euler(dt = 0.5, steps = 1)\n";
+    let model = model_of(text, &[]);
+    let x = |p: usize, k: usize| (p + 2 * k) as f64;
+    for backend in [Backend::Interp, Backend::Jit] {
+        let mut sim = model.simulator_with(backend, EngineOptions::default()).expect("compiles");
+        sim.run().expect("runs");
+        let (g, h) = (sim.state("g").expect("g"), sim.state("h").expect("h"));
+        for p in 0..6 {
+            let pairs = |keep: &dyn Fn(usize, usize) -> bool| -> f64 {
+                let terms = (0..6).flat_map(|q| (0..3).flat_map(move |k| (0..3).map(move |l| (q, k, l))));
+                terms.filter(|&(_, k, l)| keep(k, l)).map(|(q, k, l)| x(q, l) * x(p, k)).sum()
+            };
+            assert_eq!(g[p], 0.5 * pairs(&|k, l| k == l), "g[{p}] on {backend}");
+            assert_eq!(h[p], 0.5 * pairs(&|k, l| k != l), "h[{p}] on {backend}");
+        }
+    }
+    assert_engines_agree(&model, None, "nested sums");
 }
 
 #[test]

@@ -32,8 +32,9 @@ pub struct KernelBuilder {
     structural: HashMap<(usize, String), NodeId>,
     /// Expression nodes already built, by address (see [`KernelBuilder::memo`]).
     lowered: HashMap<usize, NodeId>,
-    /// For each reduction node, the deepest outside region its region depends on.
-    reach: HashMap<NodeId, usize>,
+    /// For each reduction node, the depths of the outside regions its region depends on
+    /// (all of them: a reduction nested in another may need the body beside its parent).
+    reach: HashMap<NodeId, Vec<usize>>,
     /// Buffers whose loads are never hoisted out of the body (see [`KernelBuilder::pin`]).
     pinned: Vec<BufferId>,
 }
@@ -218,37 +219,32 @@ impl KernelBuilder {
         }
         let (_, items) = self.regions.pop().expect("the reduction's region is open");
         // The reduction goes as far out as the outside values its region uses allow.
-        let mut home = 0;
-        for &item in &items {
-            home = home.max(self.reach(item, depth));
-        }
-        for o in filter.iter().chain([&value]) {
-            let d = self.placement[o.index()].0;
-            if d < depth {
-                home = home.max(d);
-            }
-        }
+        let mut reach: Vec<usize> = items.iter().flat_map(|&item| self.reach(item)).collect();
+        reach.extend(filter.iter().chain([&value]).map(|o| self.placement[o.index()].0));
+        reach.retain(|&d| d < depth);
+        reach.sort_unstable();
+        reach.dedup();
+        let home = reach.last().copied().unwrap_or(0);
         let node = Node::Reduce(Reduction { op, vars: vars.to_vec(), region: Region { items }, filter, value });
         let id = self.place(node, home);
-        self.reach.insert(id, home);
+        self.reach.insert(id, reach);
         id
     }
 
-    /// The deepest region shallower than `depth` that `item` (of a region at `depth`) depends on.
-    fn reach(&self, item: NodeId, depth: usize) -> usize {
-        let outside = |d: usize| if d < depth { d } else { 0 };
+    /// The depths of the regions `item` depends on directly (for a reduction, what its region
+    /// depends on outside it).
+    fn reach(&self, item: NodeId) -> Vec<usize> {
         match &self.nodes[item.index()] {
-            Node::Index(var) => outside(self.var_depth[var.index()]),
+            Node::Index(var) => vec![self.var_depth[var.index()]],
             Node::Load(load) => load
                 .index
                 .iter()
                 .flat_map(|a| &a.terms)
-                .map(|(v, _)| outside(self.var_depth[v.index()]))
-                .chain([outside(self.load_floor(load))])
-                .max()
-                .unwrap_or(0),
-            Node::Reduce(_) => outside(self.reach[&item]),
-            node => node.operands().iter().map(|o| outside(self.placement[o.index()].0)).max().unwrap_or(0),
+                .map(|(v, _)| self.var_depth[v.index()])
+                .chain([self.load_floor(load)])
+                .collect(),
+            Node::Reduce(_) => self.reach[&item].clone(),
+            node => node.operands().iter().map(|o| self.placement[o.index()].0).collect(),
         }
     }
 
