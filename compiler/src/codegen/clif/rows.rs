@@ -11,7 +11,8 @@
 //! A filter becomes a mask: the rest of the point is skipped only when it excludes both lanes,
 //! and each lane folds where its own mask is set (`acc = mask ? acc + v : acc`, so an excluded
 //! point, even a singular one, changes nothing, as when the scalar loop branches over it).
-//! Reductions over at most [`UNROLLED`] points (the components of a separation) are unrolled.
+//! Innermost reductions over at most [`UNROLLED`] points (the components of a separation) are
+//! unrolled.
 //!
 //! Used for kernels with a reduction in their rows, no scatter, no in-place update, no random
 //! words, and loads that need no boundary rule; rows past the last pair run through the
@@ -253,7 +254,9 @@ impl<'a> Translator<'a> {
         let accumulators: Vec<LaneAccumulator> = folding.iter().map(|_| self.lane_accumulator(r.op)).collect();
         let region_items = region_items(self.kernel, &r.region);
         let extent: usize = r.vars.iter().map(|v| self.kernel.vars[v.index()]).product();
-        if let ([var], true) = (r.vars.as_slice(), extent <= UNROLLED) {
+        // Unrolling stops at the innermost reduction, so nested short sums do not multiply.
+        let innermost = !r.region.items.iter().any(|id| matches!(self.kernel.node(*id), Node::Reduce(_)));
+        if let ([var], true) = (r.vars.as_slice(), extent <= UNROLLED && innermost) {
             for k in 0..extent as i64 {
                 lanes.unrolled.insert(*var, k);
                 self.lane_visit(lanes, r, &folding, &accumulators, false);
