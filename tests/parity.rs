@@ -313,6 +313,8 @@ fn expression() -> impl Strategy<Value = String> {
             inner.clone().prop_map(|a| format!("(sum(k) a[k] * {a})")),
             inner.clone().prop_map(|a| format!("(mean(q | q != j) v[i, q] * {a})")),
             inner.clone().prop_map(|a| format!("(max(k) a[k] + {a})")),
+            // A sum in a sum whose body reads the point's index and both sums' indices.
+            inner.clone().prop_map(|a| format!("(sum(r) (sum(s | s != r) (v[r, s] * u[i, s] * {a})) / 55)")),
             (inner.clone(), 2..4i32).prop_map(|(a, n)| format!("tanh({a})^{n}")),
             inner.clone().prop_map(|a| format!("({a} % 1.5)")),
             inner.clone().prop_map(|a| format!("({a} // 0.7)")),
