@@ -63,7 +63,7 @@ const BOUND_GAP: f64 = 1.0 / 512.0;
 /// Bounds `lo <= exp(x) <= hi` on [`exp`] (not just on `e^x`), 2^-9 from a cubic Taylor
 /// polynomial, at a fraction of `exp`'s cost, and whether they hold: a comparison
 /// `u < exp(x)` is true where `u < lo` and false where `u >= hi`, and only between them
-/// needs `exp` itself. They hold for `|x|` below [`BOUNDED`] (not for NaN); elsewhere they
+/// needs `exp` itself. They hold for `|x| < 700` (not for NaN); elsewhere they
 /// are meaningless.
 pub fn exp_bounds<A: Bits>(a: &mut A, x: A::Num) -> (A::Num, A::Num, A::Cond) {
     let magnitude = a.abs(x);
