@@ -11,7 +11,8 @@
 //! A filter becomes a mask: the rest of the point is skipped only when it excludes both lanes,
 //! and each lane folds where its own mask is set (`acc = mask ? acc + v : acc`, so an excluded
 //! point, even a singular one, changes nothing, as when the scalar loop branches over it).
-//! Innermost reductions over at most [`UNROLLED`] points (the components of a separation) are
+//! What no row changes (a mean over every particle) is computed once before the rows, in both
+//! lanes. Innermost reductions over at most [`UNROLLED`] points (the components of a separation) are
 //! unrolled.
 //!
 //! Used for kernels with a reduction in their rows, no scatter, no in-place update, no random
@@ -96,28 +97,37 @@ impl<'a> Translator<'a> {
     /// remain before `to`; returns the first row not done.
     pub fn rows_on_lanes(&mut self, rows: RowLanes, from: Value, to: Value) -> Value {
         let mut lanes = Lanes { rows, values: HashMap::new(), splats: HashMap::new(), unrolled: HashMap::new() };
-        self.splat_prelude(&mut lanes);
+        let inner = self.inner.clone();
+        let items: Vec<NodeId> = if rows.points > 1 {
+            self.kernel.body.items.clone()
+        } else {
+            // What no row changes (a mean over all particles) is computed once, before the
+            // rows, as the scalar loop does: the rows read it in both lanes.
+            self.region(&self.kernel.body, &|id| !inner[id.index()]);
+            self.kernel.body.items.iter().copied().filter(|id| inner[id.index()]).collect()
+        };
+        self.splat_row_values(&mut lanes, &items);
         let counter = self.counter(rows.axis);
         let blocks = self.begin_loop(counter, from, to, 2);
         let points = self.points(&lanes);
-        let body: &'a Region = &self.kernel.body;
-        self.lane_items(&mut lanes, &body.items, &points);
+        self.lane_items(&mut lanes, &items, &points);
         self.store_rows(&lanes, &points);
         self.end_loop(counter, 2, blocks);
         self.b.use_var(counter)
     }
 
-    /// Every value of the prelude the body reads, in both lanes, before the loop.
-    fn splat_prelude(&mut self, lanes: &mut Lanes) {
-        let mut body = HashSet::new();
+    /// Every value computed before the rows (the prelude's, and what no row changes) that the
+    /// lanes' `items` or the outputs read, in both lanes, before the loop.
+    fn splat_row_values(&mut self, lanes: &mut Lanes, items: &[NodeId]) {
+        let mut computed = HashSet::new();
         let mut operands = Vec::new();
-        collect(self.kernel, &self.kernel.body, &mut body, &mut operands);
+        collect(self.kernel, items, &mut computed, &mut operands);
         operands.extend(self.kernel.outputs.iter().map(|o| o.value));
         for id in operands {
-            if body.contains(&id) || lanes.splats.contains_key(&id) {
+            if computed.contains(&id) || lanes.splats.contains_key(&id) {
                 continue;
             }
-            let scalar = self.values[id.index()].expect("prelude values are computed first");
+            let scalar = self.values[id.index()].expect("row values are computed first");
             let splat = if self.b.func.dfg.value_type(scalar) == types::F64 {
                 self.b.ins().splat(LANES, scalar)
             } else {
@@ -419,17 +429,18 @@ impl<'a> Translator<'a> {
 /// The items of `region` and of every reduction inside it.
 fn region_items(kernel: &crate::ir::Kernel, region: &Region) -> HashSet<NodeId> {
     let mut items = HashSet::new();
-    collect(kernel, region, &mut items, &mut Vec::new());
+    collect(kernel, &region.items, &mut items, &mut Vec::new());
     items
 }
 
-/// Adds the items of `region` (nested regions included) to `items`, their operands to `operands`.
-fn collect(kernel: &crate::ir::Kernel, region: &Region, items: &mut HashSet<NodeId>, operands: &mut Vec<NodeId>) {
-    for &id in &region.items {
-        items.insert(id);
+/// Adds `items` (the items of reductions among them included) to `into`, their operands to
+/// `operands`.
+fn collect(kernel: &crate::ir::Kernel, items: &[NodeId], into: &mut HashSet<NodeId>, operands: &mut Vec<NodeId>) {
+    for &id in items {
+        into.insert(id);
         let node = kernel.node(id);
         if let Node::Reduce(r) = node {
-            collect(kernel, &r.region, items, operands);
+            collect(kernel, &r.region.items, into, operands);
         }
         operands.extend(node.operands());
     }
