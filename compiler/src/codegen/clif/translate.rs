@@ -50,6 +50,8 @@ pub(super) struct Translator<'a> {
     pub joint_products: HashMap<(Value, Value), [Value; 2]>,
     /// The vector loop's strided row addresses at the current point, by row and step.
     pub addresses: HashMap<(Value, i64), Value>,
+    /// The vector loop's loads of two neighbouring elements, by address and offset.
+    pub wide_loads: HashMap<(super::vector::WideRow, i32), Value>,
     /// Whether some innermost loop runs on vectors.
     pub vectorized: bool,
     /// For a kernel split by scatter rows: the rows of the target this call adds into.
@@ -104,6 +106,7 @@ impl<'a> Translator<'a> {
             products: HashMap::new(),
             joint_products: HashMap::new(),
             addresses: HashMap::new(),
+            wide_loads: HashMap::new(),
             vectorized: false,
             owned_rows: None,
             math: HashMap::new(),

@@ -4,7 +4,8 @@
 //! what the scalar code computes: arithmetic, comparisons and selects (masks), math functions,
 //! random-number words (the two points' words in the low lanes of an `i32x4`, so one `pmuludq`
 //! makes both 64-bit products of a Philox round), loads that move along one axis of their
-//! buffer (neighbouring elements in one load, elements a stride apart in two), and stores that
+//! buffer (neighbouring elements in one load, elements a stride apart in two; two apart along
+//! the last axis, from pairs of neighbours that the loads beside them share), and stores that
 //! assign, add, or update in place where no point reads what another writes (a checkerboard
 //! colour). Values that do not change along the row are splatted.
 //!
@@ -29,6 +30,9 @@ use crate::ops::{Binary, Compare, Unary, WordOp};
 use super::translate::{Translator, float_cc};
 
 const LANES: types::Type = types::F64X2;
+
+/// A row of a buffer: the buffer and the indices of its other axes (the row's own is blank).
+pub type WideRow = (BufferId, Vec<Affine>);
 const MASKS: types::Type = types::I64X2;
 /// Words of the two points in lanes 0 and 1 (lanes 2 and 3 are unused).
 const WORDS: types::Type = types::I32X4;
@@ -134,6 +138,7 @@ impl Translator<'_> {
         self.products.clear();
         self.joint_products.clear();
         self.addresses.clear();
+        self.wide_loads.clear();
         let mut lanes: Vec<HashMap<NodeId, Value>> = vec![HashMap::new(); shifts.len()];
         let groups: Vec<i64> = shifts.iter().step_by(2).copied().collect();
         let mut pairs: Vec<HashMap<NodeId, Value>> = vec![HashMap::new(); groups.len()];
@@ -368,6 +373,13 @@ impl Translator<'_> {
                         address
                     }
                 };
+                if let Some((parity, row_of)) = self.paired_elements(id, load) {
+                    // Two neighbouring pairs of elements, each lane's element from one.
+                    let first = displacement + (step * shift) as i32 - 8 * parity;
+                    let a = self.wide_load(&row_of, address, first, flags);
+                    let b = self.wide_load(&row_of, address, first + 16, flags);
+                    return self.pick_lanes(a, b, parity as u8);
+                }
                 let at = |lane: i64| displacement + (step * (shift + lane)) as i32;
                 let first = self.b.ins().load(types::F64, flags, address, at(0));
                 let second = self.b.ins().load(types::F64, flags, address, at(1));
@@ -424,6 +436,50 @@ impl Translator<'_> {
             (Node::Select(..), &[c, a, b]) => self.lane_select(c, a, b),
             _ => unreachable!("lane_operation is given an operation and its operands"),
         }
+    }
+
+    /// For a load two elements apart along the last axis of its buffer (`u[i, 2 j + o]`): the
+    /// parity of `o` when every element it reads has its neighbour on the other side of that
+    /// parity (`2 j + o - parity .. 2 j + o - parity + 1`) in the row too, so that it can be
+    /// read in neighbouring pairs that the loads at `o ± 1` share (a checkerboard colour's
+    /// left, centre and right spins come from the same vectors).
+    fn paired_elements(&self, id: NodeId, load: &Load) -> Option<(i32, WideRow)> {
+        let plan = &self.plans[&id];
+        let [axis] = plan.varying.as_slice() else { return None };
+        let innermost = VarId(self.kernel.rank as u32 - 1);
+        let affine = &load.index[axis.axis];
+        let extent = self.program.buffer(load.buffer).shape[axis.axis] as i64;
+        let only_the_row_index = affine.terms.iter().all(|(v, _)| *v == innermost);
+        if plan.step_bytes != 16 || axis.stride != 1 || !only_the_row_index {
+            return None;
+        }
+        let parity = affine.offset.rem_euclid(2);
+        let (lo, hi) = self.interval(affine);
+        let mut row = load.index.clone();
+        row[axis.axis] = Affine::default();
+        (lo - parity >= 0 && hi - parity < extent - 1).then_some((parity as i32, (load.buffer, row)))
+    }
+
+    /// The two elements at `address + offset` of the row `row`, in one load that every load of
+    /// the row in the vector loop's body shares (their row addresses are equal, not the same
+    /// value: vector code is compiled as emitted).
+    fn wide_load(&mut self, row: &WideRow, address: Value, offset: i32, flags: MemFlagsData) -> Value {
+        let key = (row.clone(), offset);
+        if let Some(&v) = self.wide_loads.get(&key) {
+            return v;
+        }
+        let v = self.b.ins().load(LANES, flags, address, offset);
+        self.wide_loads.insert(key, v);
+        v
+    }
+
+    /// Lane `lane` of `a`, then lane `lane` of `b`.
+    fn pick_lanes(&mut self, a: Value, b: Value, lane: u8) -> Value {
+        let mask: Vec<u8> = (0..16u8).map(|byte| 8 * lane + byte % 8 + 16 * (byte / 8)).collect();
+        let mask = self.b.func.dfg.immediates.push(ConstantData::from(mask.as_slice()));
+        let (a, b) = (self.reinterpret(types::I8X16, a), self.reinterpret(types::I8X16, b));
+        let picked = self.b.ins().shuffle(a, b, mask);
+        self.reinterpret(LANES, picked)
     }
 
     /// The numbers of the words in the low halves of `wide`'s two 64-bit lanes (high halves 0):
