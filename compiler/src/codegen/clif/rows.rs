@@ -12,8 +12,8 @@
 //! and each lane folds where its own mask is set (`acc = mask ? acc + v : acc`, so an excluded
 //! point, even a singular one, changes nothing, as when the scalar loop branches over it).
 //! What no row changes (a mean over every particle) is computed once before the rows, in both
-//! lanes. Innermost reductions over at most [`UNROLLED`] points (the components of a separation) are
-//! unrolled.
+//! lanes. Innermost reductions over at most [`UNROLLED`] points (the components of a
+//! separation) are unrolled.
 //!
 //! Used for kernels with a reduction in their rows, no scatter, no in-place update, no random
 //! words, and loads that need no boundary rule; rows past the last pair run through the
@@ -32,7 +32,7 @@ use super::translate::Translator;
 
 const LANES: types::Type = types::F64X2;
 
-/// Reductions over at most this many points are unrolled on lanes.
+/// Innermost reductions over at most this many points are unrolled on lanes.
 const UNROLLED: usize = 4;
 
 /// The row axis and how the rows' points are evaluated.

@@ -50,7 +50,7 @@ pub(super) struct Translator<'a> {
     pub joint_products: HashMap<(Value, Value), [Value; 2]>,
     /// The vector loop's strided row addresses at the current point, by row and step.
     pub addresses: HashMap<(Value, i64), Value>,
-    /// The vector loop's loads of two neighbouring elements, by address and offset.
+    /// The vector loop's loads of two neighbouring elements, by row and offset.
     pub wide_loads: HashMap<(super::vector::WideRow, i32), Value>,
     /// Whether some innermost loop runs on vectors.
     pub vectorized: bool,

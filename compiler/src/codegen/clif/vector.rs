@@ -30,12 +30,12 @@ use crate::ops::{Binary, Compare, Unary, WordOp};
 use super::translate::{Translator, float_cc};
 
 const LANES: types::Type = types::F64X2;
-
-/// A row of a buffer: the buffer and the indices of its other axes (the row's own is blank).
-pub type WideRow = (BufferId, Vec<Affine>);
 const MASKS: types::Type = types::I64X2;
 /// Words of the two points in lanes 0 and 1 (lanes 2 and 3 are unused).
 const WORDS: types::Type = types::I32X4;
+
+/// A row of a buffer: the buffer and the indices of its other axes (the row's own is blank).
+pub(super) type WideRow = (BufferId, Vec<Affine>);
 
 /// Whether `node` makes a word (rather than a number or a condition).
 fn makes_word(node: &Node) -> bool {
