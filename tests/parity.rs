@@ -171,8 +171,9 @@ fn strided_reads_and_vector_updates_agree() {
 /// `min`, `max`, `mean` and `sum` with filters that exclude one lane and not the other (beside a
 /// mean that no row changes), over
 /// an odd number of rows (the last runs alone), a short axis whose filter depends on it, short
-/// sums nested in short sums, and a domain of three axes; on 2 and 3 threads whose chunks start
-/// at odd rows.
+/// sums nested in short sums, sums over one box sharing a loop (one filtered, one not; one
+/// reading another, which cannot), and a domain of three axes; on 2 and 3 threads whose chunks
+/// start at odd rows.
 #[test]
 fn pair_sums_on_lanes_agree() {
     let forces = "const N = 131\nconst a = 1.1\nconst Lbox = 6 * a\n\
@@ -188,7 +189,7 @@ fn pair_sums_on_lanes_agree() {
                 state x : [p < N, k < 3] = 3 * (0.5 + 0.45 * sin(1.7 * p + 2.3 * k + 0.1 * p * k))\n\
                 state near : [p < N] = 0\nstate far : [p < N] = 0\nstate crowd : [p < N] = 0\n\
                 state above : [p < N, k < 3] = 0\nstate spread : [c < 2, p < N, k < 3] = 0\n\
-                state tangle : [p < N] = 0\n\
+                state tangle : [p < N] = 0\nstate duo : [p < N] = 0\nstate dep : [p < N] = 0\n\
                 let r2[p, q] = sum(k) (x[p, k] - x[q, k])^2\n\
                 d/dt x[p, k] = 0.1 * sin(x[p, k] + k)\n\
                 d/dt near[p] = min(q | q != p) r2[p, q] - mean(q) x[q, 0]\n\
@@ -197,6 +198,8 @@ fn pair_sums_on_lanes_agree() {
                 d/dt above[p, k] = sum(q | x[q, k] > x[p, k]) (x[q, k] - x[p, k])\n\
                 d/dt spread[c, p, k] = sum(q | q != p and r2[p, q] < 2 + c) (x[p, k] - x[q, k]) / r2[p, q]\n\
                 d/dt tangle[p] = sum(q | q != p) sum(k) sum(l | l != k) (x[p, k] - x[q, l])^2\n\
+                d/dt duo[p] = sum(q | q != p and r2[p, q] < 3) r2[p, q] - mean(q) (r2[p, q] * x[p, 1])\n\
+                d/dt dep[p] = sum(q) (r2[p, q] - sum(s | s != p) r2[p, s] / N)\n\
                 run euler(dt = 0.01, steps = 3)\n";
     let three_threads = EngineOptions { threads: Some(3), min_parallel_points: Some(1), ..EngineOptions::default() };
     for (text, label) in [(forces, "pair forces"), (rows, "reductions in rows")] {

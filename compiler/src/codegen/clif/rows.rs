@@ -11,6 +11,9 @@
 //! A filter becomes a mask: the rest of the point is skipped only when it excludes both lanes,
 //! and each lane folds where its own mask is set (`acc = mask ? acc + v : acc`, so an excluded
 //! point, even a singular one, changes nothing, as when the scalar loop branches over it).
+//! Reductions over boxes of one shape that do not read each other share one loop, each with
+//! its own accumulators, in its own order: a pair force's two sums (`p`'s role and `q`'s) load
+//! `x[q, k]` once and branch once (past a point only when every filter excludes both lanes).
 //! What no row changes (a mean over every particle) is computed once before the rows, in both
 //! lanes. Innermost reductions over at most [`UNROLLED`] points (the components of a
 //! separation) are unrolled.
@@ -25,7 +28,7 @@ use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types};
 use cranelift_frontend::Variable;
 
 use crate::builtins::ReduceOp;
-use crate::ir::{Access, Load, Node, NodeId, Partition, Reduction, Region, Store, VarId, Visit};
+use crate::ir::{Access, Load, Node, NodeId, Partition, Reduction, Store, VarId, Visit};
 
 use super::reduce::region_operands;
 use super::translate::Translator;
@@ -52,6 +55,13 @@ struct Lanes {
     values: HashMap<(NodeId, Option<usize>), Value>,
     splats: HashMap<NodeId, Value>,
     unrolled: HashMap<VarId, i64>,
+}
+
+/// A reduction being folded on lanes: at which points of the row, into which accumulators.
+struct LaneFold<'a> {
+    r: &'a Reduction,
+    folding: Vec<Option<usize>>,
+    accumulators: Vec<LaneAccumulator>,
 }
 
 /// A reduction's running values on lanes, one per point that folds it.
@@ -157,11 +167,27 @@ impl<'a> Translator<'a> {
     }
 
     /// Emits `items` not computed yet at every point of `points`; what no point changes, once.
+    /// Looped reductions over boxes of one shape that do not read each other share one loop.
     fn lane_items(&mut self, lanes: &mut Lanes, items: &[NodeId], points: &[Option<usize>]) {
-        for &id in items {
+        for (at, &id) in items.iter().enumerate() {
             if let Node::Reduce(r) = self.kernel.node(id) {
                 if !lanes.values.contains_key(&self.lane_key(lanes, id, points[0])) {
-                    self.lane_reduce(lanes, id, r, points);
+                    let mut group = vec![(id, r)];
+                    for sibling in self.siblings(lanes, items, at, points) {
+                        // What a sibling reads between the first and itself, first.
+                        let needed: Vec<NodeId> = items[at..]
+                            .iter()
+                            .take_while(|&&item| item != sibling)
+                            .copied()
+                            .filter(|&item| reads(self.kernel, sibling, item))
+                            .collect();
+                        self.lane_items(lanes, &needed, points);
+                        let Node::Reduce(r) = self.kernel.node(sibling) else {
+                            unreachable!("siblings are reductions")
+                        };
+                        group.push((sibling, r));
+                    }
+                    self.lane_reduce(lanes, &group, points);
                 }
                 continue;
             }
@@ -173,6 +199,39 @@ impl<'a> Translator<'a> {
                 }
             }
         }
+    }
+
+    /// The reductions after `items[at]` that can share its loop: not computed yet, over a box
+    /// of the same extents (one that is looped, not unrolled), folded at the same points, and
+    /// reading neither it nor each other.
+    fn siblings(&self, lanes: &Lanes, items: &[NodeId], at: usize, points: &[Option<usize>]) -> Vec<NodeId> {
+        let kernel = self.kernel;
+        let extents = |id: NodeId| match kernel.node(id) {
+            Node::Reduce(r) => Some(r.vars.iter().map(|v| kernel.vars[v.index()]).collect::<Vec<_>>()),
+            _ => None,
+        };
+        let shape = extents(items[at]);
+        if self.unrolls(items[at]) {
+            return Vec::new();
+        }
+        let mut group = vec![items[at]];
+        for &id in &items[at + 1..] {
+            if extents(id) == shape
+                && self.inner[id.index()] == self.inner[items[at].index()]
+                && !lanes.values.contains_key(&self.lane_key(lanes, id, points[0]))
+                && !group.iter().any(|&member| reads(kernel, id, member) || reads(kernel, member, id))
+            {
+                group.push(id);
+            }
+        }
+        group.split_off(1)
+    }
+
+    /// Whether the reduction `id` is unrolled: one short innermost axis, no reduction inside.
+    fn unrolls(&self, id: NodeId) -> bool {
+        let Node::Reduce(r) = self.kernel.node(id) else { return false };
+        let innermost = !r.region.items.iter().any(|item| matches!(self.kernel.node(*item), Node::Reduce(_)));
+        r.vars.len() == 1 && self.kernel.vars[r.vars[0].index()] <= UNROLLED && innermost
     }
 
     fn row_lane_node(&mut self, lanes: &Lanes, id: NodeId, point: Option<usize>) -> Value {
@@ -256,44 +315,61 @@ impl<'a> Translator<'a> {
         }
     }
 
-    /// The reduction `r` (node `id`) on lanes, one loop for every point of `points` that
-    /// folds it (see the module docs for filters).
-    fn lane_reduce(&mut self, lanes: &mut Lanes, id: NodeId, r: &'a Reduction, points: &[Option<usize>]) {
-        let folding: Vec<Option<usize>> =
-            if lanes.rows.points > 1 && self.inner[id.index()] { points.to_vec() } else { vec![None] };
-        let accumulators: Vec<LaneAccumulator> = folding.iter().map(|_| self.lane_accumulator(r.op)).collect();
-        let region_items = region_items(self.kernel, &r.region);
-        let extent: usize = r.vars.iter().map(|v| self.kernel.vars[v.index()]).product();
-        // Unrolling stops at the innermost reduction, so nested short sums do not multiply.
-        let innermost = !r.region.items.iter().any(|id| matches!(self.kernel.node(*id), Node::Reduce(_)));
-        if let ([var], true) = (r.vars.as_slice(), extent <= UNROLLED && innermost) {
-            for k in 0..extent as i64 {
-                lanes.unrolled.insert(*var, k);
-                self.lane_visit(lanes, r, &folding, &accumulators, false);
+    /// The reductions of `group` (nodes and what they fold, over boxes of one shape) on lanes:
+    /// one loop for all of them and every point of `points` that folds them (see the module
+    /// docs for filters).
+    fn lane_reduce(&mut self, lanes: &mut Lanes, group: &[(NodeId, &'a Reduction)], points: &[Option<usize>]) {
+        let folds: Vec<LaneFold<'a>> = group
+            .iter()
+            .map(|&(id, r)| {
+                let folding: Vec<Option<usize>> =
+                    if lanes.rows.points > 1 && self.inner[id.index()] { points.to_vec() } else { vec![None] };
+                let accumulators = folding.iter().map(|_| self.lane_accumulator(r.op)).collect();
+                LaneFold { r, folding, accumulators }
+            })
+            .collect();
+        let mut region_items = HashSet::new();
+        for fold in &folds {
+            collect(self.kernel, &fold.r.region.items, &mut region_items, &mut Vec::new());
+        }
+        let first = folds[0].r;
+        if self.unrolls(group[0].0) {
+            let var = first.vars[0];
+            for k in 0..self.kernel.vars[var.index()] as i64 {
+                lanes.unrolled.insert(var, k);
+                self.lane_visit(lanes, &folds, false);
                 lanes.values.retain(|(item, _), _| !region_items.contains(item));
             }
-            lanes.unrolled.remove(var);
+            lanes.unrolled.remove(&var);
         } else {
-            let mut open = Vec::with_capacity(r.vars.len());
-            for &var in &r.vars {
+            let mut open = Vec::with_capacity(first.vars.len());
+            for (axis, &var) in first.vars.iter().enumerate() {
                 let counter = self.counter(var);
                 let extent = self.kernel.vars[var.index()] as i64;
                 let (from, to) = (self.b.ins().iconst(types::I64, 0), self.b.ins().iconst(types::I64, extent));
                 open.push((counter, self.begin_loop(counter, from, to, 1)));
+                // The other reductions' indices follow this loop's.
+                let index = self.b.use_var(counter);
+                for fold in &folds[1..] {
+                    let alias = self.counter(fold.r.vars[axis]);
+                    self.b.def_var(alias, index);
+                }
             }
-            self.lane_visit(lanes, r, &folding, &accumulators, true);
+            self.lane_visit(lanes, &folds, true);
             lanes.values.retain(|(item, _), _| !region_items.contains(item));
             for (counter, blocks) in open.into_iter().rev() {
                 self.end_loop(counter, 1, blocks);
             }
         }
-        for (&point, acc) in folding.iter().zip(&accumulators) {
-            let mut total = self.b.use_var(acc.value);
-            if let Some(count) = acc.count {
-                let count = self.b.use_var(count);
-                total = self.b.ins().fdiv(total, count);
+        for (&(id, _), fold) in group.iter().zip(&folds) {
+            for (&point, acc) in fold.folding.iter().zip(&fold.accumulators) {
+                let mut total = self.b.use_var(acc.value);
+                if let Some(count) = acc.count {
+                    let count = self.b.use_var(count);
+                    total = self.b.ins().fdiv(total, count);
+                }
+                lanes.values.insert((id, point), total);
             }
-            lanes.values.insert((id, point), total);
         }
     }
 
@@ -315,44 +391,43 @@ impl<'a> Translator<'a> {
         LaneAccumulator { op, value, count }
     }
 
-    /// One point of `r`'s box: the filter first, then (unless it excludes every lane, where
-    /// `branch` allows skipping) the rest of the region and each point's masked fold.
-    fn lane_visit(
-        &mut self,
-        lanes: &mut Lanes,
-        r: &'a Reduction,
-        folding: &[Option<usize>],
-        accumulators: &[LaneAccumulator],
-        branch: bool,
-    ) {
-        let masks: Option<Vec<Value>> = r.filter.map(|filter| {
-            let needed = region_operands(self.kernel, &r.region, filter);
-            let first: Vec<NodeId> = r.region.items.iter().copied().filter(|id| needed.contains(id)).collect();
-            self.lane_items(lanes, &first, folding);
-            folding.iter().map(|&point| self.lane_value(lanes, filter, point)).collect()
-        });
-        let skip = match (&masks, branch) {
-            (Some(masks), true) => {
-                let mut any = masks[0];
-                for &mask in &masks[1..] {
-                    if mask != any {
-                        any = self.b.ins().bor(any, mask);
-                    }
-                }
-                let some_lane = self.b.ins().vany_true(any);
-                let (taken, skip) = (self.b.create_block(), self.b.create_block());
-                self.b.ins().brif(some_lane, taken, &[], skip, &[]);
-                self.b.switch_to_block(taken);
-                self.b.seal_block(taken);
-                Some(skip)
-            }
-            _ => None,
+    /// One point of the reductions' box: their filters first, then (unless the filters
+    /// exclude every lane, where `branch` allows skipping) the rest of their regions and each
+    /// point's masked fold.
+    fn lane_visit(&mut self, lanes: &mut Lanes, folds: &[LaneFold<'a>], branch: bool) {
+        let masks: Vec<Option<Vec<Value>>> = folds
+            .iter()
+            .map(|fold| {
+                fold.r.filter.map(|filter| {
+                    let needed = region_operands(self.kernel, &fold.r.region, filter);
+                    let first: Vec<NodeId> =
+                        fold.r.region.items.iter().copied().filter(|id| needed.contains(id)).collect();
+                    self.lane_items(lanes, &first, &fold.folding);
+                    fold.folding.iter().map(|&point| self.lane_value(lanes, filter, point)).collect()
+                })
+            })
+            .collect();
+        // A reduction without a filter visits every point: then nothing is skipped.
+        let skip = if branch && masks.iter().all(Option::is_some) {
+            let mut all: Vec<Value> = masks.iter().flatten().flatten().copied().collect();
+            all.dedup();
+            let any = all[1..].iter().fold(all[0], |any, &mask| self.b.ins().bor(any, mask));
+            let some_lane = self.b.ins().vany_true(any);
+            let (taken, skip) = (self.b.create_block(), self.b.create_block());
+            self.b.ins().brif(some_lane, taken, &[], skip, &[]);
+            self.b.switch_to_block(taken);
+            self.b.seal_block(taken);
+            Some(skip)
+        } else {
+            None
         };
-        self.lane_items(lanes, &r.region.items, folding);
-        for (k, (&point, acc)) in folding.iter().zip(accumulators).enumerate() {
-            let value = self.lane_value(lanes, r.value, point);
-            let mask = masks.as_ref().map(|m| m[k]);
-            self.lane_fold(acc, value, mask);
+        for (fold, masks) in folds.iter().zip(&masks) {
+            self.lane_items(lanes, &fold.r.region.items, &fold.folding);
+            for (k, (&point, acc)) in fold.folding.iter().zip(&fold.accumulators).enumerate() {
+                let value = self.lane_value(lanes, fold.r.value, point);
+                let mask = masks.as_ref().map(|m| m[k]);
+                self.lane_fold(acc, value, mask);
+            }
         }
         if let Some(skip) = skip {
             self.b.ins().jump(skip, &[]);
@@ -426,11 +501,26 @@ impl<'a> Translator<'a> {
     }
 }
 
-/// The items of `region` and of every reduction inside it.
-fn region_items(kernel: &crate::ir::Kernel, region: &Region) -> HashSet<NodeId> {
-    let mut items = HashSet::new();
-    collect(kernel, &region.items, &mut items, &mut Vec::new());
-    items
+/// Whether computing `id` reads `other`, directly or through what it reads.
+fn reads(kernel: &crate::ir::Kernel, id: NodeId, other: NodeId) -> bool {
+    let mut seen = HashSet::new();
+    let mut pending = vec![id];
+    while let Some(next) = pending.pop() {
+        if !seen.insert(next) {
+            continue;
+        }
+        let node = kernel.node(next);
+        if let Node::Reduce(r) = node {
+            pending.extend(&r.region.items);
+        }
+        for operand in node.operands() {
+            if operand == other {
+                return true;
+            }
+            pending.push(operand);
+        }
+    }
+    false
 }
 
 /// Adds `items` (the items of reductions among them included) to `into`, their operands to
