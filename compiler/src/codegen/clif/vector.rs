@@ -407,12 +407,7 @@ impl Translator<'_> {
             }
             Node::Word(op, a, b) => {
                 let (a, b) = (self.lane(*a, lanes), self.lane(*b, lanes));
-                match op {
-                    WordOp::Add => self.b.ins().iadd(a, b),
-                    WordOp::Xor => self.b.ins().bxor(a, b),
-                    WordOp::MulLo => self.product_half(a, b, 0),
-                    WordOp::MulHi => self.product_half(a, b, 1),
-                }
+                self.word_operation(*op, a, b, false)
             }
             Node::FromWord(a) => {
                 let a = self.lane(*a, lanes);
@@ -513,14 +508,21 @@ impl Translator<'_> {
             }
             Node::Word(op, a, b) => {
                 let (a, b) = (self.lane(*a, joint), self.lane(*b, joint));
-                match op {
-                    WordOp::Add => self.b.ins().iadd(a, b),
-                    WordOp::Xor => self.b.ins().bxor(a, b),
-                    WordOp::MulLo => self.joint_product_half(a, b, 0),
-                    WordOp::MulHi => self.joint_product_half(a, b, 1),
-                }
+                self.word_operation(*op, a, b, true)
             }
             _ => unreachable!("a word constant is a row value"),
+        }
+    }
+
+    /// `a op b` on words: those of two points (lanes 0 and 1), or `joint` ones of four.
+    fn word_operation(&mut self, op: WordOp, a: Value, b: Value, joint: bool) -> Value {
+        match (op, joint) {
+            (WordOp::Add, _) => self.b.ins().iadd(a, b),
+            (WordOp::Xor, _) => self.b.ins().bxor(a, b),
+            (WordOp::MulLo, false) => self.product_half(a, b, 0),
+            (WordOp::MulHi, false) => self.product_half(a, b, 1),
+            (WordOp::MulLo, true) => self.joint_product_half(a, b, 0),
+            (WordOp::MulHi, true) => self.joint_product_half(a, b, 1),
         }
     }
 
