@@ -87,7 +87,7 @@ mod tests {
     use super::*;
 
     /// `exp_bounds` brackets `exp` over the whole bounded range (a dense sweep, the ends, the
-    /// reduction's half-way points) within 2^-7, and say they do not hold outside it.
+    /// reduction's half-way points) within 2^-7, and do not claim to hold outside it.
     #[test]
     fn bounds_bracket_exp() {
         let mut s = Scalar;
