@@ -11,10 +11,10 @@
 //!
 //! Points `2j` and `2j + 1` that share a random draw (a noise's or a sampler's pair, see
 //! `lower::random`) compute it once: such *paired* values are computed on the lanes of two
-//! pairs, and each vector of two points reads its pair's lane. The words of a loop body's two
-//! groups of pairs share one `i32x4` (*joint* words), so a Philox round's additions and
-//! exclusive ors serve four counters and its products take two `pmuludq` per multiplier,
-//! their halves gathered by one `shufps` each. A loop body interleaves several vectors'
+//! pairs, and each vector of two points reads its pair's lane. The words of each two groups of
+//! pairs share one `i32x4` (*joint* words), so a Philox round's additions and exclusive ors
+//! serve four counters and its products take two `pmuludq` per multiplier, their halves
+//! gathered by one `shufps` each. A loop body interleaves several vectors'
 //! independent chains, which is why such functions are compiled as emitted
 //! (`Translated::vectorized`).
 
@@ -134,6 +134,7 @@ impl Translator<'_> {
     /// With `paired` nodes (see [`Self::paired_nodes`]) the shifts go up by 2 from an even `v`
     /// and come in groups of two: each paired node is computed once per group, on the lanes of
     /// the group's two pairs, and each shift reads its own pair's lane in both of its lanes.
+    /// Groups `2s` and `2s + 1` keep their words joint (set `s`) where words stay paired.
     pub fn vector_points(&mut self, shifts: &[i64], paired: &[bool]) {
         self.products.clear();
         self.joint_products.clear();
@@ -143,8 +144,8 @@ impl Translator<'_> {
         let groups: Vec<i64> = shifts.iter().step_by(2).copied().collect();
         let mut pairs: Vec<HashMap<NodeId, Value>> = vec![HashMap::new(); groups.len()];
         let pairing = paired.contains(&true);
-        let joint = groups.len() == 2 && self.words_stay_paired(paired);
-        let mut joint_words: HashMap<NodeId, Value> = HashMap::new();
+        let joint = groups.len() % 2 == 0 && self.words_stay_paired(paired);
+        let mut joint_words: Vec<HashMap<NodeId, Value>> = vec![HashMap::new(); groups.len() / 2];
         // A paired exponential is computed once per pair, not in its comparison.
         self.deferred.retain(|e, _| !paired[e.index()]);
         let items: Vec<NodeId> = self
@@ -159,16 +160,18 @@ impl Translator<'_> {
             if paired[id.index()] {
                 let node = self.kernel.node(id);
                 if joint && makes_word(node) {
-                    let value = self.joint_word(node, &pairs, &joint_words);
-                    joint_words.insert(id, value);
+                    for (set, words) in joint_words.iter_mut().enumerate() {
+                        let value = self.joint_word(node, &pairs[2 * set..2 * set + 2], words);
+                        words.insert(id, value);
+                    }
                     continue;
                 }
                 for (group, (pairs, &shift)) in pairs.iter_mut().zip(&groups).enumerate() {
                     let value = match node {
                         _ if self.halves_index(node) => self.pair_indices(shift),
                         Node::FromWord(a) if joint => {
-                            let words = joint_words[a];
-                            let wide = if group == 0 {
+                            let words = joint_words[group / 2][a];
+                            let wide = if group % 2 == 0 {
                                 self.b.ins().uwiden_low(words)
                             } else {
                                 self.b.ins().uwiden_high(words)
