@@ -15,7 +15,8 @@ use cranelift_codegen::ir::{BlockArg, InstBuilder, Value, types};
 use crate::ir::{Kernel, Node, NodeId, Region};
 use crate::ops::{Compare, Unary};
 
-use super::math::Emit;
+use super::MathOp;
+use super::interleave::Interleaved;
 use super::translate::Translator;
 
 /// The `exp` nodes of `kernel` that only `u < exp(z)` of their own region reads, with that
@@ -51,25 +52,42 @@ pub(super) fn deferred_exponentials(kernel: &Kernel) -> HashMap<NodeId, NodeId> 
 }
 
 impl Translator<'_> {
-    /// `a < exp(z)` on one point (`ty` F64) or on lanes (F64X2), with `exp` computed only when
-    /// the bounds leave the answer open for some lane.
-    pub fn less_than_exp(&mut self, a: Value, z: Value, ty: types::Type) -> Value {
-        let (lo, hi, hold) = crate::math::exp_bounds(&mut Emit { t: self, ty }, z);
-        let below = self.b.ins().fcmp(FloatCC::LessThan, a, lo);
-        let above = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, a, hi);
-        let outside = self.b.ins().bor(below, above);
-        let decided = self.b.ins().band(outside, hold);
-        let every_lane = if ty == types::F64 { decided } else { self.b.ins().vall_true(decided) };
+    /// `a[k] < exp(z[k])` for each of several points (`ty` F64) or vectors (F64X2), their
+    /// bounds interleaved (see `interleave`), with the exponentials computed only when the
+    /// bounds leave some answer open.
+    pub fn less_than_exp(&mut self, a: &[Value], z: &[Value], ty: types::Type) -> Vec<Value> {
+        let mut all = Interleaved::new(self, ty, z.len());
+        let exponents = all.put(z);
+        let (lo, hi, hold) = crate::math::exp_bounds(&mut all, exponents);
+        let (lo, hi, hold) = (all.get(lo), all.get(hi), all.get(hold));
+        let mut below = Vec::with_capacity(a.len());
+        let mut every_answer: Option<Value> = None;
+        for k in 0..a.len() {
+            below.push(self.b.ins().fcmp(FloatCC::LessThan, a[k], lo[k]));
+            let above = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, a[k], hi[k]);
+            let outside = self.b.ins().bor(below[k], above);
+            let decided = self.b.ins().band(outside, hold[k]);
+            let every_lane = if ty == types::F64 { decided } else { self.b.ins().vall_true(decided) };
+            every_answer = Some(match every_answer {
+                Some(every) => self.b.ins().band(every, every_lane),
+                None => every_lane,
+            });
+        }
+        let every_answer = every_answer.expect("at least one comparison");
         let (exact, join) = (self.b.create_block(), self.b.create_block());
-        let answer = self.b.append_block_param(join, self.b.func.dfg.value_type(below));
-        self.b.ins().brif(every_lane, join, &[BlockArg::Value(below)], exact, &[]);
+        let answers: Vec<Value> =
+            below.iter().map(|&b| self.b.append_block_param(join, self.b.func.dfg.value_type(b))).collect();
+        let below: Vec<BlockArg> = below.into_iter().map(BlockArg::Value).collect();
+        self.b.ins().brif(every_answer, join, &below, exact, &[]);
         self.b.switch_to_block(exact);
         self.b.seal_block(exact);
-        let e = self.unary(Unary::Exp, z, ty);
-        let less = self.b.ins().fcmp(FloatCC::LessThan, a, e);
-        self.b.ins().jump(join, &[BlockArg::Value(less)]);
+        let arguments: Vec<Vec<Value>> = z.iter().map(|&z| vec![z]).collect();
+        let e = self.library_on_all(MathOp::Unary(Unary::Exp), &arguments, ty);
+        let less: Vec<BlockArg> =
+            a.iter().zip(&e).map(|(&a, &e)| BlockArg::Value(self.b.ins().fcmp(FloatCC::LessThan, a, e))).collect();
+        self.b.ins().jump(join, &less);
         self.b.switch_to_block(join);
         self.b.seal_block(join);
-        answer
+        answers
     }
 }

@@ -6,10 +6,32 @@ use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{BlockArg, ConstantData, InstBuilder, StackSlotData, StackSlotKind, Value, types};
 use cranelift_codegen::isa::CallConv;
 
-use crate::math::{Arith, Bits, EXPONENT_BITS_BASE, POW2_BIAS, SIGN_BIT, SIGNIFICAND_EXPONENT, SIGNIFICAND_MASK};
+use crate::math::{self, Arith, Bits, EXPONENT_BITS_BASE, POW2_BIAS, SIGN_BIT, SIGNIFICAND_EXPONENT, SIGNIFICAND_MASK};
+use crate::ops::{Binary, Unary};
 
 use super::translate::Translator;
-use super::{REDUCE_SYMBOL, reduce_signature};
+use super::{MathOp, REDUCE_SYMBOL, reduce_signature};
+
+/// `op` of `args` by [`crate::math`]'s algorithm, on any emitter: `op` is one of the functions
+/// [`super::is_inline_math`] names.
+pub(super) fn library<A: Bits>(a: &mut A, op: MathOp, args: &[A::Num]) -> A::Num {
+    match (op, args) {
+        (MathOp::Unary(Unary::Exp), &[x]) => math::exp(a, x),
+        (MathOp::Unary(Unary::Log), &[x]) => math::log(a, x),
+        (MathOp::Unary(Unary::Sin), &[x]) => math::sin(a, x),
+        (MathOp::Unary(Unary::Cos), &[x]) => math::cos(a, x),
+        (MathOp::Unary(Unary::Tan), &[x]) => math::tan(a, x),
+        (MathOp::Unary(Unary::Asin), &[x]) => math::asin(a, x),
+        (MathOp::Unary(Unary::Acos), &[x]) => math::acos(a, x),
+        (MathOp::Unary(Unary::Atan), &[x]) => math::atan(a, x),
+        (MathOp::Unary(Unary::Tanh), &[x]) => math::tanh(a, x),
+        (MathOp::Unary(Unary::Sinh), &[x]) => math::sinh(a, x),
+        (MathOp::Unary(Unary::Cosh), &[x]) => math::cosh(a, x),
+        (MathOp::Binary(Binary::Pow), &[x, y]) => math::pow(a, x, y),
+        (MathOp::Binary(Binary::Atan2), &[y, x]) => math::atan2(a, y, x),
+        _ => unreachable!("{op:?} with {} arguments is not a library function", args.len()),
+    }
+}
 
 /// [`Arith`] over the values of `ty` (`F64` or `F64X2`) in the translator's current block.
 pub(super) struct Emit<'t, 'a> {

@@ -29,6 +29,7 @@
 mod accept;
 mod access;
 mod fused;
+mod interleave;
 mod math;
 mod reduce;
 mod rows;

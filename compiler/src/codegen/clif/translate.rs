@@ -14,7 +14,7 @@ use crate::ops::{Binary, Compare, Unary, WordOp};
 
 use super::accept::deferred_exponentials;
 use super::access::RowPlan;
-use super::math::Emit;
+use super::math::{Emit, library};
 use super::rows::RowLanes;
 use super::{INLINE_MATH_LIMIT, Imports, MathOp, Options, Translated, is_inline_math, math_signature, math_symbol};
 
@@ -61,7 +61,7 @@ pub(super) struct Translator<'a> {
     /// asks for both halves of each product, and one `imul.i64` serves both.
     product: Option<((Value, Value), Block, Value)>,
     /// Whether `exp`, `log`, `sin` and `cos` are emitted inline (see [`INLINE_MATH_LIMIT`]).
-    inline_math: bool,
+    pub(super) inline_math: bool,
     /// The axis whose rows run two at a time on lanes, where the kernel allows it (see `rows`).
     row_lanes: Option<RowLanes>,
     /// The `exp` nodes computed only inside the comparison that reads them (see `accept`),
@@ -505,7 +505,7 @@ impl<'a> Translator<'a> {
             Node::Compare(Compare::Lt, a, e) if self.deferred.contains_key(e) => {
                 let Node::Unary(Unary::Exp, z) = self.kernel.node(*e) else { unreachable!("deferred nodes are exp") };
                 let (a, z) = (self.get(*a), self.get(*z));
-                self.less_than_exp(a, z, types::F64)
+                self.less_than_exp(&[a], &[z], types::F64)[0]
             }
             Node::Compare(op, a, b) => {
                 let (a, b) = (self.get(*a), self.get(*b));
@@ -586,17 +586,9 @@ impl<'a> Translator<'a> {
             Unary::Ceil => ins.ceil(a),
             Unary::Powi(n) => self.powi(a, n, ty),
             Unary::Sign => self.sign(a, ty),
-            Unary::Exp if self.inline_math => crate::math::exp(&mut Emit { t: self, ty }, a),
-            Unary::Log if self.inline_math => crate::math::log(&mut Emit { t: self, ty }, a),
-            Unary::Sin if self.inline_math => crate::math::sin(&mut Emit { t: self, ty }, a),
-            Unary::Cos if self.inline_math => crate::math::cos(&mut Emit { t: self, ty }, a),
-            Unary::Asin if self.inline_math => crate::math::asin(&mut Emit { t: self, ty }, a),
-            Unary::Acos if self.inline_math => crate::math::acos(&mut Emit { t: self, ty }, a),
-            Unary::Atan if self.inline_math => crate::math::atan(&mut Emit { t: self, ty }, a),
-            Unary::Tan if self.inline_math => crate::math::tan(&mut Emit { t: self, ty }, a),
-            Unary::Tanh if self.inline_math => crate::math::tanh(&mut Emit { t: self, ty }, a),
-            Unary::Sinh if self.inline_math => crate::math::sinh(&mut Emit { t: self, ty }, a),
-            Unary::Cosh if self.inline_math => crate::math::cosh(&mut Emit { t: self, ty }, a),
+            op if self.inline_math && is_inline_math(MathOp::Unary(op)) => {
+                library(&mut Emit { t: self, ty }, MathOp::Unary(op), &[a])
+            }
             other => self.call_math(MathOp::Unary(other), &[a], ty),
         }
     }
@@ -620,8 +612,9 @@ impl<'a> Translator<'a> {
                 let m = self.b.ins().fmul(b, q);
                 self.b.ins().fsub(a, m)
             }
-            Binary::Pow if self.inline_math => crate::math::pow(&mut Emit { t: self, ty }, a, b),
-            Binary::Atan2 if self.inline_math => crate::math::atan2(&mut Emit { t: self, ty }, a, b),
+            Binary::Pow | Binary::Atan2 if self.inline_math => {
+                library(&mut Emit { t: self, ty }, MathOp::Binary(op), &[a, b])
+            }
             Binary::Pow | Binary::Atan2 => self.call_math(MathOp::Binary(op), &[a, b], ty),
         }
     }

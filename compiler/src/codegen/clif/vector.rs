@@ -16,7 +16,8 @@
 //! serve four counters and its products take two `pmuludq` per multiplier, their halves
 //! gathered by one `shufps` each. A loop body interleaves several vectors'
 //! independent chains, which is why such functions are compiled as emitted
-//! (`Translated::vectorized`).
+//! (`Translated::vectorized`); math functions and the bounds of a deferred `exp` are
+//! interleaved operation by operation (`interleave`).
 
 use std::collections::HashMap;
 
@@ -28,6 +29,7 @@ use crate::math::TWO_POW_52;
 use crate::ops::{Binary, Compare, Unary, WordOp};
 
 use super::translate::{Translator, float_cc};
+use super::{MathOp, is_inline_math};
 
 const LANES: types::Type = types::F64X2;
 const MASKS: types::Type = types::I64X2;
@@ -166,6 +168,13 @@ impl Translator<'_> {
                     }
                     continue;
                 }
+                if let Some(operands) = self.all_at_once(node) {
+                    let values = self.on_all(node, &operands, &pairs);
+                    for (pairs, value) in pairs.iter_mut().zip(values) {
+                        pairs.insert(id, value);
+                    }
+                    continue;
+                }
                 for (group, (pairs, &shift)) in pairs.iter_mut().zip(&groups).enumerate() {
                     let value = match node {
                         _ if self.halves_index(node) => self.pair_indices(shift),
@@ -185,6 +194,16 @@ impl Translator<'_> {
                 continue;
             }
             let parity = pairing && self.is_parity(self.kernel.node(id));
+            if let Some(operands) = self.all_at_once(self.kernel.node(id)) {
+                for (k, lanes) in lanes.iter_mut().enumerate() {
+                    self.spread_pairs(operands.clone(), paired, &pairs[k / 2], k % 2, lanes);
+                }
+                let values = self.on_all(self.kernel.node(id), &operands, &lanes);
+                for (lanes, value) in lanes.iter_mut().zip(values) {
+                    lanes.insert(id, value);
+                }
+                continue;
+            }
             for (k, (lanes, &shift)) in lanes.iter_mut().zip(shifts).enumerate() {
                 let value = if parity {
                     // Every vector starts at an even point.
@@ -388,11 +407,6 @@ impl Translator<'_> {
                 let second = self.b.ins().load(types::F64, flags, address, at(1));
                 self.f64_pair(first, second)
             }
-            Node::Compare(Compare::Lt, a, e) if self.deferred.contains_key(e) => {
-                let Node::Unary(Unary::Exp, z) = self.kernel.node(*e) else { unreachable!("deferred nodes are exp") };
-                let (a, z) = (self.lane(*a, lanes), self.lane(*z, lanes));
-                self.less_than_exp(a, z, LANES)
-            }
             node @ (Node::Unary(..)
             | Node::Binary(..)
             | Node::Compare(..)
@@ -418,6 +432,36 @@ impl Translator<'_> {
                 self.numbers_of_words(wide)
             }
             Node::Reduce(_) => unreachable!("kernels with reductions in the innermost loop are not vectorised"),
+        }
+    }
+
+    /// For a node that every vector computes at once, interleaved (a library math function, a
+    /// comparison with a deferred `exp`): the operands each vector supplies.
+    fn all_at_once(&self, node: &Node) -> Option<Vec<NodeId>> {
+        let library = |op: MathOp| self.inline_math && is_inline_math(op);
+        match node {
+            Node::Compare(Compare::Lt, a, e) if self.deferred.contains_key(e) => {
+                let Node::Unary(Unary::Exp, z) = self.kernel.node(*e) else { unreachable!("deferred nodes are exp") };
+                Some(vec![*a, *z])
+            }
+            Node::Unary(op, a) if library(MathOp::Unary(*op)) => Some(vec![*a]),
+            Node::Binary(op, a, b) if library(MathOp::Binary(*op)) => Some(vec![*a, *b]),
+            _ => None,
+        }
+    }
+
+    /// `node` (see [`Self::all_at_once`]) for each vector, from its `operands` in `values`.
+    fn on_all(&mut self, node: &Node, operands: &[NodeId], values: &[HashMap<NodeId, Value>]) -> Vec<Value> {
+        let arguments: Vec<Vec<Value>> =
+            values.iter().map(|v| operands.iter().map(|id| self.lane(*id, v)).collect()).collect();
+        match node {
+            Node::Compare(..) => {
+                let (a, z): (Vec<Value>, Vec<Value>) = arguments.iter().map(|v| (v[0], v[1])).unzip();
+                self.less_than_exp(&a, &z, LANES)
+            }
+            Node::Unary(op, _) => self.library_on_all(MathOp::Unary(*op), &arguments, LANES),
+            Node::Binary(op, ..) => self.library_on_all(MathOp::Binary(*op), &arguments, LANES),
+            _ => unreachable!("all_at_once names the nodes computed at once"),
         }
     }
 
