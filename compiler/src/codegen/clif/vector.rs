@@ -127,9 +127,11 @@ impl Translator<'_> {
     }
 
     /// The body at the points `v + shift` and `v + shift + 1` for every shift, storing them.
-    /// The vectors' instructions are interleaved node by node, so their independent
-    /// dependency chains (ten Philox rounds, a polynomial) overlap in the processor instead of
-    /// one waiting for the other's to drain. A kernel never reads what another of its points
+    /// Long chains are interleaved across the vectors, so that they overlap in the processor
+    /// instead of one waiting for the other's to drain: paired nodes (the draws: ten Philox
+    /// rounds, Box–Muller) node by node, math functions and deferred comparisons operation by
+    /// operation (see `interleave`). The rest, short chains, runs vector by vector between
+    /// those, which keeps fewer values live. A kernel never reads what another of its points
     /// writes (it writes other buffers, or updates only where `updates_independent` holds), so
     /// computing every point before storing any changes nothing.
     ///
@@ -158,43 +160,34 @@ impl Translator<'_> {
             .copied()
             .filter(|id| self.inner[id.index()] && !self.deferred.contains_key(id))
             .collect();
-        for id in items {
-            if paired[id.index()] {
-                let node = self.kernel.node(id);
-                if joint && makes_word(node) {
-                    for (set, words) in joint_words.iter_mut().enumerate() {
-                        let value = self.joint_word(node, &pairs[2 * set..2 * set + 2], words);
-                        words.insert(id, value);
-                    }
-                    continue;
-                }
-                if let Some(operands) = self.all_at_once(node) {
-                    let values = self.on_all(node, &operands, &pairs);
-                    for (pairs, value) in pairs.iter_mut().zip(values) {
-                        pairs.insert(id, value);
-                    }
-                    continue;
-                }
-                for (group, (pairs, &shift)) in pairs.iter_mut().zip(&groups).enumerate() {
-                    let value = match node {
-                        _ if self.halves_index(node) => self.pair_indices(shift),
-                        Node::FromWord(a) if joint => {
-                            let words = joint_words[group / 2][a];
-                            let wide = if group % 2 == 0 {
-                                self.b.ins().uwiden_low(words)
-                            } else {
-                                self.b.ins().uwiden_high(words)
-                            };
-                            self.numbers_of_words(wide)
-                        }
-                        _ => self.lane_node(id, shift, pairs),
-                    };
-                    pairs.insert(id, value);
-                }
+        let (draws, points): (Vec<NodeId>, Vec<NodeId>) = items.into_iter().partition(|id| paired[id.index()]);
+        for id in draws {
+            self.paired_node(id, &groups, &mut pairs, joint.then_some(&mut joint_words));
+        }
+        // A point's own nodes run vector by vector, each run up to a node that every vector
+        // computes at once: their chains are short, and interleaving them would keep every
+        // vector's values live at once (spills).
+        let mut run: Vec<NodeId> = Vec::new();
+        for id in points.into_iter().map(Some).chain([None]) {
+            let at_once = id.and_then(|id| self.all_at_once(self.kernel.node(id)));
+            if let (Some(id), None) = (id, &at_once) {
+                run.push(id);
                 continue;
             }
-            let parity = pairing && self.is_parity(self.kernel.node(id));
-            if let Some(operands) = self.all_at_once(self.kernel.node(id)) {
+            for (k, (lanes, &shift)) in lanes.iter_mut().zip(shifts).enumerate() {
+                for &id in &run {
+                    let value = if pairing && self.is_parity(self.kernel.node(id)) {
+                        // Every vector starts at an even point.
+                        self.lane_constants([0.0, 1.0])
+                    } else {
+                        self.spread_pairs(self.kernel.node(id).operands(), paired, &pairs[k / 2], k % 2, lanes);
+                        self.lane_node(id, shift, lanes)
+                    };
+                    lanes.insert(id, value);
+                }
+            }
+            run.clear();
+            if let (Some(id), Some(operands)) = (id, at_once) {
                 for (k, lanes) in lanes.iter_mut().enumerate() {
                     self.spread_pairs(operands.clone(), paired, &pairs[k / 2], k % 2, lanes);
                 }
@@ -202,17 +195,6 @@ impl Translator<'_> {
                 for (lanes, value) in lanes.iter_mut().zip(values) {
                     lanes.insert(id, value);
                 }
-                continue;
-            }
-            for (k, (lanes, &shift)) in lanes.iter_mut().zip(shifts).enumerate() {
-                let value = if parity {
-                    // Every vector starts at an even point.
-                    self.lane_constants([0.0, 1.0])
-                } else {
-                    self.spread_pairs(self.kernel.node(id).operands(), paired, &pairs[k / 2], k % 2, lanes);
-                    self.lane_node(id, shift, lanes)
-                };
-                lanes.insert(id, value);
             }
         }
         let mut updated: HashMap<BufferId, Value> = HashMap::new();
@@ -432,6 +414,49 @@ impl Translator<'_> {
                 self.numbers_of_words(wide)
             }
             Node::Reduce(_) => unreachable!("kernels with reductions in the innermost loop are not vectorised"),
+        }
+    }
+
+    /// A paired node (see [`Self::paired_nodes`]) on each group's lanes, interleaved: words
+    /// joint in sets of two groups where `joint_words` is given.
+    fn paired_node(
+        &mut self,
+        id: NodeId,
+        groups: &[i64],
+        pairs: &mut [HashMap<NodeId, Value>],
+        joint_words: Option<&mut Vec<HashMap<NodeId, Value>>>,
+    ) {
+        let node = self.kernel.node(id);
+        if let Some(joint_words) = joint_words {
+            if makes_word(node) {
+                for (set, words) in joint_words.iter_mut().enumerate() {
+                    let value = self.joint_word(node, &pairs[2 * set..2 * set + 2], words);
+                    words.insert(id, value);
+                }
+                return;
+            }
+            if let Node::FromWord(a) = node {
+                for (group, pairs) in pairs.iter_mut().enumerate() {
+                    let words = joint_words[group / 2][a];
+                    let wide =
+                        if group % 2 == 0 { self.b.ins().uwiden_low(words) } else { self.b.ins().uwiden_high(words) };
+                    let value = self.numbers_of_words(wide);
+                    pairs.insert(id, value);
+                }
+                return;
+            }
+        }
+        if let Some(operands) = self.all_at_once(node) {
+            let values = self.on_all(node, &operands, pairs);
+            for (pairs, value) in pairs.iter_mut().zip(values) {
+                pairs.insert(id, value);
+            }
+            return;
+        }
+        for (pairs, &shift) in pairs.iter_mut().zip(groups) {
+            let value =
+                if self.halves_index(node) { self.pair_indices(shift) } else { self.lane_node(id, shift, pairs) };
+            pairs.insert(id, value);
         }
     }
 
