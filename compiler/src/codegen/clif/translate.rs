@@ -715,10 +715,10 @@ impl<'a> Translator<'a> {
 /// the scalar loop the last point (or none). Where pairs share a draw, eight vectors (four
 /// groups) per iteration, so that four pairs of pairs' long chains (Philox, Box–Muller)
 /// overlap: GBM's loop is latency-bound, 15% faster than with four vectors and no faster with
-/// sixteen (spills); the narrower bodies keep a checkerboard colour's short rows (126 points)
-/// off the scalar loop.
+/// sixteen (spills); the narrower bodies (eight, four, two points) keep most of a
+/// checkerboard colour's short rows (126 points: 112 + 8 + 4 + 2) off the slower ones.
 fn vector_bodies(pairing: bool) -> &'static [&'static [i64]] {
-    if pairing { &[&[0, 2, 4, 6, 8, 10, 12, 14], &[0, 2], &[0]] } else { &[&[0, 2], &[0]] }
+    if pairing { &[&[0, 2, 4, 6, 8, 10, 12, 14], &[0, 2, 4, 6], &[0, 2], &[0]] } else { &[&[0, 2], &[0]] }
 }
 
 /// Whether `kernel` uses few enough inline math functions to emit them all inline.
