@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::best;
 
-use noether::compiler::lower::random::{Purpose, philox_words, sampler_stream, uniform_of};
+use noether::compiler::lower::random::{Purpose, philox_words, sampler_stream, word_uniform_of};
 use noether::compiler::math::{Scalar, exp};
 use noether::{Backend, EngineOptions, Model, Override, Source};
 
@@ -53,12 +53,12 @@ fn ising_by_hand(sweeps: u64, stream: u32) -> Vec<f64> {
         let (low, high) = (sweep as u32, (sweep >> 32) as u32);
         checkerboard(|site, [a, b, c, d]| {
             let (spin, n) = (s[site], s[a] + s[b] + s[c] + s[d]);
-            // Sites `j` and `j + 2` of a colour share the draw counted by the first of them
-            // (column `4 (j / 4) + j % 2`), which takes words 0 and 1, the second words 2 and 3.
+            // Sites `j`, `j + 2`, `j + 4`, `j + 6` of a colour share the draw counted by the
+            // first of them (column `8 (j / 8) + j % 2`), each taking one word as its uniform.
             let (row, column) = (site / L, site % L);
-            let first = row * L + 4 * (column / 4) + column % 2;
+            let first = row * L + 8 * (column / 8) + column % 2;
             let words = philox_words([first as u32, low, high, 0], [SEED, stream]);
-            let u = if (column / 2) % 2 == 0 { uniform_of(words[0], words[1]) } else { uniform_of(words[2], words[3]) };
+            let u = word_uniform_of(words[(column / 2) % 4]);
             if u < ratios[((spin * n + 4.0) / 2.0) as usize] {
                 s[site] = -spin;
             }

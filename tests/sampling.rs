@@ -307,3 +307,40 @@ fn sweep_overrides_out_of_range_are_refused() {
     sim.set_sweeps(5).unwrap_or_else(|f| panic!("{f:?}"));
     sim.set_sweeps((1 << 53) - 3).unwrap_or_else(|f| panic!("{f:?}"));
 }
+
+/// Spin rows of every length from a few sites to past the JIT's widest vector body, in two
+/// dimensions and in one (where threads split the row itself, so chunks start anywhere in a
+/// block of four sites sharing a draw): the JIT makes the interpreter's chain on 1, 2 and 3
+/// threads.
+#[test]
+fn spin_rows_of_any_length_make_the_same_chain() {
+    for (shape, index, energy) in [
+        ("[i < 3, j < W] dirichlet(0)", "[i, j]", "-sum(i, j) s[i, j] * (s[i+1, j] + s[i, j+1])"),
+        ("[j < W] dirichlet(0)", "[j]", "-sum(j) s[j] * s[j+1]"),
+    ] {
+        for width in [5, 9, 14, 23, 38, 61, 70, 131] {
+            for sampler in ["metropolis", "gibbs"] {
+                let text = format!(
+                    "const W = {width}
+                     param beta = 0.6
+                     state s : {shape} spin = 1
+                     energy H = {energy}
+                     observe m = mean{index_vars} s{index}
+                     sample s ~ exp(-beta * H) with {sampler}(sweeps = 3, order = checkerboard, seed = 5)",
+                    index_vars = index.replace('[', "(").replace(']', ")"),
+                );
+                let model = compile(&text);
+                let reference = chain(&sampled(&model, Backend::Interp, EngineOptions::default()));
+                for threads in [1, 2, 3] {
+                    let options = EngineOptions {
+                        threads: Some(threads),
+                        min_parallel_points: Some(1),
+                        ..EngineOptions::default()
+                    };
+                    let what = format!("{sampler} on {shape} with W = {width}, jit on {threads} threads");
+                    assert_same_chain(&reference, &chain(&sampled(&model, Backend::Jit, options)), &what);
+                }
+            }
+        }
+    }
+}

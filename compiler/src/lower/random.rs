@@ -115,18 +115,43 @@ pub fn normal_pair_of(words: [u32; 4]) -> [f64; 2] {
     [radius * cos, radius * sin]
 }
 
-/// `floor(position / 2)`, the pair of two neighbouring points that share a draw, and whether
-/// `position` is the odd one: in the forms the JIT recognises (`codegen::clif` computes a
-/// pair's draw once for both points, and the parity of an aligned pair as lane constants).
-pub fn pair_of(b: &mut KernelBuilder, position: NodeId) -> (NodeId, NodeId) {
+/// `floor(position / size)`, the block of `size` (2 or 4) neighbouring points that share a
+/// draw, and `position`'s offset in it, `position - size floor(position / size)`: in the forms
+/// the JIT recognises (`codegen::clif` computes a block's draw once for its points, and the
+/// offsets of an aligned block as lane constants).
+pub fn block_of(b: &mut KernelBuilder, position: NodeId, size: usize) -> (NodeId, NodeId) {
+    let fraction = b.constant(1.0 / size as f64);
+    let scaled = b.binary(Binary::Mul, position, fraction);
+    let block = b.unary(Unary::Floor, scaled);
+    let size = b.constant(size as f64);
+    let start = b.binary(Binary::Mul, block, size);
+    (block, b.binary(Binary::Sub, position, start))
+}
+
+/// `values[offset]`, for an `offset` from [`block_of`]: a chain of selects.
+pub fn pick(b: &mut KernelBuilder, offset: NodeId, values: &[NodeId]) -> NodeId {
+    let (last, rest) = values.split_last().expect("a block has values");
+    rest.iter().enumerate().rev().fold(*last, |later, (k, &value)| {
+        let k = b.constant(k as f64);
+        let here = b.compare(crate::ops::Compare::Eq, offset, k);
+        b.push(crate::ir::Node::Select(here, value, later))
+    })
+}
+
+/// A uniform number strictly inside (0, 1) from one word `w`: `(w + 1/2) 2^-32`, exactly (from
+/// 2^-33 to 1 - 2^-33). Coarser than [`uniform`], and a quarter of a draw: enough for an
+/// acceptance test, where it moves a probability by at most 2^-33.
+pub fn word_uniform(b: &mut KernelBuilder, w: NodeId) -> NodeId {
+    let w = b.push(crate::ir::Node::FromWord(w));
     let half = b.constant(0.5);
-    let halved = b.binary(Binary::Mul, position, half);
-    let pair = b.unary(Unary::Floor, halved);
-    let two = b.constant(2.0);
-    let even = b.binary(Binary::Mul, pair, two);
-    let parity = b.binary(Binary::Sub, position, even);
-    let one = b.constant(1.0);
-    (pair, b.compare(crate::ops::Compare::Eq, parity, one))
+    let centred = b.binary(Binary::Add, w, half);
+    let scale = b.constant(2f64.powi(-32));
+    b.binary(Binary::Mul, centred, scale)
+}
+
+/// What [`word_uniform`] computes from `w`, in plain Rust.
+pub fn word_uniform_of(w: u32) -> f64 {
+    (f64::from(w) + 0.5) * 2f64.powi(-32)
 }
 
 /// A count that may pass 2^32 (a step, a sweep) as two counter numbers, low and high words.

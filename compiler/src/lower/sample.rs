@@ -13,7 +13,7 @@
 //! Spin samplers are in `spins`, Langevin, MALA and HMC in `continuous`.
 
 use crate::ir::builder::KernelBuilder;
-use crate::ir::{Affine, BufferId, Node, NodeId, ProcId};
+use crate::ir::{Affine, BufferId, NodeId, ProcId};
 use crate::model::{Draw, FieldId, SampleSpec, Sampler};
 use crate::ops::Binary;
 
@@ -97,10 +97,11 @@ impl Lowering<'_, '_> {
     /// A sampler's draw of `kind` for `purpose` at `site` of `field` (shaped `shape`) in the
     /// current sweep, counted by the site's row-major position and the sweep.
     ///
-    /// Where the site's last axis is `m i + o` for a domain index `i`, the points `i = 2j` and
-    /// `2j + 1` share one Philox draw, counted by the even point's site: the even point takes
-    /// its first uniform (words 0 and 1) or the cosine normal, the odd point the second (words
-    /// 2 and 3) or the sine, so a vector loop over `i` draws once for two points.
+    /// Where the site's last axis is `m i + o` for a domain index `i`, neighbouring points share
+    /// one Philox draw, counted by the first one's site: the four points `i = 4j .. 4j + 3` its
+    /// four words as uniforms (`word_uniform`, one word each), the two points `2j`, `2j + 1` its
+    /// two Box–Muller normals (cosine, sine); so a vector loop over `i` draws once for four or
+    /// two points.
     pub(super) fn sweep_draw(
         &self,
         b: &mut KernelBuilder,
@@ -126,18 +127,22 @@ impl Lowering<'_, '_> {
             let flat = b.affine_value(&flat);
             return random::draw(b, kind, seed, stream, &[flat, low, high]);
         };
-        // The even point's site: `flat` with `m i` replaced by `2 m floor(i / 2)`.
+        // The block's first site: `flat` with `m i` replaced by `n m floor(i / n)`.
+        let size = match kind {
+            Draw::Uniform => 4,
+            Draw::Normal => 2,
+        };
         let rest = b.affine_value(&flat.add(&Affine::var(var).scale(-m)));
         let position = b.affine_value(&Affine::var(var));
-        let (pair, odd) = random::pair_of(b, position);
-        let span = b.constant(2.0 * m as f64);
-        let offset = b.binary(Binary::Mul, pair, span);
-        let even_site = b.binary(Binary::Add, rest, offset);
-        let words = random::draw_words(b, seed, stream, &[even_site, low, high]);
-        let [first, second] = match kind {
-            Draw::Uniform => [random::uniform(b, words[0], words[1]), random::uniform(b, words[2], words[3])],
-            Draw::Normal => random::normal_pair(b, words),
+        let (block, offset) = random::block_of(b, position, size);
+        let span = b.constant((size as i64 * m) as f64);
+        let start = b.binary(Binary::Mul, block, span);
+        let first_site = b.binary(Binary::Add, rest, start);
+        let words = random::draw_words(b, seed, stream, &[first_site, low, high]);
+        let values: Vec<NodeId> = match kind {
+            Draw::Uniform => words.iter().map(|&w| random::word_uniform(b, w)).collect(),
+            Draw::Normal => random::normal_pair(b, words).to_vec(),
         };
-        b.push(Node::Select(odd, second, first))
+        random::pick(b, offset, &values)
     }
 }

@@ -121,7 +121,7 @@ impl Lowering<'_, '_> {
     /// sine: a vector loop draws once for two points.
     fn noise_draw(&self, b: &mut KernelBuilder, noise: FieldId, index: &[Affine]) -> NodeId {
         let extents = self.model.field(noise).shape.extents();
-        let (pair, odd) = match index.split_last() {
+        let (pair, offset) = match index.split_last() {
             Some((last, outer)) => {
                 let mut row: Option<NodeId> = None;
                 for (affine, extent) in outer.iter().zip(&extents) {
@@ -136,7 +136,7 @@ impl Lowering<'_, '_> {
                     });
                 }
                 let position = b.affine_value(last);
-                let (within, odd) = random::pair_of(b, position);
+                let (within, offset) = random::block_of(b, position, 2);
                 let pair = match row {
                     Some(row) => {
                         let pairs_per_row = b.constant(extents[outer.len()].div_ceil(2) as f64);
@@ -145,7 +145,7 @@ impl Lowering<'_, '_> {
                     }
                     None => within,
                 };
-                (pair, Some(odd))
+                (pair, Some(offset))
             }
             None => (b.constant(0.0), None),
         };
@@ -155,8 +155,8 @@ impl Lowering<'_, '_> {
         let stream = random::NOISE_STREAMS + noise.index() as u32;
         let words = random::draw_words(b, seed, stream, &[pair, step, step_high]);
         let [cos, sin] = random::normal_pair(b, words);
-        match odd {
-            Some(odd) => b.push(crate::ir::Node::Select(odd, sin, cos)),
+        match offset {
+            Some(offset) => random::pick(b, offset, &[cos, sin]),
             None => cos,
         }
     }

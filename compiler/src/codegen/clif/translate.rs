@@ -54,6 +54,8 @@ pub(super) struct Translator<'a> {
     pub wide_loads: HashMap<(super::vector::WideRow, i32), Value>,
     /// Whether some innermost loop runs on vectors.
     pub vectorized: bool,
+    /// How many neighbouring points share a draw in the vector loops being emitted (2 or 4).
+    pub block: i64,
     /// For a kernel split by scatter rows: the rows of the target this call adds into.
     owned_rows: Option<(Value, Value)>,
     math: HashMap<&'static str, FuncRef>,
@@ -108,6 +110,7 @@ impl<'a> Translator<'a> {
             addresses: HashMap::new(),
             wide_loads: HashMap::new(),
             vectorized: false,
+            block: 2,
             owned_rows: None,
             math: HashMap::new(),
             product: None,
@@ -325,15 +328,16 @@ impl<'a> Translator<'a> {
         if vectorize {
             self.vectorized = true;
             self.prepare_splats();
-            let paired = self.paired_nodes();
+            let (paired, block) = self.paired_nodes();
+            self.block = block;
             let pairing = paired.contains(&true);
             let mut from = if pairing {
-                // Pairs start at even indices: an odd first point runs alone.
-                let odd = self.b.ins().band_imm_u(from, 1);
-                let even = self.b.ins().iadd(from, odd);
-                let even = self.b.ins().smin(even, to);
-                self.scalar_loop(counter, from, even);
-                even
+                // Blocks start at multiples of their size: the points before the first run alone.
+                let up = self.b.ins().iadd_imm_s(from, block - 1);
+                let aligned = self.b.ins().band_imm_s(up, -block);
+                let aligned = self.b.ins().smin(aligned, to);
+                self.scalar_loop(counter, from, aligned);
+                aligned
             } else {
                 from
             };

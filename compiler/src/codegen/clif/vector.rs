@@ -9,10 +9,11 @@
 //! assign, add, or update in place where no point reads what another writes (a checkerboard
 //! colour). Values that do not change along the row are splatted.
 //!
-//! Points `2j` and `2j + 1` that share a random draw (a noise's or a sampler's pair, see
-//! `lower::random`) compute it once: such *paired* values are computed on the lanes of two
-//! pairs, and each vector of two points reads its pair's lane. The words of each two groups of
-//! pairs share one `i32x4` (*joint* words), so a Philox round's additions and exclusive ors
+//! Blocks of `n` neighbouring points that share a random draw (a noise's pairs, `n = 2`; a
+//! sampler's blocks of four uniforms, `n = 4`; see `lower::random`) compute it once: such
+//! *paired* values are computed on the lanes of two blocks, and each vector of two points
+//! reads its block's lane. The words of each two groups of blocks share one `i32x4` (*joint*
+//! words), so a Philox round's additions and exclusive ors
 //! serve four counters and its products take two `pmuludq` per multiplier, their halves
 //! gathered by one `shufps` each. A loop body interleaves several vectors'
 //! independent chains, which is why such functions are compiled as emitted
@@ -100,30 +101,68 @@ impl Translator<'_> {
         }
     }
 
-    /// Which innermost-loop nodes are the same at both points of an aligned pair `(2j, 2j + 1)`:
-    /// `floor(i / 2)` of the innermost index `i` (a noise's pair counter) and what is computed
-    /// from it and row values only (the pair's Philox draw and both its normals).
-    pub fn paired_nodes(&self) -> Vec<bool> {
+    /// Which innermost-loop nodes are the same at every point of an aligned block of `n`
+    /// neighbouring points (`n j` to `n j + n - 1`), and `n`: `floor(i / n)` of the innermost
+    /// index `i` (a draw's block counter: `n` is 2 for normals, 4 for uniforms) and what is
+    /// computed from it and row values only (the block's Philox draw and its numbers). None
+    /// where blocks of both sizes meet in one body.
+    pub fn paired_nodes(&self) -> (Vec<bool>, i64) {
+        let inner: Vec<NodeId> = self.kernel.body.items.iter().copied().filter(|id| self.inner[id.index()]).collect();
         let mut paired = vec![false; self.kernel.nodes.len()];
-        for &id in self.kernel.body.items.iter().filter(|id| self.inner[id.index()]) {
+        let mut sizes = inner.iter().filter_map(|id| self.block_index(self.kernel.node(*id)));
+        let Some(size) = sizes.next() else { return (paired, 2) };
+        if sizes.any(|other| other != size) {
+            return (paired, 2);
+        }
+        for id in inner {
             let node = self.kernel.node(id);
-            paired[id.index()] = self.halves_index(node)
+            paired[id.index()] = self.block_index(node).is_some()
                 || (!matches!(node, Node::Load(_) | Node::Index(_) | Node::Reduce(_))
                     && node.operands().iter().any(|o| paired[o.index()])
                     && node.operands().iter().all(|o| paired[o.index()] || !self.inner[o.index()]));
         }
-        paired
+        (paired, size)
     }
 
-    /// Whether `node` is `floor(i * 0.5)` of the innermost index `i`.
-    fn halves_index(&self, node: &Node) -> bool {
+    /// `n` where `node` is `floor(i * (1 / n))` of the innermost index `i`, for `n` 2 or 4.
+    fn block_index(&self, node: &Node) -> Option<i64> {
         let innermost = VarId(self.kernel.rank as u32 - 1);
-        let Node::Unary(Unary::Floor, product) = node else { return false };
-        let Node::Binary(Binary::Mul, a, b) = self.kernel.node(*product) else { return false };
-        let (a, b) = (self.kernel.node(*a), self.kernel.node(*b));
-        let half = |n: &Node| matches!(n, Node::Const(c) if *c == 0.5);
-        let index = |n: &Node| matches!(n, Node::Index(v) if *v == innermost);
-        (index(a) && half(b)) || (half(a) && index(b))
+        let Node::Unary(Unary::Floor, product) = node else { return None };
+        let Node::Binary(Binary::Mul, a, b) = self.kernel.node(*product) else { return None };
+        let index = |id: &NodeId| matches!(self.kernel.node(*id), Node::Index(v) if *v == innermost);
+        let fraction = |id: &NodeId| match self.kernel.node(*id) {
+            Node::Const(c) if *c == 0.5 => Some(2),
+            Node::Const(c) if *c == 0.25 => Some(4),
+            _ => None,
+        };
+        if index(a) {
+            fraction(b)
+        } else if index(b) {
+            fraction(a)
+        } else {
+            None
+        }
+    }
+
+    /// `n` where `node` is `i - n floor(i * (1 / n))`, the innermost index's offset in its block.
+    fn block_offset(&self, node: &Node) -> Option<i64> {
+        let innermost = VarId(self.kernel.rank as u32 - 1);
+        let Node::Binary(Binary::Sub, i, start) = node else { return None };
+        let Node::Binary(Binary::Mul, a, b) = self.kernel.node(*start) else { return None };
+        let size = |id: &NodeId| match self.kernel.node(*id) {
+            Node::Const(c) => Some(*c),
+            _ => None,
+        };
+        let block = |id: &NodeId| self.block_index(self.kernel.node(*id));
+        let n = block(a).filter(|&n| size(b) == Some(n as f64)).or(block(b).filter(|&n| size(a) == Some(n as f64)))?;
+        matches!(self.kernel.node(*i), Node::Index(v) if *v == innermost).then_some(n)
+    }
+
+    /// The group of blocks (index into the groups' lanes) and the lane that the vector `k` of a
+    /// body (points `v + 2k`, `v + 2k + 1`) reads.
+    fn block_lane(&self, k: usize) -> (usize, usize) {
+        let block = k / (self.block as usize / 2);
+        (block / 2, block % 2)
     }
 
     /// The body at the points `v + shift` and `v + shift + 1` for every shift, storing them.
@@ -135,22 +174,23 @@ impl Translator<'_> {
     /// writes (it writes other buffers, or updates only where `updates_independent` holds), so
     /// computing every point before storing any changes nothing.
     ///
-    /// With `paired` nodes (see [`Self::paired_nodes`]) the shifts go up by 2 from an even `v`
-    /// and come in groups of two: each paired node is computed once per group, on the lanes of
-    /// the group's two pairs, and each shift reads its own pair's lane in both of its lanes.
-    /// Groups `2s` and `2s + 1` keep their words joint (set `s`) where words stay paired.
+    /// With `paired` nodes (see [`Self::paired_nodes`]) the shifts go up by 2 from a `v` at the
+    /// start of a block and come in groups of `n` (the block size): each paired node is computed
+    /// once per group, on the lanes of the group's two blocks, and each shift reads its own
+    /// block's lane in both of its lanes. Groups `2s` and `2s + 1` keep their words joint (set
+    /// `s`) where words stay paired.
     pub fn vector_points(&mut self, shifts: &[i64], paired: &[bool]) {
         self.products.clear();
         self.joint_products.clear();
         self.addresses.clear();
         self.wide_loads.clear();
         let mut lanes: Vec<HashMap<NodeId, Value>> = vec![HashMap::new(); shifts.len()];
-        let groups: Vec<i64> = shifts.iter().step_by(2).copied().collect();
+        let groups: Vec<i64> = shifts.iter().step_by(self.block as usize).copied().collect();
         let mut pairs: Vec<HashMap<NodeId, Value>> = vec![HashMap::new(); groups.len()];
         let pairing = paired.contains(&true);
         let joint = groups.len() % 2 == 0 && self.words_stay_paired(paired);
         let mut joint_words: Vec<HashMap<NodeId, Value>> = vec![HashMap::new(); groups.len() / 2];
-        // A paired exponential is computed once per pair, not in its comparison.
+        // A paired exponential is computed once per block, not in its comparison.
         self.deferred.retain(|e, _| !paired[e.index()]);
         let items: Vec<NodeId> = self
             .kernel
@@ -176,11 +216,13 @@ impl Translator<'_> {
             }
             for (k, (lanes, &shift)) in lanes.iter_mut().zip(shifts).enumerate() {
                 for &id in &run {
-                    let value = if pairing && self.is_parity(self.kernel.node(id)) {
-                        // Every vector starts at an even point.
-                        self.lane_constants([0.0, 1.0])
+                    let value = if pairing && self.block_offset(self.kernel.node(id)).is_some() {
+                        // Bodies start at a block's first point.
+                        let first = (shift % self.block) as f64;
+                        self.lane_constants([first, first + 1.0])
                     } else {
-                        self.spread_pairs(self.kernel.node(id).operands(), paired, &pairs[k / 2], k % 2, lanes);
+                        let (group, lane) = self.block_lane(k);
+                        self.spread_pairs(self.kernel.node(id).operands(), paired, &pairs[group], lane, lanes);
                         self.lane_node(id, shift, lanes)
                     };
                     lanes.insert(id, value);
@@ -189,7 +231,8 @@ impl Translator<'_> {
             run.clear();
             if let (Some(id), Some(operands)) = (id, at_once) {
                 for (k, lanes) in lanes.iter_mut().enumerate() {
-                    self.spread_pairs(operands.clone(), paired, &pairs[k / 2], k % 2, lanes);
+                    let (group, lane) = self.block_lane(k);
+                    self.spread_pairs(operands.clone(), paired, &pairs[group], lane, lanes);
                 }
                 let values = self.on_all(self.kernel.node(id), &operands, &lanes);
                 for (lanes, value) in lanes.iter_mut().zip(values) {
@@ -200,7 +243,8 @@ impl Translator<'_> {
         let mut updated: HashMap<BufferId, Value> = HashMap::new();
         for (k, (lanes, &shift)) in lanes.iter_mut().zip(shifts).enumerate() {
             let values = self.kernel.outputs.iter().map(|o| o.value).collect();
-            self.spread_pairs(values, paired, &pairs[k / 2], k % 2, lanes);
+            let (group, lane) = self.block_lane(k);
+            self.spread_pairs(values, paired, &pairs[group], lane, lanes);
             for output in &self.kernel.outputs {
                 let value = self.lane(output.value, lanes);
                 let offset = 8 * shift as i32;
@@ -236,17 +280,6 @@ impl Translator<'_> {
         }
     }
 
-    /// Whether `node` is `i - 2 floor(i * 0.5)`, the innermost index's parity.
-    fn is_parity(&self, node: &Node) -> bool {
-        let innermost = VarId(self.kernel.rank as u32 - 1);
-        let Node::Binary(Binary::Sub, i, twice) = node else { return false };
-        let Node::Binary(Binary::Mul, a, b) = self.kernel.node(*twice) else { return false };
-        let two = |n: &Node| matches!(n, Node::Const(c) if *c == 2.0);
-        let halves = |id: &NodeId| self.halves_index(self.kernel.node(*id));
-        matches!(self.kernel.node(*i), Node::Index(v) if *v == innermost)
-            && ((halves(a) && two(self.kernel.node(*b))) || (two(self.kernel.node(*a)) && halves(b)))
-    }
-
     /// The vector `[lanes[0], lanes[1]]`.
     fn lane_constants(&mut self, lanes: [f64; 2]) -> Value {
         let bytes: Vec<u8> = lanes.iter().flat_map(|c| c.to_le_bytes()).collect();
@@ -254,14 +287,14 @@ impl Translator<'_> {
         self.b.ins().vconst(LANES, handle)
     }
 
-    /// `[v/2, v/2 + 1]` for the even index `v + shift`: the pairs of the shifts `shift` and
-    /// `shift + 2`.
-    fn pair_indices(&mut self, shift: i64) -> Value {
+    /// `[b, b + 1]` for `b = (v + shift) / n`, `v + shift` the first point of a block of `n`: the
+    /// blocks of the group of vectors from `shift`.
+    fn block_indices(&mut self, shift: i64) -> Value {
         let i = self.b.use_var(self.counters[self.kernel.rank - 1].expect("the loop is open"));
         let i = self.b.ins().iadd_imm_s(i, shift);
-        let pair = self.b.ins().sshr_imm_u(i, 1);
-        let first = self.b.ins().fcvt_from_sint(types::F64, pair);
-        let next = self.b.ins().iadd_imm_s(pair, 1);
+        let block = self.b.ins().sshr_imm_u(i, i64::from(self.block.trailing_zeros()));
+        let first = self.b.ins().fcvt_from_sint(types::F64, block);
+        let next = self.b.ins().iadd_imm_s(block, 1);
         let second = self.b.ins().fcvt_from_sint(types::F64, next);
         self.f64_pair(first, second)
     }
@@ -454,8 +487,11 @@ impl Translator<'_> {
             return;
         }
         for (pairs, &shift) in pairs.iter_mut().zip(groups) {
-            let value =
-                if self.halves_index(node) { self.pair_indices(shift) } else { self.lane_node(id, shift, pairs) };
+            let value = if self.block_index(node).is_some() {
+                self.block_indices(shift)
+            } else {
+                self.lane_node(id, shift, pairs)
+            };
             pairs.insert(id, value);
         }
     }
