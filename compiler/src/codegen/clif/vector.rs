@@ -13,12 +13,11 @@
 //! sampler's blocks of four uniforms, `n = 4`; see `lower::random`) compute it once: such
 //! *paired* values are computed on the lanes of two blocks, and each vector of two points
 //! reads its block's lane. The words of each two groups of blocks share one `i32x4` (*joint*
-//! words), so a Philox round's additions and exclusive ors
-//! serve four counters and its products take two `pmuludq` per multiplier, their halves
-//! gathered by one `shufps` each. A loop body interleaves several vectors'
-//! independent chains, which is why such functions are compiled as emitted
-//! (`Translated::vectorized`); math functions and the bounds of a deferred `exp` are
-//! interleaved operation by operation (`interleave`).
+//! words), so a Philox round's additions and exclusive ors serve four counters and its
+//! products take two `pmuludq` per multiplier, their halves gathered by one `shufps` each.
+//! A loop body interleaves several vectors' independent chains, which is why such functions
+//! are compiled as emitted (`Translated::vectorized`); math functions and the bounds of a
+//! deferred `exp` are interleaved operation by operation (`interleave`).
 
 use std::collections::HashMap;
 
@@ -104,8 +103,8 @@ impl Translator<'_> {
     /// Which innermost-loop nodes are the same at every point of an aligned block of `n`
     /// neighbouring points (`n j` to `n j + n - 1`), and `n`: `floor(i / n)` of the innermost
     /// index `i` (a draw's block counter: `n` is 2 for normals, 4 for uniforms) and what is
-    /// computed from it and row values only (the block's Philox draw and its numbers). None
-    /// where blocks of both sizes meet in one body.
+    /// computed from it and row values only (the block's Philox draw and its numbers). Nothing
+    /// is shared where blocks of both sizes meet in one body: each vector then draws for itself.
     pub fn paired_nodes(&self) -> (Vec<bool>, i64) {
         let inner: Vec<NodeId> = self.kernel.body.items.iter().copied().filter(|id| self.inner[id.index()]).collect();
         let mut paired = vec![false; self.kernel.nodes.len()];
