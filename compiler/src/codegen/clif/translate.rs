@@ -54,7 +54,8 @@ pub(super) struct Translator<'a> {
     pub wide_loads: HashMap<(super::vector::WideRow, i32), Value>,
     /// Whether some innermost loop runs on vectors.
     pub vectorized: bool,
-    /// How many neighbouring points share a draw in the vector loops being emitted (2 or 4).
+    /// How many neighbouring points share a draw in the vector loops being emitted (2 or 4):
+    /// set with the loops' paired nodes, read by `vector_points`.
     pub block: i64,
     /// For a kernel split by scatter rows: the rows of the target this call adds into.
     owned_rows: Option<(Value, Value)>,
@@ -716,11 +717,12 @@ impl<'a> Translator<'a> {
 
 /// The vector loops' bodies, as the shifts of their vectors of two points from the loop's
 /// index, widest first: each loop runs while its body fits, the next takes what is left, and
-/// the scalar loop the last point (or none). Where pairs share a draw, eight vectors (four
-/// groups) per iteration, so that four pairs of pairs' long chains (Philox, Box–Muller)
-/// overlap: GBM's loop is latency-bound, 15% faster than with four vectors and no faster with
-/// sixteen (spills); the narrower bodies (eight, four, two points) keep most of a
-/// checkerboard colour's short rows (126 points: 112 + 8 + 4 + 2) off the slower ones.
+/// the scalar loop the last point (or none). Where blocks of points share a draw, eight
+/// vectors per iteration (four Philox draws for pairs, two for blocks of four, each pair of
+/// them on joint words), so that their long chains (Philox, Box–Muller) overlap: GBM's loop is
+/// latency-bound, 15% faster than with four vectors and no faster with sixteen (spills); the
+/// narrower bodies (eight, four, two points) keep most of a checkerboard colour's short rows
+/// (126 points: 112 + 8 + 4 + 2) off the slower ones.
 fn vector_bodies(pairing: bool) -> &'static [&'static [i64]] {
     if pairing { &[&[0, 2, 4, 6, 8, 10, 12, 14], &[0, 2, 4, 6], &[0, 2], &[0]] } else { &[&[0, 2], &[0]] }
 }
