@@ -200,3 +200,32 @@ fn paired_noise_draws_are_identical_on_every_engine_and_thread_count() {
         }
     }
 }
+
+/// Draws whose counters are built from a block of the row (`floor(j / 2)`, `floor(j / 4)`)
+/// and the row's place, as a vector loop computes them in integers: negative counters (which
+/// wrap to words), large ones, and forms it must leave to the numbers (a half-integer, a
+/// product of two indices) give the interpreter's bits on every thread count.
+#[test]
+fn draws_counted_by_blocks_of_the_row_are_identical_on_every_engine() {
+    let text = "state Z : [i < 3, j < 203] = uniform(5, 3 * i - 7 * floor(j * 0.5) - 2, i) \
+                + normal(11, 4294967296 * 3 + floor(j * 0.5)) + uniform(13, floor(j * 0.5) - 0.5) \
+                + uniform(17, i * floor(j * 0.5))\n\
+                state Y : [i < 3, j < 203] = normal(9, floor(j * 0.25) * 4 + 1048576 * i, 2)\n\
+                d/dt Z[i, j] = 0 * Z[i, j]\nd/dt Y[i, j] = 0 * Y[i, j]\nrun euler(dt = 1, steps = 1)\n";
+    let model = support::model(text);
+    let run = |backend, threads| {
+        let options =
+            EngineOptions { threads: Some(threads), min_parallel_points: Some(16), ..EngineOptions::default() };
+        let mut sim = model.simulator_with(backend, options).unwrap_or_else(|f| panic!("{f:?}"));
+        sim.run().expect("runs");
+        let bits = |name| sim.state(name).expect("state").iter().map(|z| z.to_bits()).collect::<Vec<u64>>();
+        [bits("Z"), bits("Y")]
+    };
+    let reference = run(Backend::Interp, 1);
+    for threads in [1, 2, 3] {
+        for (jit, reference) in run(Backend::Jit, threads).iter().zip(&reference) {
+            let first = jit.iter().zip(reference).position(|(a, b)| a != b);
+            assert!(first.is_none(), "{threads} threads: element {first:?} differs");
+        }
+    }
+}

@@ -298,6 +298,71 @@ impl Translator<'_> {
         self.f64_pair(first, second)
     }
 
+    /// For `to_word(a)` where `a` is `rest + scale * b` in integers, `b` the innermost index's
+    /// block (see [`Self::block_index`]) and `rest` affine in the outer indices (a draw's counter
+    /// word: a site's block in its row, the row's place in the grid): `rest` and `scale`. Every
+    /// partial sum is below 2^52 in magnitude, so the numbers are exact and their words the
+    /// integers' low 32 bits.
+    fn block_counter(&self, node: &Node) -> Option<(Affine, i64)> {
+        let Node::ToWord(a) = node else { return None };
+        let (rest, scale, _) = self.counter_terms(*a)?;
+        (scale != 0).then_some((rest, scale))
+    }
+
+    /// `id` as `rest + scale * block` (see [`Self::block_counter`]) and a bound on its magnitude.
+    fn counter_terms(&self, id: NodeId) -> Option<(Affine, i64, f64)> {
+        const EXACT: f64 = TWO_POW_52;
+        let innermost = VarId(self.kernel.rank as u32 - 1);
+        let node = self.kernel.node(id);
+        let terms = if let Some(n) = self.block_index(node) {
+            (Affine::constant(0), 1, self.kernel.vars[innermost.index()] as f64 / n as f64)
+        } else {
+            match node {
+                Node::Const(c) if c.fract() == 0.0 && c.abs() < EXACT => (Affine::constant(*c as i64), 0, c.abs()),
+                Node::Index(v) if *v != innermost => (Affine::var(*v), 0, self.kernel.vars[v.index()] as f64),
+                Node::Binary(op @ (Binary::Add | Binary::Sub), a, b) => {
+                    let ((ra, sa, ba), (rb, sb, bb)) = (self.counter_terms(*a)?, self.counter_terms(*b)?);
+                    let sign = if *op == Binary::Add { 1 } else { -1 };
+                    (ra.add(&rb.scale(sign)), sa.checked_add(sign * sb)?, ba + bb)
+                }
+                Node::Binary(Binary::Mul, a, b) => {
+                    let constant = |id: &NodeId| match self.kernel.node(*id) {
+                        Node::Const(c) if c.fract() == 0.0 && c.abs() < EXACT => Some(*c as i64),
+                        _ => None,
+                    };
+                    let (factor, other) = match (constant(a), constant(b)) {
+                        (Some(c), _) => (c, *b),
+                        (_, Some(c)) => (c, *a),
+                        _ => return None,
+                    };
+                    let (rest, scale, bound) = self.counter_terms(other)?;
+                    (rest.scale(factor), scale.checked_mul(factor)?, bound * factor.abs() as f64)
+                }
+                _ => return None,
+            }
+        };
+        (terms.2 < EXACT).then_some(terms)
+    }
+
+    /// The words of [`Self::block_indices`]' blocks and the next group's under `counter`
+    /// ([`Self::block_counter`]): `rest + scale (b + k)` for `k` 0 to 3 (mod 2^32, what `to_word`
+    /// of the numbers gives), in integers: a splat and an add where converting the numbers
+    /// would take a dozen operations a pair.
+    fn block_words(&mut self, shift: i64, (rest, scale): &(Affine, i64)) -> Value {
+        let i = self.b.use_var(self.counters[self.kernel.rank - 1].expect("the loop is open"));
+        let i = self.b.ins().iadd_imm_s(i, shift);
+        let block = self.b.ins().sshr_imm_u(i, i64::from(self.block.trailing_zeros()));
+        let scaled = self.b.ins().imul_imm_s(block, *scale);
+        let rest = self.affine_value(rest, None);
+        let first = self.b.ins().iadd(rest, scaled);
+        let word = self.b.ins().ireduce(types::I32, first);
+        let first = self.b.ins().splat(WORDS, word);
+        let bytes: Vec<u8> = (0..4).flat_map(|k| (scale.wrapping_mul(k) as u32).to_le_bytes()).collect();
+        let handle = self.b.func.dfg.constants.insert(ConstantData::from(bytes));
+        let steps = self.b.ins().vconst(WORDS, handle);
+        self.b.ins().iadd(first, steps)
+    }
+
     /// Puts into `lanes` the paired values among `ids` that are not there yet, each as the
     /// lane of `pair` repeated.
     fn spread_pairs(
@@ -462,7 +527,11 @@ impl Translator<'_> {
         if let Some(joint_words) = joint_words {
             if makes_word(node) {
                 for (set, words) in joint_words.iter_mut().enumerate() {
-                    let value = self.joint_word(node, &pairs[2 * set..2 * set + 2], words);
+                    let value = if let Some(counter) = self.block_counter(node) {
+                        self.block_words(groups[2 * set], &counter)
+                    } else {
+                        self.joint_word(node, &pairs[2 * set..2 * set + 2], words)
+                    };
                     words.insert(id, value);
                 }
                 return;
@@ -488,6 +557,8 @@ impl Translator<'_> {
         for (pairs, &shift) in pairs.iter_mut().zip(groups) {
             let value = if self.block_index(node).is_some() {
                 self.block_indices(shift)
+            } else if let Some(counter) = self.block_counter(node) {
+                self.block_words(shift, &counter)
             } else {
                 self.lane_node(id, shift, pairs)
             };
