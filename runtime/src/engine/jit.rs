@@ -24,6 +24,7 @@ use noether_compiler::ir::{Kernel, Partition, ProcId, Program, Visit};
 use noether_compiler::ops::{Binary, Unary};
 
 use super::host::{Buffers, Kernels};
+use super::workers::Workers;
 use super::{EngineError, EngineOptions};
 
 /// `extern "C" fn(buffers, lo, hi)`, see [`noether_compiler::codegen`].
@@ -32,7 +33,7 @@ type KernelFn = unsafe extern "C" fn(*const *mut f64, i64, i64);
 /// The Cranelift engine's kernels: every kernel compiled to native code, run across worker
 /// threads that are kept when the program changes.
 pub(crate) struct Jit {
-    pool: Option<rayon::ThreadPool>,
+    workers: Option<Workers>,
     /// Kernels visiting fewer points (see `Kernel::work`) run on the calling thread: waking
     /// workers would cost more.
     min_parallel_points: usize,
@@ -71,13 +72,13 @@ impl Jit {
     pub fn new(program: Arc<Program>, options: &EngineOptions) -> Result<Jit, EngineError> {
         let threads =
             options.threads.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |t| t.max(1));
-        let pool = (threads > 1)
-            .then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build())
+        let workers = (threads > 1)
+            .then(|| Workers::new(threads))
             .transpose()
             .map_err(|e| failed("starting threads", e.to_string()))?;
         let vectorize = !options.scalar_only;
         let code = compile(program, vectorize)?;
-        Ok(Jit { pool, min_parallel_points: options.min_parallel_points.unwrap_or(1 << 14), vectorize, code })
+        Ok(Jit { workers, min_parallel_points: options.min_parallel_points.unwrap_or(1 << 14), vectorize, code })
     }
 
     fn call(&self, kernel: usize, spec: &Kernel, table: &Table) {
@@ -92,25 +93,20 @@ impl Jit {
             Partition::ScatterRows(target) => (program.buffer(target).shape[0], true),
             Partition::Single => (domain_rows, false),
         };
-        let parallel =
-            self.pool.as_ref().filter(|_| divisible && rows >= 2 && self.code.work[kernel] >= self.min_parallel_points);
+        let parallel = self
+            .workers
+            .as_ref()
+            .filter(|_| divisible && rows >= 2 && self.code.work[kernel] >= self.min_parallel_points);
         match parallel {
             None => {
                 // SAFETY: see the module documentation.
                 unsafe { f(table.0, 0, rows as i64) }
             }
-            Some(pool) => {
-                // The calling thread takes the first chunk itself; workers take the others.
-                let chunks = pool.current_num_threads().min(rows);
-                let bounds = |c: usize| ((rows * c / chunks) as i64, (rows * (c + 1) / chunks) as i64);
-                pool.in_place_scope(|scope| {
-                    for c in 1..chunks {
-                        let (lo, hi) = bounds(c);
-                        // SAFETY: see the module documentation; chunks are disjoint.
-                        scope.spawn(move |_| unsafe { f(table.0, lo, hi) });
-                    }
-                    let (lo, hi) = bounds(0);
-                    // SAFETY: as above.
+            Some(workers) => {
+                let chunks = workers.count().min(rows);
+                workers.run(chunks, &|c| {
+                    let (lo, hi) = ((rows * c / chunks) as i64, (rows * (c + 1) / chunks) as i64);
+                    // SAFETY: see the module documentation; chunks are disjoint.
                     unsafe { f(table.0, lo, hi) }
                 });
             }

@@ -34,6 +34,7 @@ mod interp;
 mod jit;
 #[cfg(feature = "opencl")]
 pub mod opencl;
+mod workers;
 
 /// Runs procedures of one compiled program over the buffers it owns. The interpreter is the
 /// reference implementation.
