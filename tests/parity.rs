@@ -236,6 +236,37 @@ fn nested_sums_read_every_enclosing_index() {
     assert_engines_agree(&model, None, "nested sums");
 }
 
+/// Long one-variable sums and means of named scalars add in blocks of consecutive points
+/// (`lower/rows.rs`; 125 for 20,000 points, the divisor nearest the square root): each block's
+/// total in order, then the total of those. The values follow exactly that association (the
+/// index read as a number, a filter, a mean, a variance whose inner mean is split too), a
+/// length with no divisor in range adds whole, and every engine and thread count agrees.
+#[test]
+fn long_single_variable_sums_add_in_blocks() {
+    let text = "const M = 20000\nconst P = 16411\nstate x : [p < M] = 1 / (p + 3)\n\
+                state y : [q < P] = (q % 5) / 5 + 0.25\nd/dt x = 0\nd/dt y = 0\n\
+                observe s = sum(p | p % 3 != 1) p * x[p]\nobserve m = mean(p) x[p]\n\
+                observe v = var(p) x[p]\nobserve t = sum(q) y[q]\nrun euler(dt = 1, steps = 1)\n";
+    let model = model_of(text, &[]);
+    let x: Vec<f64> = (0..20000).map(|p| 1.0 / f64::from(p + 3)).collect();
+    let blocks = |term: &dyn Fn(usize) -> f64| -> f64 {
+        (0..160).map(|c| (0..125).map(|k| term(125 * c + k)).fold(0.0, |a, b| a + b)).fold(0.0, |a, b| a + b)
+    };
+    let s = blocks(&|p| if p % 3 != 1 { p as f64 * x[p] } else { 0.0 });
+    let m = blocks(&|p| x[p]) / 20000.0;
+    let v = blocks(&|p| (x[p] - m).powi(2)) / 20000.0;
+    let t = (0..16411).map(|q| f64::from(q % 5) / 5.0 + 0.25).fold(0.0, |a, b| a + b);
+    let mut sim = model.simulator_with(Backend::Interp, EngineOptions::default()).expect("compiles");
+    sim.run().expect("runs");
+    for (name, expected) in [("s", s), ("m", m), ("v", v), ("t", t)] {
+        let recorded = sim.observable(name).expect("observed");
+        assert_eq!(recorded.last().copied(), Some(expected), "{name}");
+    }
+    let in_order = (0..20000).filter(|p| p % 3 != 1).map(|p| p as f64 * x[p]).fold(0.0, |a, b| a + b);
+    assert_ne!(s, in_order, "the blocks should change the rounding here, or this test shows nothing");
+    assert_engines_agree(&model, None, "long sums in blocks");
+}
+
 #[test]
 fn ir_cases_agree() {
     for entry in std::fs::read_dir("tests/cases").expect("cases") {

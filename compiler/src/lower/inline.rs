@@ -501,7 +501,7 @@ pub(super) fn compose(a: &Affine, map: &[Affine]) -> Affine {
 }
 
 /// The number an affine index of the host's variables has.
-fn value_of(a: &Affine) -> Expr {
+pub(super) fn value_of(a: &Affine) -> Expr {
     let mut total: Option<Expr> = None;
     for &(v, c) in &a.terms {
         let var = Arc::new(Node::Var(v));
