@@ -239,14 +239,17 @@ fn nested_sums_read_every_enclosing_index() {
 /// Long one-variable sums and means of named scalars add in blocks of consecutive points
 /// (`lower/rows.rs`; 125 for 20,000 points, the divisor nearest the square root): each block's
 /// total in order, then the total of those. The values follow exactly that association (the
-/// index read as a number, a filter, a mean, a variance whose inner mean is split too), a
-/// length with no divisor in range adds whole, and every engine and thread count agrees.
+/// index read as a number, a filter, a mean, a variance whose inner mean is split too, a mean
+/// over two indices by rows), a length with no divisor in range adds whole, and every engine
+/// and thread count agrees.
 #[test]
 fn long_single_variable_sums_add_in_blocks() {
     let text = "const M = 20000\nconst P = 16411\nstate x : [p < M] = 1 / (p + 3)\n\
                 state y : [q < P] = (q % 5) / 5 + 0.25\nd/dt x = 0\nd/dt y = 0\n\
                 observe s = sum(p | p % 3 != 1) p * x[p]\nobserve m = mean(p) x[p]\n\
-                observe v = var(p) x[p]\nobserve t = sum(q) y[q]\nrun euler(dt = 1, steps = 1)\n";
+                observe v = var(p) x[p]\nobserve t = sum(q) y[q]\n\
+                state z : [a < 160, b < 125] = 1 / (125 * a + b + 3)\nd/dt z = 0\nobserve r = mean(a, b) z[a, b]\n\
+                run euler(dt = 1, steps = 1)\n";
     let model = model_of(text, &[]);
     let x: Vec<f64> = (0..20000).map(|p| 1.0 / f64::from(p + 3)).collect();
     let blocks = |term: &dyn Fn(usize) -> f64| -> f64 {
@@ -258,7 +261,8 @@ fn long_single_variable_sums_add_in_blocks() {
     let t = (0..16411).map(|q| f64::from(q % 5) / 5.0 + 0.25).fold(0.0, |a, b| a + b);
     let mut sim = model.simulator_with(Backend::Interp, EngineOptions::default()).expect("compiles");
     sim.run().expect("runs");
-    for (name, expected) in [("s", s), ("m", m), ("v", v), ("t", t)] {
+    // `z` holds `x` in rows of 125: its mean over both indices adds by rows, the same blocks.
+    for (name, expected) in [("s", s), ("m", m), ("v", v), ("t", t), ("r", m)] {
         let recorded = sim.observable(name).expect("observed");
         assert_eq!(recorded.last().copied(), Some(expected), "{name}");
     }

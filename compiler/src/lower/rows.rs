@@ -3,10 +3,11 @@
 //! A named scalar is one number: its kernel has no domain, so an engine runs it on one worker
 //! however many points its sums visit (a pair energy over 1000 particles visits a million).
 //! Input: a model (after [`super::inline`]). Output: the same model where every sum of a named
-//! scalar over two or more variables, not inside another reduction and visiting at least
-//! [`MIN_POINTS`] points, `sum(p, q, ... | f) b`, reads instead a new let over its first
-//! variable, `NAME:rowsK[p] = sum(q, ... | f) b`, as `sum(p) NAME:rowsK[p]`. The let is a field
-//! with a domain, so engines divide it by rows; the final sum over `p` is short.
+//! scalar over two or more variables (or mean without a filter), reading no variable of a
+//! reduction around it and visiting at least [`MIN_POINTS`] points, `sum(p, q, ... | f) b`,
+//! reads instead a new let over its first variable, `NAME:rowsK[p] = sum(q, ... | f) b`, as
+//! `sum(p) NAME:rowsK[p]` (a mean divides that by its point count). The let is a field with a
+//! domain, so engines divide it by rows; the final sum over `p` is short.
 //!
 //! A sum (or a mean without a filter) over one variable of at least [`MIN_POINTS`] points,
 //! `sum(p | f) b` with `p < M`, is split the same way into blocks of `B` consecutive points, `B`
@@ -79,7 +80,7 @@ pub(super) fn split_sums(mut model: Model) -> Model {
             def.accesses.push(ReadAccess { axes: vec![Access::Direct], fill: 0.0 });
             def.read_spans.push(scalar.span);
             let read = Arc::new(Node::Read(Read { id, field, index: vec![Affine::var(first)] }));
-            let whole = def.vars[first.index()].extent;
+            let whole: usize = r.vars.iter().map(|v| def.vars[v.index()].extent).product();
             // `first` now counts the parts.
             def.vars[first.index()].extent = extent;
             let total =
@@ -100,8 +101,8 @@ pub(super) fn split_sums(mut model: Model) -> Model {
 
 /// The sums of `def` worth splitting and how: at least [`MIN_POINTS`] points, and reading no
 /// variable of a reduction around them (a variance's mean, inside the sum of squares, is split
-/// too); over two or more variables by rows, over one in blocks (a mean too, when no filter
-/// makes its count vary). Inner sums come before the sums around them; each is yielded once,
+/// too); over two or more variables by rows, over one in blocks; a mean too, when no filter
+/// makes its count vary. Inner sums come before the sums around them; each is yielded once,
 /// however often it is shared.
 fn outer_sums(def: &Def) -> Vec<(Expr, Split)> {
     fn visit(def: &Def, e: &Expr, bound: &[VarId], seen: &mut HashMap<usize, ()>, found: &mut Vec<(Expr, Split)>) {
@@ -123,7 +124,7 @@ fn outer_sums(def: &Def) -> Vec<(Expr, Split)> {
         let split = match r.vars.len() {
             _ if points < MIN_POINTS || reads_any(e, bound) => None,
             1 if summed => block_size(points).map(Split::Blocks),
-            2.. if r.op == ReduceOp::Sum => Some(Split::Rows),
+            2.. if summed => Some(Split::Rows),
             _ => None,
         };
         if let Some(split) = split {
@@ -203,7 +204,8 @@ fn rows_def(def: &Def, r: &Reduce) -> Def {
     let mut vars = def.vars.clone();
     let moved = vars.remove(first.index());
     vars.insert(0, moved);
-    let inner = Reduce { op: r.op, vars: r.vars[1..].to_vec(), filter: r.filter.clone(), body: r.body.clone() };
+    let inner =
+        Reduce { op: ReduceOp::Sum, vars: r.vars[1..].to_vec(), filter: r.filter.clone(), body: r.body.clone() };
     let expr = renamed(&Arc::new(Node::Reduce(inner)), &map, &mut HashMap::new());
     Def { rank: 1, vars, expr, accesses: def.accesses.clone(), read_spans: def.read_spans.clone() }
 }
