@@ -56,6 +56,8 @@ pub enum FNode {
     Word(WordOp, F, F),
     /// A word converted back to a number.
     FromWord(F),
+    /// A uniform number from two words ([`Node::Unit`]).
+    Unit(F, F),
 }
 
 /// Every node of `kernel` as a formula, by node id.
@@ -86,6 +88,7 @@ fn convert_region(kernel: &Kernel, region: &crate::ir::Region, formulas: &mut [O
             Node::ToWord(a) => Arc::new(FNode::ToWord(get(formulas, *a))),
             Node::Word(op, a, b) => Arc::new(FNode::Word(*op, get(formulas, *a), get(formulas, *b))),
             Node::FromWord(a) => Arc::new(FNode::FromWord(get(formulas, *a))),
+            Node::Unit(hi, lo) => Arc::new(FNode::Unit(get(formulas, *hi), get(formulas, *lo))),
             Node::Reduce(r) => {
                 convert_region(kernel, &r.region, formulas);
                 Arc::new(FNode::Reduce {
@@ -326,6 +329,7 @@ pub fn replace_shared(f: &F, by: &HashMap<usize, F>, memo: &mut HashMap<usize, F
         FNode::And(a, b) => Some(FNode::And(new(a), new(b))),
         FNode::Or(a, b) => Some(FNode::Or(new(a), new(b))),
         FNode::Word(op, a, b) => Some(FNode::Word(*op, new(a), new(b))),
+        FNode::Unit(a, b) => Some(FNode::Unit(new(a), new(b))),
         FNode::Select(c, a, b) => Some(FNode::Select(new(c), new(a), new(b))),
         FNode::Reduce { op, vars, filter, body } => {
             Some(FNode::Reduce { op: *op, vars: vars.clone(), filter: filter.as_ref().map(&mut new), body: new(body) })
@@ -348,7 +352,8 @@ pub fn children(f: &FNode) -> Vec<&F> {
         | FNode::Compare(_, a, b)
         | FNode::And(a, b)
         | FNode::Or(a, b)
-        | FNode::Word(_, a, b) => vec![a, b],
+        | FNode::Word(_, a, b)
+        | FNode::Unit(a, b) => vec![a, b],
         FNode::Select(c, a, b) => vec![c, a, b],
         FNode::Reduce { filter, body, .. } => filter.iter().chain([body]).collect(),
     }

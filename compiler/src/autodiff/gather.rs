@@ -452,6 +452,10 @@ impl Emitter<'_, '_> {
                 let x = self.emit(b, x, subst);
                 b.push(Node::FromWord(x))
             }
+            FNode::Unit(hi, lo) => {
+                let (hi, lo) = (self.emit(b, hi, subst), self.emit(b, lo, subst));
+                b.push(Node::Unit(hi, lo))
+            }
             FNode::Reduce { op, vars, filter, body } => {
                 let fresh: Vec<VarId> = vars.iter().map(|v| b.add_var(self.cx.kernel_vars[v.index()])).collect();
                 let mut inner = subst.clone();

@@ -160,7 +160,7 @@ impl Sweep<'_> {
             FNode::Const(_) | FNode::Index(_) | FNode::Load(_) => {}
             FNode::Compare(..) | FNode::And(..) | FNode::Or(..) | FNode::Not(_) => {}
             // Random draws are constants of the computation (the adjoint replays them).
-            FNode::WordConst(_) | FNode::ToWord(_) | FNode::Word(..) | FNode::FromWord(_) => {}
+            FNode::WordConst(_) | FNode::ToWord(_) | FNode::Word(..) | FNode::FromWord(_) | FNode::Unit(..) => {}
             FNode::Unary(op, x) => {
                 let c = unary_partial(*op, x, node, a.value.clone());
                 self.contribute(x, a.with(c));

@@ -59,7 +59,8 @@ pub fn tangent(value: &F, tangents: &TangentBuffers, direction: usize, memo: &mu
         | FNode::WordConst(_)
         | FNode::ToWord(_)
         | FNode::Word(..)
-        | FNode::FromWord(_) => f::zero(),
+        | FNode::FromWord(_)
+        | FNode::Unit(..) => f::zero(),
         FNode::Unary(op, x) => {
             let dx = dot(x);
             if f::is_zero(&dx) { dx } else { unary_partial(*op, x, value, dx) }

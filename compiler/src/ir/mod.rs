@@ -418,6 +418,11 @@ pub enum Node {
     Word(WordOp, NodeId, NodeId),
     /// A word as the number it is, `0..2^32`.
     FromWord(NodeId),
+    /// The number `(k + 1/2) 2^-52` strictly inside (0, 1) from two words `hi` and `lo`, `k`
+    /// the top 52 bits of `hi lo` (`hi 2^20 + floor(lo 2^-12)`): a uniform draw
+    /// ([`crate::lower::random::uniform_of`]). One node rather than its eight operations so
+    /// that vector code can build it from the words' bits.
+    Unit(NodeId, NodeId),
 }
 
 impl Node {
@@ -426,9 +431,12 @@ impl Node {
         match self {
             Node::Const(_) | Node::Index(_) | Node::Load(_) | Node::WordConst(_) => Vec::new(),
             Node::Unary(_, a) | Node::Not(a) | Node::ToWord(a) | Node::FromWord(a) => vec![*a],
-            Node::Binary(_, a, b) | Node::Compare(_, a, b) | Node::And(a, b) | Node::Or(a, b) | Node::Word(_, a, b) => {
-                vec![*a, *b]
-            }
+            Node::Binary(_, a, b)
+            | Node::Compare(_, a, b)
+            | Node::And(a, b)
+            | Node::Or(a, b)
+            | Node::Word(_, a, b)
+            | Node::Unit(a, b) => vec![*a, *b],
             Node::Select(c, a, b) => vec![*c, *a, *b],
             Node::Reduce(r) => r.filter.iter().copied().chain([r.value]).collect(),
         }

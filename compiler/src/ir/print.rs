@@ -100,6 +100,7 @@ fn node_text(program: &Program, node: &Node) -> String {
         Node::ToWord(a) => format!("to_word {}", v(*a)),
         Node::Word(op, a, b) => format!("{} {} {}", op.name(), v(*a), v(*b)),
         Node::FromWord(a) => format!("from_word {}", v(*a)),
+        Node::Unit(hi, lo) => format!("unit {} {}", v(*hi), v(*lo)),
     }
 }
 

@@ -270,6 +270,11 @@ impl Verifier<'_> {
                 self.expect(*a, Type::Word)?;
                 Type::Number
             }
+            Node::Unit(hi, lo) => {
+                self.expect(*hi, Type::Word)?;
+                self.expect(*lo, Type::Word)?;
+                Type::Number
+            }
         })
     }
 }

@@ -68,18 +68,10 @@ pub fn philox(b: &mut KernelBuilder, counter: [NodeId; 4], key: [NodeId; 2]) -> 
 }
 
 /// A uniform number strictly inside (0, 1) from two words: their top 52 bits `k` as
-/// `(k + 1/2) 2^-52`, which every engine computes exactly (so from 2^-53 to 1 - 2^-53).
+/// `(k + 1/2) 2^-52` (so from 2^-53 to 1 - 2^-53), one [`crate::ir::Node::Unit`], which every
+/// engine computes exactly ([`uniform_of`]).
 pub fn uniform(b: &mut KernelBuilder, hi: NodeId, lo: NodeId) -> NodeId {
-    let (hi, lo) = (b.push(crate::ir::Node::FromWord(hi)), b.push(crate::ir::Node::FromWord(lo)));
-    let (shift_hi, shift_lo) = (b.constant(2f64.powi(20)), b.constant(2f64.powi(-12)));
-    let high_bits = b.binary(Binary::Mul, hi, shift_hi);
-    let low_bits = b.binary(Binary::Mul, lo, shift_lo);
-    let low_bits = b.unary(Unary::Floor, low_bits);
-    let k = b.binary(Binary::Add, high_bits, low_bits);
-    let half = b.constant(0.5);
-    let centred = b.binary(Binary::Add, k, half);
-    let scale = b.constant(2f64.powi(-52));
-    b.binary(Binary::Mul, centred, scale)
+    b.push(crate::ir::Node::Unit(hi, lo))
 }
 
 /// A standard normal number from four words: the first of [`normal_pair`]'s two.
@@ -204,4 +196,20 @@ pub fn draw_words(b: &mut KernelBuilder, seed: NodeId, stream: u32, counter: &[N
     }
     let key = [word_of(b, seed), b.word_constant(stream)];
     philox(b, words, key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `(k + 1/2) 2^-52` for the top 52 bits `k` of `hi lo`: the ends of (0, 1), and words
+    /// whose low 12 bits are dropped.
+    #[test]
+    fn uniforms_are_the_centred_top_52_bits() {
+        assert_eq!(uniform_of(0, 0), 2f64.powi(-53));
+        assert_eq!(uniform_of(u32::MAX, u32::MAX), 1.0 - 2f64.powi(-53));
+        let (hi, lo) = (0x8000_0001u32, 0x0000_1FFFu32);
+        let k = (((u64::from(hi) << 32) | u64::from(lo)) >> 12) as f64;
+        assert_eq!(uniform_of(hi, lo), (k + 0.5) * 2f64.powi(-52));
+    }
 }

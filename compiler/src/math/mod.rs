@@ -40,7 +40,7 @@ pub use asin::{acos, asin};
 pub use atan::{atan, atan2};
 pub use exp::{exp, exp_bounds};
 pub use hyperbolic::{cosh, expm1, sinh, tanh};
-pub use log::log;
+pub use log::{log, log_of_normal};
 pub use pow::pow;
 pub use trig::{MEDIUM as TRIG_MEDIUM, cos, sin, sin_cos, sin_cos_turns, tan};
 

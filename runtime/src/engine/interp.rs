@@ -7,6 +7,7 @@ use noether_compiler::builtins::ReduceOp;
 use noether_compiler::ir::{
     Access, Affine, BufferId, Kernel, Load, Node, NodeId, ProcId, Program, Reduction, Region, Store, Visit,
 };
+use noether_compiler::lower::random::uniform_of;
 use noether_compiler::ops::{Binary, to_word};
 
 use super::EngineError;
@@ -151,6 +152,7 @@ impl Frame<'_> {
             Node::ToWord(a) => f64::from(to_word(self.get(*a))),
             Node::Word(op, a, b) => f64::from(op.eval(self.word(*a), self.word(*b))),
             Node::FromWord(a) => self.get(*a),
+            Node::Unit(hi, lo) => uniform_of(self.word(*hi), self.word(*lo)),
         }
     }
 

@@ -17,6 +17,7 @@ use crate::ops::{Compare, Unary};
 
 use super::MathOp;
 use super::interleave::Interleaved;
+use super::math::Domain;
 use super::translate::Translator;
 
 /// The `exp` nodes of `kernel` that only `u < exp(z)` of their own region reads, with that
@@ -82,7 +83,7 @@ impl Translator<'_> {
         self.b.switch_to_block(exact);
         self.b.seal_block(exact);
         let arguments: Vec<Vec<Value>> = z.iter().map(|&z| vec![z]).collect();
-        let e = self.library_on_all(MathOp::Unary(Unary::Exp), &arguments, ty);
+        let e = self.library_on_all(MathOp::Unary(Unary::Exp), Domain::Any, &arguments, ty);
         let less: Vec<BlockArg> =
             a.iter().zip(&e).map(|(&a, &e)| BlockArg::Value(self.b.ins().fcmp(FloatCC::LessThan, a, e))).collect();
         self.b.ins().jump(join, &less);

@@ -12,10 +12,21 @@ use crate::ops::{Binary, Unary};
 use super::translate::Translator;
 use super::{MathOp, REDUCE_SYMBOL, reduce_signature};
 
+/// What the code generator knows of a library function's argument beyond its type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Domain {
+    /// Any number.
+    Any,
+    /// A [`crate::ir::Node::Unit`]: a normal number strictly inside (0, 1), where `log` needs
+    /// none of its special cases (Box–Muller's radius).
+    Unit,
+}
+
 /// `op` of `args` by [`crate::math`]'s algorithm, on any emitter: `op` is one of the functions
-/// [`super::is_inline_math`] names.
-pub(super) fn library<A: Bits>(a: &mut A, op: MathOp, args: &[A::Num]) -> A::Num {
+/// [`super::is_inline_math`] names, its first argument in `domain`.
+pub(super) fn library<A: Bits>(a: &mut A, op: MathOp, args: &[A::Num], domain: Domain) -> A::Num {
     match (op, args) {
+        (MathOp::Unary(Unary::Log), &[x]) if domain == Domain::Unit => math::log_of_normal(a, x),
         (MathOp::Unary(Unary::Exp), &[x]) => math::exp(a, x),
         (MathOp::Unary(Unary::Log), &[x]) => math::log(a, x),
         (MathOp::Unary(Unary::Sin), &[x]) => math::sin(a, x),

@@ -88,7 +88,7 @@ impl<'a> Translator<'a> {
         }
         let written: HashSet<_> = kernel.outputs.iter().map(|o| o.buffer).collect();
         let supported = kernel.nodes.iter().all(|node| match node {
-            Node::WordConst(_) | Node::ToWord(_) | Node::Word(..) | Node::FromWord(_) => false,
+            Node::WordConst(_) | Node::ToWord(_) | Node::Word(..) | Node::FromWord(_) | Node::Unit(..) => false,
             Node::Load(load) => !written.contains(&load.buffer) && load.axes.iter().all(|a| *a == Access::Direct),
             _ => true,
         });
@@ -240,7 +240,7 @@ impl<'a> Translator<'a> {
             Node::Index(var) => self.lane_index(lanes, *var, point),
             Node::Load(load) => self.lane_load(lanes, load, point),
             Node::Reduce(_) => unreachable!("reductions are emitted by lane_reduce"),
-            Node::WordConst(_) | Node::ToWord(_) | Node::Word(..) | Node::FromWord(_) => {
+            Node::WordConst(_) | Node::ToWord(_) | Node::Word(..) | Node::FromWord(_) | Node::Unit(..) => {
                 unreachable!("kernels with random words do not run rows on lanes")
             }
             node => {

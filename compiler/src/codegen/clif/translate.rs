@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
-    Block, ConstantData, FuncRef, Function, InstBuilder, MemFlagsData, Signature, Value, types,
+    Block, ConstantData, Endianness, FuncRef, Function, InstBuilder, MemFlagsData, Signature, Value, types,
 };
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -14,7 +14,7 @@ use crate::ops::{Binary, Compare, Unary, WordOp};
 
 use super::accept::deferred_exponentials;
 use super::access::RowPlan;
-use super::math::{Emit, library};
+use super::math::{Domain, Emit, library};
 use super::rows::RowLanes;
 use super::{INLINE_MATH_LIMIT, Imports, MathOp, Options, Translated, is_inline_math, math_signature, math_symbol};
 
@@ -561,7 +561,29 @@ impl<'a> Translator<'a> {
                 let wide = self.b.ins().uextend(types::I64, a);
                 self.b.ins().fcvt_from_sint(types::F64, wide)
             }
+            Node::Unit(hi, lo) => {
+                let (hi, lo) = (self.get(*hi), self.get(*lo));
+                let (hi, lo) = (self.b.ins().uextend(types::I64, hi), self.b.ins().uextend(types::I64, lo));
+                self.unit_of_words(hi, lo, types::I64)
+            }
         }
+    }
+
+    /// [`Node::Unit`] of words `hi` and `lo` in the low halves of 64-bit integers (`ty` `i64`
+    /// or `i64x2`, high halves 0), from bits: `k` below the exponent of 1.0 is the number
+    /// `1 + k 2^-52`, and taking `1 - 2^-53` away leaves `(k + 1/2) 2^-52`, exactly.
+    pub fn unit_of_words(&mut self, hi: Value, lo: Value, ty: types::Type) -> Value {
+        let high = self.b.ins().ishl_imm_u(hi, 20);
+        let low = self.b.ins().ushr_imm_u(lo, 12);
+        let k = self.b.ins().bor(high, low);
+        let float = if ty == types::I64 { types::F64 } else { types::F64X2 };
+        let little = MemFlagsData::new().with_endianness(Endianness::Little);
+        let one = self.constant(1.0, float);
+        let one = self.b.ins().bitcast(ty, little, one);
+        let bits = self.b.ins().bor(k, one);
+        let number = self.b.ins().bitcast(float, little, bits);
+        let below_one = self.constant(1.0 - 2f64.powi(-53), float);
+        self.b.ins().fsub(number, below_one)
     }
 
     /// The 64-bit product of the words `a` and `b`, reusing the previous one when it has the same
@@ -592,7 +614,7 @@ impl<'a> Translator<'a> {
             Unary::Powi(n) => self.powi(a, n, ty),
             Unary::Sign => self.sign(a, ty),
             op if self.inline_math && is_inline_math(MathOp::Unary(op)) => {
-                library(&mut Emit { t: self, ty }, MathOp::Unary(op), &[a])
+                library(&mut Emit { t: self, ty }, MathOp::Unary(op), &[a], Domain::Any)
             }
             other => self.call_math(MathOp::Unary(other), &[a], ty),
         }
@@ -618,7 +640,7 @@ impl<'a> Translator<'a> {
                 self.b.ins().fsub(a, m)
             }
             Binary::Pow | Binary::Atan2 if self.inline_math => {
-                library(&mut Emit { t: self, ty }, MathOp::Binary(op), &[a, b])
+                library(&mut Emit { t: self, ty }, MathOp::Binary(op), &[a, b], Domain::Any)
             }
             Binary::Pow | Binary::Atan2 => self.call_math(MathOp::Binary(op), &[a, b], ty),
         }

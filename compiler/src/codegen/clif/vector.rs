@@ -28,6 +28,7 @@ use crate::ir::{Affine, BufferId, Load, Node, NodeId, Store, VarId};
 use crate::math::TWO_POW_52;
 use crate::ops::{Binary, Compare, Unary, WordOp};
 
+use super::math::Domain;
 use super::translate::{Translator, float_cc};
 use super::{MathOp, is_inline_math};
 
@@ -510,6 +511,11 @@ impl Translator<'_> {
                 let wide = self.b.ins().uwiden_low(a);
                 self.numbers_of_words(wide)
             }
+            Node::Unit(hi, lo) => {
+                let (hi, lo) = (self.lane(*hi, lanes), self.lane(*lo, lanes));
+                let (hi, lo) = (self.b.ins().uwiden_low(hi), self.b.ins().uwiden_low(lo));
+                self.unit_of_words(hi, lo, MASKS)
+            }
             Node::Reduce(_) => unreachable!("kernels with reductions in the innermost loop are not vectorised"),
         }
     }
@@ -536,12 +542,17 @@ impl Translator<'_> {
                 }
                 return;
             }
-            if let Node::FromWord(a) = node {
+            if matches!(node, Node::FromWord(_) | Node::Unit(..)) {
                 for (group, pairs) in pairs.iter_mut().enumerate() {
-                    let words = joint_words[group / 2][a];
-                    let wide =
-                        if group % 2 == 0 { self.b.ins().uwiden_low(words) } else { self.b.ins().uwiden_high(words) };
-                    let value = self.numbers_of_words(wide);
+                    let mut widened = node.operands().into_iter().map(|word| {
+                        let words = joint_words[group / 2][&word];
+                        if group % 2 == 0 { self.b.ins().uwiden_low(words) } else { self.b.ins().uwiden_high(words) }
+                    });
+                    let value = match (widened.next(), widened.next()) {
+                        (Some(hi), Some(lo)) => self.unit_of_words(hi, lo, MASKS),
+                        (Some(wide), None) => self.numbers_of_words(wide),
+                        _ => unreachable!("a word's number has one or two words"),
+                    };
                     pairs.insert(id, value);
                 }
                 return;
@@ -590,8 +601,11 @@ impl Translator<'_> {
                 let (a, z): (Vec<Value>, Vec<Value>) = arguments.iter().map(|v| (v[0], v[1])).unzip();
                 self.less_than_exp(&a, &z, LANES)
             }
-            Node::Unary(op, _) => self.library_on_all(MathOp::Unary(*op), &arguments, LANES),
-            Node::Binary(op, ..) => self.library_on_all(MathOp::Binary(*op), &arguments, LANES),
+            Node::Unary(op, a) => {
+                let domain = if matches!(self.kernel.node(*a), Node::Unit(..)) { Domain::Unit } else { Domain::Any };
+                self.library_on_all(MathOp::Unary(*op), domain, &arguments, LANES)
+            }
+            Node::Binary(op, ..) => self.library_on_all(MathOp::Binary(*op), Domain::Any, &arguments, LANES),
             _ => unreachable!("all_at_once names the nodes computed at once"),
         }
     }
@@ -656,13 +670,12 @@ impl Translator<'_> {
     }
 
     /// The numbers of the words in the low halves of `wide`'s two 64-bit lanes (high halves 0):
-    /// `2^52 + w`, exactly, then minus `2^52`.
+    /// `2^52 + w`, exactly, then minus `2^52` (one constant, loaded once for both).
     fn numbers_of_words(&mut self, wide: Value) -> Value {
-        let exponent = self.constant(TWO_POW_52, LANES);
-        let exponent = self.reinterpret(MASKS, exponent);
+        let offset = self.constant(TWO_POW_52, LANES);
+        let exponent = self.reinterpret(MASKS, offset);
         let bits = self.b.ins().bor(wide, exponent);
         let shifted = self.reinterpret(LANES, bits);
-        let offset = self.constant(TWO_POW_52, LANES);
         self.b.ins().fsub(shifted, offset)
     }
 

@@ -231,6 +231,7 @@ impl Writer<'_> {
             Node::ToWord(a) => (Type::Word, format!("noether_to_word({})", v(a))),
             Node::Word(op, a, b) => (Type::Word, word(*op, &v(a), &v(b))),
             Node::FromWord(a) => (Type::Number, format!("(real){}", v(a))),
+            Node::Unit(hi, lo) => (Type::Number, format!("noether_unit({}, {})", v(hi), v(lo))),
         };
         self.define(id, ty, &expression);
         Ok(())

@@ -45,6 +45,12 @@ uint noether_to_word(real x) {
     return (uint)n;
 }
 
+/* Node::Unit: (k + 1/2) 2^-52 for the top 52 bits k of hi:lo, each step exact. */
+real noether_unit(uint hi, uint lo) {
+    real k = (real)hi * 0x1p20 + floor((real)lo * 0x1p-12);
+    return (k + 0.5) * 0x1p-52;
+}
+
 /* Access::resolve for the rules that always find a position. */
 long noether_periodic(long x, long n) {
     long m = x % n;
