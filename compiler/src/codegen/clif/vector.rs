@@ -216,12 +216,15 @@ impl Translator<'_> {
             }
             for (k, (lanes, &shift)) in lanes.iter_mut().zip(shifts).enumerate() {
                 for &id in &run {
+                    // Bodies start at a block's first point.
+                    let first = (shift % self.block) as f64;
+                    let (group, lane) = self.block_lane(k);
+                    let by_offset = || self.select_by_offset(id, first, paired, &pairs[group], lane, lanes);
                     let value = if pairing && self.block_offset(self.kernel.node(id)).is_some() {
-                        // Bodies start at a block's first point.
-                        let first = (shift % self.block) as f64;
                         self.lane_constants([first, first + 1.0])
+                    } else if let Some(picks) = pairing.then(by_offset).flatten() {
+                        self.lanes_of(picks)
                     } else {
-                        let (group, lane) = self.block_lane(k);
                         self.spread_pairs(self.kernel.node(id).operands(), paired, &pairs[group], lane, lanes);
                         self.lane_node(id, shift, lanes)
                     };
@@ -285,6 +288,48 @@ impl Translator<'_> {
         let bytes: Vec<u8> = lanes.iter().flat_map(|c| c.to_le_bytes()).collect();
         let handle = self.b.func.dfg.constants.insert(ConstantData::from(bytes));
         self.b.ins().vconst(LANES, handle)
+    }
+
+    /// For a select by the point's offset in its block (`pick`'s chain: `offset == k ? a : b`),
+    /// which the vector at offsets `first` and `first + 1` knows lane by lane: where each of its
+    /// lanes comes from, a paired operand's group vector at the block's `lane`, or the lane of
+    /// the point's own vector. One shuffle then, instead of a comparison and a blend of both
+    /// operands spread over the lanes.
+    fn select_by_offset(
+        &self,
+        id: NodeId,
+        first: f64,
+        paired: &[bool],
+        pairs: &HashMap<NodeId, Value>,
+        lane: usize,
+        lanes: &HashMap<NodeId, Value>,
+    ) -> Option<[(Value, u8); 2]> {
+        let Node::Select(condition, a, b) = self.kernel.node(id) else { return None };
+        let Node::Compare(Compare::Eq, x, y) = self.kernel.node(*condition) else { return None };
+        let offset_and_constant = |offset: &NodeId, constant: &NodeId| match self.kernel.node(*constant) {
+            Node::Const(k) if self.block_offset(self.kernel.node(*offset)).is_some() => Some(*k),
+            _ => None,
+        };
+        let k = offset_and_constant(x, y).or_else(|| offset_and_constant(y, x))?;
+        let source = |point_lane: u8, offset: f64| {
+            let id = if offset == k { *a } else { *b };
+            if paired[id.index()] { (pairs[&id], lane as u8) } else { (self.lane(id, lanes), point_lane) }
+        };
+        Some([source(0, first), source(1, first + 1.0)])
+    }
+
+    /// The vector of lane `.1` of `.0` of each pick, in order (one shuffle, or none).
+    fn lanes_of(&mut self, [(a, lane_a), (b, lane_b)]: [(Value, u8); 2]) -> Value {
+        if a == b && (lane_a, lane_b) == (0, 1) {
+            return a;
+        }
+        let ty = self.b.func.dfg.value_type(a);
+        let mask: Vec<u8> =
+            (0..16u8).map(|byte| if byte < 8 { 8 * lane_a + byte } else { 16 + 8 * lane_b + byte % 8 }).collect();
+        let mask = self.b.func.dfg.immediates.push(ConstantData::from(mask.as_slice()));
+        let (a, b) = (self.reinterpret(types::I8X16, a), self.reinterpret(types::I8X16, b));
+        let picked = self.b.ins().shuffle(a, b, mask);
+        self.reinterpret(ty, picked)
     }
 
     /// `[b, b + 1]` for `b = (v + shift) / n`, `v + shift` the first point of a block of `n`: the
@@ -480,7 +525,7 @@ impl Translator<'_> {
                     let first = displacement + (step * shift) as i32 - 8 * parity;
                     let a = self.wide_load(&row_of, address, first, flags);
                     let b = self.wide_load(&row_of, address, first + 16, flags);
-                    return self.pick_lanes(a, b, parity as u8);
+                    return self.lanes_of([(a, parity as u8), (b, parity as u8)]);
                 }
                 let at = |lane: i64| displacement + (step * (shift + lane)) as i32;
                 let first = self.b.ins().load(types::F64, flags, address, at(0));
@@ -658,15 +703,6 @@ impl Translator<'_> {
         let v = self.b.ins().load(LANES, flags, address, offset);
         self.wide_loads.insert(key, v);
         v
-    }
-
-    /// Lane `lane` of `a`, then lane `lane` of `b`.
-    fn pick_lanes(&mut self, a: Value, b: Value, lane: u8) -> Value {
-        let mask: Vec<u8> = (0..16u8).map(|byte| 8 * lane + byte % 8 + 16 * (byte / 8)).collect();
-        let mask = self.b.func.dfg.immediates.push(ConstantData::from(mask.as_slice()));
-        let (a, b) = (self.reinterpret(types::I8X16, a), self.reinterpret(types::I8X16, b));
-        let picked = self.b.ins().shuffle(a, b, mask);
-        self.reinterpret(LANES, picked)
     }
 
     /// The numbers of the words in the low halves of `wide`'s two 64-bit lanes (high halves 0):
