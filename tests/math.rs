@@ -579,6 +579,59 @@ fn numbers_become_the_same_words_on_every_engine() {
     }
 }
 
+/// `y[i] = unit(to_word(x0[i]), to_word(x1[i]))`, a uniform draw from two words, or with
+/// `take_log` its logarithm (Box–Muller's radius), which vector code takes without `log`'s
+/// special cases.
+fn unit_program(n: usize, take_log: bool) -> Program {
+    let mut program = program_with(MathOp::Binary(Binary::Add), n, 1);
+    let kernel = &mut program.kernels[0];
+    let mut nodes = vec![
+        kernel.nodes[0].clone(),
+        kernel.nodes[1].clone(),
+        Node::ToWord(NodeId(0)),
+        Node::ToWord(NodeId(1)),
+        Node::Unit(NodeId(2), NodeId(3)),
+    ];
+    if take_log {
+        nodes.push(Node::Unary(Unary::Log, NodeId(4)));
+    }
+    kernel.body = Region { items: (0..nodes.len() as u32).map(NodeId).collect() };
+    kernel.outputs = vec![Output::assign(BufferId(2), NodeId(nodes.len() as u32 - 1))];
+    kernel.nodes = nodes;
+    program
+}
+
+/// Uniforms from pairs of words, and their logarithms, are `uniform_of`'s and `log`'s bits on
+/// every engine, for the words at the ends of their range and the low bits a uniform drops.
+#[test]
+fn uniforms_from_words_and_their_logarithms_are_the_same_on_every_engine() {
+    use noether::compiler::lower::random::uniform_of;
+    use noether::compiler::math::{Scalar, log};
+    let edges = [0.0, 1.0, 4095.0, 4096.0, f64::from(u32::MAX - 1), f64::from(u32::MAX)];
+    let mut args: Vec<[f64; 2]> = edges.iter().flat_map(|&a| edges.iter().map(move |&b| [a, b])).collect();
+    args.extend(words(20_000, 53).map(|w| [f64::from((w >> 32) as u32), f64::from(w as u32)]));
+    let columns: Vec<Vec<f64>> = (0..2).map(|i| args.iter().map(|a| a[i]).collect()).collect();
+    let columns: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+    for take_log in [false, true] {
+        let program = Arc::new(unit_program(args.len(), take_log));
+        let expected = apply(&program, Backend::Interp, EngineOptions::default(), &columns);
+        for (a, &y) in args.iter().zip(&expected) {
+            let u = uniform_of(a[0] as u32, a[1] as u32);
+            let want = if take_log { log(&mut Scalar, u) } else { u };
+            assert_eq!(y.to_bits(), want.to_bits(), "the interpreter's unit (log: {take_log}) of {a:?}");
+        }
+        let engines = [
+            ("the JIT, lanes", Backend::Jit, jit(1, false)),
+            ("the JIT, one point at a time", Backend::Jit, jit(1, true)),
+            #[cfg(feature = "opencl")]
+            ("OpenCL", Backend::OpenCl, EngineOptions::default()),
+        ];
+        for (label, backend, options) in engines {
+            assert_same("unit", label, &args, &expected, &apply(&program, backend, options, &columns));
+        }
+    }
+}
+
 /// `u < exp(z)` (a Metropolis test, which the JIT decides from bounds on `exp` and computes
 /// `exp` only where they leave it open) on every engine: the comparison's answer for `u`
 /// on, next to, within the bounds' gap of, and far from `exp(z)`, for `z` across and beyond
