@@ -66,6 +66,12 @@ impl Imports for ModuleImports<'_> {
     }
 }
 
+/// Chunks a parallel call is cut into per thread. Threads take the next chunk left (see
+/// `workers`), so one that the machine slows down (a busy core, more threads than cores) takes
+/// fewer: with three threads on two cores GBM's run went 0.49 -> 0.41 s against one chunk per
+/// thread, unchanged with two.
+const CHUNKS_PER_THREAD: usize = 4;
+
 impl Jit {
     /// Starts the worker threads `options` ask for (default: one per core) and compiles every
     /// kernel of `program`.
@@ -103,7 +109,7 @@ impl Jit {
                 unsafe { f(table.0, 0, rows as i64) }
             }
             Some(workers) => {
-                let chunks = workers.count().min(rows);
+                let chunks = (CHUNKS_PER_THREAD * workers.count()).min(rows);
                 workers.run(chunks, &|c| {
                     let (lo, hi) = ((rows * c / chunks) as i64, (rows * (c + 1) / chunks) as i64);
                     // SAFETY: see the module documentation; chunks are disjoint.

@@ -1,5 +1,7 @@
-//! The JIT's worker threads: a call's chunks split between the calling thread (chunk 0) and one
-//! worker per other chunk.
+//! The JIT's worker threads: a call's chunks shared out between the calling thread and the
+//! workers, each thread taking the next chunk nobody has taken until none are left, so that a
+//! thread the machine slows down (another process on its core, more threads than cores) takes
+//! fewer instead of holding up the call.
 //!
 //! Why not a rayon pool: a kernel call is short (a 256² stencil step takes about 40 µs) and a
 //! simulation makes thousands of them back to back. Rayon puts idle workers to sleep, and a
@@ -35,7 +37,9 @@ struct Shared {
     call: Mutex<Call>,
     /// The number of the latest call: workers wake up when it changes.
     latest: AtomicU64,
-    /// Chunks of the current call that workers have not finished.
+    /// The current call's number (high 32 bits, see [`stamp`]) and the next chunk to take.
+    next: AtomicU64,
+    /// Chunks of the current call that have not finished.
     remaining: AtomicUsize,
     /// Whether a worker's chunk panicked (its payload is in `call`).
     panicked: AtomicBool,
@@ -48,7 +52,7 @@ struct Shared {
 /// One call: its number, its chunk count, and what runs a chunk.
 struct Call {
     number: u64,
-    chunks: usize,
+    chunks: u32,
     /// Valid while the call runs: `run` waits for every chunk before it returns.
     work: Option<WorkPointer>,
     panic: Option<Box<dyn Any + Send>>,
@@ -67,6 +71,7 @@ impl Workers {
         let shared = Arc::new(Shared {
             call: Mutex::new(Call { number: 0, chunks: 0, work: None, panic: None }),
             latest: AtomicU64::new(0),
+            next: AtomicU64::new(0),
             remaining: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
             sleepers: AtomicUsize::new(0),
@@ -76,9 +81,8 @@ impl Workers {
         let mut workers = Workers { shared, threads: Vec::new() };
         for index in 1..threads.max(1) {
             let shared = Arc::clone(&workers.shared);
-            let thread = std::thread::Builder::new()
-                .name(format!("noether-worker-{index}"))
-                .spawn(move || work(&shared, index))?;
+            let thread =
+                std::thread::Builder::new().name(format!("noether-worker-{index}")).spawn(move || work(&shared))?;
             workers.threads.push(thread);
         }
         Ok(workers)
@@ -89,29 +93,31 @@ impl Workers {
         self.threads.len() + 1
     }
 
-    /// Runs `work(c)` for every chunk `c` below `chunks` (at most [`Self::count`]), chunk 0 on
-    /// the calling thread, and returns when all are done. A panic in any chunk is resumed here
-    /// once every chunk has finished.
+    /// Runs `work(c)` once for every chunk `c` below `chunks`, on the calling thread and the
+    /// workers, and returns when all are done. A panic in any chunk is resumed here once every
+    /// chunk has finished.
     pub fn run(&self, chunks: usize, work: &(dyn Fn(usize) + Sync)) {
-        assert!(chunks <= self.count(), "more chunks than threads");
+        let chunks = u32::try_from(chunks).expect("fewer than 2^32 chunks");
         let shared = &*self.shared;
         // SAFETY: only the lifetime is erased. Workers dereference the pointer while running a
         // chunk of this call, and this function does not return (nor unwind) before
         // `remaining` says that every worker's chunk has finished.
         let erased: *const (dyn Fn(usize) + Sync + 'static) = unsafe { std::mem::transmute(work) };
-        {
+        let number = {
             let mut call = shared.lock();
             call.number += 1;
             call.chunks = chunks;
             call.work = Some(WorkPointer(erased));
-            shared.remaining.store(chunks.saturating_sub(1), Ordering::SeqCst);
+            shared.remaining.store(chunks as usize, Ordering::SeqCst);
+            shared.next.store(stamp(call.number), Ordering::SeqCst);
             shared.latest.store(call.number, Ordering::SeqCst);
-        }
+            call.number
+        };
         if shared.sleepers.load(Ordering::SeqCst) > 0 {
             let _call = shared.lock();
             shared.wake.notify_all();
         }
-        let mine = catch_unwind(AssertUnwindSafe(|| work(0)));
+        let mine = take_chunks(shared, number, chunks, work);
         let mut rounds = 0;
         while shared.remaining.load(Ordering::Acquire) != 0 {
             pause(&mut rounds);
@@ -121,7 +127,7 @@ impl Workers {
             call.work = None;
             shared.panicked.swap(false, Ordering::AcqRel).then(|| call.panic.take()).flatten()
         };
-        if let Err(payload) = mine {
+        if let Some(payload) = mine {
             resume_unwind(payload);
         }
         if let Some(payload) = theirs {
@@ -151,9 +157,9 @@ impl Shared {
     }
 }
 
-/// A worker's loop: wait for a call newer than the last one seen, run chunk `index` if the call
-/// has one, report it done.
-fn work(shared: &Shared, index: usize) {
+/// A worker's loop: wait for a call newer than the last one seen, take its chunks while any
+/// are left, keep the first panic for the caller.
+fn work(shared: &Shared) {
     let mut seen = 0;
     loop {
         if !wait_for_call(shared, seen) {
@@ -164,15 +170,49 @@ fn work(shared: &Shared, index: usize) {
             (call.number, call.chunks, call.work)
         };
         seen = number;
-        let Some(WorkPointer(work)) = work.filter(|_| index < chunks) else { continue };
-        // SAFETY: the caller is inside `run` for this call until `remaining` reaches 0, which
-        // cannot happen before this chunk is counted off below.
-        let result = catch_unwind(AssertUnwindSafe(|| unsafe { (*work)(index) }));
-        if let Err(payload) = result {
+        let Some(WorkPointer(work)) = work else { continue };
+        // SAFETY: `take_chunks` only takes chunks of this call (it checks the number), and the
+        // caller stays inside `run` for the call until `remaining` says every taken chunk is
+        // done; a worker that comes late finds none left and never calls `work`.
+        if let Some(payload) = take_chunks(shared, number, chunks, unsafe { &*work }) {
             shared.lock().panic.get_or_insert(payload);
             shared.panicked.store(true, Ordering::Release);
         }
-        shared.remaining.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Call `number` as it sits in the high half of [`Shared::next`]: numbers wrap after 2^32
+/// calls, long after any thread could still hold an old call's number.
+fn stamp(number: u64) -> u64 {
+    (number & u64::from(u32::MAX)) << 32
+}
+
+/// Runs the chunks of call `number` that no thread has taken yet, one at a time, counting each
+/// off as it finishes, until none are left or a newer call has begun; returns the first panic
+/// among them.
+fn take_chunks(
+    shared: &Shared,
+    number: u64,
+    chunks: u32,
+    work: &(dyn Fn(usize) + Sync),
+) -> Option<Box<dyn Any + Send>> {
+    let mut first_panic = None;
+    let mut next = shared.next.load(Ordering::Acquire);
+    loop {
+        let chunk = next as u32;
+        if next & !u64::from(u32::MAX) != stamp(number) || chunk >= chunks {
+            return first_panic;
+        }
+        match shared.next.compare_exchange_weak(next, next + 1, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| work(chunk as usize))) {
+                    first_panic.get_or_insert(payload);
+                }
+                shared.remaining.fetch_sub(1, Ordering::AcqRel);
+                next = shared.next.load(Ordering::Acquire);
+            }
+            Err(now) => next = now,
+        }
     }
 }
 
@@ -216,19 +256,20 @@ mod tests {
     use super::*;
 
     /// Every chunk runs exactly once per call, across many calls back to back and after the
-    /// workers have gone to sleep, with fewer chunks than threads too.
+    /// workers have gone to sleep, with fewer chunks than threads and several times more.
     #[test]
     fn every_chunk_runs_once_per_call() {
         for threads in [1, 2, 3] {
             let workers = Workers::new(threads).expect("threads start");
+            let most = 4 * threads + 1;
             for call in 0..2000 {
-                let chunks = 1 + call % workers.count();
-                let counts: Vec<AtomicUsize> = (0..threads).map(|_| AtomicUsize::new(0)).collect();
+                let chunks = 1 + call % most;
+                let counts: Vec<AtomicUsize> = (0..most).map(|_| AtomicUsize::new(0)).collect();
                 workers.run(chunks, &|c| {
                     counts[c].fetch_add(1, Ordering::Relaxed);
                 });
                 let counts: Vec<usize> = counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
-                let expected: Vec<usize> = (0..threads).map(|c| usize::from(c < chunks)).collect();
+                let expected: Vec<usize> = (0..most).map(|c| usize::from(c < chunks)).collect();
                 assert_eq!(counts, expected, "call {call}, {threads} threads");
                 if call % 500 == 0 {
                     std::thread::sleep(std::time::Duration::from_millis(5));
@@ -237,21 +278,23 @@ mod tests {
         }
     }
 
-    /// A panicking chunk (a worker's or the caller's) reaches the caller after the others
+    /// A panicking chunk (whichever thread takes it) reaches the caller after the others
     /// finish, and the workers keep serving calls.
     #[test]
     fn a_chunk_panic_reaches_the_caller() {
         let workers = Workers::new(3).expect("threads start");
-        for bad in 0..3 {
-            let finished = AtomicUsize::new(0);
-            let result = catch_unwind(AssertUnwindSafe(|| {
-                workers.run(3, &|c| {
-                    assert_ne!(c, bad, "chunk {c} fails");
-                    finished.fetch_add(1, Ordering::Relaxed);
-                })
-            }));
-            assert!(result.is_err(), "chunk {bad}'s panic was lost");
-            assert_eq!(finished.load(Ordering::Relaxed), 2);
+        for chunks in [3, 10] {
+            for bad in 0..chunks {
+                let finished = AtomicUsize::new(0);
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    workers.run(chunks, &|c| {
+                        assert_ne!(c, bad, "chunk {c} fails");
+                        finished.fetch_add(1, Ordering::Relaxed);
+                    })
+                }));
+                assert!(result.is_err(), "chunk {bad}'s panic was lost");
+                assert_eq!(finished.load(Ordering::Relaxed), chunks - 1);
+            }
         }
         let total = AtomicUsize::new(0);
         workers.run(3, &|c| {
