@@ -274,6 +274,9 @@ impl<'a> Translator<'a> {
     }
 
     /// The innermost axis: edge segments resolve boundary rules, the interior reads directly.
+    /// Where blocks of points share a draw, the interior's vector loop starts and ends on block
+    /// boundaries and an edge within one block draws once (Ising's rows: two draws for their
+    /// ends instead of six).
     fn innermost(&mut self, from: Value, to: Value) {
         let v = VarId(self.kernel.rank as u32 - 1);
         let extent = self.kernel.vars[v.index()] as i64;
@@ -293,11 +296,41 @@ impl<'a> Translator<'a> {
             let at = t.b.ins().smax(at, from);
             t.b.ins().smin(at, to)
         };
-        let (a, z) = (split(self, head), split(self, extent - tail));
-        self.segment(from, a, (0, extent - 1), false);
         let vectorize = self.options.vectorize && self.vectorizable((head, extent - tail - 1));
-        self.segment(a, z, (head, extent - tail - 1), vectorize);
-        self.segment(z, to, (0, extent - 1), false);
+        let (interior, shared) = self.block_aligned_interior((head, extent - tail), vectorize);
+        let (a, z) = (split(self, interior.0), split(self, interior.1));
+        let edge_draws = |points: i64| shared.as_ref().filter(|s| points <= s.size).map(|s| s.nodes.as_slice());
+        self.edge(from, a, extent, edge_draws(interior.0));
+        self.segment(a, z, (interior.0, interior.1 - 1), vectorize);
+        self.edge(z, to, extent, edge_draws(extent - interior.1));
+    }
+
+    /// Where the vector loop of the interior `head..end` runs: with draws shared by aligned
+    /// blocks of points, from the first block boundary to the last (the points between run
+    /// with the edges), and the shared nodes and the block size, so that each edge, where it
+    /// fits in one block, computes the block's draw once instead of at every point.
+    fn block_aligned_interior(&self, (head, end): (i64, i64), vectorize: bool) -> ((i64, i64), Option<BlockShared>) {
+        if !vectorize {
+            return ((head, end), None);
+        }
+        let (nodes, size) = self.paired_nodes();
+        let (first, last) = ((head + size - 1) / size * size, end / size * size);
+        if !nodes.contains(&true) || first >= last {
+            return ((head, end), None);
+        }
+        ((first, last), Some(BlockShared { nodes, size }))
+    }
+
+    /// An edge segment `from..to` of the innermost axis (of `extent` points): one point at a
+    /// time, every read resolving its boundary rule; the `shared` nodes computed once, before
+    /// the loop, where its points lie in one block.
+    fn edge(&mut self, from: Value, to: Value, extent: i64, shared: Option<&[bool]>) {
+        let v = VarId(self.kernel.rank as u32 - 1);
+        let saved = self.ranges[v.index()];
+        self.ranges[v.index()] = (0, extent - 1);
+        let counter = self.counter(v);
+        self.scalar_loop(counter, from, to, shared);
+        self.ranges[v.index()] = saved;
     }
 
     /// How many points at each end of the innermost axis have reads that leave their field.
@@ -337,7 +370,7 @@ impl<'a> Translator<'a> {
                 let up = self.b.ins().iadd_imm_s(from, block - 1);
                 let aligned = self.b.ins().band_imm_s(up, -block);
                 let aligned = self.b.ins().smin(aligned, to);
-                self.scalar_loop(counter, from, aligned);
+                self.scalar_loop(counter, from, aligned, Some(&paired));
                 aligned
             } else {
                 from
@@ -351,21 +384,57 @@ impl<'a> Translator<'a> {
                 // The next loop starts where this one stopped.
                 from = self.b.use_var(counter);
             }
-            self.scalar_loop(counter, from, to);
+            self.scalar_loop(counter, from, to, None);
         } else {
-            self.scalar_loop(counter, from, to);
+            self.scalar_loop(counter, from, to, None);
         }
         self.ranges[v.index()] = saved;
     }
 
-    fn scalar_loop(&mut self, counter: Variable, from: Value, to: Value) {
-        let blocks = self.begin_loop(counter, from, to, 1);
+    /// The points `from..to` one at a time. The `shared` nodes (a block's draw, see
+    /// `paired_nodes`) are computed once, at `from`, if there are points: the caller knows they
+    /// lie in one block.
+    fn scalar_loop(&mut self, counter: Variable, from: Value, to: Value, shared: Option<&[bool]>) {
         let inner = self.inner.clone();
         for (value, is_inner) in self.values.iter_mut().zip(&inner) {
             if *is_inner {
                 *value = None;
             }
         }
+        let Some(shared) = shared else { return self.point_loop(counter, from, to) };
+        let (points, after) = (self.b.create_block(), self.b.create_block());
+        self.b.def_var(counter, from);
+        let any = self.b.ins().icmp(IntCC::SignedLessThan, from, to);
+        self.b.ins().brif(any, points, &[], after, &[]);
+        self.b.switch_to_block(points);
+        self.b.seal_block(points);
+        // The shared nodes and what they are computed from at `from` (its block index), which
+        // every point then computes again for itself.
+        let mut needed: Vec<bool> =
+            shared.iter().enumerate().map(|(i, &s)| s && !self.deferred.contains_key(&NodeId(i as u32))).collect();
+        for &id in self.kernel.body.items.iter().rev() {
+            if needed[id.index()] {
+                for operand in self.kernel.node(id).operands() {
+                    needed[operand.index()] |= inner[operand.index()];
+                }
+            }
+        }
+        self.region(&self.kernel.body, &|id| needed[id.index()]);
+        for (i, value) in self.values.iter_mut().enumerate() {
+            if inner[i] && !shared[i] {
+                *value = None;
+            }
+        }
+        self.point_loop(counter, from, to);
+        self.b.ins().jump(after, &[]);
+        self.b.switch_to_block(after);
+        self.b.seal_block(after);
+    }
+
+    /// The loop of [`Self::scalar_loop`], whose values not yet computed are computed per point.
+    fn point_loop(&mut self, counter: Variable, from: Value, to: Value) {
+        let inner = self.inner.clone();
+        let blocks = self.begin_loop(counter, from, to, 1);
         self.start_point(counter);
         let skip = self.owned_rows.map(|rows| self.skip_unless_owned(rows));
         self.region(&self.kernel.body, &|id| inner[id.index()]);
@@ -735,6 +804,13 @@ impl<'a> Translator<'a> {
         let v = self.b.ins().splat(types::F64X2, first);
         self.b.ins().insertlane(v, second, 1)
     }
+}
+
+/// The nodes that the points of an aligned block share (their draw, see `paired_nodes`), and
+/// the block's size.
+struct BlockShared {
+    nodes: Vec<bool>,
+    size: i64,
 }
 
 /// The vector loops' bodies, as the shifts of their vectors of two points from the loop's
