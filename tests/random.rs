@@ -229,3 +229,46 @@ fn draws_counted_by_blocks_of_the_row_are_identical_on_every_engine() {
         }
     }
 }
+
+/// Noise beside a stencil: rows whose ends resolve a boundary rule and share draws with their
+/// neighbours (the JIT's vector loop runs between block boundaries, the points left at each end
+/// one at a time, drawing once per block), on rows of many lengths, with chunks of 1–3 threads
+/// starting anywhere: the interpreter's bits.
+#[test]
+fn noise_beside_stencil_edges_is_drawn_the_same_on_every_engine() {
+    for (shape, boundary, reach) in [
+        ("[k < 1001]", "periodic", 1),
+        ("[k < 203]", "clamp", 1),
+        ("[k < 203]", "periodic", 2),
+        ("[k < 5]", "periodic", 1),
+        ("[p < 3, k < 203]", "periodic", 1),
+        ("[p < 3, k < 202]", "clamp", 3),
+        ("[p < 4, k < 9]", "neumann", 1),
+        ("[p < 2, k < 6]", "periodic", 2),
+    ] {
+        let index = if shape.contains("p <") { "[p, k]" } else { "[k]" };
+        let at = |offset: &str| index.replace('k', &format!("k {offset} {reach}"));
+        let text = format!(
+            "state Z : {shape} {boundary} = 0\nnoise W : {shape}\n\
+             d Z{index} = (Z{} - 2 * Z{index} + Z{}) * dt + dW{index}\n\
+             run euler_maruyama(dt = 0.1, steps = 3, seed = 5)\n",
+            at("+"),
+            at("-"),
+        );
+        let model = support::model(&text);
+        let run = |backend, threads| {
+            let options =
+                EngineOptions { threads: Some(threads), min_parallel_points: Some(16), ..EngineOptions::default() };
+            let mut sim = model.simulator_with(backend, options).unwrap_or_else(|f| panic!("{f:?}"));
+            sim.run().expect("runs");
+            sim.state("Z").expect("state").iter().map(|z| z.to_bits()).collect::<Vec<u64>>()
+        };
+        let reference = run(Backend::Interp, 1);
+        assert!(reference.iter().any(|&z| z != 0), "{shape}: no noise drawn");
+        for threads in [1, 2, 3] {
+            let jit = run(Backend::Jit, threads);
+            let first = jit.iter().zip(&reference).position(|(a, b)| a != b);
+            assert!(first.is_none(), "{shape} {boundary} reach {reach}, {threads} threads: element {first:?} differs");
+        }
+    }
+}
