@@ -171,10 +171,11 @@ fn work(shared: &Shared) {
         };
         seen = number;
         let Some(WorkPointer(work)) = work else { continue };
-        // SAFETY: `take_chunks` only takes chunks of this call (it checks the number), and the
-        // caller stays inside `run` for the call until `remaining` says every taken chunk is
-        // done; a worker that comes late finds none left and never calls `work`.
-        if let Some(payload) = take_chunks(shared, number, chunks, unsafe { &*work }) {
+        // SAFETY: `take_chunks` runs a chunk only once it has taken it from this call (it checks
+        // the number), and the caller stays inside `run` for the call until `remaining` says
+        // every taken chunk is done; a worker that comes late finds none left and never
+        // dereferences `work`.
+        if let Some(payload) = take_chunks(shared, number, chunks, |chunk| unsafe { (*work)(chunk) }) {
             shared.lock().panic.get_or_insert(payload);
             shared.panicked.store(true, Ordering::Release);
         }
@@ -190,12 +191,7 @@ fn stamp(number: u64) -> u64 {
 /// Runs the chunks of call `number` that no thread has taken yet, one at a time, counting each
 /// off as it finishes, until none are left or a newer call has begun; returns the first panic
 /// among them.
-fn take_chunks(
-    shared: &Shared,
-    number: u64,
-    chunks: u32,
-    work: &(dyn Fn(usize) + Sync),
-) -> Option<Box<dyn Any + Send>> {
+fn take_chunks(shared: &Shared, number: u64, chunks: u32, work: impl Fn(usize)) -> Option<Box<dyn Any + Send>> {
     let mut first_panic = None;
     let mut next = shared.next.load(Ordering::Acquire);
     loop {

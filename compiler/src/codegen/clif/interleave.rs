@@ -5,8 +5,8 @@
 //! math function is one node but tens of dependent operations (a division, polynomials): emitted
 //! per vector, each chain waits for the one before it to drain. [`Interleaved`] runs
 //! [`crate::math`]'s algorithm once over the vectors ([`CHAINS`] at a time), emitting each
-//! operation for every vector before the next operation, so the chains overlap there too. Every vector still gets
-//! exactly [`Emit`]'s instructions: the bits do not change.
+//! operation for every vector before the next operation, so the chains overlap there too.
+//! Every vector still gets exactly [`Emit`]'s instructions: the bits do not change.
 
 use cranelift_codegen::ir::{Value, types};
 
