@@ -170,6 +170,31 @@ fn noise_normals_have_the_moments_and_distribution_of_standard_normals() {
     assert!(distance < 1.95 / k.sqrt(), "Kolmogorov–Smirnov distance {distance}");
 }
 
+/// Runs `text` on the interpreter and on the JIT with 1, 2 and 3 threads (parallel from 16
+/// points, so chunks start anywhere) and demands the same bits of each of `states`, drawn
+/// numbers (not all zero).
+fn assert_drawn_alike(text: &str, label: &str, states: &[&str]) {
+    let model = support::model(text);
+    let run = |backend, threads| {
+        let options =
+            EngineOptions { threads: Some(threads), min_parallel_points: Some(16), ..EngineOptions::default() };
+        let mut sim = model.simulator_with(backend, options).unwrap_or_else(|f| panic!("{f:?}"));
+        sim.run().expect("runs");
+        let bits = |name| sim.state(name).expect("state").iter().map(|z| z.to_bits()).collect::<Vec<u64>>();
+        states.iter().map(|name| bits(*name)).collect::<Vec<_>>()
+    };
+    let reference = run(Backend::Interp, 1);
+    for (name, values) in states.iter().zip(&reference) {
+        assert!(values.iter().any(|&z| z != 0), "{label}: nothing drawn into {name}");
+    }
+    for threads in [1, 2, 3] {
+        for ((name, jit), reference) in states.iter().zip(run(Backend::Jit, threads)).zip(&reference) {
+            let first = jit.iter().zip(reference).position(|(a, b)| a != b);
+            assert!(first.is_none(), "{label}, {threads} threads: element {first:?} of {name} differs");
+        }
+    }
+}
+
 /// Noise shapes whose rows are odd or even, long or short, a single point, and thread chunks that
 /// start at odd points: the JIT's vector loops (which draw once per pair of points) and the
 /// interpreter draw the same normals, bit for bit, on 1, 2 and 3 threads.
@@ -183,21 +208,7 @@ fn paired_noise_draws_are_identical_on_every_engine_and_thread_count() {
         (" : [p < 1]", "[p]"),
     ] {
         let text = normals_script(shape, index).replace("steps = 1", "steps = 3");
-        let model = support::model(&text);
-        let run = |backend, threads| {
-            let options =
-                EngineOptions { threads: Some(threads), min_parallel_points: Some(16), ..EngineOptions::default() };
-            let mut sim = model.simulator_with(backend, options).unwrap_or_else(|f| panic!("{f:?}"));
-            sim.run().expect("runs");
-            sim.state("Z").expect("state").iter().map(|z| z.to_bits()).collect::<Vec<u64>>()
-        };
-        let reference = run(Backend::Interp, 1);
-        assert!(reference.iter().any(|&z| z != 0), "{shape}: no noise drawn");
-        for threads in [1, 2, 3] {
-            let jit = run(Backend::Jit, threads);
-            let first = jit.iter().zip(&reference).position(|(a, b)| a != b);
-            assert!(first.is_none(), "{shape}, {threads} threads: element {first:?} differs");
-        }
+        assert_drawn_alike(&text, shape, &["Z"]);
     }
 }
 
@@ -212,22 +223,7 @@ fn draws_counted_by_blocks_of_the_row_are_identical_on_every_engine() {
                 + uniform(17, i * floor(j * 0.5))\n\
                 state Y : [i < 3, j < 203] = normal(9, floor(j * 0.25) * 4 + 1048576 * i, 2)\n\
                 d/dt Z[i, j] = 0 * Z[i, j]\nd/dt Y[i, j] = 0 * Y[i, j]\nrun euler(dt = 1, steps = 1)\n";
-    let model = support::model(text);
-    let run = |backend, threads| {
-        let options =
-            EngineOptions { threads: Some(threads), min_parallel_points: Some(16), ..EngineOptions::default() };
-        let mut sim = model.simulator_with(backend, options).unwrap_or_else(|f| panic!("{f:?}"));
-        sim.run().expect("runs");
-        let bits = |name| sim.state(name).expect("state").iter().map(|z| z.to_bits()).collect::<Vec<u64>>();
-        [bits("Z"), bits("Y")]
-    };
-    let reference = run(Backend::Interp, 1);
-    for threads in [1, 2, 3] {
-        for (jit, reference) in run(Backend::Jit, threads).iter().zip(&reference) {
-            let first = jit.iter().zip(reference).position(|(a, b)| a != b);
-            assert!(first.is_none(), "{threads} threads: element {first:?} differs");
-        }
-    }
+    assert_drawn_alike(text, "counters by blocks", &["Z", "Y"]);
 }
 
 /// Noise beside a stencil: rows whose ends resolve a boundary rule and share draws with their
@@ -255,20 +251,6 @@ fn noise_beside_stencil_edges_is_drawn_the_same_on_every_engine() {
             at("+"),
             at("-"),
         );
-        let model = support::model(&text);
-        let run = |backend, threads| {
-            let options =
-                EngineOptions { threads: Some(threads), min_parallel_points: Some(16), ..EngineOptions::default() };
-            let mut sim = model.simulator_with(backend, options).unwrap_or_else(|f| panic!("{f:?}"));
-            sim.run().expect("runs");
-            sim.state("Z").expect("state").iter().map(|z| z.to_bits()).collect::<Vec<u64>>()
-        };
-        let reference = run(Backend::Interp, 1);
-        assert!(reference.iter().any(|&z| z != 0), "{shape}: no noise drawn");
-        for threads in [1, 2, 3] {
-            let jit = run(Backend::Jit, threads);
-            let first = jit.iter().zip(&reference).position(|(a, b)| a != b);
-            assert!(first.is_none(), "{shape} {boundary} reach {reach}, {threads} threads: element {first:?} differs");
-        }
+        assert_drawn_alike(&text, &format!("{shape} {boundary} reach {reach}"), &["Z"]);
     }
 }
