@@ -14,16 +14,17 @@ use noether::compiler::ir::{
 use noether::compiler::ops::{Binary, Unary};
 use noether::runtime::engine::{self, Backend, EngineOptions};
 
+/// The element of buffer `b` at the kernel's point.
+fn point_load(b: u32) -> Node {
+    Node::Load(Load { buffer: BufferId(b), index: vec![Affine::var(VarId(0))], axes: vec![Access::Direct], fill: 0.0 })
+}
+
 /// `y[i] = op(x0[i], ...)` as a one-kernel program, the arguments in buffers `0..arity` and
 /// the result in the next, with `op` applied `uses` times in the kernel (all but one unused):
 /// past `INLINE_MATH_LIMIT` uses the JIT calls the function out of line.
 fn program_with(op: MathOp, n: usize, uses: usize) -> Program {
     let arity = op.arity();
-    let load = |b: usize| {
-        let index = vec![Affine::var(VarId(0))];
-        Node::Load(Load { buffer: BufferId(b as u32), index, axes: vec![Access::Direct], fill: 0.0 })
-    };
-    let mut nodes: Vec<Node> = (0..arity).map(load).collect();
+    let mut nodes: Vec<Node> = (0..arity as u32).map(point_load).collect();
     let (use_of, name) = match op {
         MathOp::Unary(op) => (Node::Unary(op, NodeId(0)), op.name()),
         MathOp::Binary(op) => (Node::Binary(op, NodeId(0), NodeId(1)), op.name().to_string()),
@@ -632,6 +633,59 @@ fn uniforms_from_words_and_their_logarithms_are_the_same_on_every_engine() {
     }
 }
 
+/// `y[i] = x0[i] x1[i] + x2[i]` as one fused multiply-add ([`Node::MulAdd`]).
+fn mul_add_program(n: usize) -> Program {
+    let mut program = program_with(MathOp::Binary(Binary::Add), n, 1);
+    let kernel = &mut program.kernels[0];
+    kernel.nodes = vec![point_load(0), point_load(1), point_load(2), Node::MulAdd(NodeId(0), NodeId(1), NodeId(2))];
+    kernel.body = Region { items: (0..4).map(NodeId).collect() };
+    kernel.outputs = vec![Output::assign(BufferId(3), NodeId(3))];
+    program.buffers =
+        ["x0", "x1", "x2", "y"].iter().map(|name| Buffer { name: name.to_string(), shape: vec![n] }).collect();
+    program
+}
+
+/// A fused multiply-add (the math functions' polynomials) rounds once on every engine: where
+/// the product alone would round (`(1 + 2^-30)(1 - 2^-30) - 1`), overflow (`2^1000 2^24 -
+/// MAX`) or vanish, among random bits, signed zeros, infinities and NaN.
+#[test]
+fn fused_multiply_adds_round_once_on_every_engine() {
+    let e = 2f64.powi(-30);
+    let mut args: Vec<[f64; 3]> = vec![
+        [1.0 + e, 1.0 - e, -1.0],
+        [2f64.powi(1000), 2f64.powi(24), -f64::MAX],
+        [f64::MIN_POSITIVE, 0.5, -0.0],
+        [0.1, 10.0, -1.0],
+        [-0.0, 1.0, 0.0],
+    ];
+    let special = special();
+    for &a in &special {
+        args.extend(special.iter().map(|&b| [a, b, 1.0]));
+        args.extend(special.iter().map(|&c| [a, 2.0, c]));
+    }
+    let mut bits = random_bits(30_000, 59);
+    args.extend((0..10_000).map(|_| [0; 3].map(|_| bits.next().expect("enough bits"))));
+    let mut near = uniform(30_000, 61, -2.0, 2.0);
+    args.extend((0..10_000).map(|_| [0; 3].map(|_| near.next().expect("enough numbers"))));
+    let fused: Vec<f64> = args.iter().map(|[a, b, c]| a.mul_add(*b, *c)).collect();
+    let rounded_twice = args.iter().zip(&fused).filter(|([a, b, c], y)| (a * b + c).to_bits() != y.to_bits());
+    assert!(rounded_twice.count() > 1000, "the arguments must tell one rounding from two");
+    let columns: Vec<Vec<f64>> = (0..3).map(|i| args.iter().map(|a| a[i]).collect()).collect();
+    let columns: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+    let program = Arc::new(mul_add_program(args.len()));
+    let engines = [
+        ("the interpreter", Backend::Interp, EngineOptions::default()),
+        ("the JIT, lanes", Backend::Jit, jit(1, false)),
+        ("the JIT, one point at a time", Backend::Jit, jit(1, true)),
+        ("the JIT, three threads", Backend::Jit, jit(3, false)),
+        #[cfg(feature = "opencl")]
+        ("OpenCL", Backend::OpenCl, EngineOptions::default()),
+    ];
+    for (label, backend, options) in engines {
+        assert_same("a b + c", label, &args, &fused, &apply(&program, backend, options, &columns));
+    }
+}
+
 /// `u < exp(z)` (a Metropolis test, which the JIT decides from bounds on `exp` and computes
 /// `exp` only where they leave it open) on every engine: the comparison's answer for `u`
 /// on, next to, within the bounds' gap of, and far from `exp(z)`, for `z` across and beyond
@@ -661,17 +715,9 @@ fn comparisons_with_exp_are_exact_on_every_engine() {
     let n = args.len();
     let mut program = program_with(MathOp::Unary(Unary::Exp), n, 1);
     let kernel = &mut program.kernels[0];
-    let load = |b: u32| {
-        Node::Load(Load {
-            buffer: BufferId(b),
-            index: vec![Affine::var(VarId(0))],
-            axes: vec![Access::Direct],
-            fill: 0.0,
-        })
-    };
     kernel.nodes = vec![
-        load(0),
-        load(1),
+        point_load(0),
+        point_load(1),
         Node::Unary(Unary::Exp, NodeId(1)),
         Node::Compare(Compare::Lt, NodeId(0), NodeId(2)),
         Node::Const(1.0),

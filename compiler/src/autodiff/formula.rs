@@ -58,6 +58,8 @@ pub enum FNode {
     FromWord(F),
     /// A uniform number from two words ([`Node::Unit`]).
     Unit(F, F),
+    /// `a b + c` rounded once ([`Node::MulAdd`]).
+    MulAdd(F, F, F),
 }
 
 /// Every node of `kernel` as a formula, by node id.
@@ -89,6 +91,7 @@ fn convert_region(kernel: &Kernel, region: &crate::ir::Region, formulas: &mut [O
             Node::Word(op, a, b) => Arc::new(FNode::Word(*op, get(formulas, *a), get(formulas, *b))),
             Node::FromWord(a) => Arc::new(FNode::FromWord(get(formulas, *a))),
             Node::Unit(hi, lo) => Arc::new(FNode::Unit(get(formulas, *hi), get(formulas, *lo))),
+            Node::MulAdd(a, b, c) => Arc::new(FNode::MulAdd(get(formulas, *a), get(formulas, *b), get(formulas, *c))),
             Node::Reduce(r) => {
                 convert_region(kernel, &r.region, formulas);
                 Arc::new(FNode::Reduce {
@@ -331,6 +334,7 @@ pub fn replace_shared(f: &F, by: &HashMap<usize, F>, memo: &mut HashMap<usize, F
         FNode::Word(op, a, b) => Some(FNode::Word(*op, new(a), new(b))),
         FNode::Unit(a, b) => Some(FNode::Unit(new(a), new(b))),
         FNode::Select(c, a, b) => Some(FNode::Select(new(c), new(a), new(b))),
+        FNode::MulAdd(a, b, c) => Some(FNode::MulAdd(new(a), new(b), new(c))),
         FNode::Reduce { op, vars, filter, body } => {
             Some(FNode::Reduce { op: *op, vars: vars.clone(), filter: filter.as_ref().map(&mut new), body: new(body) })
         }
@@ -354,7 +358,7 @@ pub fn children(f: &FNode) -> Vec<&F> {
         | FNode::Or(a, b)
         | FNode::Word(_, a, b)
         | FNode::Unit(a, b) => vec![a, b],
-        FNode::Select(c, a, b) => vec![c, a, b],
+        FNode::Select(c, a, b) | FNode::MulAdd(c, a, b) => vec![c, a, b],
         FNode::Reduce { filter, body, .. } => filter.iter().chain([body]).collect(),
     }
 }

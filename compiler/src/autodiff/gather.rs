@@ -456,6 +456,10 @@ impl Emitter<'_, '_> {
                 let (hi, lo) = (self.emit(b, hi, subst), self.emit(b, lo, subst));
                 b.push(Node::Unit(hi, lo))
             }
+            FNode::MulAdd(x, y, z) => {
+                let (x, y, z) = (self.emit(b, x, subst), self.emit(b, y, subst), self.emit(b, z, subst));
+                b.mul_add(x, y, z)
+            }
             FNode::Reduce { op, vars, filter, body } => {
                 let fresh: Vec<VarId> = vars.iter().map(|v| b.add_var(self.cx.kernel_vars[v.index()])).collect();
                 let mut inner = subst.clone();

@@ -22,6 +22,8 @@ pub mod gather;
 pub mod reverse;
 pub mod rules;
 pub mod tangent;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -180,6 +180,11 @@ impl Sweep<'_> {
                 self.contribute(x, a.only_where(c.clone(), a.value.clone()));
                 self.contribute(y, a.only_where(f::not(c.clone()), a.value.clone()));
             }
+            FNode::MulAdd(x, y, z) => {
+                self.contribute(x, a.with(f::mul(a.value.clone(), y.clone())));
+                self.contribute(y, a.with(f::mul(a.value.clone(), x.clone())));
+                self.contribute(z, a.clone());
+            }
             FNode::Reduce { op, vars, filter, body } => {
                 let filtered = |a: &Adjoint, value: F| match filter {
                     Some(flt) => a.only_where(flt.clone(), value),

@@ -79,6 +79,11 @@ pub fn tangent(value: &F, tangents: &TangentBuffers, direction: usize, memo: &mu
             let (dx, dy) = (dot(x), dot(y));
             f::select(c.clone(), dx, dy)
         }
+        FNode::MulAdd(x, y, z) => {
+            let (dx, dy, dz) = (dot(x), dot(y), dot(z));
+            let along_xy = f::add(f::mul(dx, y.clone()), f::mul(x.clone(), dy));
+            f::add(along_xy, dz)
+        }
         FNode::Reduce { op, vars, filter, body } => {
             let db = dot(body);
             if f::is_zero(&db) {

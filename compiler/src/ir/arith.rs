@@ -24,6 +24,9 @@ impl Arith for KernelBuilder {
     fn mul(&mut self, a: NodeId, b: NodeId) -> NodeId {
         self.binary(Binary::Mul, a, b)
     }
+    fn mul_add(&mut self, a: NodeId, b: NodeId, c: NodeId) -> NodeId {
+        KernelBuilder::mul_add(self, a, b, c)
+    }
     fn div(&mut self, a: NodeId, b: NodeId) -> NodeId {
         self.binary(Binary::Div, a, b)
     }

@@ -178,6 +178,14 @@ impl KernelBuilder {
         }
     }
 
+    /// `a b + c` rounded once ([`Node::MulAdd`]), folded where all three are constants.
+    pub fn mul_add(&mut self, a: NodeId, b: NodeId, c: NodeId) -> NodeId {
+        match (&self.nodes[a.index()], &self.nodes[b.index()], &self.nodes[c.index()]) {
+            (Node::Const(x), Node::Const(y), Node::Const(z)) => self.constant(x.mul_add(*y, *z)),
+            _ => self.push(Node::MulAdd(a, b, c)),
+        }
+    }
+
     /// A load of `buffer` at `index` (one per axis), placed as far out as its variables allow
     /// (no further out than the body for a pinned buffer).
     pub fn load(&mut self, buffer: BufferId, index: Vec<Affine>, axes: Vec<Access>, fill: f64) -> NodeId {

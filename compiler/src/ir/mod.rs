@@ -423,6 +423,10 @@ pub enum Node {
     /// ([`crate::lower::random::uniform_of`]). One node rather than its eight operations so
     /// that vector code can build it from the words' bits.
     Unit(NodeId, NodeId),
+    /// `a b + c` on numbers, rounded once (IEEE fused multiply-add): the math functions'
+    /// polynomials ([`crate::math::Arith::mul_add`]). Never made from a script's `a * b + c`,
+    /// which rounds twice.
+    MulAdd(NodeId, NodeId, NodeId),
 }
 
 impl Node {
@@ -437,7 +441,7 @@ impl Node {
             | Node::Or(a, b)
             | Node::Word(_, a, b)
             | Node::Unit(a, b) => vec![*a, *b],
-            Node::Select(c, a, b) => vec![*c, *a, *b],
+            Node::Select(c, a, b) | Node::MulAdd(c, a, b) => vec![*c, *a, *b],
             Node::Reduce(r) => r.filter.iter().copied().chain([r.value]).collect(),
         }
     }

@@ -101,6 +101,7 @@ fn node_text(program: &Program, node: &Node) -> String {
         Node::Word(op, a, b) => format!("{} {} {}", op.name(), v(*a), v(*b)),
         Node::FromWord(a) => format!("from_word {}", v(*a)),
         Node::Unit(hi, lo) => format!("unit {} {}", v(*hi), v(*lo)),
+        Node::MulAdd(a, b, c) => format!("muladd {} {} {}", v(*a), v(*b), v(*c)),
     }
 }
 

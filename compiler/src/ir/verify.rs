@@ -275,6 +275,12 @@ impl Verifier<'_> {
                 self.expect(*lo, Type::Word)?;
                 Type::Number
             }
+            Node::MulAdd(a, b, c) => {
+                number(a)?;
+                number(b)?;
+                number(c)?;
+                Type::Number
+            }
         })
     }
 }

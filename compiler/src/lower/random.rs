@@ -7,7 +7,7 @@
 
 use crate::ir::NodeId;
 use crate::ir::builder::KernelBuilder;
-use crate::math::{self, Scalar};
+use crate::math;
 use crate::model::Draw;
 use crate::ops::{Binary, Unary, WordOp};
 
@@ -102,9 +102,11 @@ pub fn uniform_of(hi: u32, lo: u32) -> f64 {
 /// What [`normal_pair`] computes from `words`, in plain Rust (the runtime's own draws).
 pub fn normal_pair_of(words: [u32; 4]) -> [f64; 2] {
     let (u1, u2) = (uniform_of(words[0], words[1]), uniform_of(words[2], words[3]));
-    let radius = (-2.0 * math::log(&mut Scalar, u1)).sqrt();
-    let (sin, cos) = math::sin_cos_turns(&mut Scalar, u2);
-    [radius * cos, radius * sin]
+    math::on_scalar(|s| {
+        let radius = (-2.0 * math::log(s, u1)).sqrt();
+        let (sin, cos) = math::sin_cos_turns(s, u2);
+        [radius * cos, radius * sin]
+    })
 }
 
 /// `floor(position / size)`, the block of `size` (2 or 4) neighbouring points that share a

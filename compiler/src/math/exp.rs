@@ -23,18 +23,17 @@ const HIGH: f64 = 710.0;
 pub fn exp<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
     let x = clamp(a, x, LOW, HIGH);
     let k = nearest_multiple(a, x, INV_LN2);
-    let ln2_hi = a.num(LN2_HI);
-    let ln2_lo = a.num(LN2_LO);
-    let k_hi = a.mul(k, ln2_hi);
-    let hi = a.sub(x, k_hi);
+    let (minus_ln2_hi, ln2_lo) = (a.num(-LN2_HI), a.num(LN2_LO));
+    // Exact: `k LN2_HI` is, and `x` is near it.
+    let hi = a.mul_add(k, minus_ln2_hi, x);
     let lo = a.mul(k, ln2_lo);
     let r = a.sub(hi, lo);
     // e^r = 1 + 2r / (R1(r) - r) with R1(r) = r coth(r/2), rewritten as fdlibm does to keep
     // the low part: 1 - ((lo - r c / (2 - c)) - hi) with c = r - r^2 R(r^2).
     let t = a.mul(r, r);
     let poly = horner(a, t, &P);
-    let t_poly = a.mul(t, poly);
-    let c = a.sub(r, t_poly);
+    let minus_t = a.neg(t);
+    let c = a.mul_add(minus_t, poly, r);
     let rc = a.mul(r, c);
     let two = a.num(2.0);
     let two_minus_c = a.sub(two, c);
@@ -71,9 +70,8 @@ pub fn exp_bounds<A: Bits>(a: &mut A, x: A::Num) -> (A::Num, A::Num, A::Cond) {
     let holds = a.less(magnitude, bounded);
     let k = nearest_multiple(a, x, INV_LN2);
     // `k * LN2` is off by at most 1e-13 where the bounds hold: nothing beside the polynomial's.
-    let ln2 = a.num(std::f64::consts::LN_2);
-    let k_ln2 = a.mul(k, ln2);
-    let r = a.sub(x, k_ln2);
+    let minus_ln2 = a.num(-std::f64::consts::LN_2);
+    let r = a.mul_add(k, minus_ln2, x);
     let polynomial = horner(a, r, &[1.0, 1.0, 1.0 / 2.0, 1.0 / 6.0]);
     let scale = a.pow2(k);
     let approximation = a.mul(polynomial, scale);

@@ -75,18 +75,16 @@ fn log_of_parts<A: Bits>(a: &mut A, x: A::Num, k: A::Num) -> A::Num {
     let z = a.mul(s, s);
     let w = a.mul(z, z);
     let odd = horner(a, w, &ODD);
-    let odd = a.mul(z, odd);
     let even = horner(a, w, &EVEN);
     let even = a.mul(w, even);
-    let r = a.add(odd, even);
+    let r = a.mul_add(z, odd, even);
     let f_half = a.mul(half, f);
     let hfsq = a.mul(f_half, f);
     // k ln2_hi - ((hfsq - (s (hfsq + R) + k ln2_lo)) - f)
     let hfsq_r = a.add(hfsq, r);
-    let s_term = a.mul(s, hfsq_r);
     let ln2_lo = a.num(LN2_LO);
     let k_lo = a.mul(k, ln2_lo);
-    let small_terms = a.add(s_term, k_lo);
+    let small_terms = a.mul_add(s, hfsq_r, k_lo);
     let correction = a.sub(hfsq, small_terms);
     let correction = a.sub(correction, f);
     let ln2_hi = a.num(LN2_HI);

@@ -39,9 +39,9 @@ const C: [f64; 6] = [
 /// `(k mod 4, y0, y1)` with `x = k pi/2 + y0 + y1`.
 fn reduce<A: Bits>(a: &mut A, x: A::Num) -> [A::Num; 3] {
     let k = nearest_multiple(a, x, INV_PIO2);
-    let pio2_1 = a.num(PIO2_1);
-    let k_1 = a.mul(k, pio2_1);
-    let r = a.sub(x, k_1);
+    // Exact: `k PIO2_1` is, and `x` is near it.
+    let minus_pio2_1 = a.num(-PIO2_1);
+    let r = a.mul_add(k, minus_pio2_1, x);
     let (r, _) = subtract_piece(a, k, r, PIO2_2, PIO2_2T);
     let (r, w) = subtract_piece(a, k, r, PIO2_3, PIO2_3T);
     let y0 = a.sub(r, w);
@@ -79,16 +79,14 @@ fn sin_kernel<A: Arith>(a: &mut A, y0: A::Num, y1: Option<A::Num>) -> A::Num {
     let s1 = a.num(S1);
     let Some(y1) = y1 else {
         // y0 + v (S1 + z r)
-        let zr = a.mul(z, r);
-        let sum = a.add(s1, zr);
-        let tail = a.mul(v, sum);
-        return a.add(y0, tail);
+        let sum = a.mul_add(z, r, s1);
+        return a.mul_add(v, sum, y0);
     };
     // y0 - ((z (y1/2 - v r) - y1) - v S1)
     let half = a.num(0.5);
     let half_y1 = a.mul(half, y1);
-    let vr = a.mul(v, r);
-    let inner = a.sub(half_y1, vr);
+    let minus_v = a.neg(v);
+    let inner = a.mul_add(minus_v, r, half_y1);
     let inner = a.mul(z, inner);
     let inner = a.sub(inner, y1);
     let v_s1 = a.mul(v, s1);
@@ -108,15 +106,15 @@ fn cos_kernel<A: Arith>(a: &mut A, y0: A::Num, y1: Option<A::Num>) -> A::Num {
     let w = a.sub(one, hz);
     let lost = a.sub(one, w);
     let lost = a.sub(lost, hz);
-    let zr = a.mul(z, r);
     let tail = match y1 {
         Some(y1) => {
+            let zr = a.mul(z, r);
             let y0y1 = a.mul(y0, y1);
-            a.sub(zr, y0y1)
+            let tail = a.sub(zr, y0y1);
+            a.add(lost, tail)
         }
-        None => zr,
+        None => a.mul_add(z, r, lost),
     };
-    let tail = a.add(lost, tail);
     a.add(w, tail)
 }
 
@@ -131,9 +129,8 @@ pub fn sin_cos<A: Bits>(a: &mut A, x: A::Num) -> (A::Num, A::Num) {
 /// only `2 pi r` rounds (once), which puts the results within 2 ulp. Box–Muller's angle.
 pub fn sin_cos_turns<A: Arith>(a: &mut A, u: A::Num) -> (A::Num, A::Num) {
     let k = nearest_multiple(a, u, 4.0);
-    let quarter = a.num(0.25);
-    let whole = a.mul(k, quarter);
-    let r = a.sub(u, whole);
+    let minus_quarter = a.num(-0.25);
+    let r = a.mul_add(k, minus_quarter, u);
     let two_pi = a.num(2.0 * std::f64::consts::PI);
     let y = a.mul(r, two_pi);
     let quadrant = modulo(a, k, 4.0);

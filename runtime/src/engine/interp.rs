@@ -147,6 +147,7 @@ impl Frame<'_> {
                     self.get(*b)
                 }
             }
+            Node::MulAdd(a, b, c) => self.get(*a).mul_add(self.get(*b), self.get(*c)),
             Node::Reduce(reduction) => self.reduce(reduction),
             Node::WordConst(w) => f64::from(*w),
             Node::ToWord(a) => f64::from(to_word(self.get(*a))),

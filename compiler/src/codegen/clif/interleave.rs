@@ -81,6 +81,9 @@ impl Arith for Interleaved<'_, '_> {
     fn mul(&mut self, a: Many, b: Many) -> Many {
         self.each(&[a, b], |e, v| e.mul(v[0], v[1]))
     }
+    fn mul_add(&mut self, a: Many, b: Many, c: Many) -> Many {
+        self.each(&[a, b, c], |e, v| e.mul_add(v[0], v[1], v[2]))
+    }
     fn div(&mut self, a: Many, b: Many) -> Many {
         self.each(&[a, b], |e, v| e.div(v[0], v[1]))
     }

@@ -83,6 +83,9 @@ impl Arith for Emit<'_, '_> {
     fn mul(&mut self, a: Value, b: Value) -> Value {
         self.t.b.ins().fmul(a, b)
     }
+    fn mul_add(&mut self, a: Value, b: Value, c: Value) -> Value {
+        self.t.b.ins().fma(a, b, c)
+    }
     fn div(&mut self, a: Value, b: Value) -> Value {
         self.t.b.ins().fdiv(a, b)
     }

@@ -601,6 +601,10 @@ impl<'a> Translator<'a> {
                 let (c, a, b) = (self.get(*c), self.get(*a), self.get(*b));
                 self.b.ins().select(c, a, b)
             }
+            Node::MulAdd(a, b, c) => {
+                let (a, b, c) = (self.get(*a), self.get(*b), self.get(*c));
+                self.b.ins().fma(a, b, c)
+            }
             Node::Reduce(r) => self.reduce(r),
             Node::WordConst(w) => self.b.ins().iconst(types::I32, i64::from(*w)),
             Node::ToWord(a) => {

@@ -538,7 +538,8 @@ impl Translator<'_> {
             | Node::And(..)
             | Node::Or(..)
             | Node::Not(_)
-            | Node::Select(..)) => {
+            | Node::Select(..)
+            | Node::MulAdd(..)) => {
                 let operands: Vec<Value> = node.operands().iter().map(|a| self.lane(*a, lanes)).collect();
                 self.lane_operation(node, &operands)
             }
@@ -666,6 +667,7 @@ impl Translator<'_> {
             (Node::Or(..), &[a, b]) => self.b.ins().bor(a, b),
             (Node::Not(_), &[a]) => self.b.ins().bnot(a),
             (Node::Select(..), &[c, a, b]) => self.lane_select(c, a, b),
+            (Node::MulAdd(..), &[a, b, c]) => self.b.ins().fma(a, b, c),
             _ => unreachable!("lane_operation is given an operation and its operands"),
         }
     }

@@ -226,6 +226,7 @@ impl Writer<'_> {
             Node::Or(a, b) => (Type::Boolean, format!("{} || {}", v(a), v(b))),
             Node::Not(a) => (Type::Boolean, format!("!{}", v(a))),
             Node::Select(c, a, b) => (self.types[a.index()], format!("{} ? {} : {}", v(c), v(a), v(b))),
+            Node::MulAdd(a, b, c) => (Type::Number, format!("fma({}, {}, {})", v(a), v(b), v(c))),
             Node::Reduce(reduction) => (Type::Number, self.reduce(id, reduction)?),
             Node::WordConst(word) => (Type::Word, format!("{word}U")),
             Node::ToWord(a) => (Type::Word, format!("noether_to_word({})", v(a))),

@@ -49,6 +49,9 @@ impl Arith for Printer {
     fn mul(&mut self, a: usize, b: usize) -> usize {
         self.named(&format!("t{a} * t{b}"))
     }
+    fn mul_add(&mut self, a: usize, b: usize, c: usize) -> usize {
+        self.named(&format!("fma(t{a}, t{b}, t{c})"))
+    }
     fn div(&mut self, a: usize, b: usize) -> usize {
         self.named(&format!("t{a} / t{b}"))
     }
