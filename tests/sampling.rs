@@ -331,13 +331,16 @@ fn spin_rows_of_any_length_make_the_same_chain() {
                 );
                 let model = compile(&text);
                 let reference = chain(&sampled(&model, Backend::Interp, EngineOptions::default()));
-                for threads in [1, 2, 3] {
+                for (threads, without_avx512) in [(1, false), (2, false), (3, false), (2, true)] {
                     let options = EngineOptions {
                         threads: Some(threads),
                         min_parallel_points: Some(1),
+                        without_avx512,
                         ..EngineOptions::default()
                     };
-                    let what = format!("{sampler} on {shape} with W = {width}, jit on {threads} threads");
+                    let what = format!(
+                        "{sampler} on {shape} with W = {width}, jit on {threads} threads (without AVX-512: {without_avx512})"
+                    );
                     assert_same_chain(&reference, &chain(&sampled(&model, Backend::Jit, options)), &what);
                 }
             }

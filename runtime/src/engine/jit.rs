@@ -37,9 +37,17 @@ pub(crate) struct Jit {
     /// Kernels visiting fewer points (see `Kernel::work`) run on the calling thread: waking
     /// workers would cost more.
     min_parallel_points: usize,
-    /// Compile eligible kernels to SIMD code (off: scalar code only, for comparisons).
-    vectorize: bool,
+    instructions: Instructions,
     code: Code,
+}
+
+/// Which instructions the JIT may use (fewer only for comparisons and tests).
+#[derive(Clone, Copy)]
+struct Instructions {
+    /// Compile eligible kernels to SIMD code (off: scalar code only).
+    vectors: bool,
+    /// Use AVX-512 where the processor has it.
+    avx512: bool,
 }
 
 /// One program's kernels as machine code.
@@ -82,9 +90,10 @@ impl Jit {
             .then(|| Workers::new(threads))
             .transpose()
             .map_err(|e| failed("starting threads", e.to_string()))?;
-        let vectorize = !options.scalar_only;
-        let code = compile(program, vectorize)?;
-        Ok(Jit { workers, min_parallel_points: options.min_parallel_points.unwrap_or(1 << 14), vectorize, code })
+        let instructions = Instructions { vectors: !options.scalar_only, avx512: !options.without_avx512 };
+        let code = compile(program, instructions)?;
+        let min_parallel_points = options.min_parallel_points.unwrap_or(1 << 14);
+        Ok(Jit { workers, min_parallel_points, instructions, code })
     }
 
     fn call(&self, kernel: usize, spec: &Kernel, table: &Table) {
@@ -120,10 +129,10 @@ impl Jit {
     }
 }
 
-/// Compiles every kernel of `program`, to vector code where `vectorize` allows.
-fn compile(program: Arc<Program>, vectorize: bool) -> Result<Code, EngineError> {
-    let isa = target_isa("speed")?;
-    let as_emitted = target_isa("none")?;
+/// Compiles every kernel of `program`, to vector code where `instructions` allow.
+fn compile(program: Arc<Program>, instructions: Instructions) -> Result<Code, EngineError> {
+    let isa = target_isa("speed", instructions)?;
+    let as_emitted = target_isa("none", instructions)?;
     let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
     for (name, op) in MATH_FUNCTIONS {
         builder.symbol(name, math_function(op));
@@ -144,7 +153,7 @@ fn compile(program: Arc<Program>, vectorize: bool) -> Result<Code, EngineError> 
                 &codegen::kernel_signature(module.target_config().default_call_conv),
             )
             .map_err(|e| EngineError::in_kernel("jit", &kernel.name, e.to_string()))?;
-        let mut attempt = vectorize;
+        let mut attempt = instructions.vectors;
         loop {
             // A failure here is a compiler bug; even a panic becomes an error naming the kernel.
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -176,23 +185,28 @@ fn compile(program: Arc<Program>, vectorize: bool) -> Result<Code, EngineError> 
     Ok(Code { program, kernels, work, _module: module })
 }
 
-/// Cranelift for this machine, with `opt_level` set to `opt_level`.
-///
-/// Without AVX-512DQ where the machine has it: Cranelift then lowers every `i64x2` multiply to
-/// `vpmullq` (three micro-ops, 15 cycles' latency), and that rule outranks the one turning a
-/// product of zero-extended words, each round of a vectorised Philox draw, into one `pmuludq`.
-/// Nothing else in Cranelift uses AVX-512DQ; GBM's forward run is a quarter faster without it.
-fn target_isa(opt_level: &str) -> Result<Arc<dyn TargetIsa>, EngineError> {
+/// Cranelift for this machine, with `opt_level` set to `opt_level`, AVX-512 left unused unless
+/// `instructions` allow it.
+fn target_isa(opt_level: &str, instructions: Instructions) -> Result<Arc<dyn TargetIsa>, EngineError> {
     let setup = |message: String| failed("setting up Cranelift", message);
     let mut flags = settings::builder();
     for (name, value) in [("opt_level", opt_level), ("use_colocated_libcalls", "false"), ("is_pic", "false")] {
         flags.set(name, value).map_err(|e| setup(e.to_string()))?;
     }
     let mut isa = cranelift_native::builder().map_err(|e| setup(format!("this machine is not supported: {e}")))?;
-    if cfg!(target_arch = "x86_64") {
-        isa.set("has_avx512dq", "false").map_err(|e| setup(e.to_string()))?;
+    if cfg!(target_arch = "x86_64") && !instructions.avx512 {
+        for extension in ["f", "dq", "vl", "bitalg", "vbmi", "vnni"] {
+            isa.set(&format!("has_avx512{extension}"), "false").map_err(|e| setup(e.to_string()))?;
+        }
     }
     isa.finish(settings::Flags::new(flags)).map_err(|e| setup(e.to_string()))
+}
+
+/// Whether Cranelift multiplies 64-bit vector lanes in one instruction for `isa` (`vpmullq`).
+fn multiplies_wide_lanes(isa: &dyn TargetIsa) -> bool {
+    let flags = isa.isa_flags();
+    let has = |name: &str| flags.iter().any(|flag| flag.name == name && flag.as_bool() == Some(true));
+    has("has_avx512dq") && has("has_avx512vl")
 }
 
 /// How to compile one kernel: whether to try vector code, and the unoptimising Cranelift that
@@ -223,7 +237,7 @@ fn compile_kernel(
         builder_context,
         &mut ModuleImports { module },
         frontend,
-        Options { vectorize: target.vectorize },
+        Options { vectorize: target.vectorize, wide_products: multiplies_wide_lanes(target.as_emitted) },
     )
     .map_err(|e| e.message)?;
     if !translated.vectorized {
@@ -297,7 +311,7 @@ impl Kernels for Jit {
     }
 
     fn switch(&mut self, program: Arc<Program>) -> Result<(), EngineError> {
-        self.code = compile(program, self.vectorize)?;
+        self.code = compile(program, self.instructions)?;
         Ok(())
     }
 }

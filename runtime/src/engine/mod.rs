@@ -268,6 +268,9 @@ pub struct EngineOptions {
     pub min_parallel_points: Option<usize>,
     /// Whether the JIT may use vector instructions (default yes; results are the same).
     pub scalar_only: bool,
+    /// Whether the JIT leaves AVX-512 unused where the processor has it (default: it uses it;
+    /// results are the same): the code other x86 processors run, for tests.
+    pub without_avx512: bool,
     /// The most bytes the simulator may hold (default: what the system has available). A model
     /// whose run, or a gradient whose buffers and stored states, would need more is refused
     /// before allocating; see [`crate::memory`].

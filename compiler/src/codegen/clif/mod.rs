@@ -60,6 +60,11 @@ pub(crate) const READ_ONLY: MemFlagsData = MemFlagsData::trusted().with_readonly
 pub struct Options {
     /// Run interiors two points at a time where possible.
     pub vectorize: bool,
+    /// The target multiplies 64-bit lanes in one instruction (x86's AVX-512DQ and VL
+    /// `vpmullq`): a vectorised Philox round then multiplies its words by the round's constant
+    /// without widening the constant, from the even and odd lanes of its counters' words (see
+    /// `vector`).
+    pub wide_products: bool,
 }
 
 /// What the translation of a kernel says about compiling it.
@@ -75,7 +80,7 @@ pub struct Translated {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { vectorize: true }
+        Options { vectorize: true, wide_products: false }
     }
 }
 

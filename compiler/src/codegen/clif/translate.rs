@@ -48,6 +48,10 @@ pub(super) struct Translator<'a> {
     pub products: HashMap<(Value, Value), Value>,
     /// The low and high words of four counters' products (two pairs of pairs), by operands.
     pub joint_products: HashMap<(Value, Value), [Value; 2]>,
+    /// The word constants of the vector loop (splatted row values), by value.
+    pub word_constants: HashMap<Value, u32>,
+    /// How vectors of joint words order their counters, where not straight (see `vector`).
+    pub word_orders: HashMap<Value, super::vector::WordOrder>,
     /// The vector loop's strided row addresses at the current point, by row and step.
     pub addresses: HashMap<(Value, i64), Value>,
     /// The vector loop's loads of two neighbouring elements, by row and offset.
@@ -108,6 +112,8 @@ impl<'a> Translator<'a> {
             splats: HashMap::new(),
             products: HashMap::new(),
             joint_products: HashMap::new(),
+            word_constants: HashMap::new(),
+            word_orders: HashMap::new(),
             addresses: HashMap::new(),
             wide_loads: HashMap::new(),
             vectorized: false,

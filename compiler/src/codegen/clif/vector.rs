@@ -14,7 +14,10 @@
 //! *paired* values are computed on the lanes of two blocks, and each vector of two points
 //! reads its block's lane. The words of each two groups of blocks share one `i32x4` (*joint*
 //! words), so a Philox round's additions and exclusive ors serve four counters and its
-//! products take two `pmuludq` per multiplier, their halves gathered by one `shufps` each.
+//! products take two 64-bit multiplies per multiplier, their halves gathered by one `shufps`
+//! each: `vpmullq` of the words' even and odd lanes by the constant, where the target has it
+//! (their halves then come in another order, [`WordOrder`]), else `pmuludq` of both operands
+//! widened.
 //! A loop body interleaves several vectors' independent chains, which is why such functions
 //! are compiled as emitted (`Translated::vectorized`); math functions and the bounds of a
 //! deferred `exp` are interleaved operation by operation (`interleave`).
@@ -36,6 +39,32 @@ const LANES: types::Type = types::F64X2;
 const MASKS: types::Type = types::I64X2;
 /// Words of the two points in lanes 0 and 1 (lanes 2 and 3 are unused).
 const WORDS: types::Type = types::I32X4;
+
+/// How a vector of joint words (see the module docs) orders its four counters. A product by a
+/// constant multiplies the even lanes' counters in one 64-bit multiply and the odd lanes' in
+/// another (`Options::wide_products`), so its halves come in the other order; in a Philox
+/// round each product's halves meet only words of their own order, so the order alternates
+/// with no shuffle until the words become numbers, which want them straight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WordOrder {
+    /// The same word in every lane (a row value): any order.
+    Any,
+    /// Counters 0, 1, 2, 3.
+    Straight,
+    /// Counters 0, 2, 1, 3.
+    Swapped,
+}
+
+impl WordOrder {
+    /// The order of a product's halves by even and odd lanes, from its factor's.
+    fn swapped(self) -> WordOrder {
+        match self {
+            WordOrder::Any => WordOrder::Any,
+            WordOrder::Straight => WordOrder::Swapped,
+            WordOrder::Swapped => WordOrder::Straight,
+        }
+    }
+}
 
 /// A row of a buffer: the buffer and the indices of its other axes (the row's own is blank).
 pub(super) type WideRow = (BufferId, Vec<Affine>);
@@ -468,7 +497,9 @@ impl Translator<'_> {
             let splat = if let Node::WordConst(w) = self.kernel.node(id) {
                 self.word_constant(*w)
             } else if makes_word(self.kernel.node(id)) {
-                self.b.ins().splat(WORDS, scalar)
+                let splat = self.b.ins().splat(WORDS, scalar);
+                self.word_orders.insert(splat, WordOrder::Any);
+                splat
             } else if self.kernel.node(id).is_boolean() {
                 // A condition becomes a mask: all ones where true.
                 let wide = self.b.ins().uextend(types::I64, scalar);
@@ -589,11 +620,12 @@ impl Translator<'_> {
                 return;
             }
             if matches!(node, Node::FromWord(_) | Node::Unit(..)) {
+                let widened: Vec<Vec<[Value; 2]>> = joint_words
+                    .iter()
+                    .map(|words| node.operands().iter().map(|word| self.groups_of_words(words[word])).collect())
+                    .collect();
                 for (group, pairs) in pairs.iter_mut().enumerate() {
-                    let mut widened = node.operands().into_iter().map(|word| {
-                        let words = joint_words[group / 2][&word];
-                        if group % 2 == 0 { self.b.ins().uwiden_low(words) } else { self.b.ins().uwiden_high(words) }
-                    });
+                    let mut widened = widened[group / 2].iter().map(|halves| halves[group % 2]);
                     let value = match (widened.next(), widened.next()) {
                         (Some(hi), Some(lo)) => self.unit_of_words(hi, lo, MASKS),
                         (Some(wide), None) => self.numbers_of_words(wide),
@@ -735,6 +767,16 @@ impl Translator<'_> {
                 let (first, second) = (self.word_bits(pairs[0][a]), self.word_bits(pairs[1][a]));
                 self.gather_words(first, second, [0, 2, 4, 6])
             }
+            Node::Word(op @ (WordOp::Add | WordOp::Xor), a, b) => {
+                let (a, b) = (self.lane(*a, joint), self.lane(*b, joint));
+                let order = match (self.word_order(a), self.word_order(b)) {
+                    (WordOrder::Any, order) | (order, _) => order,
+                };
+                let (a, b) = (self.in_order(a, order), self.in_order(b, order));
+                let value = self.word_operation(*op, a, b, true);
+                self.word_orders.insert(value, order);
+                value
+            }
             Node::Word(op, a, b) => {
                 let (a, b) = (self.lane(*a, joint), self.lane(*b, joint));
                 self.word_operation(*op, a, b, true)
@@ -755,20 +797,88 @@ impl Translator<'_> {
         }
     }
 
-    /// The low (`half` 0) or high (`half` 1) words of the four lanes' 64-bit products `a b`:
-    /// two `pmuludq` (lanes 0 and 1, lanes 2 and 3), shared with the other half's node.
+    /// The low (`half` 0) or high (`half` 1) words of the four lanes' 64-bit products `a b`,
+    /// shared with the other half's node: two 64-bit multiplies, their halves gathered by one
+    /// `shufps` each. By a constant where the target multiplies 64-bit lanes whole
+    /// (`Options::wide_products`): the words of the even and odd lanes (masked, shifted) times
+    /// the constant widened once, so the halves come in the other order (see [`WordOrder`]).
+    /// Otherwise two `pmuludq`, which Cranelift makes only from both operands widened (lanes 0
+    /// and 1, lanes 2 and 3; each widening a `pshufd`).
     fn joint_product_half(&mut self, a: Value, b: Value, half: usize) -> Value {
         if let Some(halves) = self.joint_products.get(&(a, b)) {
             return halves[half];
         }
-        let (low_a, low_b) = (self.b.ins().uwiden_low(a), self.b.ins().uwiden_low(b));
-        let low = self.b.ins().imul(low_a, low_b);
-        let (high_a, high_b) = (self.b.ins().uwiden_high(a), self.b.ins().uwiden_high(b));
-        let high = self.b.ins().imul(high_a, high_b);
-        let (low, high) = (self.reinterpret(WORDS, low), self.reinterpret(WORDS, high));
-        let halves = [self.gather_words(low, high, [0, 2, 4, 6]), self.gather_words(low, high, [1, 3, 5, 7])];
+        let constant = [(b, a), (a, b)].into_iter().find_map(|(c, x)| Some((*self.word_constants.get(&c)?, x)));
+        let (halves, order) = match constant {
+            Some((w, x)) if self.options.wide_products => {
+                let order = self.word_order(x);
+                let wide = self.reinterpret(MASKS, x);
+                let low_words = self.wide_constant(0xFFFF_FFFF);
+                let even = self.b.ins().band(wide, low_words);
+                let odd = self.b.ins().ushr_imm_u(wide, 32);
+                let multiplier = self.wide_constant(u64::from(w));
+                let (even, odd) = (self.b.ins().imul(even, multiplier), self.b.ins().imul(odd, multiplier));
+                (self.product_halves(even, odd), order.swapped())
+            }
+            _ => {
+                let (a, b) = (self.in_order(a, WordOrder::Straight), self.in_order(b, WordOrder::Straight));
+                let (low_a, low_b) = (self.b.ins().uwiden_low(a), self.b.ins().uwiden_low(b));
+                let low = self.b.ins().imul(low_a, low_b);
+                let (high_a, high_b) = (self.b.ins().uwiden_high(a), self.b.ins().uwiden_high(b));
+                let high = self.b.ins().imul(high_a, high_b);
+                (self.product_halves(low, high), WordOrder::Straight)
+            }
+        };
+        for value in halves {
+            self.word_orders.insert(value, order);
+        }
         self.joint_products.insert((a, b), halves);
         halves[half]
+    }
+
+    /// The low words and the high words of the 64-bit products in `first`'s and `second`'s
+    /// lanes, in that order.
+    fn product_halves(&mut self, first: Value, second: Value) -> [Value; 2] {
+        let (first, second) = (self.reinterpret(WORDS, first), self.reinterpret(WORDS, second));
+        [self.gather_words(first, second, [0, 2, 4, 6]), self.gather_words(first, second, [1, 3, 5, 7])]
+    }
+
+    /// The joint words `v` of two groups as 64-bit lanes, each group's two: counters 0 and 1
+    /// (the first group), 2 and 3. Words in swapped order have them in their even and odd lanes.
+    fn groups_of_words(&mut self, v: Value) -> [Value; 2] {
+        if self.word_order(v) == WordOrder::Swapped {
+            let wide = self.reinterpret(MASKS, v);
+            let low_words = self.wide_constant(0xFFFF_FFFF);
+            return [self.b.ins().band(wide, low_words), self.b.ins().ushr_imm_u(wide, 32)];
+        }
+        [self.b.ins().uwiden_low(v), self.b.ins().uwiden_high(v)]
+    }
+
+    /// How the vector of joint words `v` orders its counters.
+    fn word_order(&self, v: Value) -> WordOrder {
+        self.word_orders.get(&v).copied().unwrap_or(WordOrder::Straight)
+    }
+
+    /// The joint words `v` in `order` (one `pshufd` if they are in the other).
+    pub fn in_order(&mut self, v: Value, order: WordOrder) -> Value {
+        let current = self.word_order(v);
+        if current == order || current == WordOrder::Any || order == WordOrder::Any {
+            return v;
+        }
+        let mask: Vec<u8> = [0u8, 2, 1, 3].iter().flat_map(|&lane| (0..4).map(move |byte| 4 * lane + byte)).collect();
+        let mask = self.b.func.dfg.immediates.push(ConstantData::from(mask.as_slice()));
+        let bytes = self.reinterpret(types::I8X16, v);
+        let swapped = self.b.ins().shuffle(bytes, bytes, mask);
+        let swapped = self.reinterpret(WORDS, swapped);
+        self.word_orders.insert(swapped, order);
+        swapped
+    }
+
+    /// `w` in both 64-bit lanes.
+    fn wide_constant(&mut self, w: u64) -> Value {
+        let bytes: Vec<u8> = (0..2).flat_map(|_| w.to_le_bytes()).collect();
+        let handle = self.b.func.dfg.constants.insert(ConstantData::from(bytes));
+        self.b.ins().vconst(MASKS, handle)
     }
 
     /// The 32-bit lanes `from` of `first` (0 to 3) and `second` (4 to 7), two from each, in
@@ -787,7 +897,10 @@ impl Translator<'_> {
     fn word_constant(&mut self, w: u32) -> Value {
         let bytes: Vec<u8> = (0..4).flat_map(|_| w.to_le_bytes()).collect();
         let handle = self.b.func.dfg.constants.insert(ConstantData::from(bytes));
-        self.b.ins().vconst(WORDS, handle)
+        let v = self.b.ins().vconst(WORDS, handle);
+        self.word_constants.insert(v, w);
+        self.word_orders.insert(v, WordOrder::Any);
+        v
     }
 
     /// `v` as `to` (floats as integers, masks as floats, ...), lane bits unchanged.
