@@ -12,7 +12,7 @@ use noether::compiler::ir::{
     VarId,
 };
 use noether::compiler::ops::{Binary, Unary};
-use noether::runtime::engine::{self, Backend, EngineOptions};
+use noether::runtime::engine::{self, Backend, EngineOptions, InstructionSet};
 
 /// The element of buffer `b` at the kernel's point.
 fn point_load(b: u32) -> Node {
@@ -199,6 +199,7 @@ fn check_on<const N: usize>(
         ("the JIT, lanes", Backend::Jit, jit(1, false)),
         ("the JIT, one point at a time", Backend::Jit, jit(1, true)),
         ("the JIT, three threads", Backend::Jit, EngineOptions { min_parallel_points: Some(1), ..jit(3, false) }),
+        ("the JIT, x86-64-v2", Backend::Jit, EngineOptions { instructions: InstructionSet::Baseline, ..jit(1, false) }),
         #[cfg(feature = "opencl")]
         ("OpenCL", Backend::OpenCl, EngineOptions::default()),
     ];
@@ -678,6 +679,7 @@ fn fused_multiply_adds_round_once_on_every_engine() {
         ("the JIT, lanes", Backend::Jit, jit(1, false)),
         ("the JIT, one point at a time", Backend::Jit, jit(1, true)),
         ("the JIT, three threads", Backend::Jit, jit(3, false)),
+        ("the JIT, x86-64-v2", Backend::Jit, EngineOptions { instructions: InstructionSet::Baseline, ..jit(1, false) }),
         #[cfg(feature = "opencl")]
         ("OpenCL", Backend::OpenCl, EngineOptions::default()),
     ];

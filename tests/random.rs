@@ -6,6 +6,7 @@ use std::sync::Arc;
 use noether::compiler::ir::builder::KernelBuilder;
 use noether::compiler::ir::{Access, Affine, BufferId, Node, Output, ProcId, Program, VarId};
 use noether::compiler::lower::random::{philox, uniform, word_of};
+use noether::runtime::engine::InstructionSet::{Baseline, Native, NoAvx512};
 use noether::runtime::engine::{self, Backend, Engine, EngineOptions};
 
 use crate::support;
@@ -175,11 +176,11 @@ fn noise_normals_have_the_moments_and_distribution_of_standard_normals() {
 /// numbers (not all zero).
 fn assert_drawn_alike(text: &str, label: &str, states: &[&str]) {
     let model = support::model(text);
-    let run = |backend, threads, without_avx512| {
+    let run = |backend, threads, instructions| {
         let options = EngineOptions {
             threads: Some(threads),
             min_parallel_points: Some(16),
-            without_avx512,
+            instructions,
             ..EngineOptions::default()
         };
         let mut sim = model.simulator_with(backend, options).unwrap_or_else(|f| panic!("{f:?}"));
@@ -187,17 +188,20 @@ fn assert_drawn_alike(text: &str, label: &str, states: &[&str]) {
         let bits = |name| sim.state(name).expect("state").iter().map(|z| z.to_bits()).collect::<Vec<u64>>();
         states.iter().map(|name| bits(*name)).collect::<Vec<_>>()
     };
-    let reference = run(Backend::Interp, 1, false);
+    let reference = run(Backend::Interp, 1, Native);
     for (name, values) in states.iter().zip(&reference) {
         assert!(values.iter().any(|&z| z != 0), "{label}: nothing drawn into {name}");
     }
     // Without AVX-512 a Philox round's products take another path (see `codegen::clif::vector`).
-    for (threads, without_avx512) in [(1, false), (2, false), (3, false), (2, true)] {
-        let drawn = run(Backend::Jit, threads, without_avx512);
+    let runs = [(1, Native), (2, Native), (3, Native), (2, NoAvx512), (1, Baseline)];
+    for (threads, instructions) in runs {
+        let drawn = run(Backend::Jit, threads, instructions);
         for ((name, jit), reference) in states.iter().zip(drawn).zip(&reference) {
             let first = jit.iter().zip(reference).position(|(a, b)| a != b);
-            let without = if without_avx512 { " without AVX-512" } else { "" };
-            assert!(first.is_none(), "{label}, {threads} threads{without}: element {first:?} of {name} differs");
+            assert!(
+                first.is_none(),
+                "{label}, {threads} threads, {instructions:?}: element {first:?} of {name} differs"
+            );
         }
     }
 }

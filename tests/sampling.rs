@@ -5,6 +5,7 @@
 //! autocorrelation; seeds are fixed, so a failure is reproducible. Then every sampler's chain is
 //! the same on every engine and thread count.
 
+use noether::runtime::engine::InstructionSet::{Baseline, Native, NoAvx512};
 use noether::{Backend, EngineOptions, Model, Simulator, Source};
 
 /// Batches a series is cut into for its standard error.
@@ -331,16 +332,16 @@ fn spin_rows_of_any_length_make_the_same_chain() {
                 );
                 let model = compile(&text);
                 let reference = chain(&sampled(&model, Backend::Interp, EngineOptions::default()));
-                for (threads, without_avx512) in [(1, false), (2, false), (3, false), (2, true)] {
+                let runs = [(1, Native), (2, Native), (3, Native), (2, NoAvx512), (1, Baseline)];
+                for (threads, instructions) in runs {
                     let options = EngineOptions {
                         threads: Some(threads),
                         min_parallel_points: Some(1),
-                        without_avx512,
+                        instructions,
                         ..EngineOptions::default()
                     };
-                    let what = format!(
-                        "{sampler} on {shape} with W = {width}, jit on {threads} threads (without AVX-512: {without_avx512})"
-                    );
+                    let what =
+                        format!("{sampler} on {shape} with W = {width}, jit on {threads} threads, {instructions:?}");
                     assert_same_chain(&reference, &chain(&sampled(&model, Backend::Jit, options)), &what);
                 }
             }

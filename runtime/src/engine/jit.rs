@@ -25,7 +25,7 @@ use noether_compiler::ops::{Binary, Unary};
 
 use super::host::{Buffers, Kernels};
 use super::workers::Workers;
-use super::{EngineError, EngineOptions};
+use super::{EngineError, EngineOptions, InstructionSet};
 
 /// `extern "C" fn(buffers, lo, hi)`, see [`noether_compiler::codegen`].
 type KernelFn = unsafe extern "C" fn(*const *mut f64, i64, i64);
@@ -46,8 +46,8 @@ pub(crate) struct Jit {
 struct Instructions {
     /// Compile eligible kernels to SIMD code (off: scalar code only).
     vectors: bool,
-    /// Use AVX-512 where the processor has it.
-    avx512: bool,
+    /// Which of the processor's extensions.
+    set: InstructionSet,
 }
 
 /// One program's kernels as machine code.
@@ -90,7 +90,7 @@ impl Jit {
             .then(|| Workers::new(threads))
             .transpose()
             .map_err(|e| failed("starting threads", e.to_string()))?;
-        let instructions = Instructions { vectors: !options.scalar_only, avx512: !options.without_avx512 };
+        let instructions = Instructions { vectors: !options.scalar_only, set: options.instructions };
         let code = compile(program, instructions)?;
         let min_parallel_points = options.min_parallel_points.unwrap_or(1 << 14);
         Ok(Jit { workers, min_parallel_points, instructions, code })
@@ -185,8 +185,8 @@ fn compile(program: Arc<Program>, instructions: Instructions) -> Result<Code, En
     Ok(Code { program, kernels, work, _module: module })
 }
 
-/// Cranelift for this machine, with `opt_level` set to `opt_level`, AVX-512 left unused unless
-/// `instructions` allow it.
+/// Cranelift for this machine, with `opt_level` set to `opt_level`, its x86 extensions limited
+/// to `instructions.set`.
 fn target_isa(opt_level: &str, instructions: Instructions) -> Result<Arc<dyn TargetIsa>, EngineError> {
     let setup = |message: String| failed("setting up Cranelift", message);
     let mut flags = settings::builder();
@@ -194,10 +194,17 @@ fn target_isa(opt_level: &str, instructions: Instructions) -> Result<Arc<dyn Tar
         flags.set(name, value).map_err(|e| setup(e.to_string()))?;
     }
     let mut isa = cranelift_native::builder().map_err(|e| setup(format!("this machine is not supported: {e}")))?;
-    if cfg!(target_arch = "x86_64") && !instructions.avx512 {
-        for extension in ["f", "dq", "vl", "bitalg", "vbmi", "vnni"] {
-            isa.set(&format!("has_avx512{extension}"), "false").map_err(|e| setup(e.to_string()))?;
-        }
+    let avx512 =
+        ["has_avx512f", "has_avx512dq", "has_avx512vl", "has_avx512bitalg", "has_avx512vbmi", "has_avx512vnni"];
+    let beyond_v2 = ["has_avx", "has_avx2", "has_fma", "has_avx_vnni", "has_bmi1", "has_bmi2", "has_lzcnt"];
+    let unused: &[&str] = match instructions.set {
+        _ if !cfg!(target_arch = "x86_64") => &[],
+        InstructionSet::Native => &[],
+        InstructionSet::NoAvx512 => &avx512,
+        InstructionSet::Baseline => &[&avx512[..], &beyond_v2[..]].concat(),
+    };
+    for name in unused {
+        isa.set(name, "false").map_err(|e| setup(e.to_string()))?;
     }
     isa.finish(settings::Flags::new(flags)).map_err(|e| setup(e.to_string()))
 }

@@ -268,9 +268,9 @@ pub struct EngineOptions {
     pub min_parallel_points: Option<usize>,
     /// Whether the JIT may use vector instructions (default yes; results are the same).
     pub scalar_only: bool,
-    /// Whether the JIT leaves AVX-512 unused where the processor has it (default: it uses it;
-    /// results are the same): the code other x86 processors run, for tests.
-    pub without_avx512: bool,
+    /// Which of the processor's instructions the JIT uses (default: all it has; results are
+    /// the same bits with any): fewer for tests of the code other processors run.
+    pub instructions: InstructionSet,
     /// The most bytes the simulator may hold (default: what the system has available). A model
     /// whose run, or a gradient whose buffers and stored states, would need more is refused
     /// before allocating; see [`crate::memory`].
@@ -284,6 +284,20 @@ pub struct EngineOptions {
     /// How OpenCL kernels divide their points between work items (default: a row each on CPU
     /// devices, a point each on GPUs); results are the same either way.
     pub work_items: Option<WorkItems>,
+}
+
+/// Which of an x86 processor's instructions the JIT may use (others ignore this).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InstructionSet {
+    /// Every extension the processor has.
+    #[default]
+    Native,
+    /// No AVX-512 (most x86 processors have AVX2 and FMA, not AVX-512): Philox's products by a
+    /// constant take `pmuludq` of both operands widened instead of one `vpmullq`.
+    NoAvx512,
+    /// x86-64-v2 (up to SSE4.2; no AVX, AVX2, FMA, BMI or AVX-512): fused multiply-adds are
+    /// calls to the C library's `fma`.
+    Baseline,
 }
 
 impl fmt::Display for Backend {
