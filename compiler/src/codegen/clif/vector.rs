@@ -860,7 +860,7 @@ impl Translator<'_> {
     }
 
     /// The joint words `v` in `order` (one `pshufd` if they are in the other).
-    pub fn in_order(&mut self, v: Value, order: WordOrder) -> Value {
+    fn in_order(&mut self, v: Value, order: WordOrder) -> Value {
         let current = self.word_order(v);
         if current == order || current == WordOrder::Any || order == WordOrder::Any {
             return v;
