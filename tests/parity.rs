@@ -4,6 +4,7 @@
 //! engine runs each reduction in the same order and computes the same math functions, so there
 //! is no tolerance; NaNs only have to be NaN on both sides.
 
+use noether::runtime::engine::InstructionSet;
 use noether::{Backend, EngineOptions, Failure, Model, Override, Schedule, Source};
 use proptest::prelude::*;
 
@@ -60,16 +61,32 @@ fn assert_agree_on(model: &Model, steps: Option<u64>, label: &str, keep: impl Fn
 /// The engine configurations every model is checked on.
 fn configurations() -> Vec<(&'static str, Backend, EngineOptions)> {
     vec![
-        ("jit", Backend::Jit, EngineOptions { threads: Some(1), ..EngineOptions::default() }),
         (
-            "jit, 2 threads, split small kernels",
+            "jit",
             Backend::Jit,
-            EngineOptions { threads: Some(2), min_parallel_points: Some(1), ..EngineOptions::default() },
+            EngineOptions { threads: Some(1), check_generated_code: true, ..EngineOptions::default() },
         ),
         (
-            "jit, scalar code",
+            "jit, 2 threads, split small kernels, no AVX-512",
             Backend::Jit,
-            EngineOptions { threads: Some(1), scalar_only: true, ..EngineOptions::default() },
+            EngineOptions {
+                threads: Some(2),
+                min_parallel_points: Some(1),
+                instructions: InstructionSet::NoAvx512,
+                check_generated_code: true,
+                ..EngineOptions::default()
+            },
+        ),
+        (
+            "jit, scalar code, x86-64-v2",
+            Backend::Jit,
+            EngineOptions {
+                threads: Some(1),
+                scalar_only: true,
+                instructions: InstructionSet::Baseline,
+                check_generated_code: true,
+                ..EngineOptions::default()
+            },
         ),
         #[cfg(feature = "opencl")]
         ("opencl", Backend::OpenCl, EngineOptions::default()),

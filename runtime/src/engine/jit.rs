@@ -37,17 +37,19 @@ pub(crate) struct Jit {
     /// Kernels visiting fewer points (see `Kernel::work`) run on the calling thread: waking
     /// workers would cost more.
     min_parallel_points: usize,
-    instructions: Instructions,
+    codegen: Codegen,
     code: Code,
 }
 
-/// Which instructions the JIT may use (fewer only for comparisons and tests).
+/// How the JIT generates code (fewer instructions, and checks, only for comparisons and tests).
 #[derive(Clone, Copy)]
-struct Instructions {
+struct Codegen {
     /// Compile eligible kernels to SIMD code (off: scalar code only).
     vectors: bool,
     /// Which of the processor's extensions.
     set: InstructionSet,
+    /// Run Cranelift's verifier on every function.
+    verify: bool,
 }
 
 /// One program's kernels as machine code.
@@ -90,10 +92,11 @@ impl Jit {
             .then(|| Workers::new(threads))
             .transpose()
             .map_err(|e| failed("starting threads", e.to_string()))?;
-        let instructions = Instructions { vectors: !options.scalar_only, set: options.instructions };
-        let code = compile(program, instructions)?;
+        let codegen =
+            Codegen { vectors: !options.scalar_only, set: options.instructions, verify: options.check_generated_code };
+        let code = compile(program, codegen)?;
         let min_parallel_points = options.min_parallel_points.unwrap_or(1 << 14);
-        Ok(Jit { workers, min_parallel_points, instructions, code })
+        Ok(Jit { workers, min_parallel_points, codegen, code })
     }
 
     fn call(&self, kernel: usize, spec: &Kernel, table: &Table) {
@@ -129,10 +132,10 @@ impl Jit {
     }
 }
 
-/// Compiles every kernel of `program`, to vector code where `instructions` allow.
-fn compile(program: Arc<Program>, instructions: Instructions) -> Result<Code, EngineError> {
-    let isa = target_isa("speed", instructions)?;
-    let as_emitted = target_isa("none", instructions)?;
+/// Compiles every kernel of `program`, to vector code where `codegen` allows.
+fn compile(program: Arc<Program>, codegen: Codegen) -> Result<Code, EngineError> {
+    let isa = target_isa("speed", codegen)?;
+    let as_emitted = target_isa("none", codegen)?;
     let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
     for (name, op) in MATH_FUNCTIONS {
         builder.symbol(name, math_function(op));
@@ -153,7 +156,7 @@ fn compile(program: Arc<Program>, instructions: Instructions) -> Result<Code, En
                 &codegen::kernel_signature(module.target_config().default_call_conv),
             )
             .map_err(|e| EngineError::in_kernel("jit", &kernel.name, e.to_string()))?;
-        let mut attempt = instructions.vectors;
+        let mut attempt = codegen.vectors;
         loop {
             // A failure here is a compiler bug; even a panic becomes an error naming the kernel.
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -186,18 +189,25 @@ fn compile(program: Arc<Program>, instructions: Instructions) -> Result<Code, En
 }
 
 /// Cranelift for this machine, with `opt_level` set to `opt_level`, its x86 extensions limited
-/// to `instructions.set`.
-fn target_isa(opt_level: &str, instructions: Instructions) -> Result<Arc<dyn TargetIsa>, EngineError> {
+/// to `codegen.set`, its verifier run where `codegen.verify` asks.
+fn target_isa(opt_level: &str, codegen: Codegen) -> Result<Arc<dyn TargetIsa>, EngineError> {
     let setup = |message: String| failed("setting up Cranelift", message);
     let mut flags = settings::builder();
-    for (name, value) in [("opt_level", opt_level), ("use_colocated_libcalls", "false"), ("is_pic", "false")] {
+    let verify = if codegen.verify { "true" } else { "false" };
+    let settings = [
+        ("opt_level", opt_level),
+        ("use_colocated_libcalls", "false"),
+        ("is_pic", "false"),
+        ("enable_verifier", verify),
+    ];
+    for (name, value) in settings {
         flags.set(name, value).map_err(|e| setup(e.to_string()))?;
     }
     let mut isa = cranelift_native::builder().map_err(|e| setup(format!("this machine is not supported: {e}")))?;
     let avx512 =
         ["has_avx512f", "has_avx512dq", "has_avx512vl", "has_avx512bitalg", "has_avx512vbmi", "has_avx512vnni"];
     let beyond_v2 = ["has_avx", "has_avx2", "has_fma", "has_avx_vnni", "has_bmi1", "has_bmi2", "has_lzcnt"];
-    let unused: &[&str] = match instructions.set {
+    let unused: &[&str] = match codegen.set {
         _ if !cfg!(target_arch = "x86_64") => &[],
         InstructionSet::Native => &[],
         InstructionSet::NoAvx512 => &avx512,
@@ -318,7 +328,7 @@ impl Kernels for Jit {
     }
 
     fn switch(&mut self, program: Arc<Program>) -> Result<(), EngineError> {
-        self.code = compile(program, self.instructions)?;
+        self.code = compile(program, self.codegen)?;
         Ok(())
     }
 }

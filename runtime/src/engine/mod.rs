@@ -271,6 +271,10 @@ pub struct EngineOptions {
     /// Which of the processor's instructions the JIT uses (default: all it has; results are
     /// the same bits with any): fewer for tests of the code other processors run.
     pub instructions: InstructionSet,
+    /// Whether the JIT runs Cranelift's verifier on every function it generates (default no:
+    /// it took a sixth of the start-up of a model of four large vector kernels, and the tests
+    /// turn it on, so that code generation that breaks Cranelift's rules fails there).
+    pub check_generated_code: bool,
     /// The most bytes the simulator may hold (default: what the system has available). A model
     /// whose run, or a gradient whose buffers and stored states, would need more is refused
     /// before allocating; see [`crate::memory`].
