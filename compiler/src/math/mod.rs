@@ -157,6 +157,7 @@ pub fn on_scalar<R>(f: impl FnOnce(&mut Scalar) -> R) -> R {
     f(&mut Scalar)
 }
 
+/// `f` where the compiler may use FMA instructions (it inlines the math functions `f` calls).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "fma")]
 fn with_fma<R>(f: impl FnOnce(&mut Scalar) -> R) -> R {
