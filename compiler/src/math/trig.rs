@@ -142,17 +142,17 @@ pub fn sin_cos_turns<A: Arith>(a: &mut A, u: A::Num) -> (A::Num, A::Num) {
 fn by_quadrant<A: Arith>(a: &mut A, quadrant: A::Num, y0: A::Num, y1: Option<A::Num>) -> (A::Num, A::Num) {
     let s = sin_kernel(a, y0, y1);
     let c = cos_kernel(a, y0, y1);
-    let (minus_s, minus_c) = (a.neg(s), a.neg(c));
-    // k mod 4 = 0: (s, c); 1: (c, -s); 2: (-s, -c); 3: (-c, s).
-    let (one, two) = (a.num(1.0), a.num(2.0));
-    let parity = modulo(a, quadrant, 2.0);
-    let odd_quadrant = a.equal(parity, one);
-    let lower_half = a.less(quadrant, two);
-    let sin_even = a.select(lower_half, s, minus_s);
-    let sin_odd = a.select(lower_half, c, minus_c);
-    let cos_even = a.select(lower_half, c, minus_c);
-    let cos_odd = a.select(lower_half, minus_s, s);
-    (a.select(odd_quadrant, sin_odd, sin_even), a.select(odd_quadrant, cos_odd, cos_even))
+    // k mod 4 = 0: (s, c); 1: (c, -s); 2: (-s, -c); 3: (-c, s): an odd quadrant turns (s, c)
+    // into (c, -s), the upper two negate both.
+    let (one, two, three_halves) = (a.num(1.0), a.num(2.0), a.num(1.5));
+    let from_two = a.sub(quadrant, two);
+    let distance = a.abs(from_two);
+    let odd = a.equal(distance, one);
+    let upper = a.less(three_halves, quadrant);
+    let minus_s = a.neg(s);
+    let (sin, cos) = (a.select(odd, c, s), a.select(odd, minus_s, c));
+    let (minus_sin, minus_cos) = (a.neg(sin), a.neg(cos));
+    (a.select(upper, minus_sin, sin), a.select(upper, minus_cos, cos))
 }
 
 /// `tan x` as `sin x / cos x` from one reduction: within 3 ulp (each within 1, then the
