@@ -299,8 +299,8 @@ pub enum InstructionSet {
     /// No AVX-512 (most x86 processors have AVX2 and FMA, not AVX-512): Philox's products by a
     /// constant take `pmuludq` of both operands widened instead of one `vpmullq`.
     NoAvx512,
-    /// x86-64-v2 (up to SSE4.2; no AVX, AVX2, FMA, BMI or AVX-512): fused multiply-adds are
-    /// calls to the C library's `fma`.
+    /// x86-64-v2 (up to SSE4.2; no AVX, AVX2, FMA, BMI or AVX-512): the kernels' fused
+    /// multiply-adds are calls to the C library's `fma`.
     Baseline,
 }
 

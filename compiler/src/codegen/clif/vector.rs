@@ -812,10 +812,7 @@ impl Translator<'_> {
         let (halves, order) = match constant {
             Some((w, x)) if self.options.wide_products => {
                 let order = self.word_order(x);
-                let wide = self.reinterpret(MASKS, x);
-                let low_words = self.wide_constant(0xFFFF_FFFF);
-                let even = self.b.ins().band(wide, low_words);
-                let odd = self.b.ins().ushr_imm_u(wide, 32);
+                let [even, odd] = self.even_and_odd_words(x);
                 let multiplier = self.wide_constant(u64::from(w));
                 let (even, odd) = (self.b.ins().imul(even, multiplier), self.b.ins().imul(odd, multiplier));
                 (self.product_halves(even, odd), order.swapped())
@@ -847,11 +844,17 @@ impl Translator<'_> {
     /// (the first group), 2 and 3. Words in swapped order have them in their even and odd lanes.
     fn groups_of_words(&mut self, v: Value) -> [Value; 2] {
         if self.word_order(v) == WordOrder::Swapped {
-            let wide = self.reinterpret(MASKS, v);
-            let low_words = self.wide_constant(0xFFFF_FFFF);
-            return [self.b.ins().band(wide, low_words), self.b.ins().ushr_imm_u(wide, 32)];
+            return self.even_and_odd_words(v);
         }
         [self.b.ins().uwiden_low(v), self.b.ins().uwiden_high(v)]
+    }
+
+    /// The words in the even lanes of `v` (0 and 2) and those in its odd lanes (1 and 3), each
+    /// pair zero-extended into 64-bit lanes: an `and` and a shift.
+    fn even_and_odd_words(&mut self, v: Value) -> [Value; 2] {
+        let wide = self.reinterpret(MASKS, v);
+        let low_words = self.wide_constant(0xFFFF_FFFF);
+        [self.b.ins().band(wide, low_words), self.b.ins().ushr_imm_u(wide, 32)]
     }
 
     /// How the vector of joint words `v` orders its counters.
@@ -865,11 +868,7 @@ impl Translator<'_> {
         if current == order || current == WordOrder::Any || order == WordOrder::Any {
             return v;
         }
-        let mask: Vec<u8> = [0u8, 2, 1, 3].iter().flat_map(|&lane| (0..4).map(move |byte| 4 * lane + byte)).collect();
-        let mask = self.b.func.dfg.immediates.push(ConstantData::from(mask.as_slice()));
-        let bytes = self.reinterpret(types::I8X16, v);
-        let swapped = self.b.ins().shuffle(bytes, bytes, mask);
-        let swapped = self.reinterpret(WORDS, swapped);
+        let swapped = self.gather_words(v, v, [0, 2, 1, 3]);
         self.word_orders.insert(swapped, order);
         swapped
     }
@@ -881,8 +880,8 @@ impl Translator<'_> {
         self.b.ins().vconst(MASKS, handle)
     }
 
-    /// The 32-bit lanes `from` of `first` (0 to 3) and `second` (4 to 7), two from each, in
-    /// that order: one `shufps`.
+    /// The 32-bit lanes `from` of `first` (0 to 3) and `second` (4 to 7), in that order: one
+    /// `shufps` where two come from each, one `pshufd` where all come from one.
     fn gather_words(&mut self, first: Value, second: Value, from: [u8; 4]) -> Value {
         let mask: Vec<u8> = from.iter().flat_map(|&lane| (0..4).map(move |byte| 4 * lane + byte)).collect();
         let mask = self.b.func.dfg.immediates.push(ConstantData::from(mask.as_slice()));
