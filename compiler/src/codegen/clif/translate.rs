@@ -655,6 +655,12 @@ impl<'a> Translator<'a> {
         let high = self.b.ins().ishl_imm_u(hi, 20);
         let low = self.b.ins().ushr_imm_u(lo, 12);
         let k = self.b.ins().bor(high, low);
+        self.unit_of_top_bits(k, ty)
+    }
+
+    /// [`Node::Unit`] of the 52-bit integer `k` (the top bits of its words) in `ty` (`i64` or
+    /// `i64x2`): see [`Self::unit_of_words`].
+    pub fn unit_of_top_bits(&mut self, k: Value, ty: types::Type) -> Value {
         let float = if ty == types::I64 { types::F64 } else { types::F64X2 };
         let little = MemFlagsData::new().with_endianness(Endianness::Little);
         let one = self.constant(1.0, float);

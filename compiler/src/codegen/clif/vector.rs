@@ -620,18 +620,20 @@ impl Translator<'_> {
                 return;
             }
             if matches!(node, Node::FromWord(_) | Node::Unit(..)) {
-                let widened: Vec<Vec<[Value; 2]>> = joint_words
-                    .iter()
-                    .map(|words| node.operands().iter().map(|word| self.groups_of_words(words[word])).collect())
-                    .collect();
-                for (group, pairs) in pairs.iter_mut().enumerate() {
-                    let mut widened = widened[group / 2].iter().map(|halves| halves[group % 2]);
-                    let value = match (widened.next(), widened.next()) {
-                        (Some(hi), Some(lo)) => self.unit_of_words(hi, lo, MASKS),
-                        (Some(wide), None) => self.numbers_of_words(wide),
+                let operands = node.operands();
+                let mut numbers = Vec::with_capacity(joint_words.len());
+                for words in joint_words.iter() {
+                    numbers.push(match *operands.as_slice() {
+                        [hi, lo] => self.joint_units(words[&hi], words[&lo]),
+                        [word] => {
+                            let [first, second] = self.groups_of_words(words[&word]);
+                            [self.numbers_of_words(first), self.numbers_of_words(second)]
+                        }
                         _ => unreachable!("a word's number has one or two words"),
-                    };
-                    pairs.insert(id, value);
+                    });
+                }
+                for (group, pairs) in pairs.iter_mut().enumerate() {
+                    pairs.insert(id, numbers[group / 2][group % 2]);
                 }
                 return;
             }
@@ -847,6 +849,29 @@ impl Translator<'_> {
             return self.even_and_odd_words(v);
         }
         [self.b.ins().uwiden_low(v), self.b.ins().uwiden_high(v)]
+    }
+
+    /// [`Node::Unit`] of the joint words `hi` and `lo`, for each group its two counters' numbers.
+    /// A counter's words are joined into one 64-bit integer `hi lo`, whose top 52 bits are the
+    /// number's: an unpack where the words are straight; where swapped (a group's counters in
+    /// the even or the odd lanes) a shift and a blend.
+    fn joint_units(&mut self, hi: Value, lo: Value) -> [Value; 2] {
+        let order = match (self.word_order(hi), self.word_order(lo)) {
+            (WordOrder::Any, order) | (order, _) => order,
+        };
+        let (hi, lo) = (self.in_order(hi, order), self.in_order(lo, order));
+        let joined = if order == WordOrder::Swapped {
+            let (wide_hi, wide_lo) = (self.reinterpret(MASKS, hi), self.reinterpret(MASKS, lo));
+            let (raised_hi, lowered_lo) = (self.b.ins().ishl_imm_u(wide_hi, 32), self.b.ins().ushr_imm_u(wide_lo, 32));
+            [self.gather_words(lo, raised_hi, [0, 5, 2, 7]), self.gather_words(lowered_lo, hi, [0, 5, 2, 7])]
+        } else {
+            [self.gather_words(lo, hi, [0, 4, 1, 5]), self.gather_words(lo, hi, [2, 6, 3, 7])]
+        };
+        joined.map(|words| {
+            let wide = self.reinterpret(MASKS, words);
+            let k = self.b.ins().ushr_imm_u(wide, 12);
+            self.unit_of_top_bits(k, MASKS)
+        })
     }
 
     /// The words in the even lanes of `v` (0 and 2) and those in its odd lanes (1 and 3), each
