@@ -32,9 +32,9 @@ pub fn log<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
     let normal = a.select(subnormal, scaled, x);
     let (shift, no_shift) = (a.num(54.0), a.num(0.0));
     let exponent_shift = a.select(subnormal, shift, no_shift);
-    let exponent = a.exponent(normal);
+    let [exponent, m] = a.split_below(normal, std::f64::consts::SQRT_2);
     let k = a.sub(exponent, exponent_shift);
-    let value = log_of_parts(a, normal, k);
+    let value = log_of_parts(a, m, k);
 
     // Zero, infinity, negative numbers and NaN.
     let zero = a.num(0.0);
@@ -52,21 +52,13 @@ pub fn log<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
 /// [`log`] of a positive, normal, finite `x` (a uniform draw, say), without the scaling and
 /// the selects that only other arguments need: the same bits as [`log`] there.
 pub fn log_of_normal<A: Bits>(a: &mut A, x: A::Num) -> A::Num {
-    let k = a.exponent(x);
-    log_of_parts(a, x, k)
+    let [k, m] = a.split_below(x, std::f64::consts::SQRT_2);
+    log_of_parts(a, m, k)
 }
 
-/// The logarithm of a positive normal `x` whose exponent is `k`.
-fn log_of_parts<A: Bits>(a: &mut A, x: A::Num, k: A::Num) -> A::Num {
-    // 1 + f in [sqrt(2)/2, sqrt(2)).
-    let m = a.significand(x);
-    let sqrt2 = a.num(std::f64::consts::SQRT_2);
-    let small = a.less(m, sqrt2);
+/// The logarithm of `2^k m`, `m = 1 + f` in `[sqrt(2)/2, sqrt(2))`.
+fn log_of_parts<A: Bits>(a: &mut A, m: A::Num, k: A::Num) -> A::Num {
     let (one, half) = (a.num(1.0), a.num(0.5));
-    let halved = a.mul(m, half);
-    let m = a.select(small, m, halved);
-    let k_plus_one = a.add(k, one);
-    let k = a.select(small, k, k_plus_one);
     let f = a.sub(m, one);
 
     let two = a.num(2.0);

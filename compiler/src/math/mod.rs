@@ -107,6 +107,13 @@ pub trait Bits: Arith {
     /// `a` with its sign cleared and its exponent field set to 1023: the significand in
     /// `[1, 2)` for normal numbers.
     fn significand(&mut self, a: Self::Num) -> Self::Num;
+    /// A positive normal `a` as `2^k m` with `m` in `[limit/2, limit)`, for a `limit` in
+    /// `(1, 2]`: `[k, m]`, from the bits. Adding `bits(1) - bits(limit/2)` to `a`'s bits
+    /// carries into the exponent field exactly when `a`'s significand is at least `limit`'s,
+    /// and adding `bits(limit/2)` back to the significand field gives `m`: the choice between
+    /// the significand and its half made by one addition instead of a comparison and two
+    /// selects. Other arguments give numbers their callers discard.
+    fn split_below(&mut self, a: Self::Num, limit: f64) -> [Self::Num; 2];
     /// `magnitude` with the sign bit of `sign`, which tells `-0` from `0` where comparisons
     /// cannot.
     fn copysign(&mut self, magnitude: Self::Num, sign: Self::Num) -> Self::Num;
@@ -228,6 +235,12 @@ impl Bits for Scalar {
     fn significand(&mut self, a: f64) -> f64 {
         f64::from_bits((a.to_bits() & SIGNIFICAND_MASK) | SIGNIFICAND_EXPONENT)
     }
+    fn split_below(&mut self, a: f64, limit: f64) -> [f64; 2] {
+        let half_limit = (limit / 2.0).to_bits();
+        let carried = a.to_bits().wrapping_add(EXPONENT_OF_ONE - half_limit);
+        let k = f64::from_bits(EXPONENT_BITS_BASE | (carried >> 52)) - POW2_BIAS;
+        [k, f64::from_bits((carried & SIGNIFICAND_MASK) + half_limit)]
+    }
     fn copysign(&mut self, magnitude: f64, sign: f64) -> f64 {
         magnitude.copysign(sign)
     }
@@ -314,6 +327,10 @@ mod tests {
         assert_eq!(s.exponent(f64::INFINITY), 1024.0);
         assert_eq!(s.significand(-0.375), 1.5);
         assert_eq!(s.significand(3.0), 1.5);
+        assert_eq!(s.split_below(3.0, std::f64::consts::SQRT_2), [2.0, 0.75]);
+        assert_eq!(s.split_below(1.25, std::f64::consts::SQRT_2), [0.0, 1.25]);
+        assert_eq!(s.split_below(1.0, 2.0), [0.0, 1.0]);
+        assert_eq!(s.split_below(f64::MIN_POSITIVE, 1.5), [-1022.0, 1.0]);
         assert_eq!(s.copysign(2.0, -0.0).to_bits(), (-2.0f64).to_bits());
         assert_eq!(s.copysign(-0.0, 1.0).to_bits(), 0.0f64.to_bits());
     }

@@ -129,6 +129,15 @@ impl Bits for Interleaved<'_, '_> {
     fn significand(&mut self, a: Many) -> Many {
         self.each(&[a], |e, v| e.significand(v[0]))
     }
+    fn split_below(&mut self, a: Many, limit: f64) -> [Many; 2] {
+        let parts: Vec<[Value; 2]> = (0..self.width)
+            .map(|lane| Emit { t: self.t, ty: self.ty }.split_below(self.values[a.0 + lane], limit))
+            .collect();
+        std::array::from_fn(|part| {
+            let values: Vec<Value> = parts.iter().map(|p| p[part]).collect();
+            self.put(&values)
+        })
+    }
     fn copysign(&mut self, magnitude: Many, sign: Many) -> Many {
         self.each(&[magnitude, sign], |e, v| e.copysign(v[0], v[1]))
     }

@@ -148,6 +148,23 @@ impl Bits for Emit<'_, '_> {
         let bits = self.t.b.ins().bor(fraction, one);
         self.t.reinterpret(self.ty, bits)
     }
+    fn split_below(&mut self, a: Value, limit: f64) -> [Value; 2] {
+        let half_limit = (limit / 2.0).to_bits();
+        let bits = self.t.reinterpret(self.bits_type(), a);
+        let offset = self.bits(SIGNIFICAND_EXPONENT - half_limit);
+        let carried = self.t.b.ins().iadd(bits, offset);
+        let field = self.t.b.ins().ushr_imm_u(carried, 52);
+        let base = self.bits(EXPONENT_BITS_BASE);
+        let biased = self.t.b.ins().bor(field, base);
+        let biased = self.t.reinterpret(self.ty, biased);
+        let bias = self.num(POW2_BIAS);
+        let k = self.t.b.ins().fsub(biased, bias);
+        let mask = self.bits(SIGNIFICAND_MASK);
+        let fraction = self.t.b.ins().band(carried, mask);
+        let start = self.bits(half_limit);
+        let m = self.t.b.ins().iadd(fraction, start);
+        [k, self.t.reinterpret(self.ty, m)]
+    }
     /// By masks (Cranelift's `fcopysign` has no vector form on x86).
     fn copysign(&mut self, magnitude: Value, sign: Value) -> Value {
         let (magnitude, sign) =

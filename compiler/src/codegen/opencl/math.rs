@@ -99,6 +99,15 @@ impl Bits for Printer {
         let (mask, one) = (format!("{SIGNIFICAND_MASK:#x}UL"), format!("{SIGNIFICAND_EXPONENT:#x}UL"));
         self.named(&format!("as_double((as_ulong(t{a}) & {mask}) | {one})"))
     }
+    fn split_below(&mut self, a: usize, limit: f64) -> [usize; 2] {
+        let half_limit = (limit / 2.0).to_bits();
+        let carried = format!("(as_ulong(t{a}) + {:#x}UL)", SIGNIFICAND_EXPONENT - half_limit);
+        let base = format!("{EXPONENT_BITS_BASE:#x}UL");
+        let k = self.named(&format!("as_double({base} | ({carried} >> 52)) - {}", literal(POW2_BIAS)));
+        let mask = format!("{SIGNIFICAND_MASK:#x}UL");
+        let m = self.named(&format!("as_double(({carried} & {mask}) + {half_limit:#x}UL)"));
+        [k, m]
+    }
     fn copysign(&mut self, magnitude: usize, sign: usize) -> usize {
         self.named(&format!("copysign(t{magnitude}, t{sign})"))
     }
