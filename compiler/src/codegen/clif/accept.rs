@@ -62,19 +62,20 @@ impl Translator<'_> {
         let (lo, hi, hold) = crate::math::exp_bounds(&mut all, exponents);
         let (lo, hi, hold) = (all.get(lo), all.get(hi), all.get(hold));
         let mut below = Vec::with_capacity(a.len());
-        let mut every_answer: Option<Value> = None;
+        let mut all_decided: Option<Value> = None;
         for k in 0..a.len() {
             below.push(self.b.ins().fcmp(FloatCC::LessThan, a[k], lo[k]));
             let above = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, a[k], hi[k]);
             let outside = self.b.ins().bor(below[k], above);
             let decided = self.b.ins().band(outside, hold[k]);
-            let every_lane = if ty == types::F64 { decided } else { self.b.ins().vall_true(decided) };
-            every_answer = Some(match every_answer {
-                Some(every) => self.b.ins().band(every, every_lane),
-                None => every_lane,
+            all_decided = Some(match all_decided {
+                Some(all) => self.b.ins().band(all, decided),
+                None => decided,
             });
         }
-        let every_answer = every_answer.expect("at least one comparison");
+        // Lanes' masks are combined first and tested once: one `and` a vector, not a test each.
+        let all_decided = all_decided.expect("at least one comparison");
+        let every_answer = if ty == types::F64 { all_decided } else { self.b.ins().vall_true(all_decided) };
         let (exact, join) = (self.b.create_block(), self.b.create_block());
         let answers: Vec<Value> =
             below.iter().map(|&b| self.b.append_block_param(join, self.b.func.dfg.value_type(b))).collect();
