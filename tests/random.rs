@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use noether::compiler::ir::builder::KernelBuilder;
 use noether::compiler::ir::{Access, Affine, BufferId, Node, Output, ProcId, Program, VarId};
-use noether::compiler::lower::random::{philox, uniform, word_of};
+use noether::compiler::lower::random::{block_of, philox, pick, uniform, word_of};
+use noether::compiler::ops::{Binary, WordOp};
 use noether::runtime::engine::InstructionSet::{Baseline, Native, NoAvx512};
 use noether::runtime::engine::{self, Backend, Engine, EngineOptions};
 
@@ -71,6 +72,61 @@ fn philox_matches_the_known_answer_vectors_on_every_engine() {
     let expected: Vec<[u32; 4]> = KNOWN_ANSWERS.iter().map(|(_, _, out)| *out).collect();
     assert_eq!(draw(build(&program, Backend::Interp).as_mut()), expected, "interpreter");
     assert_eq!(draw(build(&program, Backend::Jit).as_mut()), expected, "JIT");
+}
+
+/// Paired draws whose words meet in both of the JIT's orders (see `codegen::clif::vector`'s
+/// `WordOrder`: with AVX-512 a product's halves come in the swapped order): a product half
+/// combined with straight words, a product of that, a product of two such words, and uniforms
+/// of one word of each order. No lowering makes such words (Philox's only ever meet their own
+/// order, and it multiplies by constants), so the kernel is built here; the JIT must reorder
+/// them and match the interpreter bit for bit.
+#[test]
+fn joint_words_of_both_orders_meet_as_the_interpreter_computes() {
+    const N: usize = 96;
+    let mut program = Program::default();
+    let out = program.add_buffer("out", vec![N]);
+    let mut b = KernelBuilder::new("mixed_orders", vec![N], 1);
+    let i = b.push(Node::Index(VarId(0)));
+    let (block, offset) = block_of(&mut b, i, 2);
+    let counter = b.push(Node::ToWord(block));
+    let multiplier = b.word_constant(0xD251_1F53);
+    // Two products scramble every bit of the counter and leave its words in the straight order.
+    let once = b.word(WordOp::MulLo, multiplier, counter);
+    let straight = b.word(WordOp::MulLo, multiplier, once);
+    let (hi, lo) = (b.word(WordOp::MulHi, multiplier, straight), b.word(WordOp::MulLo, multiplier, straight));
+    let mixed = b.word(WordOp::Xor, hi, straight);
+    let again = b.word(WordOp::MulHi, multiplier, mixed);
+    let halves = uniform(&mut b, hi, lo);
+    let both_orders = uniform(&mut b, again, straight);
+    let other_way = uniform(&mut b, straight, mixed);
+    // A product of two words that are not constants (which Philox never makes).
+    let (cross_hi, cross_lo) = (b.word(WordOp::MulHi, hi, again), b.word(WordOp::MulLo, hi, again));
+    let cross = uniform(&mut b, cross_hi, cross_lo);
+    let sum = b.binary(Binary::Add, halves, both_orders);
+    let sum = b.binary(Binary::Add, sum, cross);
+    let value = pick(&mut b, offset, &[sum, other_way]);
+    let kernel = program.add_kernel(b.finish(vec![Output::assign(out, value)]));
+    program.add_procedure("draw", vec![kernel]);
+    let program = Arc::new(program);
+    noether::compiler::ir::verify(&program).expect("valid IR");
+    let values = |backend, threads, instructions| {
+        let options = EngineOptions {
+            threads: Some(threads),
+            min_parallel_points: Some(16),
+            instructions,
+            ..EngineOptions::default()
+        };
+        let mut engine = engine::build(program.clone(), backend, options).expect("compiles");
+        engine.run(ProcId(0)).expect("runs");
+        engine.read(out, 0..N).expect("read").iter().map(|z| z.to_bits()).collect::<Vec<u64>>()
+    };
+    let reference = values(Backend::Interp, 1, Native);
+    assert!(reference.iter().all(|&z| f64::from_bits(z) > 0.0), "uniforms were drawn");
+    for (threads, instructions) in [(1, Native), (2, Native), (3, Native), (1, NoAvx512), (1, Baseline)] {
+        let drawn = values(Backend::Jit, threads, instructions);
+        let first = drawn.iter().zip(&reference).position(|(a, b)| a != b);
+        assert!(first.is_none(), "{threads} threads, {instructions:?}: point {first:?} differs");
+    }
 }
 
 /// Uniforms lie strictly inside (0, 1), even from the extreme words.
