@@ -7,7 +7,7 @@ use noether::compiler::ir::builder::KernelBuilder;
 use noether::compiler::ir::{Access, Affine, BufferId, Node, Output, ProcId, Program, VarId};
 use noether::compiler::lower::random::{block_of, philox, pick, uniform, word_of};
 use noether::compiler::ops::{Binary, WordOp};
-use noether::runtime::engine::InstructionSet::{Baseline, Native, NoAvx512};
+use noether::runtime::engine::InstructionSet::{self, Baseline, Native, NoAvx512};
 use noether::runtime::engine::{self, Backend, Engine, EngineOptions};
 
 use crate::support;
@@ -74,6 +74,16 @@ fn philox_matches_the_known_answer_vectors_on_every_engine() {
     assert_eq!(draw(build(&program, Backend::Jit).as_mut()), expected, "JIT");
 }
 
+/// The JIT configurations draws are checked on: 1, 2 and 3 threads, and without AVX-512 (where
+/// a Philox round's products take another path, see `codegen::clif::vector`) or AVX.
+const JIT_RUNS: [(usize, InstructionSet); 5] = [(1, Native), (2, Native), (3, Native), (2, NoAvx512), (1, Baseline)];
+
+/// Engine options for comparing draws: `threads` threads, parallel from 16 points (so that
+/// chunks start anywhere), `instructions`.
+fn drawing(threads: usize, instructions: InstructionSet) -> EngineOptions {
+    EngineOptions { threads: Some(threads), min_parallel_points: Some(16), instructions, ..EngineOptions::default() }
+}
+
 /// Paired draws whose words meet in both of the JIT's orders (see `codegen::clif::vector`'s
 /// `WordOrder`: with AVX-512 a product's halves come in the swapped order): a product half
 /// combined with straight words, a product of that, a product of two such words, and uniforms
@@ -110,19 +120,14 @@ fn joint_words_of_both_orders_meet_as_the_interpreter_computes() {
     let program = Arc::new(program);
     noether::compiler::ir::verify(&program).expect("valid IR");
     let values = |backend, threads, instructions| {
-        let options = EngineOptions {
-            threads: Some(threads),
-            min_parallel_points: Some(16),
-            instructions,
-            ..EngineOptions::default()
-        };
+        let options = drawing(threads, instructions);
         let mut engine = engine::build(program.clone(), backend, options).expect("compiles");
         engine.run(ProcId(0)).expect("runs");
         engine.read(out, 0..N).expect("read").iter().map(|z| z.to_bits()).collect::<Vec<u64>>()
     };
     let reference = values(Backend::Interp, 1, Native);
     assert!(reference.iter().all(|&z| f64::from_bits(z) > 0.0), "uniforms were drawn");
-    for (threads, instructions) in [(1, Native), (2, Native), (3, Native), (1, NoAvx512), (1, Baseline)] {
+    for (threads, instructions) in JIT_RUNS {
         let drawn = values(Backend::Jit, threads, instructions);
         let first = drawn.iter().zip(&reference).position(|(a, b)| a != b);
         assert!(first.is_none(), "{threads} threads, {instructions:?}: point {first:?} differs");
@@ -233,13 +238,7 @@ fn noise_normals_have_the_moments_and_distribution_of_standard_normals() {
 fn assert_drawn_alike(text: &str, label: &str, states: &[&str]) {
     let model = support::model(text);
     let run = |backend, threads, instructions| {
-        let options = EngineOptions {
-            threads: Some(threads),
-            min_parallel_points: Some(16),
-            instructions,
-            ..EngineOptions::default()
-        };
-        let mut sim = model.simulator_with(backend, options).unwrap_or_else(|f| panic!("{f:?}"));
+        let mut sim = model.simulator_with(backend, drawing(threads, instructions)).unwrap_or_else(|f| panic!("{f:?}"));
         sim.run().expect("runs");
         let bits = |name| sim.state(name).expect("state").iter().map(|z| z.to_bits()).collect::<Vec<u64>>();
         states.iter().map(|name| bits(*name)).collect::<Vec<_>>()
@@ -248,9 +247,7 @@ fn assert_drawn_alike(text: &str, label: &str, states: &[&str]) {
     for (name, values) in states.iter().zip(&reference) {
         assert!(values.iter().any(|&z| z != 0), "{label}: nothing drawn into {name}");
     }
-    // Without AVX-512 a Philox round's products take another path (see `codegen::clif::vector`).
-    let runs = [(1, Native), (2, Native), (3, Native), (2, NoAvx512), (1, Baseline)];
-    for (threads, instructions) in runs {
+    for (threads, instructions) in JIT_RUNS {
         let drawn = run(Backend::Jit, threads, instructions);
         for ((name, jit), reference) in states.iter().zip(drawn).zip(&reference) {
             let first = jit.iter().zip(reference).position(|(a, b)| a != b);
