@@ -237,8 +237,16 @@ fn log_is_within_one_ulp_on_every_engine() {
     let args = positive
         .chain(uniform(500_000, 17, 0.5, 2.0))
         .chain(random_bits(200_000, 19))
-        .chain(uniform(100_000, 23, 0.0, 1e-300));
+        .chain(uniform(100_000, 23, 0.0, 1e-300))
+        .chain(scaled_around(std::f64::consts::SQRT_2));
     check(Unary::Log, f64::ln, 1, args);
+}
+
+/// The doubles within 4 ulp of `significand` (where a reduction switches between the
+/// significand and its half) scaled by powers of two from the subnormals to the largest.
+fn scaled_around(significand: f64) -> impl Iterator<Item = f64> {
+    let near = (-4i64..=4).map(move |d| f64::from_bits((significand.to_bits() as i64 + d) as u64));
+    near.flat_map(|m| (-1076..=1023).step_by(7).map(move |k| m * 2f64.powi(k)))
 }
 
 /// Arguments for `tanh`, `sinh` and `cosh`: ordinary ones, every branch of `expm1` and of
@@ -469,7 +477,11 @@ fn libm_pow(x: f64, y: f64) -> f64 {
 
 #[test]
 fn pow_is_within_one_ulp_on_every_engine() {
-    check2(Binary::Pow, libm_pow, 1, pow_arguments());
+    // Bases where the reduction of log2 switches: fdlibm's sqrt(3/2) and sqrt(3).
+    let limits = [f64::from_bits(0x3FF3_988F_0000_0000), f64::from_bits(0x3FFB_B67A_0000_0000)];
+    let bases: Vec<f64> = limits.into_iter().flat_map(scaled_around).collect();
+    let at_limits = bases.into_iter().flat_map(|x| [0.5, 3.0, -7.25].map(|y| (x, y)));
+    check2(Binary::Pow, libm_pow, 1, pow_arguments().chain(at_limits));
 }
 
 /// C99's `pow` (Annex F) where an argument is zero, infinite or NaN, or the base is negative

@@ -104,9 +104,6 @@ pub trait Bits: Arith {
     /// The exponent field of `a` minus 1023, as a number: `floor(log2 |a|)` for normal
     /// numbers, -1023 for zeros and subnormals, 1024 for infinities and NaN.
     fn exponent(&mut self, a: Self::Num) -> Self::Num;
-    /// `a` with its sign cleared and its exponent field set to 1023: the significand in
-    /// `[1, 2)` for normal numbers.
-    fn significand(&mut self, a: Self::Num) -> Self::Num;
     /// A positive normal `a` as `2^k m` with `m` in `[limit/2, limit)`, for a `limit` in
     /// `(1, 2]`: `[k, m]`, from the bits. Adding `bits(1) - bits(limit/2)` to `a`'s bits
     /// carries into the exponent field exactly when `a`'s significand is at least `limit`'s,
@@ -232,9 +229,6 @@ impl Bits for Scalar {
     fn exponent(&mut self, a: f64) -> f64 {
         f64::from_bits(EXPONENT_BITS_BASE | ((a.to_bits() >> 52) & 0x7FF)) - POW2_BIAS
     }
-    fn significand(&mut self, a: f64) -> f64 {
-        f64::from_bits((a.to_bits() & SIGNIFICAND_MASK) | SIGNIFICAND_EXPONENT)
-    }
     fn split_below(&mut self, a: f64, limit: f64) -> [f64; 2] {
         let half_limit = (limit / 2.0).to_bits();
         let carried = a.to_bits().wrapping_add(EXPONENT_OF_ONE - half_limit);
@@ -325,8 +319,6 @@ mod tests {
         assert_eq!(s.exponent(-0.375), -2.0);
         assert_eq!(s.exponent(0.0), -1023.0);
         assert_eq!(s.exponent(f64::INFINITY), 1024.0);
-        assert_eq!(s.significand(-0.375), 1.5);
-        assert_eq!(s.significand(3.0), 1.5);
         assert_eq!(s.split_below(3.0, std::f64::consts::SQRT_2), [2.0, 0.75]);
         assert_eq!(s.split_below(1.25, std::f64::consts::SQRT_2), [0.0, 1.25]);
         assert_eq!(s.split_below(1.0, 2.0), [0.0, 1.0]);

@@ -30,8 +30,8 @@ const LG2: f64 = f64::from_bits(0x3FE6_2E42_FEFA_39EF);
 const LG2_H: f64 = f64::from_bits(0x3FE6_2E43_0000_0000);
 const LG2_L: f64 = f64::from_bits(0xBE20_5C61_0CA8_6C39);
 /// `sqrt(3/2)` and `sqrt(3)` as fdlibm compares them (the high words 0x3FF3988E and
-/// 0x3FFBB67A): the significand is reduced by 1 below the first, by 3/2 below the second, and
-/// halved (then reduced by 1) above it.
+/// 0x3FFBB67A): the significand is halved from the second on (then in `[sqrt(3)/2, 1)`), and
+/// reduced by 3/2 from the first on, by 1 below it.
 const SQRT_3_2: f64 = f64::from_bits(0x3FF3_988F_0000_0000);
 const SQRT_3: f64 = f64::from_bits(0x3FFB_B67A_0000_0000);
 /// `2^53`, which scales a subnormal `|x|` into the normal range.
@@ -52,25 +52,19 @@ fn log2<A: Bits>(a: &mut A, m: A::Num) -> (A::Num, A::Num) {
     let m = a.select(subnormal, scaled, m);
     let shift = a.num(53.0);
     let shift = a.select(subnormal, shift, zero);
-    let e = a.exponent(m);
+    // f in [sqrt(3)/2, sqrt(3)): halved above sqrt(3) (and e one more), by one carry.
+    let [e, f] = a.split_below(m, SQRT_3);
     let e = a.sub(e, shift);
-    let f = a.significand(m);
-    let (sqrt_3_2, sqrt_3) = (a.num(SQRT_3_2), a.num(SQRT_3));
-    let (below_low, below_high) = (a.less(f, sqrt_3_2), a.less(f, sqrt_3));
-    let half = a.num(0.5);
-    let halved = a.mul(f, half);
-    let f = a.select(below_high, f, halved);
-    let e_next = a.add(e, one);
-    let e = a.select(below_high, e, e_next);
-    // The reduction point b (1 or 3/2) and log2 b.
-    let mut by_range = |low: f64, middle: f64, high: f64| {
-        let (low, middle, high) = (a.num(low), a.num(middle), a.num(high));
-        let v = a.select(below_low, low, middle);
-        a.select(below_high, v, high)
+    // The reduction point b (1, or 3/2 from sqrt(3/2) on) and log2 b.
+    let sqrt_3_2 = a.num(SQRT_3_2);
+    let below_middle = a.less(f, sqrt_3_2);
+    let mut by_range = |low: f64, middle: f64| {
+        let (low, middle) = (a.num(low), a.num(middle));
+        a.select(below_middle, low, middle)
     };
-    let b = by_range(1.0, 1.5, 1.0);
-    let dp_h = by_range(0.0, DP_H, 0.0);
-    let dp_l = by_range(0.0, DP_L, 0.0);
+    let b = by_range(1.0, 1.5);
+    let dp_h = by_range(0.0, DP_H);
+    let dp_l = by_range(0.0, DP_L);
 
     // s = (f - b) / (f + b) = s_h + s_l, with f + b = t_h + t_l.
     let u = a.sub(f, b);

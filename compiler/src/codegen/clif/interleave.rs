@@ -130,17 +130,12 @@ impl Bits for Interleaved<'_, '_> {
     fn exponent(&mut self, a: Many) -> Many {
         self.each(&[a], |e, v| e.exponent(v[0]))
     }
-    fn significand(&mut self, a: Many) -> Many {
-        self.each(&[a], |e, v| e.significand(v[0]))
-    }
     fn split_below(&mut self, a: Many, limit: f64) -> [Many; 2] {
-        let parts: Vec<[Value; 2]> = (0..self.width)
-            .map(|lane| Emit { t: self.t, ty: self.ty }.split_below(self.values[a.0 + lane], limit))
-            .collect();
-        std::array::from_fn(|part| {
-            let values: Vec<Value> = parts.iter().map(|p| p[part]).collect();
-            self.put(&values)
-        })
+        let carried = self.each(&[a], |e, v| e.carried_below(v[0], limit));
+        [
+            self.each(&[carried], |e, v| e.exponent_of_carried(v[0])),
+            self.each(&[carried], |e, v| e.significand_of_carried(v[0], limit)),
+        ]
     }
     fn copysign(&mut self, magnitude: Many, sign: Many) -> Many {
         self.each(&[magnitude, sign], |e, v| e.copysign(v[0], v[1]))

@@ -56,6 +56,33 @@ impl Emit<'_, '_> {
         if self.ty == types::F64 { types::I64 } else { types::I64X2 }
     }
 
+    /// [`Bits::split_below`]'s first step: `a`'s bits plus `bits(1) - bits(limit/2)`.
+    pub(super) fn carried_below(&mut self, a: Value, limit: f64) -> Value {
+        let bits = self.t.reinterpret(self.bits_type(), a);
+        let offset = self.bits(SIGNIFICAND_EXPONENT - (limit / 2.0).to_bits());
+        self.t.b.ins().iadd(bits, offset)
+    }
+
+    /// The exponent field of `carried` minus 1023, as a number (`k` of [`Bits::split_below`]).
+    pub(super) fn exponent_of_carried(&mut self, carried: Value) -> Value {
+        let field = self.t.b.ins().ushr_imm_u(carried, 52);
+        let base = self.bits(EXPONENT_BITS_BASE);
+        let biased = self.t.b.ins().bor(field, base);
+        let biased = self.t.reinterpret(self.ty, biased);
+        let bias = self.num(POW2_BIAS);
+        self.t.b.ins().fsub(biased, bias)
+    }
+
+    /// The significand field of `carried` with `bits(limit/2)` added back (`m` of
+    /// [`Bits::split_below`]).
+    pub(super) fn significand_of_carried(&mut self, carried: Value, limit: f64) -> Value {
+        let mask = self.bits(SIGNIFICAND_MASK);
+        let fraction = self.t.b.ins().band(carried, mask);
+        let start = self.bits((limit / 2.0).to_bits());
+        let m = self.t.b.ins().iadd(fraction, start);
+        self.t.reinterpret(self.ty, m)
+    }
+
     /// The integer `bits` in every lane (a constant-pool vector: one load where it is used).
     fn bits(&mut self, bits: u64) -> Value {
         if self.ty == types::F64 {
@@ -140,30 +167,9 @@ impl Bits for Emit<'_, '_> {
         let bias = self.num(POW2_BIAS);
         self.t.b.ins().fsub(biased, bias)
     }
-    fn significand(&mut self, a: Value) -> Value {
-        let bits = self.t.reinterpret(self.bits_type(), a);
-        let mask = self.bits(SIGNIFICAND_MASK);
-        let fraction = self.t.b.ins().band(bits, mask);
-        let one = self.bits(SIGNIFICAND_EXPONENT);
-        let bits = self.t.b.ins().bor(fraction, one);
-        self.t.reinterpret(self.ty, bits)
-    }
     fn split_below(&mut self, a: Value, limit: f64) -> [Value; 2] {
-        let half_limit = (limit / 2.0).to_bits();
-        let bits = self.t.reinterpret(self.bits_type(), a);
-        let offset = self.bits(SIGNIFICAND_EXPONENT - half_limit);
-        let carried = self.t.b.ins().iadd(bits, offset);
-        let field = self.t.b.ins().ushr_imm_u(carried, 52);
-        let base = self.bits(EXPONENT_BITS_BASE);
-        let biased = self.t.b.ins().bor(field, base);
-        let biased = self.t.reinterpret(self.ty, biased);
-        let bias = self.num(POW2_BIAS);
-        let k = self.t.b.ins().fsub(biased, bias);
-        let mask = self.bits(SIGNIFICAND_MASK);
-        let fraction = self.t.b.ins().band(carried, mask);
-        let start = self.bits(half_limit);
-        let m = self.t.b.ins().iadd(fraction, start);
-        [k, self.t.reinterpret(self.ty, m)]
+        let carried = self.carried_below(a, limit);
+        [self.exponent_of_carried(carried), self.significand_of_carried(carried, limit)]
     }
     /// By masks (Cranelift's `fcopysign` has no vector form on x86).
     fn copysign(&mut self, magnitude: Value, sign: Value) -> Value {

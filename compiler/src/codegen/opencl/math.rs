@@ -95,10 +95,6 @@ impl Bits for Printer {
         let base = format!("{EXPONENT_BITS_BASE:#x}UL");
         self.named(&format!("as_double({base} | ((as_ulong(t{a}) >> 52) & 0x7ffUL)) - {}", literal(POW2_BIAS)))
     }
-    fn significand(&mut self, a: usize) -> usize {
-        let (mask, one) = (format!("{SIGNIFICAND_MASK:#x}UL"), format!("{SIGNIFICAND_EXPONENT:#x}UL"));
-        self.named(&format!("as_double((as_ulong(t{a}) & {mask}) | {one})"))
-    }
     fn split_below(&mut self, a: usize, limit: f64) -> [usize; 2] {
         let half_limit = (limit / 2.0).to_bits();
         let carried = format!("(as_ulong(t{a}) + {:#x}UL)", SIGNIFICAND_EXPONENT - half_limit);
