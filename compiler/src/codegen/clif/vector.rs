@@ -771,10 +771,7 @@ impl Translator<'_> {
             }
             Node::Word(op @ (WordOp::Add | WordOp::Xor), a, b) => {
                 let (a, b) = (self.lane(*a, joint), self.lane(*b, joint));
-                let order = match (self.word_order(a), self.word_order(b)) {
-                    (WordOrder::Any, order) | (order, _) => order,
-                };
-                let (a, b) = (self.in_order(a, order), self.in_order(b, order));
+                let (a, b, order) = self.in_common_order(a, b);
                 let value = self.word_operation(*op, a, b, true);
                 self.word_orders.insert(value, order);
                 value
@@ -856,10 +853,7 @@ impl Translator<'_> {
     /// number's: an unpack where the words are straight; where swapped (a group's counters in
     /// the even or the odd lanes) a shift and a blend.
     fn joint_units(&mut self, hi: Value, lo: Value) -> [Value; 2] {
-        let order = match (self.word_order(hi), self.word_order(lo)) {
-            (WordOrder::Any, order) | (order, _) => order,
-        };
-        let (hi, lo) = (self.in_order(hi, order), self.in_order(lo, order));
+        let (hi, lo, order) = self.in_common_order(hi, lo);
         let joined = if order == WordOrder::Swapped {
             let (wide_hi, wide_lo) = (self.reinterpret(MASKS, hi), self.reinterpret(MASKS, lo));
             let (raised_hi, lowered_lo) = (self.b.ins().ishl_imm_u(wide_hi, 32), self.b.ins().ushr_imm_u(wide_lo, 32));
@@ -887,6 +881,15 @@ impl Translator<'_> {
         self.word_orders.get(&v).copied().unwrap_or(WordOrder::Straight)
     }
 
+    /// Joint words `a` and `b` in one order, `a`'s unless it is [`WordOrder::Any`] (`b`
+    /// reordered if it differs), and that order.
+    fn in_common_order(&mut self, a: Value, b: Value) -> (Value, Value, WordOrder) {
+        let order = match (self.word_order(a), self.word_order(b)) {
+            (WordOrder::Any, order) | (order, _) => order,
+        };
+        (self.in_order(a, order), self.in_order(b, order), order)
+    }
+
     /// The joint words `v` in `order` (one `pshufd` if they are in the other).
     fn in_order(&mut self, v: Value, order: WordOrder) -> Value {
         let current = self.word_order(v);
@@ -906,7 +909,9 @@ impl Translator<'_> {
     }
 
     /// The 32-bit lanes `from` of `first` (0 to 3) and `second` (4 to 7), in that order: one
-    /// `shufps` where two come from each, one `pshufd` where all come from one.
+    /// instruction for the patterns used here (`shufps` where the first two come from `first`
+    /// and the last two from `second`, `pshufd` where all come from one, `punpckldq` and
+    /// `punpckhdq` for interleaved lanes, `pblendw` where each lane keeps its place).
     fn gather_words(&mut self, first: Value, second: Value, from: [u8; 4]) -> Value {
         let mask: Vec<u8> = from.iter().flat_map(|&lane| (0..4).map(move |byte| 4 * lane + byte)).collect();
         let mask = self.b.func.dfg.immediates.push(ConstantData::from(mask.as_slice()));
