@@ -3,9 +3,9 @@
 //! `exp`, `log`, `pow`, `sin`, `cos`, `tan`, `asin`, `acos`, `atan`, `atan2`, `tanh`, `sinh`
 //! and `cosh` (and `expm1`, which the last three use) are not calls into the platform's libm:
 //! each is an algorithm over the operations of [`Arith`] (IEEE double `+ - * /`, fused
-//! multiply-add, `sqrt`, `floor`, comparisons, selects, and, in [`Bits`], three bit manipulations of the exponent field,
-//! `copysign`, and the large-argument reduction of `sin` and `cos`, [`reduce::large`], integer
-//! arithmetic in plain Rust), all exactly specified. The interpreter and constant folding run
+//! multiply-add, `sqrt`, `floor`, comparisons, selects, and, in [`Bits`], three bit
+//! manipulations of the exponent field, `copysign`, and the large-argument reduction of `sin`
+//! and `cos`, [`reduce::large`], integer arithmetic in plain Rust), all exactly specified. The interpreter and constant folding run
 //! them on `f64` ([`Scalar`]); the JIT emits the same operations inline as Cranelift
 //! instructions, on one point or on `f64x2` lanes (or calls the `Scalar` versions where a
 //! kernel has very many, see `codegen::clif::INLINE_MATH_LIMIT`). So every engine computes the
@@ -139,8 +139,14 @@ pub const POW2_BIAS: f64 = TWO_POW_52 + 1023.0;
 pub const EXPONENT_BITS_BASE: u64 = 0x4330_0000_0000_0000;
 /// Clears the sign and exponent fields.
 pub const SIGNIFICAND_MASK: u64 = !SIGN_AND_EXPONENT;
-/// The exponent field of 1.0, for [`Bits::significand`].
-pub const SIGNIFICAND_EXPONENT: u64 = EXPONENT_OF_ONE;
+
+/// [`Bits::split_below`]'s two constants for `limit`: what its carry adds to the argument's
+/// bits (`bits(1) - bits(limit/2)`), and what is added back to the significand field
+/// (`bits(limit/2)`).
+pub fn split_constants(limit: f64) -> (u64, u64) {
+    let half_limit = (limit / 2.0).to_bits();
+    (EXPONENT_OF_ONE - half_limit, half_limit)
+}
 /// The sign bit of a double, for [`Bits::copysign`].
 pub const SIGN_BIT: u64 = 0x8000_0000_0000_0000;
 
@@ -230,8 +236,8 @@ impl Bits for Scalar {
         f64::from_bits(EXPONENT_BITS_BASE | ((a.to_bits() >> 52) & 0x7FF)) - POW2_BIAS
     }
     fn split_below(&mut self, a: f64, limit: f64) -> [f64; 2] {
-        let half_limit = (limit / 2.0).to_bits();
-        let carried = a.to_bits().wrapping_add(EXPONENT_OF_ONE - half_limit);
+        let (offset, half_limit) = split_constants(limit);
+        let carried = a.to_bits().wrapping_add(offset);
         let k = f64::from_bits(EXPONENT_BITS_BASE | (carried >> 52)) - POW2_BIAS;
         [k, f64::from_bits((carried & SIGNIFICAND_MASK) + half_limit)]
     }

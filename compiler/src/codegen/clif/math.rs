@@ -6,7 +6,7 @@ use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{BlockArg, ConstantData, InstBuilder, StackSlotData, StackSlotKind, Value, types};
 use cranelift_codegen::isa::CallConv;
 
-use crate::math::{self, Arith, Bits, EXPONENT_BITS_BASE, POW2_BIAS, SIGN_BIT, SIGNIFICAND_EXPONENT, SIGNIFICAND_MASK};
+use crate::math::{self, Arith, Bits, EXPONENT_BITS_BASE, POW2_BIAS, SIGN_BIT, SIGNIFICAND_MASK, split_constants};
 use crate::ops::{Binary, Unary};
 
 use super::translate::Translator;
@@ -59,7 +59,7 @@ impl Emit<'_, '_> {
     /// [`Bits::split_below`]'s first step: `a`'s bits plus `bits(1) - bits(limit/2)`.
     pub(super) fn carried_below(&mut self, a: Value, limit: f64) -> Value {
         let bits = self.t.reinterpret(self.bits_type(), a);
-        let offset = self.bits(SIGNIFICAND_EXPONENT - (limit / 2.0).to_bits());
+        let offset = self.bits(split_constants(limit).0);
         self.t.b.ins().iadd(bits, offset)
     }
 
@@ -78,7 +78,7 @@ impl Emit<'_, '_> {
     pub(super) fn significand_of_carried(&mut self, carried: Value, limit: f64) -> Value {
         let mask = self.bits(SIGNIFICAND_MASK);
         let fraction = self.t.b.ins().band(carried, mask);
-        let start = self.bits((limit / 2.0).to_bits());
+        let start = self.bits(split_constants(limit).1);
         let m = self.t.b.ins().iadd(fraction, start);
         self.t.reinterpret(self.ty, m)
     }

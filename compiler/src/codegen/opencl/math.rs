@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::{Precision, literal};
 use crate::math::reduce::{PIO2_HI, PIO2_LO, TWO_OVER_PI};
-use crate::math::{self, Arith, Bits, EXPONENT_BITS_BASE, POW2_BIAS, SIGNIFICAND_EXPONENT, SIGNIFICAND_MASK};
+use crate::math::{self, Arith, Bits, EXPONENT_BITS_BASE, POW2_BIAS, SIGNIFICAND_MASK, split_constants};
 
 /// Prints [`Arith`] operations as statements, one fresh variable each.
 struct Printer {
@@ -96,8 +96,8 @@ impl Bits for Printer {
         self.named(&format!("as_double({base} | ((as_ulong(t{a}) >> 52) & 0x7ffUL)) - {}", literal(POW2_BIAS)))
     }
     fn split_below(&mut self, a: usize, limit: f64) -> [usize; 2] {
-        let half_limit = (limit / 2.0).to_bits();
-        let carried = format!("(as_ulong(t{a}) + {:#x}UL)", SIGNIFICAND_EXPONENT - half_limit);
+        let (offset, half_limit) = split_constants(limit);
+        let carried = format!("(as_ulong(t{a}) + {offset:#x}UL)");
         let base = format!("{EXPONENT_BITS_BASE:#x}UL");
         let k = self.named(&format!("as_double({base} | ({carried} >> 52)) - {}", literal(POW2_BIAS)));
         let mask = format!("{SIGNIFICAND_MASK:#x}UL");
